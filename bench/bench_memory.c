@@ -1,0 +1,185 @@
+/*
+ * bench_memory.c - the memory store's speed and memory targets.
+ *
+ *   get of an existing session, one thread          >= 3,000,000 ops/s
+ *   get with two threads                            >= 1.7x one thread (same run)
+ *   memory per session beyond the user's own bytes  <= 256 bytes, with 1,000,000 sessions
+ *
+ * Baseline printed in the same run: the bare cost of what a get must do at least (one malloc of
+ * the session's size, one memcpy, one free), so the store's own overhead is visible.
+ * Usage: bench_memory [seconds-per-measure] [sessions-for-memory]
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "jwtsession/jwtsession.h"
+
+#define KEYS 200000
+#define METADATA "{\"device\":\"laptop\",\"ip\":\"192.0.2.10\"}"
+
+typedef struct key_set {
+    char (*users)[24];
+    char (*ids)[JWTS_SESSION_ID_LEN + 1];
+    size_t n;
+} key_set;
+
+static double seconds = 2.0;
+
+static void die(jwts_err rc, const char *what)
+{
+    fprintf(stderr, "bench_memory: %s: %s: %s\n", what, jwts_errname(rc), jwts_errdetail());
+    exit(1);
+}
+
+static key_set make_keys(size_t n, const char *tag)
+{
+    key_set k = {malloc(n * sizeof *k.users), malloc(n * sizeof *k.ids), n};
+    if (!k.users || !k.ids) die(JWTS_E_NO_MEMORY, "keys");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(k.users[i], sizeof k.users[i], "%s%zu", tag, i);
+        jwts_err rc = jwts_session_id_new(k.ids[i]);
+        if (rc) die(rc, "session id");
+    }
+    return k;
+}
+
+static void fill(jwts_store *st, const key_set *k)
+{
+    int64_t now = jwts_now_ms();
+    for (size_t i = 0; i < k->n; i++) {
+        jwts_session s = {.user_id = k->users[i], .session_id = k->ids[i], .created_at_ms = now,
+                          .updated_at_ms = now, .expires_at_ms = now + 3600000, .last_seen_ms = now,
+                          .metadata = METADATA};
+        jwts_err rc = jwts_store_set(st, NULL, &s, 3600000);
+        if (rc) die(rc, "set");
+    }
+}
+
+typedef struct job {
+    jwts_store *st;
+    const key_set *keys;
+    size_t start;
+    double ops_per_s;
+    pthread_barrier_t *go;
+} job;
+
+/* Gets over the key set in a scrambled order for `seconds`. */
+static void *run_gets(void *arg)
+{
+    job *j = arg;
+    if (j->go) pthread_barrier_wait(j->go);
+    size_t n = j->keys->n, i = j->start, ops = 0;
+    int64_t t0 = jwts_monotonic_ns(), limit = (int64_t)(seconds * 1e9), elapsed = 0;
+    while (elapsed < limit) {
+        for (int b = 0; b < 1024; b++) {
+            i = (i + 7919) % n;
+            jwts_session *s;
+            jwts_session_key key = {j->keys->users[i], j->keys->ids[i]};
+            jwts_err rc = jwts_store_get(j->st, NULL, &key, &s);
+            if (rc) die(rc, "get");
+            jwts_session_free(s);
+        }
+        ops += 1024;
+        elapsed = jwts_monotonic_ns() - t0;
+    }
+    j->ops_per_s = (double)ops / ((double)elapsed / 1e9);
+    return NULL;
+}
+
+/* The floor of a copy-out get: malloc + memcpy + free of one session's bytes. */
+static double copy_floor(jwts_store *st, const key_set *k)
+{
+    jwts_session *s;
+    jwts_err rc = jwts_store_get(st, NULL, &(jwts_session_key){k->users[0], k->ids[0]}, &s);
+    if (rc) die(rc, "get");
+    size_t size = sizeof *s + strlen(s->user_id) + strlen(s->session_id) + strlen(s->metadata) + 3;
+    size_t ops = 0;
+    int64_t t0 = jwts_monotonic_ns(), limit = (int64_t)(seconds * 1e9), elapsed = 0;
+    while (elapsed < limit) {
+        for (int b = 0; b < 1024; b++) {
+            void *p = malloc(size);
+            memcpy(p, s, size);
+            __asm__ volatile("" : : "r"(p) : "memory");
+            free(p);
+        }
+        ops += 1024;
+        elapsed = jwts_monotonic_ns() - t0;
+    }
+    jwts_session_free(s);
+    return (double)ops / ((double)elapsed / 1e9);
+}
+
+static double threads_get(jwts_store *st, const key_set *k, int threads)
+{
+    pthread_t t[8];
+    job jobs[8];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, (unsigned)threads);
+    double total = 0;
+    for (int i = 0; i < threads; i++) {
+        jobs[i] = (job){.st = st, .keys = k, .start = (size_t)i * 104729, .go = &go};
+        pthread_create(&t[i], NULL, run_gets, &jobs[i]);
+    }
+    for (int i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        total += jobs[i].ops_per_s;
+    }
+    pthread_barrier_destroy(&go);
+    return total;
+}
+
+static long peak_rss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static const char *verdict(int ok) { return ok ? "PASS" : "MISS"; }
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) seconds = atof(argv[1]);
+    size_t mem_sessions = argc > 2 ? (size_t)atol(argv[2]) : 1000000;
+
+    jwts_store *st;
+    jwts_memory_options o = {.max_sessions = KEYS};
+    jwts_err rc = jwts_store_memory_new(&o, &st);
+    if (rc) die(rc, "new");
+    key_set k = make_keys(KEYS, "user-");
+    fill(st, &k);
+
+    double floor_ops = copy_floor(st, &k);
+    double one = threads_get(st, &k, 1);
+    double two = threads_get(st, &k, 2);
+    jwts_store_free(st);
+
+    /* memory: peak RSS growth while holding mem_sessions sessions, minus the users' own bytes */
+    key_set m = make_keys(mem_sessions, "member-");
+    size_t user_bytes = 0;
+    for (size_t i = 0; i < m.n; i++) user_bytes += strlen(m.users[i]) + strlen(m.ids[i]) + strlen(METADATA);
+    long before = peak_rss_kib();
+    jwts_memory_options mo = {.max_sessions = mem_sessions};
+    rc = jwts_store_memory_new(&mo, &st);
+    if (rc) die(rc, "new");
+    fill(st, &m);
+    long after = peak_rss_kib();
+    double per_session = ((double)(after - before) * 1024.0 - (double)user_bytes) / (double)mem_sessions;
+    jwts_store_free(st);
+
+    printf("memory store (%zu sessions for speed, %.1f s per measure)\n", (size_t)KEYS, seconds);
+    printf("  %-44s %14s %14s %8s %10s %s\n", "measure", "ours", "baseline", "ratio", "target", "");
+    printf("  %-44s %14.0f %14.0f %7.2fx %10s %s\n", "get ops/s, 1 thread (baseline: malloc+copy+free)", one,
+           floor_ops, one / floor_ops, ">=3000000", verdict(one >= 3e6));
+    printf("  %-44s %14.0f %14.0f %7.2fx %10s %s\n", "get ops/s, 2 threads (baseline: 1 thread)", two, one,
+           two / one, ">=1.70x", verdict(two >= 1.7 * one));
+    printf("  %-44s %14.1f %14s %8s %10s %s\n", "bytes/session beyond user bytes (peak RSS)", per_session, "-", "-",
+           "<=256", verdict(per_session <= 256));
+    printf("  (%zu sessions: peak RSS grew %.1f MiB, users' own bytes %.1f MiB)\n", mem_sessions,
+           (double)(after - before) / 1024.0, (double)user_bytes / 1048576.0);
+    free(k.users), free(k.ids), free(m.users), free(m.ids);
+    return 0;
+}

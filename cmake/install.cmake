@@ -1,0 +1,22 @@
+# install.cmake - `make install`: shared + static library, headers, pkg-config file, CMake package.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+install(TARGETS jwtsession jwtsession_static EXPORT jwtsessionTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(DIRECTORY include/jwtsession DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+
+configure_file(${PROJECT_SOURCE_DIR}/cmake/jwtsession.pc.in ${PROJECT_BINARY_DIR}/jwtsession.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/jwtsession.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+install(EXPORT jwtsessionTargets NAMESPACE jwtsession::
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/jwtsession)
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/jwtsessionConfig.cmake.in
+        ${PROJECT_BINARY_DIR}/jwtsessionConfig.cmake
+        INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/jwtsession)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/jwtsessionConfigVersion.cmake
+        COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/jwtsessionConfig.cmake ${PROJECT_BINARY_DIR}/jwtsessionConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/jwtsession)

@@ -1,0 +1,56 @@
+/*
+ * error.h - jwts_err codes, their names and sentences, and the per-call detail message.
+ *
+ * Every failing call returns a jwts_err and leaves a detail message (which field, which key id,
+ * what the server said) readable with jwts_errdetail() on the same thread until the next failing
+ * call. Details never contain a secret or a token.
+ */
+#ifndef JWTSESSION_ERROR_H
+#define JWTSESSION_ERROR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Result codes. 0 is success; the numeric values are stable. */
+typedef enum jwts_err {
+    JWTS_OK = 0,
+    JWTS_E_INVALID_ARGUMENT,
+    JWTS_E_NO_MEMORY,
+    JWTS_E_NOT_FOUND,
+    JWTS_E_EXPIRED,
+    JWTS_E_NOT_YET_VALID,
+    JWTS_E_REVOKED,
+    JWTS_E_MALFORMED,
+    JWTS_E_BAD_SIGNATURE,
+    JWTS_E_ALG_NOT_ALLOWED,
+    JWTS_E_CLAIM_MISMATCH,
+    JWTS_E_KEY_NOT_FOUND,
+    JWTS_E_BAD_KEY,
+    JWTS_E_REFRESH_REUSED,
+    JWTS_E_CONFLICT,
+    JWTS_E_LIMIT,
+    JWTS_E_UNAVAILABLE,
+    JWTS_E_TIMEOUT,
+    JWTS_E_PROTOCOL,
+    JWTS_E_CLOSED,
+    JWTS_E_UNSUPPORTED,
+    JWTS_E_INTERNAL,
+    JWTS_E__COUNT /* number of codes; not a code */
+} jwts_err;
+
+/* A human sentence for code, e.g. "token has expired". Never NULL. */
+const char *jwts_strerror(jwts_err code);
+
+/* The stable name of code, e.g. "JWTS_E_EXPIRED" (used verbatim by the CLI, HTTP API and
+ * metrics labels). Never NULL; unknown codes give "JWTS_E_UNKNOWN". */
+const char *jwts_errname(jwts_err code);
+
+/* The detail message of the last failing call on this thread ("" if none). The pointer stays
+ * valid until the next library call on this thread. */
+const char *jwts_errdetail(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,15 @@
+/*
+ * jwtsession.h - the umbrella header of libjwtsession: include this one.
+ */
+#ifndef JWTSESSION_JWTSESSION_H
+#define JWTSESSION_JWTSESSION_H
+
+#include "b64url.h"
+#include "clock.h"
+#include "ctx.h"
+#include "error.h"
+#include "random.h"
+#include "session.h"
+#include "store.h"
+
+#endif

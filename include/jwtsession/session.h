@@ -1,0 +1,98 @@
+/*
+ * session.h - jwts_session, the server-side state of one session, and its JSON codec.
+ *
+ * A session returned by the library (store get/list, codec decode, clone) is one allocation
+ * holding the struct and its strings; release it with jwts_session_free(). A session passed in
+ * (store set) is read only and may point at the caller's own strings.
+ */
+#ifndef JWTSESSION_SESSION_H
+#define JWTSESSION_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define JWTS_USER_ID_MAX 256           /* bytes of a user id */
+#define JWTS_SESSION_ID_MAX 64         /* characters of a session id */
+#define JWTS_METADATA_MAX (16 * 1024)  /* bytes of metadata JSON */
+#define JWTS_REFRESH_HASH_LEN 32       /* SHA-256 of a refresh secret */
+
+/* Refresh-token rotation state. Only hashes of refresh secrets are ever stored. */
+typedef struct jwts_refresh_state {
+    uint8_t current_hash[JWTS_REFRESH_HASH_LEN];  /* hash of the refresh secret now valid */
+    uint8_t previous_hash[JWTS_REFRESH_HASH_LEN]; /* hash of the one rotated out last (zeros: none) */
+    int64_t rotated_at_ms;                        /* when previous was rotated out (0: never) */
+    uint64_t generation;                          /* rotations so far */
+} jwts_refresh_state;
+
+typedef struct jwts_session {
+    const char *user_id;       /* 1..JWTS_USER_ID_MAX bytes, no control characters, no '{' '}' */
+    const char *session_id;    /* 1..JWTS_SESSION_ID_MAX base64url characters */
+    int64_t created_at_ms;
+    int64_t updated_at_ms;
+    int64_t expires_at_ms;      /* absolute end of the session */
+    int64_t idle_expires_at_ms; /* ends earlier if not seen again by then; 0 = no idle limit */
+    int64_t last_seen_ms;
+    jwts_refresh_state refresh;
+    const char *metadata;       /* a JSON object as text, or NULL for none ("{}") */
+} jwts_session;
+
+/* A list of library-owned sessions; free with jwts_session_list_free(). */
+typedef struct jwts_session_list {
+    jwts_session **items;
+    size_t count;
+} jwts_session_list;
+
+/* Limits applied when decoding session JSON; zero fields take the defaults shown. */
+typedef struct jwts_codec_limits {
+    size_t max_bytes;    /* whole document; default 64 KiB */
+    size_t max_depth;    /* nesting inside metadata; default 16 */
+    size_t max_metadata; /* metadata bytes; default JWTS_METADATA_MAX */
+} jwts_codec_limits;
+
+/* Free a library-owned session (NULL is fine). */
+void jwts_session_free(jwts_session *s);
+
+/* Free every session of list and reset it (NULL is fine). */
+void jwts_session_list_free(jwts_session_list *list);
+
+/* A library-owned deep copy of s in one allocation. */
+jwts_err jwts_session_clone(const jwts_session *s, jwts_session **out);
+
+/* Check s: ids well formed, times consistent, metadata size. JWTS_E_INVALID_ARGUMENT with the
+ * field in the detail. Metadata JSON itself is checked by the codec, not here. */
+jwts_err jwts_session_validate(const jwts_session *s);
+
+/* true if user_id / session_id is well formed (see the field comments above). */
+bool jwts_user_id_valid(const char *user_id);
+bool jwts_session_id_valid(const char *session_id);
+
+/* true when every field of a and b is equal (strings by content, metadata byte for byte). */
+bool jwts_session_equal(const jwts_session *a, const jwts_session *b);
+
+/* Encode s as compact JSON into a malloc'd NUL-terminated string (*out, *out_len).
+ * Metadata is embedded as given; it must be a JSON object. */
+jwts_err jwts_session_to_json(const jwts_session *s, char **out, size_t *out_len);
+
+/* Decode JSON text (len bytes) into a library-owned session. limits may be NULL (defaults).
+ * JWTS_E_MALFORMED with the field's name in the detail for missing fields, wrong types,
+ * duplicate members, unknown members, too deep or too large input. Metadata comes back in
+ * canonical compact form, so what jwts_metadata_canonicalize() produced round-trips exactly. */
+jwts_err jwts_session_from_json(const char *json, size_t len, const jwts_codec_limits *limits,
+                                jwts_session **out);
+
+/* Check that json (len bytes) is a JSON object within limits and write its canonical compact
+ * form (member order kept) into a malloc'd string *out. */
+jwts_err jwts_metadata_canonicalize(const char *json, size_t len, const jwts_codec_limits *limits,
+                                    char **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,138 @@
+/*
+ * store.h - jwts_store, the storage interface every backend implements.
+ *
+ * A store keeps sessions under (user id, session id), each with a time to live, and a per-user
+ * index. Every operation is atomic and, on a remote store, one round trip bounded by the ctx
+ * deadline. All stores are thread-safe. After jwts_store_close() every call returns
+ * JWTS_E_CLOSED; jwts_store_free() closes and releases the handle.
+ */
+#ifndef JWTSESSION_STORE_H
+#define JWTSESSION_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "ctx.h"
+#include "error.h"
+#include "session.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct jwts_store jwts_store;
+
+/* Names one session. */
+typedef struct jwts_session_key {
+    const char *user_id;
+    const char *session_id;
+} jwts_session_key;
+
+/* The backend vtable. Batch entries may be NULL: jwts_store_* then loops over the single form.
+ * Arguments are checked by the jwts_store_* wrappers before a backend sees them. */
+typedef struct jwts_store_ops {
+    const char *name; /* "memory", "redis", ... */
+    jwts_err (*get)(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_session **out);
+    jwts_err (*set)(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms);
+    jwts_err (*del)(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key);
+    jwts_err (*touch)(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key,
+                      int64_t last_seen_ms, int64_t idle_expires_at_ms, int64_t ttl_ms);
+    jwts_err (*list_user)(jwts_store *st, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out);
+    jwts_err (*delete_user)(jwts_store *st, const jwts_ctx *ctx, const char *user_id, size_t *deleted);
+    jwts_err (*rotate)(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key,
+                       const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], const jwts_refresh_state *next,
+                       int64_t ttl_ms, jwts_session **current);
+    jwts_err (*get_many)(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
+                         jwts_session **out);
+    jwts_err (*set_many)(jwts_store *st, const jwts_ctx *ctx, const jwts_session *const *sessions, size_t n,
+                         int64_t ttl_ms);
+    jwts_err (*delete_many)(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
+                            size_t *deleted);
+    jwts_err (*cleanup)(jwts_store *st, const jwts_ctx *ctx, size_t *removed);
+    jwts_err (*count)(jwts_store *st, size_t *sessions);
+    void (*close)(jwts_store *st); /* release connections/threads/data; idempotent */
+    void (*destroy)(jwts_store *st); /* free the handle (after close) */
+} jwts_store_ops;
+
+/* The common head of every store handle; backends embed it first. */
+struct jwts_store {
+    const jwts_store_ops *ops;
+};
+
+/* Get a copy of the session at key. JWTS_E_NOT_FOUND if absent or expired. */
+jwts_err jwts_store_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_session **out);
+
+/* Create or overwrite session s, kept for ttl_ms (> 0) milliseconds, and index it under its user.
+ * JWTS_E_LIMIT when the store is full. A failed set leaves the previous value. */
+jwts_err jwts_store_set(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms);
+
+/* Delete the session at key and unindex it. JWTS_E_NOT_FOUND if it was not there. */
+jwts_err jwts_store_delete(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key);
+
+/* Record activity: set last_seen_ms and idle_expires_at_ms and extend the TTL to ttl_ms (> 0)
+ * from now. JWTS_E_NOT_FOUND if absent. */
+jwts_err jwts_store_touch(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key,
+                          int64_t last_seen_ms, int64_t idle_expires_at_ms, int64_t ttl_ms);
+
+/* Every live session of user_id, oldest created first. An empty list is not an error. */
+jwts_err jwts_store_list_user(jwts_store *st, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out);
+
+/* Delete every session of user_id; *deleted (may be NULL) gets how many there were. */
+jwts_err jwts_store_delete_user(jwts_store *st, const jwts_ctx *ctx, const char *user_id, size_t *deleted);
+
+/* Atomic compare-and-swap of the refresh state: if the session's refresh.current_hash equals
+ * expected_hash, replace its refresh state with *next, set updated_at to next->rotated_at_ms and
+ * the TTL to ttl_ms (> 0). Otherwise JWTS_E_CONFLICT. Either way, when current is not NULL,
+ * *current gets the session as it is after the call (NULL on JWTS_E_NOT_FOUND). */
+jwts_err jwts_store_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key,
+                           const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], const jwts_refresh_state *next,
+                           int64_t ttl_ms, jwts_session **current);
+
+/* Batch get: out[i] gets the session of keys[i], or NULL if absent. Fails only as a whole. */
+jwts_err jwts_store_get_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
+                             jwts_session **out);
+
+/* Batch set, all with the same TTL. */
+jwts_err jwts_store_set_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session *const *sessions, size_t n,
+                             int64_t ttl_ms);
+
+/* Batch delete; *deleted (may be NULL) counts the keys that existed. */
+jwts_err jwts_store_delete_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
+                                size_t *deleted);
+
+/* Remove expired sessions now (for stores without server-side expiry; others report 0). */
+jwts_err jwts_store_cleanup(jwts_store *st, const jwts_ctx *ctx, size_t *removed);
+
+/* How many sessions the store holds, where it knows (JWTS_E_UNSUPPORTED where it does not). */
+jwts_err jwts_store_count(jwts_store *st, size_t *sessions);
+
+/* The backend's name ("memory", "redis", ...). */
+const char *jwts_store_name(const jwts_store *st);
+
+/* Close st: stop its threads, drop its connections and data. Later calls give JWTS_E_CLOSED.
+ * Idempotent; not to be called concurrently with jwts_store_free(). */
+void jwts_store_close(jwts_store *st);
+
+/* Close (if needed) and free st. NULL is fine. */
+void jwts_store_free(jwts_store *st);
+
+/* ---- the in-memory store ---------------------------------------------------------------- */
+
+/* Options of the memory store; a zeroed struct gives the defaults shown. */
+typedef struct jwts_memory_options {
+    size_t max_sessions;       /* default 1,000,000; a set beyond it gives JWTS_E_LIMIT */
+    size_t shards;             /* rounded up to a power of two; default 64 */
+    int64_t sweep_interval_ms; /* background expiry sweep period; default 1000; < 0 disables the thread */
+    size_t sweep_batch;        /* buckets visited per shard per sweep; default 1024 */
+    const jwts_clock *clock;   /* time source for TTLs; NULL = real clock (must outlive the store) */
+} jwts_memory_options;
+
+/* A new in-memory store: sharded hash tables with lazy expiry plus a bounded background sweep.
+ * opts may be NULL. */
+jwts_err jwts_store_memory_new(const jwts_memory_options *opts, jwts_store **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,138 @@
+/*
+ * session.c - jwts_session as one allocation: clone, free, validation and equality.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fail.h"
+#include "core/session_blob.h"
+#include "jwtsession/session.h"
+
+void jwts_session_free(jwts_session *s) { free(s); }
+
+void jwts_session_list_free(jwts_session_list *list)
+{
+    if (!list) return;
+    for (size_t i = 0; i < list->count; i++) jwts_session_free(list->items[i]);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+size_t jwts_session_blob_size(const jwts_session *s)
+{
+    size_t n = sizeof(jwts_session) + strlen(s->user_id) + 1 + strlen(s->session_id) + 1;
+    if (s->metadata) n += strlen(s->metadata) + 1;
+    return n;
+}
+
+/* Copy len bytes of src (plus a NUL) to *cursor and advance it. */
+static const char *put_string(char **cursor, const char *src, size_t len)
+{
+    char *dst = *cursor;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+    *cursor += len + 1;
+    return dst;
+}
+
+jwts_session *jwts_session_blob_write(const jwts_session *s, void *mem)
+{
+    jwts_session *copy = mem;
+    *copy = *s;
+    char *cursor = (char *)(copy + 1);
+    copy->user_id = put_string(&cursor, s->user_id, strlen(s->user_id));
+    copy->session_id = put_string(&cursor, s->session_id, strlen(s->session_id));
+    copy->metadata = s->metadata ? put_string(&cursor, s->metadata, strlen(s->metadata)) : NULL;
+    return copy;
+}
+
+/* The address in copy's block of a string at p in blob's block. */
+static const char *relocate(const jwts_session *blob, jwts_session *copy, const char *p)
+{
+    return p ? (const char *)copy + (p - (const char *)blob) : NULL;
+}
+
+jwts_session *jwts_session_blob_copy(const jwts_session *blob, size_t size, void *mem)
+{
+    jwts_session *copy = memcpy(mem, blob, size);
+    copy->user_id = relocate(blob, copy, blob->user_id);
+    copy->session_id = relocate(blob, copy, blob->session_id);
+    copy->metadata = relocate(blob, copy, blob->metadata);
+    return copy;
+}
+
+jwts_err jwts_session_clone(const jwts_session *s, jwts_session **out)
+{
+    if (!s || !out || !s->user_id || !s->session_id)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "session clone: NULL session or id");
+    void *mem = malloc(jwts_session_blob_size(s));
+    if (!mem) return jwts_fail(JWTS_E_NO_MEMORY, "session clone: out of memory");
+    *out = jwts_session_blob_write(s, mem);
+    return JWTS_OK;
+}
+
+bool jwts_user_id_valid(const char *user_id)
+{
+    if (!user_id || !*user_id) return false;
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)user_id; *p; p++, n++) {
+        if (n >= JWTS_USER_ID_MAX) return false;
+        if (*p < 0x20 || *p == 0x7f || *p == '{' || *p == '}') return false;
+    }
+    return true;
+}
+
+bool jwts_session_id_valid(const char *session_id)
+{
+    if (!session_id || !*session_id) return false;
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)session_id; *p; p++, n++) {
+        if (n >= JWTS_SESSION_ID_MAX) return false;
+        bool ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                  *p == '_';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+jwts_err jwts_session_validate(const jwts_session *s)
+{
+    if (!s) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "session is NULL");
+    if (!jwts_user_id_valid(s->user_id))
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "user_id: must be 1..%d bytes without control characters or braces",
+                         JWTS_USER_ID_MAX);
+    if (!jwts_session_id_valid(s->session_id))
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "session_id: must be 1..%d base64url characters",
+                         JWTS_SESSION_ID_MAX);
+    if (s->created_at_ms < 0 || s->updated_at_ms < 0 || s->expires_at_ms < 0 || s->idle_expires_at_ms < 0 ||
+        s->last_seen_ms < 0 || s->refresh.rotated_at_ms < 0)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "session times must not be negative");
+    if (s->expires_at_ms < s->created_at_ms)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "expires_at: before created_at");
+    if (s->metadata) {
+        size_t n = strnlen(s->metadata, JWTS_METADATA_MAX + 1);
+        if (n > JWTS_METADATA_MAX)
+            return jwts_fail(JWTS_E_LIMIT, "metadata: larger than %d bytes", JWTS_METADATA_MAX);
+        if (n == 0 || s->metadata[0] != '{') return jwts_fail(JWTS_E_INVALID_ARGUMENT, "metadata: not a JSON object");
+    }
+    return JWTS_OK;
+}
+
+static bool str_equal(const char *a, const char *b)
+{
+    if (!a || !b) return a == b;
+    return strcmp(a, b) == 0;
+}
+
+bool jwts_session_equal(const jwts_session *a, const jwts_session *b)
+{
+    if (!a || !b) return a == b;
+    return str_equal(a->user_id, b->user_id) && str_equal(a->session_id, b->session_id) &&
+           str_equal(a->metadata, b->metadata) && a->created_at_ms == b->created_at_ms &&
+           a->updated_at_ms == b->updated_at_ms && a->expires_at_ms == b->expires_at_ms &&
+           a->idle_expires_at_ms == b->idle_expires_at_ms && a->last_seen_ms == b->last_seen_ms &&
+           memcmp(&a->refresh.current_hash, &b->refresh.current_hash, JWTS_REFRESH_HASH_LEN) == 0 &&
+           memcmp(&a->refresh.previous_hash, &b->refresh.previous_hash, JWTS_REFRESH_HASH_LEN) == 0 &&
+           a->refresh.rotated_at_ms == b->refresh.rotated_at_ms && a->refresh.generation == b->refresh.generation;
+}

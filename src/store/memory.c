@@ -1,0 +1,639 @@
+/*
+ * memory.c - the in-memory store, the embedded default.
+ *
+ * Sessions live in shards chosen by a seeded hash of the user id, so every session of a user is
+ * in one shard and per-user operations take one lock. Each shard has a reader-writer lock and two
+ * intrusive chained hash tables over the same entries: by (user id, session id) and by user id
+ * (the per-user index). An entry is one allocation: its header followed by the session and its
+ * strings, so a get is one lookup, one malloc and one memcpy.
+ *
+ * Expiry is lazy (a read ignores, and then removes, an expired entry) plus a background sweep
+ * that visits a bounded number of buckets per shard per period. A global count enforces
+ * max_sessions with JWTS_E_LIMIT.
+ */
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/fail.h"
+#include "core/hash.h"
+#include "core/session_blob.h"
+#include "jwtsession/random.h"
+#include "jwtsession/store.h"
+
+#define DEFAULT_MAX_SESSIONS 1000000
+#define DEFAULT_SHARDS 64
+#define DEFAULT_SWEEP_INTERVAL_MS 1000
+#define DEFAULT_SWEEP_BATCH 1024
+#define MIN_BUCKETS 16
+
+typedef struct entry {
+    struct entry *next;      /* chain of the (user, session) table */
+    struct entry *user_next; /* chain of the per-user table */
+    uint64_t key_hash;       /* hash of (user id, session id) */
+    uint64_t user_hash;      /* hash of user id */
+    int64_t expire_at_ms;    /* the store forgets the session then */
+    size_t blob_size;        /* bytes of the session block below */
+    jwts_session session;    /* followed by its strings (session_blob.h) */
+} entry;
+
+typedef struct shard {
+    pthread_rwlock_t lock;
+    entry **buckets;      /* by key_hash */
+    entry **user_buckets; /* by user_hash; same size as buckets */
+    size_t mask;          /* bucket count - 1 */
+    size_t count;
+    size_t sweep_cursor;
+} __attribute__((aligned(128))) shard;
+
+typedef struct memory_store {
+    jwts_store base;
+    jwts_memory_options opts;
+    uint64_t seed;
+    shard *shards;
+    size_t shard_mask;
+    atomic_size_t total;
+    atomic_bool closed;
+    pthread_t sweeper;
+    bool sweeper_running;
+    pthread_mutex_t sweep_mutex;
+    pthread_cond_t sweep_cond;
+    bool sweep_stop;
+} memory_store;
+
+static memory_store *from_base(jwts_store *st) { return (memory_store *)st; }
+
+static int64_t now_ms(const memory_store *m) { return jwts_clock_now_ms(m->opts.clock); }
+
+static bool live(const entry *e, int64_t now) { return e->expire_at_ms > now; }
+
+/* ---- hashing and lookup ------------------------------------------------------------------ */
+
+typedef struct lookup {
+    uint64_t user_hash, key_hash;
+    shard *sh;
+} lookup;
+
+static lookup locate(memory_store *m, const char *user_id, const char *session_id)
+{
+    lookup l;
+    l.user_hash = jwts_hash(user_id, strlen(user_id), m->seed);
+    l.key_hash = session_id ? jwts_hash(session_id, strlen(session_id), l.user_hash) : 0;
+    l.sh = &m->shards[(l.user_hash >> 32) & m->shard_mask];
+    return l;
+}
+
+static bool same_user(const entry *e, uint64_t user_hash, const char *user_id)
+{
+    return e->user_hash == user_hash && strcmp(e->session.user_id, user_id) == 0;
+}
+
+/* The link pointing at the entry for (user_id, session_id) in its bucket chain (*link NULL if absent). */
+static entry **find_link(shard *sh, const lookup *l, const char *user_id, const char *session_id)
+{
+    entry **link = &sh->buckets[l->key_hash & sh->mask];
+    for (; *link; link = &(*link)->next) {
+        entry *e = *link;
+        if (e->key_hash == l->key_hash && strcmp(e->session.session_id, session_id) == 0 &&
+            strcmp(e->session.user_id, user_id) == 0)
+            break;
+    }
+    return link;
+}
+
+/* The link pointing at e in its user chain. e must be in it. */
+static entry **find_user_link(shard *sh, const entry *e)
+{
+    entry **link = &sh->user_buckets[e->user_hash & sh->mask];
+    while (*link != e) link = &(*link)->user_next;
+    return link;
+}
+
+/* Unlink e (reached through link in the key chain) from both chains and free it. */
+static void remove_entry(memory_store *m, shard *sh, entry **link)
+{
+    entry *e = *link;
+    *link = e->next;
+    entry **ulink = find_user_link(sh, e);
+    *ulink = e->user_next;
+    sh->count--;
+    atomic_fetch_sub_explicit(&m->total, 1, memory_order_relaxed);
+    free(e);
+}
+
+/* Remove every expired entry of bucket b; returns how many. */
+static size_t sweep_bucket(memory_store *m, shard *sh, size_t b, int64_t now)
+{
+    size_t removed = 0;
+    entry **link = &sh->buckets[b];
+    while (*link) {
+        if (!live(*link, now)) {
+            remove_entry(m, sh, link);
+            removed++;
+        } else {
+            link = &(*link)->next;
+        }
+    }
+    return removed;
+}
+
+/* ---- growth ------------------------------------------------------------------------------ */
+
+static jwts_err alloc_tables(shard *sh, size_t buckets)
+{
+    entry **b = calloc(buckets, sizeof *b), **u = calloc(buckets, sizeof *u);
+    if (!b || !u) {
+        free(b);
+        free(u);
+        return jwts_fail(JWTS_E_NO_MEMORY, "memory store: cannot allocate %zu buckets", buckets);
+    }
+    sh->buckets = b;
+    sh->user_buckets = u;
+    sh->mask = buckets - 1;
+    return JWTS_OK;
+}
+
+/* Double the tables of sh when it holds more entries than buckets. Failure to grow is harmless. */
+static void maybe_grow(shard *sh)
+{
+    if (sh->count <= sh->mask + 1) return;
+    entry **old = sh->buckets, **old_user = sh->user_buckets;
+    size_t old_n = sh->mask + 1;
+    if (alloc_tables(sh, old_n * 2) != JWTS_OK) return;
+    for (size_t i = 0; i < old_n; i++) {
+        for (entry *e = old[i], *next; e; e = next) {
+            next = e->next;
+            entry **head = &sh->buckets[e->key_hash & sh->mask];
+            e->next = *head;
+            *head = e;
+        }
+        for (entry *e = old_user[i], *next; e; e = next) {
+            next = e->user_next;
+            entry **head = &sh->user_buckets[e->user_hash & sh->mask];
+            e->user_next = *head;
+            *head = e;
+        }
+    }
+    free(old);
+    free(old_user);
+}
+
+/* ---- locking ----------------------------------------------------------------------------- */
+
+static jwts_err lock_read(memory_store *m, shard *sh)
+{
+    pthread_rwlock_rdlock(&sh->lock);
+    if (!atomic_load_explicit(&m->closed, memory_order_acquire)) return JWTS_OK;
+    pthread_rwlock_unlock(&sh->lock);
+    return jwts_fail(JWTS_E_CLOSED, "memory store is closed");
+}
+
+static jwts_err lock_write(memory_store *m, shard *sh)
+{
+    pthread_rwlock_wrlock(&sh->lock);
+    if (!atomic_load_explicit(&m->closed, memory_order_acquire)) return JWTS_OK;
+    pthread_rwlock_unlock(&sh->lock);
+    return jwts_fail(JWTS_E_CLOSED, "memory store is closed");
+}
+
+static void unlock(shard *sh) { pthread_rwlock_unlock(&sh->lock); }
+
+/* A library-owned copy of e's session. */
+static jwts_err copy_out(const entry *e, jwts_session **out)
+{
+    void *mem = malloc(e->blob_size);
+    if (!mem) return jwts_fail(JWTS_E_NO_MEMORY, "memory store: cannot copy session");
+    *out = jwts_session_blob_copy(&e->session, e->blob_size, mem);
+    return JWTS_OK;
+}
+
+/* Take the write lock and drop the entry at (user, session) if it has expired. */
+static void drop_if_expired(memory_store *m, const lookup *l, const jwts_session_key *key)
+{
+    if (lock_write(m, l->sh)) return;
+    entry **link = find_link(l->sh, l, key->user_id, key->session_id);
+    if (*link && !live(*link, now_ms(m))) remove_entry(m, l->sh, link);
+    unlock(l->sh);
+}
+
+static jwts_err not_found(const jwts_session_key *key)
+{
+    (void)key;
+    return jwts_fail(JWTS_E_NOT_FOUND, "session not found");
+}
+
+/* ---- operations -------------------------------------------------------------------------- */
+
+static jwts_err mem_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_session **out)
+{
+    memory_store *m = from_base(st);
+    lookup l = locate(m, key->user_id, key->session_id);
+    jwts_err rc = lock_read(m, l.sh);
+    if (rc) return rc;
+    entry *e = *find_link(l.sh, &l, key->user_id, key->session_id);
+    bool expired = e && !live(e, now_ms(m));
+    if (e && !expired) rc = copy_out(e, out);
+    unlock(l.sh);
+    if (expired) drop_if_expired(m, &l, key);
+    if (!e || expired) return not_found(key);
+    return rc;
+}
+
+/* A new entry holding a copy of s. */
+static entry *entry_new(const jwts_session *s, const lookup *l, int64_t expire_at_ms)
+{
+    size_t blob = jwts_session_blob_size(s);
+    entry *e = malloc(offsetof(entry, session) + blob);
+    if (!e) return NULL;
+    e->next = e->user_next = NULL;
+    e->key_hash = l->key_hash;
+    e->user_hash = l->user_hash;
+    e->expire_at_ms = expire_at_ms;
+    e->blob_size = blob;
+    jwts_session_blob_write(s, &e->session);
+    return e;
+}
+
+/* Reserve room for one more session, sweeping sh's expired entries when the store is full. */
+static jwts_err reserve_slot(memory_store *m, shard *sh, int64_t now)
+{
+    if (atomic_fetch_add_explicit(&m->total, 1, memory_order_relaxed) < m->opts.max_sessions) return JWTS_OK;
+    atomic_fetch_sub_explicit(&m->total, 1, memory_order_relaxed);
+    size_t freed = 0;
+    for (size_t b = 0; b <= sh->mask; b++) freed += sweep_bucket(m, sh, b, now);
+    if (freed && atomic_fetch_add_explicit(&m->total, 1, memory_order_relaxed) < m->opts.max_sessions) return JWTS_OK;
+    if (freed) atomic_fetch_sub_explicit(&m->total, 1, memory_order_relaxed);
+    return jwts_fail(JWTS_E_LIMIT, "memory store is full (max_sessions %zu)", m->opts.max_sessions);
+}
+
+/* Insert or replace s under the held write lock of l->sh. */
+static jwts_err put_locked(memory_store *m, const lookup *l, const jwts_session *s, int64_t ttl_ms)
+{
+    shard *sh = l->sh;
+    int64_t now = now_ms(m);
+    entry **link = find_link(sh, l, s->user_id, s->session_id);
+    if (!*link) {
+        jwts_err rc = reserve_slot(m, sh, now);
+        if (rc) return rc;
+        link = find_link(sh, l, s->user_id, s->session_id); /* the sweep may have moved things */
+    }
+    entry *e = entry_new(s, l, now + ttl_ms);
+    if (!e) {
+        if (!*link) atomic_fetch_sub_explicit(&m->total, 1, memory_order_relaxed);
+        return jwts_fail(JWTS_E_NO_MEMORY, "memory store: cannot allocate session");
+    }
+    entry *old = *link;
+    if (old) { /* replace in place in both chains */
+        e->next = old->next;
+        *link = e;
+        entry **ulink = find_user_link(sh, old);
+        e->user_next = old->user_next;
+        *ulink = e;
+        free(old);
+        return JWTS_OK;
+    }
+    entry **head = &sh->buckets[e->key_hash & sh->mask];
+    e->next = *head;
+    *head = e;
+    entry **uhead = &sh->user_buckets[e->user_hash & sh->mask];
+    e->user_next = *uhead;
+    *uhead = e;
+    sh->count++;
+    maybe_grow(sh);
+    return JWTS_OK;
+}
+
+static jwts_err mem_set(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms)
+{
+    memory_store *m = from_base(st);
+    lookup l = locate(m, s->user_id, s->session_id);
+    jwts_err rc = lock_write(m, l.sh);
+    if (rc) return rc;
+    rc = put_locked(m, &l, s, ttl_ms);
+    unlock(l.sh);
+    return rc;
+}
+
+static jwts_err mem_del(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key)
+{
+    memory_store *m = from_base(st);
+    lookup l = locate(m, key->user_id, key->session_id);
+    jwts_err rc = lock_write(m, l.sh);
+    if (rc) return rc;
+    entry **link = find_link(l.sh, &l, key->user_id, key->session_id);
+    bool found = *link && live(*link, now_ms(m));
+    if (*link) remove_entry(m, l.sh, link);
+    unlock(l.sh);
+    return found ? JWTS_OK : not_found(key);
+}
+
+/* Find the live entry at key under the held write lock; NULL if absent or expired. */
+static entry *find_live_locked(memory_store *m, const lookup *l, const jwts_session_key *key)
+{
+    entry **link = find_link(l->sh, l, key->user_id, key->session_id);
+    if (!*link) return NULL;
+    if (live(*link, now_ms(m))) return *link;
+    remove_entry(m, l->sh, link);
+    return NULL;
+}
+
+static jwts_err mem_touch(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, int64_t last_seen_ms,
+                          int64_t idle_expires_at_ms, int64_t ttl_ms)
+{
+    memory_store *m = from_base(st);
+    lookup l = locate(m, key->user_id, key->session_id);
+    jwts_err rc = lock_write(m, l.sh);
+    if (rc) return rc;
+    entry *e = find_live_locked(m, &l, key);
+    if (e) {
+        e->session.last_seen_ms = last_seen_ms;
+        e->session.idle_expires_at_ms = idle_expires_at_ms;
+        e->expire_at_ms = now_ms(m) + ttl_ms;
+    }
+    unlock(l.sh);
+    return e ? JWTS_OK : not_found(key);
+}
+
+static jwts_err mem_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key,
+                           const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], const jwts_refresh_state *next,
+                           int64_t ttl_ms, jwts_session **current)
+{
+    memory_store *m = from_base(st);
+    lookup l = locate(m, key->user_id, key->session_id);
+    jwts_err rc = lock_write(m, l.sh);
+    if (rc) return rc;
+    entry *e = find_live_locked(m, &l, key);
+    if (!e) {
+        unlock(l.sh);
+        return not_found(key);
+    }
+    bool match = CRYPTO_memcmp(e->session.refresh.current_hash, expected_hash, JWTS_REFRESH_HASH_LEN) == 0;
+    if (match) {
+        e->session.refresh = *next;
+        e->session.updated_at_ms = next->rotated_at_ms;
+        e->expire_at_ms = now_ms(m) + ttl_ms;
+    }
+    if (current) rc = copy_out(e, current);
+    unlock(l.sh);
+    if (rc) return rc;
+    return match ? JWTS_OK : jwts_fail(JWTS_E_CONFLICT, "refresh state changed concurrently");
+}
+
+/* Order of a user's sessions: oldest created first, then by session id. */
+static int by_created(const void *a, const void *b)
+{
+    const jwts_session *x = *(jwts_session *const *)a, *y = *(jwts_session *const *)b;
+    if (x->created_at_ms != y->created_at_ms) return x->created_at_ms < y->created_at_ms ? -1 : 1;
+    return strcmp(x->session_id, y->session_id);
+}
+
+static jwts_err collect_user(memory_store *m, const lookup *l, const char *user_id, jwts_session_list *out)
+{
+    int64_t now = now_ms(m);
+    size_t n = 0;
+    entry *head = l->sh->user_buckets[l->user_hash & l->sh->mask];
+    for (entry *e = head; e; e = e->user_next) n += same_user(e, l->user_hash, user_id) && live(e, now);
+    if (n == 0) return JWTS_OK;
+    out->items = calloc(n, sizeof *out->items);
+    if (!out->items) return jwts_fail(JWTS_E_NO_MEMORY, "list_user: out of memory");
+    for (entry *e = head; e; e = e->user_next) {
+        if (!same_user(e, l->user_hash, user_id) || !live(e, now)) continue;
+        jwts_err rc = copy_out(e, &out->items[out->count]);
+        if (rc) {
+            jwts_session_list_free(out);
+            return rc;
+        }
+        out->count++;
+    }
+    return JWTS_OK;
+}
+
+static jwts_err mem_list_user(jwts_store *st, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out)
+{
+    memory_store *m = from_base(st);
+    lookup l = locate(m, user_id, NULL);
+    jwts_err rc = lock_read(m, l.sh);
+    if (rc) return rc;
+    rc = collect_user(m, &l, user_id, out);
+    unlock(l.sh);
+    if (rc == JWTS_OK && out->count > 1) qsort(out->items, out->count, sizeof *out->items, by_created);
+    return rc;
+}
+
+static jwts_err mem_delete_user(jwts_store *st, const jwts_ctx *ctx, const char *user_id, size_t *deleted)
+{
+    memory_store *m = from_base(st);
+    lookup l = locate(m, user_id, NULL);
+    jwts_err rc = lock_write(m, l.sh);
+    if (rc) return rc;
+    int64_t now = now_ms(m);
+    size_t n = 0;
+    entry **ulink = &l.sh->user_buckets[l.user_hash & l.sh->mask];
+    while (*ulink) {
+        entry *e = *ulink;
+        if (!same_user(e, l.user_hash, user_id)) {
+            ulink = &e->user_next;
+            continue;
+        }
+        n += live(e, now);
+        lookup el = {.user_hash = e->user_hash, .key_hash = e->key_hash, .sh = l.sh};
+        remove_entry(m, l.sh, find_link(l.sh, &el, e->session.user_id, e->session.session_id));
+        /* *ulink now holds e's successor: remove_entry unlinked e from this chain */
+    }
+    unlock(l.sh);
+    *deleted = n;
+    return JWTS_OK;
+}
+
+/* Sweep up to batch buckets of every shard (all of them when batch is 0); returns how many went. */
+static size_t sweep(memory_store *m, size_t batch)
+{
+    size_t removed = 0;
+    for (size_t i = 0; i <= m->shard_mask; i++) {
+        shard *sh = &m->shards[i];
+        if (lock_write(m, sh)) return removed;
+        int64_t now = now_ms(m);
+        size_t n = sh->mask + 1, visits = batch && batch < n ? batch : n;
+        for (size_t v = 0; v < visits; v++) {
+            removed += sweep_bucket(m, sh, sh->sweep_cursor & sh->mask, now);
+            sh->sweep_cursor = (sh->sweep_cursor + 1) & sh->mask;
+        }
+        unlock(sh);
+    }
+    return removed;
+}
+
+static jwts_err mem_cleanup(jwts_store *st, const jwts_ctx *ctx, size_t *removed)
+{
+    memory_store *m = from_base(st);
+    if (atomic_load(&m->closed)) return jwts_fail(JWTS_E_CLOSED, "memory store is closed");
+    *removed = sweep(m, 0);
+    return JWTS_OK;
+}
+
+static jwts_err mem_count(jwts_store *st, size_t *sessions)
+{
+    memory_store *m = from_base(st);
+    if (atomic_load(&m->closed)) return jwts_fail(JWTS_E_CLOSED, "memory store is closed");
+    *sessions = atomic_load_explicit(&m->total, memory_order_relaxed);
+    return JWTS_OK;
+}
+
+/* ---- background sweep -------------------------------------------------------------------- */
+
+static void *sweeper_main(void *arg)
+{
+    memory_store *m = arg;
+    pthread_mutex_lock(&m->sweep_mutex);
+    while (!m->sweep_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        int64_t ns = until.tv_nsec + (m->opts.sweep_interval_ms % 1000) * 1000000;
+        until.tv_sec += m->opts.sweep_interval_ms / 1000 + ns / 1000000000;
+        until.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(&m->sweep_cond, &m->sweep_mutex, &until);
+        if (m->sweep_stop) break;
+        pthread_mutex_unlock(&m->sweep_mutex);
+        sweep(m, m->opts.sweep_batch);
+        pthread_mutex_lock(&m->sweep_mutex);
+    }
+    pthread_mutex_unlock(&m->sweep_mutex);
+    return NULL;
+}
+
+static void init_sweep_sync(memory_store *m)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->sweep_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&m->sweep_mutex, NULL);
+}
+
+static jwts_err start_sweeper(memory_store *m)
+{
+    if (m->opts.sweep_interval_ms < 0) return JWTS_OK;
+    if (pthread_create(&m->sweeper, NULL, sweeper_main, m) != 0)
+        return jwts_fail(JWTS_E_INTERNAL, "memory store: cannot start the sweep thread");
+    m->sweeper_running = true;
+    return JWTS_OK;
+}
+
+static void stop_sweeper(memory_store *m)
+{
+    if (!m->sweeper_running) return;
+    pthread_mutex_lock(&m->sweep_mutex);
+    m->sweep_stop = true;
+    pthread_cond_signal(&m->sweep_cond);
+    pthread_mutex_unlock(&m->sweep_mutex);
+    pthread_join(m->sweeper, NULL);
+    m->sweeper_running = false;
+}
+
+/* ---- lifetime ---------------------------------------------------------------------------- */
+
+static void free_shard_entries(shard *sh)
+{
+    for (size_t b = 0; sh->buckets && b <= sh->mask; b++) {
+        for (entry *e = sh->buckets[b], *next; e; e = next) {
+            next = e->next;
+            free(e);
+        }
+    }
+    free(sh->buckets);
+    free(sh->user_buckets);
+    sh->buckets = sh->user_buckets = NULL;
+    sh->count = 0;
+}
+
+static void mem_close(jwts_store *st)
+{
+    memory_store *m = from_base(st);
+    if (atomic_exchange(&m->closed, true)) return;
+    stop_sweeper(m);
+    for (size_t i = 0; i <= m->shard_mask; i++) {
+        pthread_rwlock_wrlock(&m->shards[i].lock); /* wait for calls in flight */
+        free_shard_entries(&m->shards[i]);
+        pthread_rwlock_unlock(&m->shards[i].lock);
+    }
+    atomic_store(&m->total, 0);
+}
+
+static void mem_destroy(jwts_store *st)
+{
+    memory_store *m = from_base(st);
+    for (size_t i = 0; m->shards && i <= m->shard_mask; i++) pthread_rwlock_destroy(&m->shards[i].lock);
+    pthread_cond_destroy(&m->sweep_cond);
+    pthread_mutex_destroy(&m->sweep_mutex);
+    free(m->shards);
+    free(m);
+}
+
+static const jwts_store_ops MEMORY_OPS = {
+    .name = "memory",
+    .get = mem_get,
+    .set = mem_set,
+    .del = mem_del,
+    .touch = mem_touch,
+    .list_user = mem_list_user,
+    .delete_user = mem_delete_user,
+    .rotate = mem_rotate,
+    .cleanup = mem_cleanup,
+    .count = mem_count,
+    .close = mem_close,
+    .destroy = mem_destroy,
+};
+
+static size_t round_pow2(size_t n)
+{
+    size_t p = 1;
+    while (p < n) p <<= 1;
+    return p;
+}
+
+static jwts_memory_options options_or_defaults(const jwts_memory_options *in)
+{
+    jwts_memory_options o = in ? *in : (jwts_memory_options){0};
+    if (!o.max_sessions) o.max_sessions = DEFAULT_MAX_SESSIONS;
+    o.shards = round_pow2(o.shards ? o.shards : DEFAULT_SHARDS);
+    if (!o.sweep_interval_ms) o.sweep_interval_ms = DEFAULT_SWEEP_INTERVAL_MS;
+    if (!o.sweep_batch) o.sweep_batch = DEFAULT_SWEEP_BATCH;
+    return o;
+}
+
+jwts_err jwts_store_memory_new(const jwts_memory_options *opts, jwts_store **out)
+{
+    if (!out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "memory store: out is NULL");
+    *out = NULL;
+    if (opts && opts->shards > 65536) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "memory store: shards > 65536");
+    memory_store *m = calloc(1, sizeof *m);
+    if (!m) return jwts_fail(JWTS_E_NO_MEMORY, "memory store: out of memory");
+    m->base.ops = &MEMORY_OPS;
+    m->opts = options_or_defaults(opts);
+    m->shard_mask = m->opts.shards - 1;
+    init_sweep_sync(m);
+    jwts_err rc = jwts_random_bytes(&m->seed, sizeof m->seed);
+    if (!rc && !(m->shards = aligned_alloc(128, m->opts.shards * sizeof(shard))))
+        rc = jwts_fail(JWTS_E_NO_MEMORY, "memory store: out of memory");
+    if (rc) {
+        mem_destroy(&m->base);
+        return rc;
+    }
+    memset(m->shards, 0, m->opts.shards * sizeof(shard));
+    for (size_t i = 0; i < m->opts.shards && !rc; i++) {
+        pthread_rwlock_init(&m->shards[i].lock, NULL);
+        rc = alloc_tables(&m->shards[i], MIN_BUCKETS);
+    }
+    if (!rc) rc = start_sweeper(m);
+    if (rc) {
+        for (size_t i = 0; i < m->opts.shards; i++) free_shard_entries(&m->shards[i]);
+        mem_destroy(&m->base);
+        return rc;
+    }
+    *out = &m->base;
+    return JWTS_OK;
+}

@@ -1,0 +1,639 @@
+/*
+ * store_conformance.c - the conformance suite every jwts_store backend must pass.
+ *
+ * It exercises every store operation through the public jwts_store_* API: round trips, TTL
+ * expiry, overwrite, not-found, the per-user index, refresh rotation and its races, batches,
+ * close semantics and bad arguments. Each test opens a fresh handle and uses user ids unique to
+ * the run, so a shared server needs no flushing.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "jwtsession/jwtsession.h"
+#include "store_conformance.h"
+
+static const jwts_conformance_target *target;
+static char run_tag[16]; /* random, makes user ids unique to this run */
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0) {}
+}
+
+/* A user id unique to this run and test. */
+static void user_name(char *out, size_t cap, const char *base)
+{
+    snprintf(out, cap, "%s-%s", base, run_tag);
+}
+
+/* A session for user with a fresh id, given metadata, valid for an hour. ids buffer is kept by caller. */
+static jwts_session make_session(const char *user, char id[JWTS_SESSION_ID_LEN + 1], const char *metadata)
+{
+    assert_int_equal(jwts_session_id_new(id), JWTS_OK);
+    int64_t now = jwts_now_ms();
+    jwts_session s = {
+        .user_id = user,
+        .session_id = id,
+        .created_at_ms = now,
+        .updated_at_ms = now,
+        .expires_at_ms = now + 3600 * 1000,
+        .idle_expires_at_ms = now + 600 * 1000,
+        .last_seen_ms = now,
+        .metadata = metadata,
+    };
+    assert_int_equal(jwts_random_bytes(s.refresh.current_hash, JWTS_REFRESH_HASH_LEN), JWTS_OK);
+    return s;
+}
+
+static jwts_session_key key_of(const jwts_session *s) { return (jwts_session_key){s->user_id, s->session_id}; }
+
+static void assert_stored(jwts_store *st, const jwts_session *want)
+{
+    jwts_session *got = NULL;
+    jwts_session_key k = key_of(want);
+    assert_int_equal(jwts_store_get(st, NULL, &k, &got), JWTS_OK);
+    assert_non_null(got);
+    assert_true(jwts_session_equal(got, want));
+    jwts_session_free(got);
+}
+
+static void assert_absent(jwts_store *st, const char *user, const char *sid)
+{
+    jwts_session *got = (jwts_session *)1;
+    jwts_session_key k = {user, sid};
+    assert_int_equal(jwts_store_get(st, NULL, &k, &got), JWTS_E_NOT_FOUND);
+    assert_null(got);
+    assert_true(strlen(jwts_errdetail()) > 0);
+}
+
+static int open_store(void **state)
+{
+    jwts_store *st = NULL;
+    jwts_err rc = target->open(target->arg, &st);
+    if (rc != JWTS_OK) {
+        fprintf(stderr, "cannot open %s store: %s: %s\n", target->name, jwts_errname(rc), jwts_errdetail());
+        return -1;
+    }
+    *state = st;
+    return 0;
+}
+
+static int free_store(void **state)
+{
+    jwts_store_free(*state);
+    return 0;
+}
+
+/* ---- basic operations -------------------------------------------------------------------- */
+
+static void set_then_get_round_trips(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], id[32];
+    user_name(user, sizeof user, "roundtrip");
+    jwts_session s = make_session(user, id, "{\"device\":\"laptop\",\"n\":[1,2.5,true,null],\"x\":{\"y\":\"\\u00e9\"}}");
+    s.refresh.generation = 7;
+    s.refresh.rotated_at_ms = s.created_at_ms - 5;
+    assert_int_equal(jwts_random_bytes(s.refresh.previous_hash, JWTS_REFRESH_HASH_LEN), JWTS_OK);
+    assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
+    assert_stored(st, &s);
+}
+
+static void metadata_round_trips_exactly(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], id[32], *canon = NULL;
+    user_name(user, sizeof user, "metadata");
+    const char *raw = "{ \"z\": 1, \"a\": [ 1.5, -2, 1e3, \"caf\\u00e9 \\\"q\\\" \\\\ /\" ], \"m\": { \"deep\": { \"er\": {} } },"
+                      " \"big\": 9007199254740993, \"u\": \"\xe2\x9c\x93\" }";
+    assert_int_equal(jwts_metadata_canonicalize(raw, strlen(raw), NULL, &canon), JWTS_OK);
+    jwts_session s = make_session(user, id, canon);
+    assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
+    jwts_session *got = NULL;
+    jwts_session_key k = key_of(&s);
+    assert_int_equal(jwts_store_get(st, NULL, &k, &got), JWTS_OK);
+    assert_string_equal(got->metadata, canon);
+    jwts_session_free(got);
+    free(canon);
+
+    /* no metadata at all comes back as none or as the empty object */
+    char id2[32];
+    jwts_session bare = make_session(user, id2, NULL);
+    assert_int_equal(jwts_store_set(st, NULL, &bare, 60000), JWTS_OK);
+    k = key_of(&bare);
+    assert_int_equal(jwts_store_get(st, NULL, &k, &got), JWTS_OK);
+    assert_true(got->metadata == NULL || strcmp(got->metadata, "{}") == 0);
+    jwts_session_free(got);
+}
+
+static void get_missing_is_not_found(void **state)
+{
+    char user[64];
+    user_name(user, sizeof user, "missing");
+    assert_absent(*state, user, "AAAAAAAAAAAAAAAAAAAAAA");
+}
+
+static void set_overwrites(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], id[32];
+    user_name(user, sizeof user, "overwrite");
+    jwts_session s = make_session(user, id, "{\"v\":1}");
+    assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
+    s.metadata = "{\"v\":2}";
+    s.updated_at_ms += 10;
+    s.last_seen_ms += 10;
+    assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
+    assert_stored(st, &s);
+    jwts_session_list list;
+    assert_int_equal(jwts_store_list_user(st, NULL, user, &list), JWTS_OK);
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.items[0]->metadata, "{\"v\":2}");
+    jwts_session_list_free(&list);
+}
+
+static void delete_removes(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], id[32], other_id[32];
+    user_name(user, sizeof user, "delete");
+    jwts_session s = make_session(user, id, NULL), other = make_session(user, other_id, NULL);
+    assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
+    assert_int_equal(jwts_store_set(st, NULL, &other, 60000), JWTS_OK);
+    jwts_session_key k = key_of(&s);
+    assert_int_equal(jwts_store_delete(st, NULL, &k), JWTS_OK);
+    assert_absent(st, user, id);
+    assert_int_equal(jwts_store_delete(st, NULL, &k), JWTS_E_NOT_FOUND);
+    assert_stored(st, &other);
+    jwts_session_list list;
+    assert_int_equal(jwts_store_list_user(st, NULL, user, &list), JWTS_OK);
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.items[0]->session_id, other_id);
+    jwts_session_list_free(&list);
+}
+
+/* ---- time to live ------------------------------------------------------------------------ */
+
+static void ttl_expires(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], id[32], keep_id[32];
+    user_name(user, sizeof user, "ttl");
+    jwts_session s = make_session(user, id, NULL), keep = make_session(user, keep_id, NULL);
+    keep.created_at_ms += 1;
+    assert_int_equal(jwts_store_set(st, NULL, &s, 150), JWTS_OK);
+    assert_int_equal(jwts_store_set(st, NULL, &keep, 60000), JWTS_OK);
+    assert_stored(st, &s);
+    sleep_ms(400);
+    assert_absent(st, user, id);
+    jwts_session_key k = key_of(&s);
+    assert_int_equal(jwts_store_touch(st, NULL, &k, 1, 0, 1000), JWTS_E_NOT_FOUND);
+    jwts_session_list list;
+    assert_int_equal(jwts_store_list_user(st, NULL, user, &list), JWTS_OK);
+    assert_int_equal(list.count, 1); /* the index forgets expired sessions */
+    assert_string_equal(list.items[0]->session_id, keep_id);
+    jwts_session_list_free(&list);
+    size_t removed = 99;
+    assert_int_equal(jwts_store_cleanup(st, NULL, &removed), JWTS_OK);
+    assert_true(removed <= 1);
+    assert_stored(st, &keep);
+}
+
+static void touch_extends_and_records(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], id[32];
+    user_name(user, sizeof user, "touch");
+    jwts_session s = make_session(user, id, "{\"a\":1}");
+    assert_int_equal(jwts_store_set(st, NULL, &s, 300), JWTS_OK);
+    sleep_ms(150);
+    jwts_session_key k = key_of(&s);
+    int64_t seen = s.last_seen_ms + 150, idle = seen + 600000;
+    assert_int_equal(jwts_store_touch(st, NULL, &k, seen, idle, 5000), JWTS_OK);
+    sleep_ms(300); /* past the first TTL, within the extended one */
+    s.last_seen_ms = seen;
+    s.idle_expires_at_ms = idle;
+    assert_stored(st, &s);
+    char other[32];
+    assert_int_equal(jwts_session_id_new(other), JWTS_OK);
+    k.session_id = other;
+    assert_int_equal(jwts_store_touch(st, NULL, &k, seen, idle, 5000), JWTS_E_NOT_FOUND);
+}
+
+/* ---- the per-user index ------------------------------------------------------------------ */
+
+static void list_user_returns_each_users_sessions(void **state)
+{
+    jwts_store *st = *state;
+    char alice[64], bob[64], carol[64], ids[4][32];
+    user_name(alice, sizeof alice, "alice");
+    user_name(bob, sizeof bob, "bob");
+    user_name(carol, sizeof carol, "carol");
+    jwts_session a[3];
+    for (int i = 2; i >= 0; i--) { /* inserted newest first; listed oldest first */
+        a[i] = make_session(alice, ids[i], "{\"device\":\"x\"}");
+        a[i].created_at_ms += i;
+        assert_int_equal(jwts_store_set(st, NULL, &a[i], 60000), JWTS_OK);
+    }
+    jwts_session b = make_session(bob, ids[3], NULL);
+    assert_int_equal(jwts_store_set(st, NULL, &b, 60000), JWTS_OK);
+
+    jwts_session_list list;
+    assert_int_equal(jwts_store_list_user(st, NULL, alice, &list), JWTS_OK);
+    assert_int_equal(list.count, 3);
+    for (int i = 0; i < 3; i++) assert_true(jwts_session_equal(list.items[i], &a[i]));
+    jwts_session_list_free(&list);
+    assert_int_equal(list.count, 0);
+
+    assert_int_equal(jwts_store_list_user(st, NULL, bob, &list), JWTS_OK);
+    assert_int_equal(list.count, 1);
+    assert_true(jwts_session_equal(list.items[0], &b));
+    jwts_session_list_free(&list);
+
+    assert_int_equal(jwts_store_list_user(st, NULL, carol, &list), JWTS_OK);
+    assert_int_equal(list.count, 0);
+    assert_null(list.items);
+}
+
+static void delete_user_removes_only_that_user(void **state)
+{
+    jwts_store *st = *state;
+    char dave[64], erin[64], ids[5][32];
+    user_name(dave, sizeof dave, "dave");
+    user_name(erin, sizeof erin, "erin");
+    for (int i = 0; i < 4; i++) {
+        jwts_session s = make_session(dave, ids[i], NULL);
+        assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
+    }
+    jwts_session e = make_session(erin, ids[4], NULL);
+    assert_int_equal(jwts_store_set(st, NULL, &e, 60000), JWTS_OK);
+    size_t deleted = 0;
+    assert_int_equal(jwts_store_delete_user(st, NULL, dave, &deleted), JWTS_OK);
+    assert_int_equal(deleted, 4);
+    for (int i = 0; i < 4; i++) assert_absent(st, dave, ids[i]);
+    jwts_session_list list;
+    assert_int_equal(jwts_store_list_user(st, NULL, dave, &list), JWTS_OK);
+    assert_int_equal(list.count, 0);
+    assert_stored(st, &e);
+    assert_int_equal(jwts_store_delete_user(st, NULL, dave, &deleted), JWTS_OK);
+    assert_int_equal(deleted, 0);
+}
+
+static void similar_user_ids_stay_apart(void **state)
+{
+    jwts_store *st = *state;
+    char base[64], names[5][96], ids[5][32];
+    user_name(base, sizeof base, "u");
+    const char *suffixes[] = {"", ":s", ":idx", " with space", "\xc3\xa9\"q\\"};
+    jwts_session s[5];
+    for (int i = 0; i < 5; i++) {
+        snprintf(names[i], sizeof names[i], "%s%s", base, suffixes[i]);
+        s[i] = make_session(names[i], ids[i], NULL);
+        assert_int_equal(jwts_store_set(st, NULL, &s[i], 60000), JWTS_OK);
+    }
+    for (int i = 0; i < 5; i++) {
+        assert_stored(st, &s[i]);
+        jwts_session_list list;
+        assert_int_equal(jwts_store_list_user(st, NULL, names[i], &list), JWTS_OK);
+        assert_int_equal(list.count, 1);
+        assert_string_equal(list.items[0]->user_id, names[i]);
+        jwts_session_list_free(&list);
+    }
+    size_t deleted;
+    assert_int_equal(jwts_store_delete_user(st, NULL, names[0], &deleted), JWTS_OK);
+    assert_int_equal(deleted, 1);
+    for (int i = 1; i < 5; i++) assert_stored(st, &s[i]);
+}
+
+/* ---- refresh rotation -------------------------------------------------------------------- */
+
+static jwts_refresh_state next_state(const jwts_session *s, int64_t at)
+{
+    jwts_refresh_state next = {0};
+    assert_int_equal(jwts_random_bytes(next.current_hash, JWTS_REFRESH_HASH_LEN), JWTS_OK);
+    memcpy(next.previous_hash, s->refresh.current_hash, JWTS_REFRESH_HASH_LEN);
+    next.rotated_at_ms = at;
+    next.generation = s->refresh.generation + 1;
+    return next;
+}
+
+static void rotate_swaps_when_expected(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], id[32];
+    user_name(user, sizeof user, "rotate");
+    jwts_session s = make_session(user, id, "{\"k\":\"v\"}");
+    assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
+    jwts_refresh_state next = next_state(&s, s.created_at_ms + 1000);
+    jwts_session *cur = NULL;
+    jwts_session_key k = key_of(&s);
+    assert_int_equal(jwts_store_rotate(st, NULL, &k, s.refresh.current_hash, &next, 60000, &cur), JWTS_OK);
+    s.refresh = next;
+    s.updated_at_ms = next.rotated_at_ms;
+    assert_non_null(cur);
+    assert_true(jwts_session_equal(cur, &s));
+    jwts_session_free(cur);
+    assert_stored(st, &s);
+    /* the current pointer is optional */
+    jwts_refresh_state again = next_state(&s, s.updated_at_ms + 1);
+    assert_int_equal(jwts_store_rotate(st, NULL, &k, s.refresh.current_hash, &again, 60000, NULL), JWTS_OK);
+}
+
+static void rotate_conflicts_when_not_expected(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], id[32];
+    user_name(user, sizeof user, "conflict");
+    jwts_session s = make_session(user, id, NULL);
+    assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
+    uint8_t wrong[JWTS_REFRESH_HASH_LEN];
+    memcpy(wrong, s.refresh.current_hash, sizeof wrong);
+    wrong[31] ^= 1;
+    jwts_refresh_state next = next_state(&s, s.created_at_ms + 1);
+    jwts_session *cur = NULL;
+    jwts_session_key k = key_of(&s);
+    assert_int_equal(jwts_store_rotate(st, NULL, &k, wrong, &next, 60000, &cur), JWTS_E_CONFLICT);
+    assert_non_null(cur);
+    assert_true(jwts_session_equal(cur, &s)); /* unchanged, and shown as it is */
+    jwts_session_free(cur);
+    assert_stored(st, &s);
+
+    char missing[32];
+    assert_int_equal(jwts_session_id_new(missing), JWTS_OK);
+    k.session_id = missing;
+    cur = (jwts_session *)1;
+    assert_int_equal(jwts_store_rotate(st, NULL, &k, wrong, &next, 60000, &cur), JWTS_E_NOT_FOUND);
+    assert_null(cur);
+}
+
+#define RACERS 16
+
+typedef struct racer {
+    jwts_store *st;
+    const jwts_session *s;
+    jwts_refresh_state next;
+    jwts_err rc;
+    pthread_barrier_t *start;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    jwts_session_key k = key_of(r->s);
+    pthread_barrier_wait(r->start);
+    r->rc = jwts_store_rotate(r->st, NULL, &k, r->s->refresh.current_hash, &r->next, 60000, NULL);
+    return NULL;
+}
+
+static void rotate_race_has_one_winner(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], id[32];
+    user_name(user, sizeof user, "race");
+    jwts_session s = make_session(user, id, NULL);
+    assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
+    racer racers[RACERS];
+    pthread_t threads[RACERS];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, RACERS);
+    for (int i = 0; i < RACERS; i++) {
+        racers[i] = (racer){.st = st, .s = &s, .next = next_state(&s, s.created_at_ms + 1 + i), .start = &start};
+        assert_int_equal(pthread_create(&threads[i], NULL, race, &racers[i]), 0);
+    }
+    int winners = 0, winner = -1;
+    for (int i = 0; i < RACERS; i++) {
+        pthread_join(threads[i], NULL);
+        if (racers[i].rc == JWTS_OK) winners++, winner = i;
+        else assert_int_equal(racers[i].rc, JWTS_E_CONFLICT);
+    }
+    pthread_barrier_destroy(&start);
+    assert_int_equal(winners, 1);
+    s.refresh = racers[winner].next;
+    s.updated_at_ms = racers[winner].next.rotated_at_ms;
+    assert_stored(st, &s);
+}
+
+/* ---- batches ----------------------------------------------------------------------------- */
+
+#define BATCH 10
+
+static void batches_work(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], ids[BATCH + 2][32];
+    user_name(user, sizeof user, "batch");
+    jwts_session s[BATCH];
+    const jwts_session *ptrs[BATCH];
+    jwts_session_key keys[BATCH + 2];
+    for (int i = 0; i < BATCH; i++) {
+        s[i] = make_session(user, ids[i], "{\"i\":1}");
+        ptrs[i] = &s[i];
+        keys[i] = key_of(&s[i]);
+    }
+    for (int i = BATCH; i < BATCH + 2; i++) {
+        assert_int_equal(jwts_session_id_new(ids[i]), JWTS_OK);
+        keys[i] = (jwts_session_key){user, ids[i]};
+    }
+    assert_int_equal(jwts_store_set_many(st, NULL, ptrs, BATCH, 60000), JWTS_OK);
+    jwts_session *got[BATCH + 2];
+    assert_int_equal(jwts_store_get_many(st, NULL, keys, BATCH + 2, got), JWTS_OK);
+    for (int i = 0; i < BATCH; i++) {
+        assert_non_null(got[i]);
+        assert_true(jwts_session_equal(got[i], &s[i]));
+        jwts_session_free(got[i]);
+    }
+    assert_null(got[BATCH]);
+    assert_null(got[BATCH + 1]);
+    size_t deleted = 0;
+    assert_int_equal(jwts_store_delete_many(st, NULL, keys, BATCH + 2, &deleted), JWTS_OK);
+    assert_int_equal(deleted, BATCH);
+    for (int i = 0; i < BATCH; i++) assert_absent(st, user, ids[i]);
+    assert_int_equal(jwts_store_get_many(st, NULL, keys, 0, NULL), JWTS_OK);
+}
+
+/* ---- concurrency ------------------------------------------------------------------------- */
+
+#define WORKERS 4
+#define PER_WORKER 200
+
+typedef struct worker {
+    jwts_store *st;
+    int index;
+    int mismatches;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    char user[64], id[32], meta[64];
+    snprintf(user, sizeof user, "worker%d-%s", w->index, run_tag);
+    for (int i = 0; i < PER_WORKER; i++) {
+        jwts_session s = {0};
+        if (jwts_session_id_new(id)) w->mismatches++;
+        snprintf(meta, sizeof meta, "{\"i\":%d}", i);
+        int64_t now = jwts_now_ms();
+        s = (jwts_session){.user_id = user, .session_id = id, .created_at_ms = now, .updated_at_ms = now,
+                           .expires_at_ms = now + 60000, .last_seen_ms = now, .metadata = meta};
+        s.refresh.generation = (uint64_t)i;
+        jwts_session *got = NULL;
+        jwts_session_key k = key_of(&s);
+        if (jwts_store_set(w->st, NULL, &s, 60000) != JWTS_OK || jwts_store_get(w->st, NULL, &k, &got) != JWTS_OK ||
+            !jwts_session_equal(got, &s))
+            w->mismatches++;
+        jwts_session_free(got);
+        if (i % 2 && jwts_store_delete(w->st, NULL, &k) != JWTS_OK) w->mismatches++;
+    }
+    jwts_session_list list = {0};
+    if (jwts_store_list_user(w->st, NULL, user, &list) != JWTS_OK || list.count != PER_WORKER / 2) w->mismatches++;
+    jwts_session_list_free(&list);
+    return NULL;
+}
+
+static void concurrent_clients_see_their_writes(void **state)
+{
+    worker workers[WORKERS];
+    pthread_t threads[WORKERS];
+    for (int i = 0; i < WORKERS; i++) {
+        workers[i] = (worker){.st = *state, .index = i};
+        assert_int_equal(pthread_create(&threads[i], NULL, work, &workers[i]), 0);
+    }
+    for (int i = 0; i < WORKERS; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(workers[i].mismatches, 0);
+    }
+}
+
+/* ---- bad arguments and close ------------------------------------------------------------- */
+
+static void bad_arguments_are_rejected(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], id[32];
+    user_name(user, sizeof user, "badargs");
+    jwts_session s = make_session(user, id, "{\"keep\":true}");
+    assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
+
+    char too_long[JWTS_USER_ID_MAX + 2];
+    memset(too_long, 'u', sizeof too_long - 1);
+    too_long[sizeof too_long - 1] = '\0';
+    const char *bad_users[] = {"", "a{b", "a}b", "tab\there", "nl\n", too_long};
+    for (size_t i = 0; i < sizeof bad_users / sizeof *bad_users; i++) {
+        jwts_session bad = s;
+        bad.user_id = bad_users[i];
+        assert_int_equal(jwts_store_set(st, NULL, &bad, 60000), JWTS_E_INVALID_ARGUMENT);
+        assert_true(strlen(jwts_errdetail()) > 0);
+        jwts_session_list list;
+        assert_int_equal(jwts_store_list_user(st, NULL, bad_users[i], &list), JWTS_E_INVALID_ARGUMENT);
+        assert_int_equal(jwts_store_delete_user(st, NULL, bad_users[i], NULL), JWTS_E_INVALID_ARGUMENT);
+    }
+    const char *bad_ids[] = {"", "has space", "plus+", "slash/", "dot.", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"};
+    for (size_t i = 0; i < sizeof bad_ids / sizeof *bad_ids; i++) {
+        jwts_session bad = s;
+        bad.session_id = bad_ids[i];
+        assert_int_equal(jwts_store_set(st, NULL, &bad, 60000), JWTS_E_INVALID_ARGUMENT);
+        jwts_session *got = NULL;
+        jwts_session_key k = {user, bad_ids[i]};
+        assert_int_equal(jwts_store_get(st, NULL, &k, &got), JWTS_E_INVALID_ARGUMENT);
+        assert_int_equal(jwts_store_delete(st, NULL, &k), JWTS_E_INVALID_ARGUMENT);
+    }
+    jwts_session bad = s;
+    bad.metadata = "[1,2]";
+    assert_int_equal(jwts_store_set(st, NULL, &bad, 60000), JWTS_E_INVALID_ARGUMENT);
+    bad = s;
+    bad.expires_at_ms = bad.created_at_ms - 1;
+    assert_int_equal(jwts_store_set(st, NULL, &bad, 60000), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_set(st, NULL, &s, 0), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_set(st, NULL, &s, -5), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_set(st, NULL, NULL, 1000), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_set(NULL, NULL, &s, 1000), JWTS_E_INVALID_ARGUMENT);
+    jwts_session_key k = key_of(&s);
+    assert_int_equal(jwts_store_get(st, NULL, &k, NULL), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_get(st, NULL, NULL, NULL), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_touch(st, NULL, &k, 1, 1, 0), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_rotate(st, NULL, &k, NULL, NULL, 1000, NULL), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_list_user(st, NULL, user, NULL), JWTS_E_INVALID_ARGUMENT);
+    /* nothing above changed the stored session */
+    assert_stored(st, &s);
+}
+
+static void close_makes_calls_fail(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], id[32];
+    user_name(user, sizeof user, "close");
+    jwts_session s = make_session(user, id, NULL);
+    assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
+    jwts_store_close(st);
+    jwts_store_close(st); /* idempotent */
+    jwts_session *got = NULL;
+    jwts_session_key k = key_of(&s);
+    jwts_session_list list;
+    size_t n;
+    assert_int_equal(jwts_store_get(st, NULL, &k, &got), JWTS_E_CLOSED);
+    assert_null(got);
+    assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_E_CLOSED);
+    assert_int_equal(jwts_store_delete(st, NULL, &k), JWTS_E_CLOSED);
+    assert_int_equal(jwts_store_touch(st, NULL, &k, 1, 1, 1000), JWTS_E_CLOSED);
+    assert_int_equal(jwts_store_list_user(st, NULL, user, &list), JWTS_E_CLOSED);
+    assert_int_equal(jwts_store_delete_user(st, NULL, user, &n), JWTS_E_CLOSED);
+    assert_int_equal(jwts_store_rotate(st, NULL, &k, s.refresh.current_hash, &s.refresh, 1000, NULL), JWTS_E_CLOSED);
+    assert_int_equal(jwts_store_get_many(st, NULL, &k, 1, &got), JWTS_E_CLOSED);
+    assert_int_equal(jwts_store_cleanup(st, NULL, &n), JWTS_E_CLOSED);
+    assert_string_equal(jwts_errname(jwts_store_set(st, NULL, &s, 60000)), "JWTS_E_CLOSED");
+}
+
+static void errors_have_names_and_details(void **state)
+{
+    (void)state;
+    for (int c = 0; c < JWTS_E__COUNT; c++) {
+        assert_true(strncmp(jwts_errname((jwts_err)c), "JWTS_", 5) == 0);
+        assert_true(strlen(jwts_strerror((jwts_err)c)) > 0);
+    }
+    assert_string_equal(jwts_errname(JWTS_E_NOT_FOUND), "JWTS_E_NOT_FOUND");
+    assert_string_equal(jwts_errname((jwts_err)999), "JWTS_E_UNKNOWN");
+}
+
+int jwts_store_conformance_run(const jwts_conformance_target *t)
+{
+    target = t;
+    uint8_t raw[6];
+    if (jwts_random_bytes(raw, sizeof raw) || jwts_b64url_encode(raw, sizeof raw, run_tag, sizeof run_tag, NULL))
+        return 1;
+#define T(f) cmocka_unit_test_setup_teardown(f, open_store, free_store)
+    const struct CMUnitTest tests[] = {
+        T(set_then_get_round_trips),
+        T(metadata_round_trips_exactly),
+        T(get_missing_is_not_found),
+        T(set_overwrites),
+        T(delete_removes),
+        T(ttl_expires),
+        T(touch_extends_and_records),
+        T(list_user_returns_each_users_sessions),
+        T(delete_user_removes_only_that_user),
+        T(similar_user_ids_stay_apart),
+        T(rotate_swaps_when_expected),
+        T(rotate_conflicts_when_not_expected),
+        T(rotate_race_has_one_winner),
+        T(batches_work),
+        T(concurrent_clients_see_their_writes),
+        T(bad_arguments_are_rejected),
+        T(close_makes_calls_fail),
+        cmocka_unit_test(errors_have_names_and_details),
+    };
+#undef T
+    char name[96];
+    snprintf(name, sizeof name, "store conformance: %s", t->name);
+    return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof *tests, NULL, NULL);
+}

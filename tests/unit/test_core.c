@@ -1,0 +1,171 @@
+/*
+ * test_core.c - core: error names and details, strict base64url, random ids, ctx deadlines, clocks.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/fail.h"
+#include "jwtsession/jwtsession.h"
+
+static void error_names_are_stable(void **state)
+{
+    assert_string_equal(jwts_errname(JWTS_OK), "JWTS_OK");
+    assert_string_equal(jwts_errname(JWTS_E_EXPIRED), "JWTS_E_EXPIRED");
+    assert_string_equal(jwts_errname(JWTS_E_REFRESH_REUSED), "JWTS_E_REFRESH_REUSED");
+    assert_string_equal(jwts_errname(JWTS_E_INTERNAL), "JWTS_E_INTERNAL");
+    assert_string_equal(jwts_errname((jwts_err)-1), "JWTS_E_UNKNOWN");
+    assert_string_equal(jwts_strerror(JWTS_E_TIMEOUT), "deadline exceeded");
+    assert_string_equal(jwts_strerror((jwts_err)1000), "unknown error");
+}
+
+static void details_are_set_and_wrapped(void **state)
+{
+    assert_int_equal(jwts_fail(JWTS_E_MALFORMED, "field %s", "exp"), JWTS_E_MALFORMED);
+    assert_string_equal(jwts_errdetail(), "field exp");
+    assert_int_equal(jwts_fail_wrap(JWTS_E_MALFORMED, "claims"), JWTS_E_MALFORMED);
+    assert_string_equal(jwts_errdetail(), "claims: field exp");
+    char big[600];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    jwts_fail(JWTS_E_LIMIT, "%s", big);
+    assert_int_equal(strlen(jwts_errdetail()), JWTS_DETAIL_MAX - 1); /* bounded, NUL-terminated */
+    jwts_fail_wrap(JWTS_E_LIMIT, "prefix");
+    assert_true(strlen(jwts_errdetail()) < JWTS_DETAIL_MAX);
+}
+
+/* RFC 4648 section 10 vectors, in base64url without padding. */
+static void b64url_vectors(void **state)
+{
+    const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    const char *coded[] = {"", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy"};
+    for (int i = 0; i < 7; i++) {
+        char out[16];
+        size_t n = 99;
+        assert_int_equal(jwts_b64url_encode(plain[i], strlen(plain[i]), out, sizeof out, &n), JWTS_OK);
+        assert_int_equal(n, strlen(coded[i]));
+        assert_string_equal(out, coded[i]);
+        assert_int_equal(jwts_b64url_encoded_len(strlen(plain[i])), n);
+        uint8_t back[16];
+        assert_int_equal(jwts_b64url_decode(coded[i], strlen(coded[i]), back, sizeof back, &n), JWTS_OK);
+        assert_int_equal(n, strlen(plain[i]));
+        assert_memory_equal(back, plain[i], n);
+    }
+    /* the two URL-safe characters */
+    const uint8_t raw[] = {0xfb, 0xff, 0xbf};
+    char out[8];
+    assert_int_equal(jwts_b64url_encode(raw, 3, out, sizeof out, NULL), JWTS_OK);
+    assert_string_equal(out, "-_-_");
+}
+
+static void b64url_rejects_non_canonical(void **state)
+{
+    const char *bad[] = {"Zg==", "Zm8=", "Zm+v", "Zm/v", "Zm9 v", "Zm9\nv", "Z", "Zh", "Zm9", "Zm8\x80", "Zm\0v"};
+    const size_t len[] = {4, 4, 4, 4, 5, 5, 1, 2, 3, 4, 4};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        uint8_t out[16];
+        size_t n;
+        /* "Zh" and "Zm9" have non-zero unused trailing bits ("fo" is "Zm8") */
+        assert_int_equal(jwts_b64url_decode(bad[i], len[i], out, sizeof out, &n), JWTS_E_MALFORMED);
+        assert_true(strlen(jwts_errdetail()) > 0);
+    }
+    uint8_t small[2];
+    assert_int_equal(jwts_b64url_decode("Zm9v", 4, small, sizeof small, NULL), JWTS_E_LIMIT);
+    char tiny[3];
+    assert_int_equal(jwts_b64url_encode("foo", 3, tiny, sizeof tiny, NULL), JWTS_E_LIMIT);
+}
+
+static void b64url_round_trips_every_length(void **state)
+{
+    uint8_t in[64], back[64];
+    char enc[100];
+    for (size_t n = 0; n <= sizeof in; n++) {
+        assert_int_equal(jwts_random_bytes(in, n), JWTS_OK);
+        size_t elen, dlen;
+        assert_int_equal(jwts_b64url_encode(in, n, enc, sizeof enc, &elen), JWTS_OK);
+        assert_int_equal(jwts_b64url_decode(enc, elen, back, sizeof back, &dlen), JWTS_OK);
+        assert_int_equal(dlen, n);
+        assert_memory_equal(back, in, n);
+        assert_true(jwts_b64url_decoded_max(elen) >= n);
+    }
+}
+
+static void random_ids_have_the_promised_shape(void **state)
+{
+    char a[JWTS_SESSION_ID_LEN + 1], b[JWTS_SESSION_ID_LEN + 1];
+    assert_int_equal(jwts_session_id_new(a), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(b), JWTS_OK);
+    assert_int_equal(strlen(a), 22);
+    assert_string_not_equal(a, b);
+    assert_true(jwts_session_id_valid(a));
+    uint8_t raw[32];
+    size_t n;
+    assert_int_equal(jwts_b64url_decode(a, strlen(a), raw, sizeof raw, &n), JWTS_OK);
+    assert_int_equal(n, 16);
+    char r[JWTS_REFRESH_SECRET_LEN + 1];
+    assert_int_equal(jwts_refresh_secret_new(r), JWTS_OK);
+    assert_int_equal(strlen(r), 43);
+    assert_int_equal(jwts_b64url_decode(r, strlen(r), raw, sizeof raw, &n), JWTS_OK);
+    assert_int_equal(n, 32);
+}
+
+static void ctx_deadlines(void **state)
+{
+    assert_int_equal(jwts_ctx_remaining_ms(NULL), -1);
+    assert_false(jwts_ctx_expired(NULL));
+    jwts_ctx none = jwts_ctx_with_timeout(0);
+    assert_int_equal(jwts_ctx_remaining_ms(&none), -1);
+    jwts_ctx later = jwts_ctx_with_timeout(60000);
+    assert_true(jwts_ctx_remaining_ms(&later) > 59000);
+    assert_false(jwts_ctx_expired(&later));
+    jwts_ctx past = {.deadline_ns = jwts_monotonic_ns() - 1};
+    assert_int_equal(jwts_ctx_remaining_ms(&past), 0);
+    assert_true(jwts_ctx_expired(&past));
+}
+
+static int64_t fixed(void *arg) { return *(int64_t *)arg; }
+
+static void clocks(void **state)
+{
+    int64_t t = 42;
+    jwts_clock c = {fixed, &t};
+    assert_int_equal(jwts_clock_now_ms(&c), 42);
+    int64_t real = jwts_clock_now_ms(NULL);
+    assert_true(real > 1600000000000LL);
+    int64_t a = jwts_monotonic_ns(), b = jwts_monotonic_ns();
+    assert_true(b >= a);
+}
+
+static void id_rules(void **state)
+{
+    assert_true(jwts_user_id_valid("alice@example.com"));
+    assert_true(jwts_user_id_valid("\xc3\xa9l\xc3\xa8ve 42"));
+    assert_false(jwts_user_id_valid(""));
+    assert_false(jwts_user_id_valid(NULL));
+    assert_false(jwts_user_id_valid("a{b}"));
+    assert_false(jwts_user_id_valid("del\x7f"));
+    assert_true(jwts_session_id_valid("abc-_XYZ09"));
+    assert_false(jwts_session_id_valid("abc="));
+    assert_false(jwts_session_id_valid(NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(error_names_are_stable),
+        cmocka_unit_test(details_are_set_and_wrapped),
+        cmocka_unit_test(b64url_vectors),
+        cmocka_unit_test(b64url_rejects_non_canonical),
+        cmocka_unit_test(b64url_round_trips_every_length),
+        cmocka_unit_test(random_ids_have_the_promised_shape),
+        cmocka_unit_test(ctx_deadlines),
+        cmocka_unit_test(clocks),
+        cmocka_unit_test(id_rules),
+    };
+    return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}

@@ -1,0 +1,183 @@
+/*
+ * test_session_json.c - the session JSON codec: round trips, exact metadata, and every rejection
+ * (missing, wrong type, duplicate, unknown, too deep, too large) with the field in the detail.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "jwtsession/jwtsession.h"
+
+static const char *GOOD =
+    "{\"v\":1,\"user_id\":\"al\\\"ice\",\"session_id\":\"abcDEF-_12\",\"created_at\":1000,\"updated_at\":2000,"
+    "\"expires_at\":9000,\"idle_expires_at\":5000,\"last_seen_at\":2500,"
+    "\"refresh\":{\"current\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\","
+    "\"previous\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"rotated_at\":0,\"generation\":3},"
+    "\"metadata\":{\"ua\":\"curl\",\"n\":[1,2.5]}}";
+
+static void decodes_and_encodes_back_exactly(void **state)
+{
+    jwts_session *s = NULL;
+    assert_int_equal(jwts_session_from_json(GOOD, strlen(GOOD), NULL, &s), JWTS_OK);
+    assert_string_equal(s->user_id, "al\"ice");
+    assert_string_equal(s->session_id, "abcDEF-_12");
+    assert_int_equal(s->created_at_ms, 1000);
+    assert_int_equal(s->idle_expires_at_ms, 5000);
+    assert_int_equal(s->last_seen_ms, 2500);
+    assert_int_equal(s->refresh.generation, 3);
+    assert_int_equal(s->refresh.current_hash[31], 31);
+    assert_string_equal(s->metadata, "{\"ua\":\"curl\",\"n\":[1,2.5]}");
+    char *json = NULL;
+    size_t len = 0;
+    assert_int_equal(jwts_session_to_json(s, &json, &len), JWTS_OK);
+    assert_int_equal(len, strlen(GOOD));
+    assert_string_equal(json, GOOD);
+    jwts_session *again = NULL;
+    assert_int_equal(jwts_session_from_json(json, len, NULL, &again), JWTS_OK);
+    assert_true(jwts_session_equal(s, again));
+    free(json);
+    jwts_session_free(again);
+    jwts_session_free(s);
+}
+
+static void canonical_metadata_is_a_fixed_point(void **state)
+{
+    const char *inputs[] = {"{}", "{ \"b\" : 1 , \"a\" : 2 }", "{\"r\":0.1,\"e\":1e300,\"neg\":-0.0}",
+                            "{\"s\":\"\\u00e9\\n\\t\\\"\",\"u\":\"\xe2\x82\xac\"}", "{\"x\":{\"y\":[[],{}]}}"};
+    for (size_t i = 0; i < sizeof inputs / sizeof *inputs; i++) {
+        char *once = NULL, *twice = NULL;
+        assert_int_equal(jwts_metadata_canonicalize(inputs[i], strlen(inputs[i]), NULL, &once), JWTS_OK);
+        assert_int_equal(jwts_metadata_canonicalize(once, strlen(once), NULL, &twice), JWTS_OK);
+        assert_string_equal(once, twice);
+        free(once);
+        free(twice);
+    }
+    char *c = NULL;
+    assert_int_equal(jwts_metadata_canonicalize("{ \"b\" : 1 , \"a\" : 2 }", 21, NULL, &c), JWTS_OK);
+    assert_string_equal(c, "{\"b\":1,\"a\":2}"); /* member order kept */
+    free(c);
+}
+
+static void metadata_rules(void **state)
+{
+    char *out = NULL;
+    assert_int_equal(jwts_metadata_canonicalize("[1]", 3, NULL, &out), JWTS_E_MALFORMED);
+    assert_non_null(strstr(jwts_errdetail(), "metadata"));
+    assert_int_equal(jwts_metadata_canonicalize("\"s\"", 3, NULL, &out), JWTS_E_MALFORMED);
+    assert_int_equal(jwts_metadata_canonicalize("{\"a\":1,\"a\":2}", 13, NULL, &out), JWTS_E_MALFORMED);
+    assert_int_equal(jwts_metadata_canonicalize("{\"a\":1", 6, NULL, &out), JWTS_E_MALFORMED);
+    assert_int_equal(jwts_metadata_canonicalize("{} x", 4, NULL, &out), JWTS_E_MALFORMED);
+    assert_int_equal(jwts_metadata_canonicalize("{\"a\":99999999999999999999}", 26, NULL, &out), JWTS_E_MALFORMED);
+    /* depth: 16 levels allowed by default, 17 refused */
+    char deep[128] = "";
+    for (int i = 0; i < 17; i++) strcat(deep, "{\"a\":");
+    strcat(deep, "1");
+    for (int i = 0; i < 17; i++) strcat(deep, "}");
+    assert_int_equal(jwts_metadata_canonicalize(deep, strlen(deep), NULL, &out), JWTS_E_MALFORMED);
+    assert_non_null(strstr(jwts_errdetail(), "deeper"));
+    const char *inner = deep + 5; /* 16 levels */
+    assert_int_equal(jwts_metadata_canonicalize(inner, strlen(inner) - 1, NULL, &out), JWTS_OK);
+    free(out);
+    /* size */
+    jwts_codec_limits small = {.max_metadata = 10};
+    assert_int_equal(jwts_metadata_canonicalize("{\"abc\":\"defghij\"}", 17, &small, &out), JWTS_E_MALFORMED);
+    assert_int_equal(jwts_metadata_canonicalize(NULL, 0, NULL, &out), JWTS_E_INVALID_ARGUMENT);
+}
+
+/* Replace the first occurrence of from in GOOD by to and expect a MALFORMED naming field. */
+static void expect_rejected(const char *from, const char *to, const char *field)
+{
+    char doc[1024];
+    const char *at = strstr(GOOD, from);
+    assert_non_null(at);
+    snprintf(doc, sizeof doc, "%.*s%s%s", (int)(at - GOOD), GOOD, to, at + strlen(from));
+    jwts_session *s = (jwts_session *)1;
+    assert_int_equal(jwts_session_from_json(doc, strlen(doc), NULL, &s), JWTS_E_MALFORMED);
+    assert_null(s);
+    if (!strstr(jwts_errdetail(), field)) fail_msg("detail \"%s\" does not name %s", jwts_errdetail(), field);
+}
+
+static void rejects_bad_documents(void **state)
+{
+    expect_rejected("\"v\":1", "\"v\":2", "v");
+    expect_rejected("\"created_at\":1000", "\"created_at\":\"1000\"", "created_at");
+    expect_rejected("\"created_at\":1000", "\"created_at\":1000.5", "created_at");
+    expect_rejected("\"updated_at\":2000,", "", "updated_at");
+    expect_rejected("\"expires_at\":9000", "\"expires_at\":-9", "expires_at");
+    expect_rejected("\"expires_at\":9000", "\"expires_at\":500", "expires_at"); /* before created_at */
+    expect_rejected("\"user_id\":\"al\\\"ice\"", "\"user_id\":5", "user_id");
+    expect_rejected("\"user_id\":\"al\\\"ice\"", "\"user_id\":\"a{b}\"", "user_id");
+    expect_rejected("\"user_id\":\"al\\\"ice\"", "\"user_id\":\"a\\u0000b\"", "not allowed");
+    expect_rejected("\"session_id\":\"abcDEF-_12\"", "\"session_id\":\"a b\"", "session_id");
+    expect_rejected("\"last_seen_at\":2500", "\"last_seen_at\":2500,\"extra\":1", "extra");
+    expect_rejected("\"last_seen_at\":2500", "\"last_seen_at\":2500,\"last_seen_at\":2600", "duplicate");
+    expect_rejected("\"generation\":3", "\"generation\":3,\"x\":1", "x");
+    expect_rejected("\"rotated_at\":0", "\"rotated_at\":null", "rotated_at");
+    expect_rejected("\"current\":\"AAEC", "\"current\":\"AAE=", "current");
+    expect_rejected("Hh8\"", "Hh8A\"", "current");
+    expect_rejected("\"refresh\":{\"current\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\",\"previous\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"rotated_at\":0,\"generation\":3}", "\"refresh\":[]", "refresh");
+    expect_rejected("\"metadata\":{\"ua\":\"curl\",\"n\":[1,2.5]}", "\"metadata\":[1]", "metadata");
+}
+
+static void rejects_oversize_and_garbage(void **state)
+{
+    jwts_session *s = NULL;
+    jwts_codec_limits tiny = {.max_bytes = 100};
+    assert_int_equal(jwts_session_from_json(GOOD, strlen(GOOD), &tiny, &s), JWTS_E_MALFORMED);
+    assert_non_null(strstr(jwts_errdetail(), "max"));
+    assert_int_equal(jwts_session_from_json("", 0, NULL, &s), JWTS_E_MALFORMED);
+    assert_int_equal(jwts_session_from_json("[]", 2, NULL, &s), JWTS_E_MALFORMED);
+    assert_int_equal(jwts_session_from_json("{\"v\":1", 6, NULL, &s), JWTS_E_MALFORMED);
+    assert_int_equal(jwts_session_from_json(GOOD, strlen(GOOD) - 1, NULL, &s), JWTS_E_MALFORMED);
+    assert_int_equal(jwts_session_from_json(NULL, 0, NULL, &s), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_session_from_json(GOOD, strlen(GOOD), NULL, NULL), JWTS_E_INVALID_ARGUMENT);
+}
+
+static void encode_refuses_invalid_sessions(void **state)
+{
+    jwts_session s = {.user_id = "u", .session_id = "bad id", .expires_at_ms = 1};
+    char *json = NULL;
+    assert_int_equal(jwts_session_to_json(&s, &json, NULL), JWTS_E_INVALID_ARGUMENT);
+    assert_null(json);
+    s.session_id = "ok";
+    s.metadata = "not json";
+    assert_int_equal(jwts_session_to_json(&s, &json, NULL), JWTS_E_INVALID_ARGUMENT);
+    s.metadata = NULL;
+    assert_int_equal(jwts_session_to_json(&s, &json, NULL), JWTS_OK);
+    assert_non_null(strstr(json, "\"metadata\":{}"));
+    free(json);
+}
+
+static void clone_is_one_independent_block(void **state)
+{
+    char user[] = "carol", sid[] = "sid1", meta[] = "{\"a\":1}";
+    jwts_session s = {.user_id = user, .session_id = sid, .expires_at_ms = 5, .metadata = meta};
+    jwts_session *c = NULL;
+    assert_int_equal(jwts_session_clone(&s, &c), JWTS_OK);
+    user[0] = 'X';
+    meta[2] = 'b';
+    assert_string_equal(c->user_id, "carol");
+    assert_string_equal(c->metadata, "{\"a\":1}");
+    assert_false(jwts_session_equal(c, &s));
+    jwts_session_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(decodes_and_encodes_back_exactly),
+        cmocka_unit_test(canonical_metadata_is_a_fixed_point),
+        cmocka_unit_test(metadata_rules),
+        cmocka_unit_test(rejects_bad_documents),
+        cmocka_unit_test(rejects_oversize_and_garbage),
+        cmocka_unit_test(encode_refuses_invalid_sessions),
+        cmocka_unit_test(clone_is_one_independent_block),
+    };
+    return cmocka_run_group_tests_name("session codec", tests, NULL, NULL);
+}

@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-sanitize test-asan test-tsan bench install fuzz clean
+.PHONY: all deps build run test test-sanitize test-asan test-tsan test-valgrind bench install fuzz clean
 
 all: build
 
@@ -35,6 +35,10 @@ test-tsan: deps
 	@cmake --build build-tsan -j$(JOBS)
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" scripts/no-aslr.sh \
 		ctest --test-dir build-tsan -L 'unit|integration' --output-on-failure -j$(JOBS)
+
+# The unit suites under valgrind memcheck (invalid accesses and leaks fail the run).
+test-valgrind: build
+	@scripts/valgrind-tests.sh $(BUILD) unit
 
 # Speed targets: every bench/bench_* program, figures next to their same-run baselines.
 bench: build

@@ -3,12 +3,13 @@
  *
  * Sessions live in shards chosen by a seeded hash of the user id, so every session of a user is
  * in one shard and per-user operations take one lock. Each shard has a reader-writer lock and two
- * intrusive chained hash tables over the same entries: by (user id, session id) and by user id
- * (the per-user index). An entry is one allocation: its header followed by the session and its
+ * tables over the same entries: an open-addressed table by (user id, session id) whose slots keep
+ * the hash beside the pointer (one cache line per probe), and an intrusive chained table by user
+ * id (the per-user index). An entry is one allocation: its header followed by the session and its
  * strings, so a get is one lookup, one malloc and one memcpy.
  *
  * Expiry is lazy (a read ignores, and then removes, an expired entry) plus a background sweep
- * that visits a bounded number of buckets per shard per period. A global count enforces
+ * that visits a bounded number of slots per shard per period. A global count enforces
  * max_sessions with JWTS_E_LIMIT.
  */
 #include <openssl/crypto.h>
@@ -28,10 +29,9 @@
 #define DEFAULT_SHARDS 64
 #define DEFAULT_SWEEP_INTERVAL_MS 1000
 #define DEFAULT_SWEEP_BATCH 1024
-#define MIN_BUCKETS 16
+#define MIN_SLOTS 32
 
 typedef struct entry {
-    struct entry *next;      /* chain of the (user, session) table */
     struct entry *user_next; /* chain of the per-user table */
     uint64_t key_hash;       /* hash of (user id, session id) */
     uint64_t user_hash;      /* hash of user id */
@@ -40,11 +40,19 @@ typedef struct entry {
     jwts_session session;    /* followed by its strings (session_blob.h) */
 } entry;
 
+/* A slot of the open-addressed (linear probing) session table: the hash beside the pointer, so
+ * a probe touches one cache line and a lookup dereferences only the entry that matches. */
+typedef struct slot {
+    uint64_t hash;
+    entry *e; /* NULL: empty */
+} slot;
+
 typedef struct shard {
     pthread_rwlock_t lock;
-    entry **buckets;      /* by key_hash */
-    entry **user_buckets; /* by user_hash; same size as buckets */
-    size_t mask;          /* bucket count - 1 */
+    slot *slots;          /* by key_hash; power-of-two size */
+    size_t mask;          /* slot count - 1 */
+    entry **user_buckets; /* chained by user_hash */
+    size_t user_mask;     /* user bucket count - 1 */
     size_t count;
     size_t sweep_cursor;
 } __attribute__((aligned(128))) shard;
@@ -82,7 +90,7 @@ static lookup locate(memory_store *m, const char *user_id, const char *session_i
     lookup l;
     l.user_hash = jwts_hash(user_id, strlen(user_id), m->seed);
     l.key_hash = session_id ? jwts_hash(session_id, strlen(session_id), l.user_hash) : 0;
-    l.sh = &m->shards[(l.user_hash >> 32) & m->shard_mask];
+    l.sh = &m->shards[(l.user_hash >> 48) & m->shard_mask];
     return l;
 }
 
@@ -91,94 +99,116 @@ static bool same_user(const entry *e, uint64_t user_hash, const char *user_id)
     return e->user_hash == user_hash && strcmp(e->session.user_id, user_id) == 0;
 }
 
-/* The link pointing at the entry for (user_id, session_id) in its bucket chain (*link NULL if absent). */
-static entry **find_link(shard *sh, const lookup *l, const char *user_id, const char *session_id)
+/* The slot of (user_id, session_id): where it is, or the empty slot where it would go. */
+static size_t find_slot(const shard *sh, const lookup *l, const char *user_id, const char *session_id)
 {
-    entry **link = &sh->buckets[l->key_hash & sh->mask];
-    for (; *link; link = &(*link)->next) {
-        entry *e = *link;
-        if (e->key_hash == l->key_hash && strcmp(e->session.session_id, session_id) == 0 &&
-            strcmp(e->session.user_id, user_id) == 0)
-            break;
+    size_t i = l->key_hash & sh->mask;
+    for (;; i = (i + 1) & sh->mask) {
+        const slot *s = &sh->slots[i];
+        if (!s->e) return i;
+        if (s->hash == l->key_hash && strcmp(s->e->session.session_id, session_id) == 0 &&
+            strcmp(s->e->session.user_id, user_id) == 0)
+            return i;
     }
-    return link;
+}
+
+/* The slot holding e (which must be in the table). */
+static size_t slot_of(const shard *sh, const entry *e)
+{
+    size_t i = e->key_hash & sh->mask;
+    while (sh->slots[i].e != e) i = (i + 1) & sh->mask;
+    return i;
 }
 
 /* The link pointing at e in its user chain. e must be in it. */
 static entry **find_user_link(shard *sh, const entry *e)
 {
-    entry **link = &sh->user_buckets[e->user_hash & sh->mask];
+    entry **link = &sh->user_buckets[e->user_hash & sh->user_mask];
     while (*link != e) link = &(*link)->user_next;
     return link;
 }
 
-/* Unlink e (reached through link in the key chain) from both chains and free it. */
-static void remove_entry(memory_store *m, shard *sh, entry **link)
+/* Empty slot i, shifting later members of its probe run back so that no lookup misses them. */
+static void clear_slot(shard *sh, size_t i)
 {
-    entry *e = *link;
-    *link = e->next;
-    entry **ulink = find_user_link(sh, e);
-    *ulink = e->user_next;
+    for (size_t j = (i + 1) & sh->mask; sh->slots[j].e; j = (j + 1) & sh->mask) {
+        size_t home = sh->slots[j].hash & sh->mask;
+        /* slot j may move to i only if its home is not cyclically within (i, j] */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            sh->slots[i] = sh->slots[j];
+            i = j;
+        }
+    }
+    sh->slots[i].e = NULL;
+    sh->slots[i].hash = 0;
+}
+
+/* Remove the entry in slot i from the table and its user chain, and free it. */
+static void remove_at(memory_store *m, shard *sh, size_t i)
+{
+    entry *e = sh->slots[i].e;
+    clear_slot(sh, i);
+    *find_user_link(sh, e) = e->user_next;
     sh->count--;
     atomic_fetch_sub_explicit(&m->total, 1, memory_order_relaxed);
     free(e);
 }
 
-/* Remove every expired entry of bucket b; returns how many. */
-static size_t sweep_bucket(memory_store *m, shard *sh, size_t b, int64_t now)
+/* Remove expired entries at slot i (what the backward shift brings there too); returns how many. */
+static size_t sweep_slot(memory_store *m, shard *sh, size_t i, int64_t now)
 {
     size_t removed = 0;
-    entry **link = &sh->buckets[b];
-    while (*link) {
-        if (!live(*link, now)) {
-            remove_entry(m, sh, link);
-            removed++;
-        } else {
-            link = &(*link)->next;
-        }
+    while (sh->slots[i].e && !live(sh->slots[i].e, now)) {
+        remove_at(m, sh, i);
+        removed++;
     }
     return removed;
 }
 
 /* ---- growth ------------------------------------------------------------------------------ */
 
-static jwts_err alloc_tables(shard *sh, size_t buckets)
+static jwts_err alloc_tables(shard *sh, size_t slots)
 {
-    entry **b = calloc(buckets, sizeof *b), **u = calloc(buckets, sizeof *u);
-    if (!b || !u) {
-        free(b);
+    slot *t = calloc(slots, sizeof *t);
+    entry **u = calloc(slots / 2, sizeof *u);
+    if (!t || !u) {
+        free(t);
         free(u);
-        return jwts_fail(JWTS_E_NO_MEMORY, "memory store: cannot allocate %zu buckets", buckets);
+        return jwts_fail(JWTS_E_NO_MEMORY, "memory store: cannot allocate %zu slots", slots);
     }
-    sh->buckets = b;
+    sh->slots = t;
+    sh->mask = slots - 1;
     sh->user_buckets = u;
-    sh->mask = buckets - 1;
+    sh->user_mask = slots / 2 - 1;
     return JWTS_OK;
 }
 
-/* Double the tables of sh when it holds more entries than buckets. Failure to grow is harmless. */
+/* Double the tables of sh past 3/4 load. Failure to grow is harmless (the table still has room). */
 static void maybe_grow(shard *sh)
 {
-    if (sh->count <= sh->mask + 1) return;
-    entry **old = sh->buckets, **old_user = sh->user_buckets;
-    size_t old_n = sh->mask + 1;
+    if (sh->count * 4 <= (sh->mask + 1) * 3) return;
+    slot *old = sh->slots;
+    entry **old_user = sh->user_buckets;
+    size_t old_n = sh->mask + 1, old_users = sh->user_mask + 1;
     if (alloc_tables(sh, old_n * 2) != JWTS_OK) return;
     for (size_t i = 0; i < old_n; i++) {
-        for (entry *e = old[i], *next; e; e = next) {
-            next = e->next;
-            entry **head = &sh->buckets[e->key_hash & sh->mask];
-            e->next = *head;
-            *head = e;
-        }
+        if (!old[i].e) continue;
+        size_t j = old[i].hash & sh->mask;
+        while (sh->slots[j].e) j = (j + 1) & sh->mask;
+        sh->slots[j] = old[i];
+    }
+    for (size_t i = 0; i < old_users; i++) {
         for (entry *e = old_user[i], *next; e; e = next) {
             next = e->user_next;
-            entry **head = &sh->user_buckets[e->user_hash & sh->mask];
+            entry **head = &sh->user_buckets[e->user_hash & sh->user_mask];
             e->user_next = *head;
             *head = e;
         }
     }
     free(old);
     free(old_user);
+    sh->sweep_cursor = 0;
 }
 
 /* ---- locking ----------------------------------------------------------------------------- */
@@ -214,8 +244,8 @@ static jwts_err copy_out(const entry *e, jwts_session **out)
 static void drop_if_expired(memory_store *m, const lookup *l, const jwts_session_key *key)
 {
     if (lock_write(m, l->sh)) return;
-    entry **link = find_link(l->sh, l, key->user_id, key->session_id);
-    if (*link && !live(*link, now_ms(m))) remove_entry(m, l->sh, link);
+    size_t i = find_slot(l->sh, l, key->user_id, key->session_id);
+    if (l->sh->slots[i].e && !live(l->sh->slots[i].e, now_ms(m))) remove_at(m, l->sh, i);
     unlock(l->sh);
 }
 
@@ -233,7 +263,7 @@ static jwts_err mem_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_
     lookup l = locate(m, key->user_id, key->session_id);
     jwts_err rc = lock_read(m, l.sh);
     if (rc) return rc;
-    entry *e = *find_link(l.sh, &l, key->user_id, key->session_id);
+    entry *e = l.sh->slots[find_slot(l.sh, &l, key->user_id, key->session_id)].e;
     bool expired = e && !live(e, now_ms(m));
     if (e && !expired) rc = copy_out(e, out);
     unlock(l.sh);
@@ -248,7 +278,7 @@ static entry *entry_new(const jwts_session *s, const lookup *l, int64_t expire_a
     size_t blob = jwts_session_blob_size(s);
     entry *e = malloc(offsetof(entry, session) + blob);
     if (!e) return NULL;
-    e->next = e->user_next = NULL;
+    e->user_next = NULL;
     e->key_hash = l->key_hash;
     e->user_hash = l->user_hash;
     e->expire_at_ms = expire_at_ms;
@@ -263,7 +293,7 @@ static jwts_err reserve_slot(memory_store *m, shard *sh, int64_t now)
     if (atomic_fetch_add_explicit(&m->total, 1, memory_order_relaxed) < m->opts.max_sessions) return JWTS_OK;
     atomic_fetch_sub_explicit(&m->total, 1, memory_order_relaxed);
     size_t freed = 0;
-    for (size_t b = 0; b <= sh->mask; b++) freed += sweep_bucket(m, sh, b, now);
+    for (size_t i = 0; i <= sh->mask; i++) freed += sweep_slot(m, sh, i, now);
     if (freed && atomic_fetch_add_explicit(&m->total, 1, memory_order_relaxed) < m->opts.max_sessions) return JWTS_OK;
     if (freed) atomic_fetch_sub_explicit(&m->total, 1, memory_order_relaxed);
     return jwts_fail(JWTS_E_LIMIT, "memory store is full (max_sessions %zu)", m->opts.max_sessions);
@@ -274,31 +304,27 @@ static jwts_err put_locked(memory_store *m, const lookup *l, const jwts_session 
 {
     shard *sh = l->sh;
     int64_t now = now_ms(m);
-    entry **link = find_link(sh, l, s->user_id, s->session_id);
-    if (!*link) {
+    size_t i = find_slot(sh, l, s->user_id, s->session_id);
+    if (!sh->slots[i].e) {
         jwts_err rc = reserve_slot(m, sh, now);
         if (rc) return rc;
-        link = find_link(sh, l, s->user_id, s->session_id); /* the sweep may have moved things */
+        i = find_slot(sh, l, s->user_id, s->session_id); /* the sweep may have moved things */
     }
     entry *e = entry_new(s, l, now + ttl_ms);
     if (!e) {
-        if (!*link) atomic_fetch_sub_explicit(&m->total, 1, memory_order_relaxed);
+        if (!sh->slots[i].e) atomic_fetch_sub_explicit(&m->total, 1, memory_order_relaxed);
         return jwts_fail(JWTS_E_NO_MEMORY, "memory store: cannot allocate session");
     }
-    entry *old = *link;
-    if (old) { /* replace in place in both chains */
-        e->next = old->next;
-        *link = e;
+    entry *old = sh->slots[i].e;
+    sh->slots[i] = (slot){.hash = l->key_hash, .e = e};
+    if (old) { /* replace in place in the user chain too */
         entry **ulink = find_user_link(sh, old);
         e->user_next = old->user_next;
         *ulink = e;
         free(old);
         return JWTS_OK;
     }
-    entry **head = &sh->buckets[e->key_hash & sh->mask];
-    e->next = *head;
-    *head = e;
-    entry **uhead = &sh->user_buckets[e->user_hash & sh->mask];
+    entry **uhead = &sh->user_buckets[e->user_hash & sh->user_mask];
     e->user_next = *uhead;
     *uhead = e;
     sh->count++;
@@ -323,9 +349,10 @@ static jwts_err mem_del(jwts_store *st, const jwts_ctx *ctx, const jwts_session_
     lookup l = locate(m, key->user_id, key->session_id);
     jwts_err rc = lock_write(m, l.sh);
     if (rc) return rc;
-    entry **link = find_link(l.sh, &l, key->user_id, key->session_id);
-    bool found = *link && live(*link, now_ms(m));
-    if (*link) remove_entry(m, l.sh, link);
+    size_t i = find_slot(l.sh, &l, key->user_id, key->session_id);
+    entry *e = l.sh->slots[i].e;
+    bool found = e && live(e, now_ms(m));
+    if (e) remove_at(m, l.sh, i);
     unlock(l.sh);
     return found ? JWTS_OK : not_found(key);
 }
@@ -333,10 +360,11 @@ static jwts_err mem_del(jwts_store *st, const jwts_ctx *ctx, const jwts_session_
 /* Find the live entry at key under the held write lock; NULL if absent or expired. */
 static entry *find_live_locked(memory_store *m, const lookup *l, const jwts_session_key *key)
 {
-    entry **link = find_link(l->sh, l, key->user_id, key->session_id);
-    if (!*link) return NULL;
-    if (live(*link, now_ms(m))) return *link;
-    remove_entry(m, l->sh, link);
+    size_t i = find_slot(l->sh, l, key->user_id, key->session_id);
+    entry *e = l->sh->slots[i].e;
+    if (!e) return NULL;
+    if (live(e, now_ms(m))) return e;
+    remove_at(m, l->sh, i);
     return NULL;
 }
 
@@ -394,7 +422,7 @@ static jwts_err collect_user(memory_store *m, const lookup *l, const char *user_
 {
     int64_t now = now_ms(m);
     size_t n = 0;
-    entry *head = l->sh->user_buckets[l->user_hash & l->sh->mask];
+    entry *head = l->sh->user_buckets[l->user_hash & l->sh->user_mask];
     for (entry *e = head; e; e = e->user_next) n += same_user(e, l->user_hash, user_id) && live(e, now);
     if (n == 0) return JWTS_OK;
     out->items = calloc(n, sizeof *out->items);
@@ -431,7 +459,7 @@ static jwts_err mem_delete_user(jwts_store *st, const jwts_ctx *ctx, const char 
     if (rc) return rc;
     int64_t now = now_ms(m);
     size_t n = 0;
-    entry **ulink = &l.sh->user_buckets[l.user_hash & l.sh->mask];
+    entry **ulink = &l.sh->user_buckets[l.user_hash & l.sh->user_mask];
     while (*ulink) {
         entry *e = *ulink;
         if (!same_user(e, l.user_hash, user_id)) {
@@ -439,16 +467,15 @@ static jwts_err mem_delete_user(jwts_store *st, const jwts_ctx *ctx, const char 
             continue;
         }
         n += live(e, now);
-        lookup el = {.user_hash = e->user_hash, .key_hash = e->key_hash, .sh = l.sh};
-        remove_entry(m, l.sh, find_link(l.sh, &el, e->session.user_id, e->session.session_id));
-        /* *ulink now holds e's successor: remove_entry unlinked e from this chain */
+        remove_at(m, l.sh, slot_of(l.sh, e));
+        /* *ulink now holds e's successor: remove_at unlinked e from this chain */
     }
     unlock(l.sh);
     *deleted = n;
     return JWTS_OK;
 }
 
-/* Sweep up to batch buckets of every shard (all of them when batch is 0); returns how many went. */
+/* Sweep up to batch slots of every shard (all of them when batch is 0); returns how many went. */
 static size_t sweep(memory_store *m, size_t batch)
 {
     size_t removed = 0;
@@ -458,7 +485,7 @@ static size_t sweep(memory_store *m, size_t batch)
         int64_t now = now_ms(m);
         size_t n = sh->mask + 1, visits = batch && batch < n ? batch : n;
         for (size_t v = 0; v < visits; v++) {
-            removed += sweep_bucket(m, sh, sh->sweep_cursor & sh->mask, now);
+            removed += sweep_slot(m, sh, sh->sweep_cursor & sh->mask, now);
             sh->sweep_cursor = (sh->sweep_cursor + 1) & sh->mask;
         }
         unlock(sh);
@@ -538,15 +565,11 @@ static void stop_sweeper(memory_store *m)
 
 static void free_shard_entries(shard *sh)
 {
-    for (size_t b = 0; sh->buckets && b <= sh->mask; b++) {
-        for (entry *e = sh->buckets[b], *next; e; e = next) {
-            next = e->next;
-            free(e);
-        }
-    }
-    free(sh->buckets);
+    for (size_t i = 0; sh->slots && i <= sh->mask; i++) free(sh->slots[i].e);
+    free(sh->slots);
     free(sh->user_buckets);
-    sh->buckets = sh->user_buckets = NULL;
+    sh->slots = NULL;
+    sh->user_buckets = NULL;
     sh->count = 0;
 }
 
@@ -626,7 +649,7 @@ jwts_err jwts_store_memory_new(const jwts_memory_options *opts, jwts_store **out
     memset(m->shards, 0, m->opts.shards * sizeof(shard));
     for (size_t i = 0; i < m->opts.shards && !rc; i++) {
         pthread_rwlock_init(&m->shards[i].lock, NULL);
-        rc = alloc_tables(&m->shards[i], MIN_BUCKETS);
+        rc = alloc_tables(&m->shards[i], MIN_SLOTS);
     }
     if (!rc) rc = start_sweeper(m);
     if (rc) {

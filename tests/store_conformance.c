@@ -324,6 +324,7 @@ static jwts_refresh_state next_state(const jwts_session *s, int64_t at)
     jwts_refresh_state next = {0};
     assert_int_equal(jwts_random_bytes(next.current_hash, JWTS_REFRESH_HASH_LEN), JWTS_OK);
     memcpy(next.previous_hash, s->refresh.current_hash, JWTS_REFRESH_HASH_LEN);
+    assert_int_equal(jwts_random_bytes(next.sealed_next, JWTS_REFRESH_HASH_LEN), JWTS_OK);
     next.rotated_at_ms = at;
     next.generation = s->refresh.generation + 1;
     return next;
@@ -376,6 +377,34 @@ static void rotate_conflicts_when_not_expected(void **state)
     cur = (jwts_session *)1;
     assert_int_equal(jwts_store_rotate(st, NULL, &k, wrong, &next, 60000, &cur), JWTS_E_NOT_FOUND);
     assert_null(cur);
+}
+
+static void replace_swaps_whole_session_when_expected(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], id[32];
+    user_name(user, sizeof user, "replace");
+    jwts_session s = make_session(user, id, "{\"v\":1}");
+    assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
+    jwts_session changed = s;
+    changed.metadata = "{\"v\":2,\"label\":\"work laptop\"}";
+    changed.updated_at_ms += 5;
+    uint8_t wrong[JWTS_REFRESH_HASH_LEN];
+    memcpy(wrong, s.refresh.current_hash, sizeof wrong);
+    wrong[0] ^= 0x80;
+    assert_int_equal(jwts_store_replace(st, NULL, &changed, wrong, 60000), JWTS_E_CONFLICT);
+    assert_stored(st, &s); /* a refused replace changes nothing */
+    assert_int_equal(jwts_store_replace(st, NULL, &changed, s.refresh.current_hash, 60000), JWTS_OK);
+    assert_stored(st, &changed);
+    jwts_session_list list;
+    assert_int_equal(jwts_store_list_user(st, NULL, user, &list), JWTS_OK);
+    assert_int_equal(list.count, 1);
+    assert_true(jwts_session_equal(list.items[0], &changed));
+    jwts_session_list_free(&list);
+    char missing[32];
+    jwts_session absent = make_session(user, missing, NULL);
+    assert_int_equal(jwts_store_replace(st, NULL, &absent, absent.refresh.current_hash, 60000), JWTS_E_NOT_FOUND);
+    assert_absent(st, user, missing); /* replace never creates */
 }
 
 #define RACERS 16
@@ -589,6 +618,7 @@ static void close_makes_calls_fail(void **state)
     assert_int_equal(jwts_store_list_user(st, NULL, user, &list), JWTS_E_CLOSED);
     assert_int_equal(jwts_store_delete_user(st, NULL, user, &n), JWTS_E_CLOSED);
     assert_int_equal(jwts_store_rotate(st, NULL, &k, s.refresh.current_hash, &s.refresh, 1000, NULL), JWTS_E_CLOSED);
+    assert_int_equal(jwts_store_replace(st, NULL, &s, s.refresh.current_hash, 1000), JWTS_E_CLOSED);
     assert_int_equal(jwts_store_get_many(st, NULL, &k, 1, &got), JWTS_E_CLOSED);
     assert_int_equal(jwts_store_cleanup(st, NULL, &n), JWTS_E_CLOSED);
     assert_string_equal(jwts_errname(jwts_store_set(st, NULL, &s, 60000)), "JWTS_E_CLOSED");
@@ -626,6 +656,7 @@ int jwts_store_conformance_run(const jwts_conformance_target *t)
         T(rotate_swaps_when_expected),
         T(rotate_conflicts_when_not_expected),
         T(rotate_race_has_one_winner),
+        T(replace_swaps_whole_session_when_expected),
         T(batches_work),
         T(concurrent_clients_see_their_writes),
         T(bad_arguments_are_rejected),

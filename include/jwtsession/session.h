@@ -27,6 +27,9 @@ extern "C" {
 typedef struct jwts_refresh_state {
     uint8_t current_hash[JWTS_REFRESH_HASH_LEN];  /* hash of the refresh secret now valid */
     uint8_t previous_hash[JWTS_REFRESH_HASH_LEN]; /* hash of the one rotated out last (zeros: none) */
+    uint8_t sealed_next[JWTS_REFRESH_HASH_LEN];   /* the current secret sealed under the previous one, so
+                                                     a concurrent refresh within the grace window gets
+                                                     the same new token (zeros: none) */
     int64_t rotated_at_ms;                        /* when previous was rotated out (0: never) */
     uint64_t generation;                          /* rotations so far */
 } jwts_refresh_state;

@@ -43,6 +43,8 @@ typedef struct jwts_store_ops {
     jwts_err (*rotate)(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key,
                        const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], const jwts_refresh_state *next,
                        int64_t ttl_ms, jwts_session **current);
+    jwts_err (*replace)(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s,
+                        const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], int64_t ttl_ms);
     jwts_err (*get_many)(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
                          jwts_session **out);
     jwts_err (*set_many)(jwts_store *st, const jwts_ctx *ctx, const jwts_session *const *sessions, size_t n,
@@ -88,6 +90,13 @@ jwts_err jwts_store_delete_user(jwts_store *st, const jwts_ctx *ctx, const char 
 jwts_err jwts_store_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key,
                            const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], const jwts_refresh_state *next,
                            int64_t ttl_ms, jwts_session **current);
+
+/* Atomic compare-and-set of a whole session: if the stored session at s's key has
+ * refresh.current_hash equal to expected_hash, replace it with s and set the TTL to ttl_ms (> 0).
+ * JWTS_E_CONFLICT if the hash differs, JWTS_E_NOT_FOUND if absent (never creates). Used to change
+ * metadata without losing a concurrent refresh rotation. */
+jwts_err jwts_store_replace(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s,
+                            const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], int64_t ttl_ms);
 
 /* Batch get: out[i] gets the session of keys[i], or NULL if absent. Fails only as a whole. */
 jwts_err jwts_store_get_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,

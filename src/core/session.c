@@ -134,5 +134,6 @@ bool jwts_session_equal(const jwts_session *a, const jwts_session *b)
            a->idle_expires_at_ms == b->idle_expires_at_ms && a->last_seen_ms == b->last_seen_ms &&
            memcmp(&a->refresh.current_hash, &b->refresh.current_hash, JWTS_REFRESH_HASH_LEN) == 0 &&
            memcmp(&a->refresh.previous_hash, &b->refresh.previous_hash, JWTS_REFRESH_HASH_LEN) == 0 &&
+           memcmp(&a->refresh.sealed_next, &b->refresh.sealed_next, JWTS_REFRESH_HASH_LEN) == 0 &&
            a->refresh.rotated_at_ms == b->refresh.rotated_at_ms && a->refresh.generation == b->refresh.generation;
 }

@@ -4,7 +4,8 @@
  * Wire form (compact, members in this order):
  *   {"v":1,"user_id":"..","session_id":"..","created_at":ms,"updated_at":ms,"expires_at":ms,
  *    "idle_expires_at":ms,"last_seen_at":ms,
- *    "refresh":{"current":"<b64url>","previous":"<b64url>","rotated_at":ms,"generation":n},
+ *    "refresh":{"current":"<b64url>","previous":"<b64url>","sealed":"<b64url>","rotated_at":ms,
+ *               "generation":n},
  *    "metadata":{...}}
  * Decoding rejects duplicate members, unknown members, missing members, wrong types, negative
  * times, metadata that is not an object or is too deep or too large.
@@ -115,6 +116,8 @@ jwts_err jwts_session_to_json(const jwts_session *s, char **out, size_t *out_len
     buf_hash(&b, "current", s->refresh.current_hash);
     buf_puts(&b, ",");
     buf_hash(&b, "previous", s->refresh.previous_hash);
+    buf_puts(&b, ",");
+    buf_hash(&b, "sealed", s->refresh.sealed_next);
     buf_int(&b, "rotated_at", s->refresh.rotated_at_ms);
     buf_int(&b, "generation", (long long)s->refresh.generation);
     buf_puts(&b, "},\"metadata\":");
@@ -251,7 +254,7 @@ static jwts_err only_known(json_t *obj, const char *const *allowed, const char *
 static const char *const TOP_MEMBERS[] = {"v",          "user_id",         "session_id",   "created_at",
                                           "updated_at", "expires_at",      "idle_expires_at", "last_seen_at",
                                           "refresh",    "metadata",        NULL};
-static const char *const REFRESH_MEMBERS[] = {"current", "previous", "rotated_at", "generation", NULL};
+static const char *const REFRESH_MEMBERS[] = {"current", "previous", "sealed", "rotated_at", "generation", NULL};
 
 static jwts_err decode_refresh(json_t *root, jwts_refresh_state *r)
 {
@@ -261,6 +264,7 @@ static jwts_err decode_refresh(json_t *root, jwts_refresh_state *r)
     jwts_err rc = only_known(obj, REFRESH_MEMBERS, "refresh");
     if (!rc) rc = get_hash(obj, "current", r->current_hash);
     if (!rc) rc = get_hash(obj, "previous", r->previous_hash);
+    if (!rc) rc = get_hash(obj, "sealed", r->sealed_next);
     if (!rc) rc = get_time(obj, "rotated_at", &r->rotated_at_ms);
     int64_t gen = 0;
     if (!rc) rc = get_time(obj, "generation", &gen);

@@ -410,6 +410,23 @@ static jwts_err mem_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_sessi
     return match ? JWTS_OK : jwts_fail(JWTS_E_CONFLICT, "refresh state changed concurrently");
 }
 
+static jwts_err mem_replace(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s,
+                            const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], int64_t ttl_ms)
+{
+    memory_store *m = from_base(st);
+    lookup l = locate(m, s->user_id, s->session_id);
+    jwts_err rc = lock_write(m, l.sh);
+    if (rc) return rc;
+    entry *e = find_live_locked(m, &l, &(jwts_session_key){s->user_id, s->session_id});
+    if (!e) rc = not_found(NULL);
+    else if (CRYPTO_memcmp(e->session.refresh.current_hash, expected_hash, JWTS_REFRESH_HASH_LEN) != 0)
+        rc = jwts_fail(JWTS_E_CONFLICT, "refresh state changed concurrently");
+    else
+        rc = put_locked(m, &l, s, ttl_ms);
+    unlock(l.sh);
+    return rc;
+}
+
 /* Order of a user's sessions: oldest created first, then by session id. */
 static int by_created(const void *a, const void *b)
 {
@@ -605,6 +622,7 @@ static const jwts_store_ops MEMORY_OPS = {
     .list_user = mem_list_user,
     .delete_user = mem_delete_user,
     .rotate = mem_rotate,
+    .replace = mem_replace,
     .cleanup = mem_cleanup,
     .count = mem_count,
     .close = mem_close,

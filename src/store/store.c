@@ -114,6 +114,18 @@ jwts_err jwts_store_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_sessi
     return st->ops->rotate(st, ctx, key, expected_hash, next, ttl_ms, current);
 }
 
+jwts_err jwts_store_replace(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s,
+                            const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], int64_t ttl_ms)
+{
+    jwts_err rc = check_store(st, "replace");
+    if (!rc) rc = jwts_session_validate(s);
+    if (!rc) rc = check_ttl(ttl_ms, "replace");
+    if (!rc && !expected_hash) rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "replace: NULL hash");
+    if (rc) return rc;
+    if (!st->ops->replace) return jwts_fail(JWTS_E_UNSUPPORTED, "replace: the %s store has no replace", st->ops->name);
+    return st->ops->replace(st, ctx, s, expected_hash, ttl_ms);
+}
+
 jwts_err jwts_store_get_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
                              jwts_session **out)
 {

@@ -18,7 +18,8 @@ static const char *GOOD =
     "{\"v\":1,\"user_id\":\"al\\\"ice\",\"session_id\":\"abcDEF-_12\",\"created_at\":1000,\"updated_at\":2000,"
     "\"expires_at\":9000,\"idle_expires_at\":5000,\"last_seen_at\":2500,"
     "\"refresh\":{\"current\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\","
-    "\"previous\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"rotated_at\":0,\"generation\":3},"
+    "\"previous\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+    "\"sealed\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\",\"rotated_at\":0,\"generation\":3},"
     "\"metadata\":{\"ua\":\"curl\",\"n\":[1,2.5]}}";
 
 static void decodes_and_encodes_back_exactly(void **state)
@@ -32,6 +33,7 @@ static void decodes_and_encodes_back_exactly(void **state)
     assert_int_equal(s->last_seen_ms, 2500);
     assert_int_equal(s->refresh.generation, 3);
     assert_int_equal(s->refresh.current_hash[31], 31);
+    assert_int_equal(s->refresh.sealed_next[0], 1);
     assert_string_equal(s->metadata, "{\"ua\":\"curl\",\"n\":[1,2.5]}");
     char *json = NULL;
     size_t len = 0;
@@ -121,7 +123,7 @@ static void rejects_bad_documents(void **state)
     expect_rejected("\"rotated_at\":0", "\"rotated_at\":null", "rotated_at");
     expect_rejected("\"current\":\"AAEC", "\"current\":\"AAE=", "current");
     expect_rejected("Hh8\"", "Hh8A\"", "current");
-    expect_rejected("\"refresh\":{\"current\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\",\"previous\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"rotated_at\":0,\"generation\":3}", "\"refresh\":[]", "refresh");
+    expect_rejected("\"refresh\":{\"current\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\",\"previous\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"sealed\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\",\"rotated_at\":0,\"generation\":3}", "\"refresh\":[]", "refresh");
     expect_rejected("\"metadata\":{\"ua\":\"curl\",\"n\":[1,2.5]}", "\"metadata\":[1]", "metadata");
 }
 

@@ -4,6 +4,7 @@ set -euo pipefail
 build=${1:-build}
 status=0
 for b in "$build"/bench/bench_*; do
+  case "$b" in *.a) continue ;; esac
   [ -x "$b" ] || continue
   echo "== $(basename "$b")"
   "$b" || status=1

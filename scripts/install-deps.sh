@@ -7,9 +7,11 @@ PACKAGES=(
   # build
   build-essential cmake pkg-config clang libclang-rt-14-dev
   # libraries
-  libssl-dev libjansson-dev libhiredis-dev libcmocka-dev
+  libssl-dev libjansson-dev libhiredis-dev libcmocka-dev libcurl4-openssl-dev
   # real servers and tools used by tests and benchmarks
-  redis-server redis-tools valgrind procps
+  redis-server redis-tools valgrind procps prometheus
+  # JOSE: libjwt (benchmark baseline), PyJWT and node (interop tests; npm ships with this nodejs)
+  libjwt-dev python3-jwt python3-cryptography nodejs
 )
 
 missing=()

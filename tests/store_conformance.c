@@ -242,9 +242,10 @@ static void list_user_returns_each_users_sessions(void **state)
     user_name(bob, sizeof bob, "bob");
     user_name(carol, sizeof carol, "carol");
     jwts_session a[3];
+    int64_t base = jwts_now_ms();
     for (int i = 2; i >= 0; i--) { /* inserted newest first; listed oldest first */
         a[i] = make_session(alice, ids[i], "{\"device\":\"x\"}");
-        a[i].created_at_ms += i;
+        a[i].created_at_ms = base + i;
         assert_int_equal(jwts_store_set(st, NULL, &a[i], 60000), JWTS_OK);
     }
     jwts_session b = make_session(bob, ids[3], NULL);

@@ -8,6 +8,8 @@
 #include "clock.h"
 #include "ctx.h"
 #include "error.h"
+#include "jose.h"
+#include "manager.h"
 #include "random.h"
 #include "session.h"
 #include "store.h"

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-#define JWTS_USER_ID_MAX 256           /* bytes of a user id */
+#define JWTS_USER_ID_MAX 255           /* bytes of a user id (fits a JWT "sub" claim reader) */
 #define JWTS_SESSION_ID_MAX 64         /* characters of a session id */
 #define JWTS_METADATA_MAX (16 * 1024)  /* bytes of metadata JSON */
 #define JWTS_REFRESH_HASH_LEN 32       /* SHA-256 of a refresh secret */

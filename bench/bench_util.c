@@ -1,0 +1,131 @@
+/*
+ * bench_util.c - timing loops, result rows, and the benchmarks' own redis-server.
+ */
+#include <arpa/inet.h>
+#include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "jwtsession/clock.h"
+
+double bench_us_per_op(void (*fn)(void *arg, uint64_t i), void *arg, double seconds)
+{
+    uint64_t ops = 0, batch = 64;
+    int64_t t0 = jwts_monotonic_ns(), limit = (int64_t)(seconds * 1e9), elapsed = 0;
+    while (elapsed < limit) {
+        for (uint64_t k = 0; k < batch; k++) fn(arg, ops + k);
+        ops += batch;
+        elapsed = jwts_monotonic_ns() - t0;
+        if (batch < 4096 && elapsed < limit / 100) batch *= 2;
+    }
+    return (double)elapsed / 1e3 / (double)ops;
+}
+
+void bench_row(const char *what, double ours, double baseline, const char *target, int pass)
+{
+    printf("  %-52s %12.3f %12.3f %8.2fx %9s %s\n", what, ours, baseline, baseline > 0 ? ours / baseline : 0.0, target,
+           pass < 0 ? "" : pass ? "PASS" : "MISS");
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &len)) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static bool answers_ping(int port)
+{
+    struct timeval tv = {0, 200000};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
+    bool ok = false;
+    if (c && !c->err) {
+        redisReply *r = redisCommand(c, "PING");
+        ok = r && r->type == REDIS_REPLY_STATUS;
+        if (r) freeReplyObject(r);
+    }
+    if (c) redisFree(c);
+    return ok;
+}
+
+bool bench_redis_start(bench_redis *r)
+{
+    memset(r, 0, sizeof *r);
+    const char *env = getenv("JWTS_BENCH_REDIS_PORT");
+    if (env) {
+        r->port = atoi(env);
+        return answers_ping(r->port);
+    }
+    snprintf(r->dir, sizeof r->dir, "/tmp/jwts-bench-redis-XXXXXX");
+    if (!mkdtemp(r->dir) || (r->port = free_port()) < 0) return false;
+    char port[16];
+    snprintf(port, sizeof port, "%d", r->port);
+    fflush(NULL); /* the child must not flush our buffered output a second time */
+    r->pid = fork();
+    if (r->pid == 0) {
+        freopen("/dev/null", "w", stdout);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", r->dir, "--save", "",
+               "--appendonly", "no", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) {
+        if (answers_ping(r->port)) return true;
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    bench_redis_stop(r);
+    return false;
+}
+
+void bench_redis_stop(bench_redis *r)
+{
+    if (r->pid > 0) {
+        kill(r->pid, SIGTERM);
+        waitpid(r->pid, NULL, 0);
+        r->pid = 0;
+    }
+    if (r->dir[0]) {
+        char cmd[192];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->dir);
+        if (system(cmd) != 0) fprintf(stderr, "bench: could not remove %s\n", r->dir);
+        r->dir[0] = '\0';
+    }
+}
+
+double bench_redis_benchmark_rps(const bench_redis *r, int clients, int pipeline, int requests)
+{
+    char cmd[256], line[512];
+    snprintf(cmd, sizeof cmd, "redis-benchmark -h 127.0.0.1 -p %d -c %d -P %d -t get -n %d -q 2>/dev/null", r->port,
+             clients, pipeline, requests);
+    FILE *p = popen(cmd, "r");
+    if (!p) return 0;
+    double rps = 0;
+    while (fgets(line, sizeof line, p)) {
+        /* "GET: 38461.54 requests per second, p50=0.023 msec" (the last \r-separated part) */
+        char *at = strrchr(line, '\r');
+        at = at ? at + 1 : line;
+        if (sscanf(at, "GET: %lf requests per second", &rps) == 1) continue;
+    }
+    pclose(p);
+    return rps;
+}
+
+double bench_redis_get_rtt_us(const bench_redis *r)
+{
+    double rps = bench_redis_benchmark_rps(r, 1, 1, 50000);
+    return rps > 0 ? 1e6 / rps : 0;
+}

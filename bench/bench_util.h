@@ -1,0 +1,36 @@
+/*
+ * bench_util.h - what every benchmark shares: timing loops, the result table, and a throwaway
+ * redis-server with redis-benchmark baselines measured against it in the same run.
+ */
+#ifndef JWTS_BENCH_UTIL_H
+#define JWTS_BENCH_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Call fn(arg, i) for i = 0, 1, ... for about seconds; returns microseconds per call. */
+double bench_us_per_op(void (*fn)(void *arg, uint64_t i), void *arg, double seconds);
+
+/* One table row: ours, the same-run baseline, ours/baseline, the target and PASS/MISS
+ * (pass < 0: no target). */
+void bench_row(const char *what, double ours, double baseline, const char *target, int pass);
+
+/* A redis-server for a benchmark: JWTS_BENCH_REDIS_PORT if set, else one started on a free
+ * loopback port in a temp dir (persistence off) and stopped by bench_redis_stop. */
+typedef struct bench_redis {
+    int port;
+    pid_t pid; /* 0 when not ours */
+    char dir[128];
+} bench_redis;
+
+bool bench_redis_start(bench_redis *r);
+void bench_redis_stop(bench_redis *r);
+
+/* requests/s that `redis-benchmark -c clients -P pipeline -t get` reports against r. */
+double bench_redis_benchmark_rps(const bench_redis *r, int clients, int pipeline, int requests);
+
+/* The raw GET round trip in microseconds: 1e6 / redis-benchmark -c 1 -P 1 -t get. */
+double bench_redis_get_rtt_us(const bench_redis *r);
+
+#endif

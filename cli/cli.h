@@ -1,0 +1,45 @@
+/*
+ * cli.h - the jwtsession command-line tool: the command table and helpers shared by the command
+ * groups. A group is one file (cmd_key.c, cmd_token.c, ...) exporting jwts_cli_cmd entries that
+ * main.c lists in its table; adding a group (e.g. "session") is one file and one line.
+ */
+#ifndef JWTS_CLI_H
+#define JWTS_CLI_H
+
+#include <stddef.h>
+
+#include "jwtsession/error.h"
+#include "jwtsession/jose.h"
+
+/* Exit codes: 0 success, 1 the operation failed (error printed), 2 bad usage. */
+enum { CLI_OK = 0, CLI_FAILED = 1, CLI_USAGE = 2 };
+
+/* One command or command group. run gets argv with argv[0] = the command name. */
+typedef struct jwts_cli_cmd {
+    const char *name;
+    const char *usage;   /* one line of arguments, shown in help */
+    const char *summary; /* one sentence */
+    int (*run)(int argc, char **argv);
+} jwts_cli_cmd;
+
+/* Commands of each group (defined in cmd_*.c). */
+extern const jwts_cli_cmd jwts_cli_keygen_cmd, jwts_cli_jwks_cmd, jwts_cli_token_cmd;
+
+/* Dispatch argv[1] among cmds (n entries) or print their help; group names the parent ("" at top). */
+int cli_dispatch(const char *group, const jwts_cli_cmd *const *cmds, size_t n, int argc, char **argv);
+
+/* Print "error: JWTS_E_<NAME>: <detail>" for code and return CLI_FAILED. */
+int cli_fail(jwts_err code);
+
+/* Print a usage error ("error: JWTS_E_INVALID_ARGUMENT: ...") and return CLI_USAGE. */
+int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Read all of path ("-" for stdin, at most 1 MiB) into a malloc'd NUL-terminated buffer. Prints
+ * its own error. */
+jwts_err cli_read_file(const char *path, char **out, size_t *len);
+
+/* Load the keys of path (JWK, JWKS or PEM) and add them to *ks (created if NULL). alg as in
+ * jwts_keyset_parse (a JWKS is loaded whole). Prints its own error. */
+jwts_err cli_load_keys(const char *path, jwts_alg alg, jwts_keyset **ks);
+
+#endif

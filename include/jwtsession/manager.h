@@ -1,0 +1,134 @@
+/*
+ * manager.h - jwts_manager, the session lifecycle over any store: create, validate, refresh
+ * (rotate with theft detection), revoke, revoke all, list, update metadata, cleanup.
+ *
+ * A session is server-side state in a jwts_store. Its client holds a short-lived signed access
+ * token (a JWT with iss, sub = user id, aud, sid = session id, jti, iat, exp) and an opaque refresh
+ * token "<base64url(user id)>.<session id>.<256-bit secret>" of which only a SHA-256 hash is stored.
+ *
+ * Refresh rotates the secret atomically (compare-and-set on its hash). Concurrent refreshes of one
+ * token within the grace window all receive the same new pair: the new secret is kept sealed under
+ * the previous one, so only holders of the previous token can unseal it, and the access token's
+ * claims are derived from it (identical bytes for HS*, RS* and EdDSA keys). A rotated token shown
+ * after the grace window is taken as theft: the session is revoked, JWTS_E_REFRESH_REUSED.
+ *
+ * Threads: a manager is safe to share between threads; the store and key set it borrows must
+ * outlive it.
+ */
+#ifndef JWTSESSION_MANAGER_H
+#define JWTSESSION_MANAGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "ctx.h"
+#include "error.h"
+#include "jose.h"
+#include "session.h"
+#include "store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct jwts_manager jwts_manager;
+
+/* What create does when a user already has max_sessions_per_user sessions. */
+typedef enum jwts_limit_policy {
+    JWTS_LIMIT_REFUSE = 0,      /* JWTS_E_LIMIT */
+    JWTS_LIMIT_EVICT_OLDEST = 1 /* revoke the oldest sessions to make room */
+} jwts_limit_policy;
+
+/* Manager options; zero fields take the defaults shown. */
+typedef struct jwts_manager_options {
+    jwts_store *store;            /* required; borrowed */
+    const jwts_keyset *keyset;    /* required; borrowed; its active key signs, all keys verify */
+    const char *issuer;           /* "iss" of tokens, required on validate when set */
+    const char *audience;         /* "aud" of tokens, required on validate when set */
+    int64_t access_ttl_ms;        /* access token lifetime; default 15 min */
+    int64_t refresh_ttl_ms;       /* a refresh token unused this long dies (sliding); default 30 days */
+    int64_t idle_timeout_ms;      /* session ends when not seen this long; default 0 = no idle limit */
+    int64_t absolute_lifetime_ms; /* hard end of a session after its creation; default 90 days */
+    size_t max_sessions_per_user; /* default 0 = unlimited */
+    jwts_limit_policy limit_policy;
+    int64_t refresh_grace_ms;     /* concurrent-refresh window; default 10 s; < 0 = none */
+    int64_t leeway_ms;            /* clock skew allowed on token times; default 0 */
+    int64_t touch_interval_ms;    /* validate records last-seen at most this often; default 60 s;
+                                     < 0 = validate never writes */
+    const jwts_clock *clock;      /* NULL: the real clock */
+} jwts_manager_options;
+
+/* A new manager. JWTS_E_INVALID_ARGUMENT (with the option's name) for missing or bad options,
+ * JWTS_E_BAD_KEY when the key set has no signing key. */
+jwts_err jwts_manager_new(const jwts_manager_options *opts, jwts_manager **out);
+
+/* Free m (NULL is fine). Does not free the store or key set. */
+void jwts_manager_free(jwts_manager *m);
+
+/* The options in force (defaults filled in). */
+const jwts_manager_options *jwts_manager_options_get(const jwts_manager *m);
+
+/* A pair of tokens handed to a client (create and refresh). Release with jwts_tokens_clear(). */
+typedef struct jwts_tokens {
+    char session_id[JWTS_SESSION_ID_MAX + 1];
+    char *access_token;           /* malloc'd compact JWT */
+    char *refresh_token;          /* malloc'd; a secret: wiped on clear */
+    int64_t expires_in_s;         /* seconds the access token lives */
+    int64_t refresh_expires_in_s; /* seconds the refresh token lives (unless revoked or idle) */
+} jwts_tokens;
+
+/* Wipe and free the tokens of t and zero it (NULL is fine). */
+void jwts_tokens_clear(jwts_tokens *t);
+
+/* Create a session for user_id with metadata (a JSON object text, or NULL) and issue its tokens.
+ * One store write (plus a listing when max_sessions_per_user is set). */
+jwts_err jwts_manager_create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *metadata,
+                             jwts_tokens *out);
+
+/* What a valid access token names. */
+typedef struct jwts_validation {
+    char user_id[JWTS_USER_ID_MAX + 1];
+    char session_id[JWTS_SESSION_ID_MAX + 1];
+    int64_t token_expires_at_s; /* the access token's exp */
+} jwts_validation;
+
+/* Validate an access token: signature and claims, then the session must exist (revocation is
+ * instant) and be within its idle and absolute limits. Records last-seen at most once per
+ * touch_interval. out may be NULL; session (may be NULL) gets a copy of the session.
+ * JWTS_E_REVOKED when the session is gone, JWTS_E_EXPIRED when past a limit, or the token's own
+ * error (JWTS_E_BAD_SIGNATURE, JWTS_E_EXPIRED, JWTS_E_CLAIM_MISMATCH, ...). */
+jwts_err jwts_manager_validate(jwts_manager *m, const jwts_ctx *ctx, const char *token, size_t len,
+                               jwts_validation *out, jwts_session **session);
+
+/* Exchange a refresh token for a new pair (rotation). JWTS_E_REFRESH_REUSED (and the session
+ * revoked) for a rotated token shown after the grace window; JWTS_E_NOT_FOUND for an unknown
+ * token or a session that is gone; JWTS_E_EXPIRED past the refresh, idle or absolute limits;
+ * JWTS_E_MALFORMED for a token that is not one of ours. */
+jwts_err jwts_manager_refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token, jwts_tokens *out);
+
+/* Revoke one session. JWTS_E_NOT_FOUND if it was not there. */
+jwts_err jwts_manager_revoke(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *session_id);
+
+/* Revoke every session of user_id; *revoked (may be NULL) gets how many there were. */
+jwts_err jwts_manager_revoke_user(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, size_t *revoked);
+
+/* The live sessions of user_id (their devices), oldest first. Free with jwts_session_list_free(). */
+jwts_err jwts_manager_list(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out);
+
+/* Replace a session's metadata (a JSON object text) atomically with respect to refreshes. */
+jwts_err jwts_manager_update_metadata(jwts_manager *m, const jwts_ctx *ctx, const char *user_id,
+                                      const char *session_id, const char *metadata);
+
+/* Remove expired sessions now, for stores without server-side expiry; *removed may be NULL. */
+jwts_err jwts_manager_cleanup(jwts_manager *m, const jwts_ctx *ctx, size_t *removed);
+
+/* The user id and session id a refresh token names, without checking its secret (for routing and
+ * authorization checks). JWTS_E_MALFORMED if it is not one of ours. */
+jwts_err jwts_refresh_token_parse(const char *refresh_token, char user_id[JWTS_USER_ID_MAX + 1],
+                                  char session_id[JWTS_SESSION_ID_MAX + 1]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,74 @@
+/*
+ * admin.c - revoke one session or all of a user's, list a user's sessions, change metadata, and
+ * clean up expired sessions.
+ */
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fail.h"
+#include "manager/manager_int.h"
+
+#define METADATA_ATTEMPTS 4
+
+jwts_err jwts_manager_revoke(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *session_id)
+{
+    if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "revoke: NULL manager");
+    jwts_session_key key = {user_id, session_id};
+    return jwts_store_delete(m->opts.store, ctx, &key);
+}
+
+jwts_err jwts_manager_revoke_user(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, size_t *revoked)
+{
+    if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "revoke_user: NULL manager");
+    return jwts_store_delete_user(m->opts.store, ctx, user_id, revoked);
+}
+
+jwts_err jwts_manager_list(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out)
+{
+    if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "list: NULL manager");
+    return jwts_store_list_user(m->opts.store, ctx, user_id, out);
+}
+
+jwts_err jwts_manager_update_metadata(jwts_manager *m, const jwts_ctx *ctx, const char *user_id,
+                                      const char *session_id, const char *metadata)
+{
+    if (!m || !metadata) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "update_metadata: NULL manager or metadata");
+    char *canonical = NULL;
+    jwts_err rc = jwts_metadata_canonicalize(metadata, strlen(metadata), NULL, &canonical);
+    if (rc) return rc;
+    jwts_session_key key = {user_id, session_id};
+    rc = JWTS_E_CONFLICT;
+    for (int attempt = 0; attempt < METADATA_ATTEMPTS && rc == JWTS_E_CONFLICT; attempt++) {
+        jwts_session *s = NULL;
+        rc = jwts_store_get(m->opts.store, ctx, &key, &s);
+        if (rc) break;
+        int64_t now = jwts_mgr_now_ms(m);
+        jwts_session n = *s;
+        n.metadata = canonical;
+        n.updated_at_ms = now;
+        rc = jwts_store_replace(m->opts.store, ctx, &n, s->refresh.current_hash, jwts_mgr_ttl_ms(m, &n, now));
+        jwts_session_free(s);
+    }
+    free(canonical);
+    return rc;
+}
+
+jwts_err jwts_manager_cleanup(jwts_manager *m, const jwts_ctx *ctx, size_t *removed)
+{
+    if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "cleanup: NULL manager");
+    return jwts_store_cleanup(m->opts.store, ctx, removed);
+}
+
+jwts_err jwts_refresh_token_parse(const char *refresh_token, char user_id[JWTS_USER_ID_MAX + 1],
+                                  char session_id[JWTS_SESSION_ID_MAX + 1])
+{
+    jwts_refresh_parts p;
+    jwts_err rc = jwts_rt_parse(refresh_token, &p);
+    if (rc == JWTS_OK) {
+        memcpy(user_id, p.user_id, sizeof p.user_id);
+        memcpy(session_id, p.session_id, sizeof p.session_id);
+    }
+    OPENSSL_cleanse(&p, sizeof p);
+    return rc;
+}

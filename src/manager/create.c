@@ -1,0 +1,67 @@
+/*
+ * create.c - create a session for a user and issue its first pair of tokens.
+ */
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fail.h"
+#include "jwtsession/random.h"
+#include "manager/manager_int.h"
+
+/* Make room under max_sessions_per_user: refuse, or revoke the oldest sessions. */
+static jwts_err enforce_limit(jwts_manager *m, const jwts_ctx *ctx, const char *user_id)
+{
+    size_t max = m->opts.max_sessions_per_user;
+    if (max == 0) return JWTS_OK;
+    jwts_session_list list;
+    jwts_err rc = jwts_store_list_user(m->opts.store, ctx, user_id, &list);
+    if (rc) return rc;
+    if (list.count >= max && m->opts.limit_policy == JWTS_LIMIT_REFUSE) {
+        rc = jwts_fail(JWTS_E_LIMIT, "user has %zu sessions (max_sessions_per_user %zu)", list.count, max);
+    } else if (list.count >= max) {
+        size_t evict = list.count - max + 1; /* the list is oldest first */
+        jwts_session_key *keys = calloc(evict, sizeof *keys);
+        if (!keys) rc = jwts_fail(JWTS_E_NO_MEMORY, "create: out of memory");
+        for (size_t i = 0; keys && i < evict; i++)
+            keys[i] = (jwts_session_key){list.items[i]->user_id, list.items[i]->session_id};
+        if (keys) rc = jwts_store_delete_many(m->opts.store, ctx, keys, evict, NULL);
+        free(keys);
+    }
+    jwts_session_list_free(&list);
+    return rc;
+}
+
+jwts_err jwts_manager_create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *metadata,
+                             jwts_tokens *out)
+{
+    if (!m || !out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "create: NULL manager or out");
+    memset(out, 0, sizeof *out);
+    if (!jwts_user_id_valid(user_id))
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "user_id: must be 1..%d bytes without control characters or braces",
+                         JWTS_USER_ID_MAX);
+    char *canonical = NULL;
+    if (metadata) {
+        jwts_err rc = jwts_metadata_canonicalize(metadata, strlen(metadata), NULL, &canonical);
+        if (rc) return rc;
+    }
+    char sid[JWTS_SESSION_ID_LEN + 1];
+    uint8_t secret[JWTS_SECRET_BYTES];
+    jwts_err rc = jwts_session_id_new(sid);
+    if (!rc) rc = jwts_random_bytes(secret, sizeof secret);
+    if (!rc) rc = enforce_limit(m, ctx, user_id);
+    if (rc) goto done;
+
+    int64_t now = jwts_mgr_now_ms(m);
+    jwts_session s = {.user_id = user_id, .session_id = sid, .created_at_ms = now, .updated_at_ms = now,
+                      .expires_at_ms = now + m->opts.absolute_lifetime_ms, .last_seen_ms = now,
+                      .idle_expires_at_ms = m->opts.idle_timeout_ms ? now + m->opts.idle_timeout_ms : 0,
+                      .metadata = canonical};
+    jwts_rt_hash(secret, s.refresh.current_hash);
+    rc = jwts_store_set(m->opts.store, ctx, &s, jwts_mgr_ttl_ms(m, &s, now));
+    if (!rc) rc = jwts_mgr_issue(m, &s, secret, now, now, out);
+done:
+    OPENSSL_cleanse(secret, sizeof secret);
+    free(canonical);
+    return rc;
+}

@@ -1,0 +1,105 @@
+/*
+ * manager.c - jwts_manager: options and defaults, lifetime, and the deadlines every operation uses.
+ */
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fail.h"
+#include "manager/manager_int.h"
+
+#define MINUTE_MS (60 * 1000LL)
+#define DAY_MS (24 * 60 * MINUTE_MS)
+
+static jwts_err fill_defaults(jwts_manager_options *o)
+{
+    if (!o->store) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: store is required");
+    if (!o->keyset) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: keyset is required");
+    if (!jwts_keyset_active(o->keyset)) return jwts_fail(JWTS_E_BAD_KEY, "manager: the key set has no signing key");
+    if (o->access_ttl_ms < 0 || o->refresh_ttl_ms < 0 || o->idle_timeout_ms < 0 || o->absolute_lifetime_ms < 0 ||
+        o->leeway_ms < 0)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: times must not be negative");
+    if ((unsigned)o->limit_policy > JWTS_LIMIT_EVICT_OLDEST)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: unknown limit_policy %d", (int)o->limit_policy);
+    if (!o->access_ttl_ms) o->access_ttl_ms = 15 * MINUTE_MS;
+    if (!o->refresh_ttl_ms) o->refresh_ttl_ms = 30 * DAY_MS;
+    if (!o->absolute_lifetime_ms) o->absolute_lifetime_ms = 90 * DAY_MS;
+    if (!o->refresh_grace_ms) o->refresh_grace_ms = 10 * 1000;
+    if (o->refresh_grace_ms < 0) o->refresh_grace_ms = 0;
+    if (!o->touch_interval_ms) o->touch_interval_ms = MINUTE_MS;
+    if (o->access_ttl_ms < 1000) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: access_ttl_ms under 1 s");
+    return JWTS_OK;
+}
+
+static jwts_err copy_string(const char *in, char **out)
+{
+    *out = NULL;
+    if (!in) return JWTS_OK;
+    if (!*in || strlen(in) >= JWTS_CLAIM_STR_MAX)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: issuer/audience must be 1..%d bytes", JWTS_CLAIM_STR_MAX - 1);
+    *out = strdup(in);
+    return *out ? JWTS_OK : jwts_fail(JWTS_E_NO_MEMORY, "manager: out of memory");
+}
+
+jwts_err jwts_manager_new(const jwts_manager_options *opts, jwts_manager **out)
+{
+    if (!opts || !out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: NULL options or out");
+    *out = NULL;
+    jwts_manager *m = calloc(1, sizeof *m);
+    if (!m) return jwts_fail(JWTS_E_NO_MEMORY, "manager: out of memory");
+    m->opts = *opts;
+    jwts_err rc = fill_defaults(&m->opts);
+    if (!rc) rc = copy_string(opts->issuer, &m->issuer);
+    if (!rc) rc = copy_string(opts->audience, &m->audience);
+    if (rc) {
+        jwts_manager_free(m);
+        return rc;
+    }
+    m->opts.issuer = m->issuer;
+    m->opts.audience = m->audience;
+    m->verify = (jwts_verify_options){
+        .leeway_s = (m->opts.leeway_ms + 999) / 1000,
+        .iss = m->issuer,
+        .aud = m->audience,
+        .require_exp = 1,
+        .clock = m->opts.clock,
+    };
+    *out = m;
+    return JWTS_OK;
+}
+
+void jwts_manager_free(jwts_manager *m)
+{
+    if (!m) return;
+    free(m->issuer);
+    free(m->audience);
+    free(m);
+}
+
+const jwts_manager_options *jwts_manager_options_get(const jwts_manager *m) { return m ? &m->opts : NULL; }
+
+int64_t jwts_mgr_now_ms(const jwts_manager *m) { return jwts_clock_now_ms(m->opts.clock); }
+
+int64_t jwts_mgr_deadline_ms(const jwts_manager *m, const jwts_session *s)
+{
+    int64_t base = s->refresh.rotated_at_ms > s->created_at_ms ? s->refresh.rotated_at_ms : s->created_at_ms;
+    int64_t end = s->expires_at_ms, refresh_end = base + m->opts.refresh_ttl_ms;
+    if (refresh_end < end) end = refresh_end;
+    if (s->idle_expires_at_ms && s->idle_expires_at_ms < end) end = s->idle_expires_at_ms;
+    return end;
+}
+
+int64_t jwts_mgr_ttl_ms(const jwts_manager *m, const jwts_session *s, int64_t now_ms)
+{
+    int64_t ttl = jwts_mgr_deadline_ms(m, s) - now_ms;
+    return ttl > 0 ? ttl : 1;
+}
+
+void jwts_tokens_clear(jwts_tokens *t)
+{
+    if (!t) return;
+    if (t->refresh_token) OPENSSL_cleanse(t->refresh_token, strlen(t->refresh_token));
+    free(t->access_token);
+    free(t->refresh_token);
+    memset(t, 0, sizeof *t);
+}

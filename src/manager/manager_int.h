@@ -1,0 +1,61 @@
+/*
+ * manager_int.h - private: the manager's state and the helpers its operations share.
+ */
+#ifndef JWTS_MANAGER_INT_H
+#define JWTS_MANAGER_INT_H
+
+#include "jwtsession/manager.h"
+#include "jwtsession/random.h"
+
+#define JWTS_SECRET_BYTES 32 /* refresh secrets */
+
+struct jwts_manager {
+    jwts_manager_options opts; /* defaults filled in; issuer/audience point at the copies below */
+    char *issuer, *audience;
+    jwts_verify_options verify;
+};
+
+/* Now, in milliseconds, on the manager's clock. */
+int64_t jwts_mgr_now_ms(const jwts_manager *m);
+
+/* When s ends as things stand: the earliest of its absolute end, idle deadline and refresh
+ * deadline (last rotation, or creation, plus refresh_ttl). */
+int64_t jwts_mgr_deadline_ms(const jwts_manager *m, const jwts_session *s);
+
+/* The store TTL for s at now (at least 1 ms). */
+int64_t jwts_mgr_ttl_ms(const jwts_manager *m, const jwts_session *s, int64_t now_ms);
+
+/* Issue the pair for session s whose current refresh secret is secret, the access token dated
+ * issued_at_ms. Deterministic in (s's ids and deadlines, secret, issued_at_ms). */
+jwts_err jwts_mgr_issue(const jwts_manager *m, const jwts_session *s, const uint8_t secret[JWTS_SECRET_BYTES],
+                        int64_t issued_at_ms, int64_t now_ms, jwts_tokens *out);
+
+/* ---- refresh tokens (refresh_token.c) ----------------------------------------------------- */
+
+#define JWTS_REFRESH_TOKEN_MAX 512 /* bytes of a refresh token we accept */
+
+typedef struct jwts_refresh_parts {
+    char user_id[JWTS_USER_ID_MAX + 1];
+    char session_id[JWTS_SESSION_ID_MAX + 1];
+    uint8_t secret[JWTS_SECRET_BYTES];
+} jwts_refresh_parts;
+
+/* Split and check "<b64url(user)>.<sid>.<b64url(secret)>". JWTS_E_MALFORMED otherwise. */
+jwts_err jwts_rt_parse(const char *token, jwts_refresh_parts *out);
+
+/* The refresh token text for (user_id, session_id, secret), malloc'd. */
+jwts_err jwts_rt_format(const char *user_id, const char *session_id, const uint8_t secret[JWTS_SECRET_BYTES],
+                        char **out);
+
+/* SHA-256 of a secret: what the store keeps. */
+void jwts_rt_hash(const uint8_t secret[JWTS_SECRET_BYTES], uint8_t out[JWTS_REFRESH_HASH_LEN]);
+
+/* sealed = next XOR HMAC-SHA256(prev, label): only holders of prev can recover next. The same
+ * call unseals (XOR is its own inverse). */
+void jwts_rt_seal(const uint8_t prev[JWTS_SECRET_BYTES], const uint8_t in[JWTS_SECRET_BYTES],
+                  uint8_t out[JWTS_SECRET_BYTES]);
+
+/* The access token "jti" derived from a refresh secret (16 bytes of a hash, base64url). */
+void jwts_rt_jti(const uint8_t secret[JWTS_SECRET_BYTES], char out[JWTS_SESSION_ID_LEN + 1]);
+
+#endif

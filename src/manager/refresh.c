@@ -1,0 +1,115 @@
+/*
+ * refresh.c - exchange a refresh token for a new pair: rotation with convergence and theft
+ * detection.
+ *
+ * Presented secret S, stored session with refresh state R:
+ *   H(S) == R.current           rotate: new secret S', R' = {H(S'), H(S), seal(S, S'), now, gen+1},
+ *                               written by compare-and-set on H(S). Losing the race to a concurrent
+ *                               refresh of the same S falls through to the next case.
+ *   H(S) == R.previous, within  the grace window: unseal S' with S and re-issue the same pair.
+ *   H(S) == R.previous, after   theft: revoke the session, JWTS_E_REFRESH_REUSED.
+ *   neither                     JWTS_E_NOT_FOUND, and nothing revoked (anyone who knows a user and
+ *                               session id could forge such a token).
+ */
+#include <openssl/crypto.h>
+#include <string.h>
+
+#include "core/fail.h"
+#include "jwtsession/random.h"
+#include "manager/manager_int.h"
+
+#define MAX_ATTEMPTS 4 /* a lost compare-and-set is retried on the fresh state */
+
+static bool hash_equal(const uint8_t a[JWTS_REFRESH_HASH_LEN], const uint8_t b[JWTS_REFRESH_HASH_LEN])
+{
+    return CRYPTO_memcmp(a, b, JWTS_REFRESH_HASH_LEN) == 0;
+}
+
+static jwts_err check_alive(const jwts_manager *m, const jwts_session *s, int64_t now)
+{
+    if (now >= s->expires_at_ms) return jwts_fail(JWTS_E_EXPIRED, "session reached its absolute lifetime");
+    if (s->idle_expires_at_ms && now >= s->idle_expires_at_ms)
+        return jwts_fail(JWTS_E_EXPIRED, "session expired after inactivity");
+    if (now >= jwts_mgr_deadline_ms(m, s)) return jwts_fail(JWTS_E_EXPIRED, "refresh token expired");
+    return JWTS_OK;
+}
+
+/* Rotate s from secret (hash h) to a new secret, by compare-and-set. JWTS_E_CONFLICT if another
+ * refresh won; the caller then looks again. */
+static jwts_err rotate(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const uint8_t secret[32],
+                       const uint8_t h[JWTS_REFRESH_HASH_LEN], int64_t now, jwts_tokens *out)
+{
+    uint8_t next_secret[JWTS_SECRET_BYTES];
+    jwts_err rc = jwts_random_bytes(next_secret, sizeof next_secret);
+    if (rc) return rc;
+    jwts_session n = *s;
+    n.updated_at_ms = now;
+    n.last_seen_ms = now;
+    if (m->opts.idle_timeout_ms) n.idle_expires_at_ms = now + m->opts.idle_timeout_ms;
+    n.refresh.generation = s->refresh.generation + 1;
+    n.refresh.rotated_at_ms = now;
+    memcpy(n.refresh.previous_hash, h, JWTS_REFRESH_HASH_LEN);
+    jwts_rt_hash(next_secret, n.refresh.current_hash);
+    jwts_rt_seal(secret, next_secret, n.refresh.sealed_next);
+    rc = jwts_store_replace(m->opts.store, ctx, &n, h, jwts_mgr_ttl_ms(m, &n, now));
+    if (!rc) rc = jwts_mgr_issue(m, &n, next_secret, now, now, out);
+    OPENSSL_cleanse(next_secret, sizeof next_secret);
+    return rc;
+}
+
+/* S was rotated out: within the grace window hand out the pair its rotation produced. */
+static jwts_err reissue(jwts_manager *m, const jwts_session *s, const uint8_t secret[32], int64_t now,
+                        jwts_tokens *out)
+{
+    uint8_t next_secret[JWTS_SECRET_BYTES], h[JWTS_REFRESH_HASH_LEN];
+    jwts_rt_seal(secret, s->refresh.sealed_next, next_secret);
+    jwts_rt_hash(next_secret, h);
+    jwts_err rc = hash_equal(h, s->refresh.current_hash)
+                      ? jwts_mgr_issue(m, s, next_secret, s->refresh.rotated_at_ms, now, out)
+                      : jwts_fail(JWTS_E_INTERNAL, "sealed refresh secret does not match");
+    OPENSSL_cleanse(next_secret, sizeof next_secret);
+    return rc;
+}
+
+/* A rotated-out token after the grace window: revoke the session. */
+static jwts_err reused(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s)
+{
+    jwts_session_key key = {s->user_id, s->session_id};
+    jwts_err rc = jwts_store_delete(m->opts.store, ctx, &key);
+    if (rc && rc != JWTS_E_NOT_FOUND) return jwts_fail_wrap(rc, "refresh token reused; revoking the session failed");
+    return jwts_fail(JWTS_E_REFRESH_REUSED, "refresh token was already used; session revoked");
+}
+
+jwts_err jwts_manager_refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token, jwts_tokens *out)
+{
+    if (!m || !out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "refresh: NULL manager or out");
+    memset(out, 0, sizeof *out);
+    jwts_refresh_parts p;
+    jwts_err rc = jwts_rt_parse(refresh_token, &p);
+    if (rc) return rc;
+    uint8_t h[JWTS_REFRESH_HASH_LEN];
+    jwts_rt_hash(p.secret, h);
+    jwts_session_key key = {p.user_id, p.session_id};
+    rc = JWTS_E_CONFLICT;
+    for (int attempt = 0; attempt < MAX_ATTEMPTS && rc == JWTS_E_CONFLICT; attempt++) {
+        jwts_session *s = NULL;
+        rc = jwts_store_get(m->opts.store, ctx, &key, &s);
+        if (rc == JWTS_E_NOT_FOUND) rc = jwts_fail(JWTS_E_NOT_FOUND, "refresh token's session is gone");
+        if (rc) break;
+        int64_t now = jwts_mgr_now_ms(m);
+        if (hash_equal(h, s->refresh.current_hash)) {
+            rc = check_alive(m, s, now);
+            if (!rc) rc = rotate(m, ctx, s, p.secret, h, now, out);
+        } else if (s->refresh.generation > 0 && hash_equal(h, s->refresh.previous_hash)) {
+            bool in_grace = now - s->refresh.rotated_at_ms <= m->opts.refresh_grace_ms;
+            rc = in_grace ? check_alive(m, s, now) : reused(m, ctx, s);
+            if (!rc) rc = reissue(m, s, p.secret, now, out);
+        } else {
+            rc = jwts_fail(JWTS_E_NOT_FOUND, "refresh token not recognised");
+        }
+        jwts_session_free(s);
+    }
+    if (rc == JWTS_E_CONFLICT) rc = jwts_fail(JWTS_E_CONFLICT, "refresh: too many concurrent changes");
+    OPENSSL_cleanse(&p, sizeof p);
+    return rc;
+}

@@ -1,0 +1,535 @@
+/*
+ * manager_suite.c - the session manager's lifecycle tests, run over any store (the memory store
+ * in tests/unit, a real Redis in tests/integration): create, validate, refresh with grace and
+ * theft detection, the 64-thread refresh race, revoke, revoke all, list, metadata, limits, idle
+ * and absolute expiry on an injected clock.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "jwtsession/jwtsession.h"
+#include "jwtsession/manager.h"
+#include "manager_suite.h"
+
+static const jwts_manager_target *target;
+static char run_tag[12];
+
+/* The injected clock: starts at the real time (Redis TTLs run on real time), moved by tests. */
+static int64_t clock_offset_ms;
+static int64_t test_now(void *arg)
+{
+    (void)arg;
+    return jwts_now_ms() + __atomic_load_n(&clock_offset_ms, __ATOMIC_SEQ_CST);
+}
+static const jwts_clock TEST_CLOCK = {test_now, NULL};
+static void travel_ms(int64_t ms) { __atomic_add_fetch(&clock_offset_ms, ms, __ATOMIC_SEQ_CST); }
+
+typedef struct fixture {
+    jwts_store *store;
+    jwts_keyset *keys;
+    jwts_manager *m;
+} fixture;
+
+static jwts_keyset *hs256_keys(void)
+{
+    jwts_keyset *ks;
+    jwts_key *k;
+    assert_int_equal(jwts_keyset_new(&ks), JWTS_OK);
+    assert_int_equal(jwts_key_generate(JWTS_ALG_HS256, "k1", &k), JWTS_OK);
+    assert_int_equal(jwts_keyset_add(ks, k, 1), JWTS_OK);
+    return ks;
+}
+
+static fixture *fixture_new(const jwts_manager_options *extra)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    assert_int_equal(target->open(target->arg, &f->store), JWTS_OK);
+    f->keys = hs256_keys();
+    jwts_manager_options o = extra ? *extra : (jwts_manager_options){0};
+    o.store = f->store;
+    o.keyset = f->keys;
+    o.issuer = "https://auth.example.test";
+    o.audience = "api";
+    o.clock = &TEST_CLOCK;
+    jwts_err rc = jwts_manager_new(&o, &f->m);
+    if (rc) fail_msg("manager_new: %s: %s", jwts_errname(rc), jwts_errdetail());
+    __atomic_store_n(&clock_offset_ms, 0, __ATOMIC_SEQ_CST);
+    return f;
+}
+
+static void fixture_free(fixture *f)
+{
+    jwts_manager_free(f->m);
+    jwts_store_free(f->store);
+    jwts_keyset_free(f->keys);
+    free(f);
+}
+
+static void user_name(char *out, size_t cap, const char *base) { snprintf(out, cap, "%s-%s", base, run_tag); }
+
+static void create_ok(fixture *f, const char *user, const char *metadata, jwts_tokens *t)
+{
+    jwts_err rc = jwts_manager_create(f->m, NULL, user, metadata, t);
+    if (rc) fail_msg("create: %s: %s", jwts_errname(rc), jwts_errdetail());
+}
+
+static jwts_err validate(fixture *f, const char *token)
+{
+    return jwts_manager_validate(f->m, NULL, token, strlen(token), NULL, NULL);
+}
+
+/* ---- create, validate, revoke ------------------------------------------------------------ */
+
+static void create_then_validate(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    char user[64];
+    user_name(user, sizeof user, "alice");
+    jwts_tokens t;
+    create_ok(f, user, "{ \"device\": \"laptop\" }", &t);
+    assert_int_equal(strlen(t.session_id), JWTS_SESSION_ID_LEN);
+    assert_int_equal(t.expires_in_s, 15 * 60);
+    assert_true(t.refresh_expires_in_s > 29 * 24 * 3600);
+    jwts_validation v;
+    jwts_session *s = NULL;
+    assert_int_equal(jwts_manager_validate(f->m, NULL, t.access_token, strlen(t.access_token), &v, &s), JWTS_OK);
+    assert_string_equal(v.user_id, user);
+    assert_string_equal(v.session_id, t.session_id);
+    assert_non_null(s);
+    assert_string_equal(s->metadata, "{\"device\":\"laptop\"}");
+    jwts_session_free(s);
+
+    /* the refresh token names the session but is not stored: only its hash is */
+    char u[JWTS_USER_ID_MAX + 1], sid[JWTS_SESSION_ID_MAX + 1];
+    assert_int_equal(jwts_refresh_token_parse(t.refresh_token, u, sid), JWTS_OK);
+    assert_string_equal(u, user);
+    assert_string_equal(sid, t.session_id);
+    jwts_session_list list;
+    assert_int_equal(jwts_manager_list(f->m, NULL, user, &list), JWTS_OK);
+    assert_int_equal(list.count, 1);
+    char *json = NULL;
+    assert_int_equal(jwts_session_to_json(list.items[0], &json, NULL), JWTS_OK);
+    const char *secret = strrchr(t.refresh_token, '.') + 1;
+    assert_null(strstr(json, secret));
+    free(json);
+    jwts_session_list_free(&list);
+    jwts_tokens_clear(&t);
+    assert_null(t.access_token);
+    fixture_free(f);
+}
+
+static void bad_tokens_are_refused(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    char user[64];
+    user_name(user, sizeof user, "mallory");
+    jwts_tokens t;
+    create_ok(f, user, NULL, &t);
+    char *forged = strdup(t.access_token);
+    forged[strlen(forged) - 2] ^= 1; /* flip a bit of the signature */
+    assert_int_equal(validate(f, forged), JWTS_E_BAD_SIGNATURE);
+    assert_int_equal(validate(f, "not.a.token"), JWTS_E_MALFORMED);
+    assert_int_equal(validate(f, t.refresh_token), JWTS_E_MALFORMED);
+    free(forged);
+
+    /* a token signed by another key with the same kid */
+    jwts_keyset *other = hs256_keys();
+    jwts_manager_options o = {.store = f->store, .keyset = other, .issuer = "https://auth.example.test",
+                              .audience = "api", .clock = &TEST_CLOCK};
+    jwts_manager *m2;
+    assert_int_equal(jwts_manager_new(&o, &m2), JWTS_OK);
+    jwts_tokens t2;
+    assert_int_equal(jwts_manager_create(m2, NULL, user, NULL, &t2), JWTS_OK);
+    assert_int_equal(validate(f, t2.access_token), JWTS_E_BAD_SIGNATURE);
+    jwts_tokens_clear(&t2);
+    jwts_manager_free(m2);
+    jwts_keyset_free(other);
+
+    /* another audience */
+    o = (jwts_manager_options){.store = f->store, .keyset = f->keys, .issuer = "https://auth.example.test",
+                               .audience = "billing", .clock = &TEST_CLOCK};
+    assert_int_equal(jwts_manager_new(&o, &m2), JWTS_OK);
+    assert_int_equal(jwts_manager_validate(m2, NULL, t.access_token, strlen(t.access_token), NULL, NULL),
+                     JWTS_E_CLAIM_MISMATCH);
+    jwts_manager_free(m2);
+    jwts_tokens_clear(&t);
+    fixture_free(f);
+}
+
+static void revoke_is_instant(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    char user[64];
+    user_name(user, sizeof user, "bob");
+    jwts_tokens a, b;
+    create_ok(f, user, NULL, &a);
+    create_ok(f, user, NULL, &b);
+    assert_int_equal(jwts_manager_revoke(f->m, NULL, user, a.session_id), JWTS_OK);
+    assert_int_equal(validate(f, a.access_token), JWTS_E_REVOKED);
+    assert_int_equal(validate(f, b.access_token), JWTS_OK);
+    jwts_tokens r;
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, a.refresh_token, &r), JWTS_E_NOT_FOUND);
+    assert_int_equal(jwts_manager_revoke(f->m, NULL, user, a.session_id), JWTS_E_NOT_FOUND);
+    jwts_tokens_clear(&a);
+    jwts_tokens_clear(&b);
+    fixture_free(f);
+}
+
+#define MANY 2000
+
+static void revoke_user_with_thousands(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    char user[64], other[64];
+    user_name(user, sizeof user, "carol");
+    user_name(other, sizeof other, "dave");
+    jwts_tokens keep;
+    create_ok(f, other, NULL, &keep);
+    jwts_tokens first;
+    create_ok(f, user, NULL, &first);
+    for (int i = 1; i < MANY; i++) {
+        jwts_tokens t;
+        create_ok(f, user, "{\"i\":1}", &t);
+        jwts_tokens_clear(&t);
+    }
+    jwts_session_list list;
+    assert_int_equal(jwts_manager_list(f->m, NULL, user, &list), JWTS_OK);
+    assert_int_equal(list.count, MANY);
+    jwts_session_list_free(&list);
+    size_t n = 0;
+    assert_int_equal(jwts_manager_revoke_user(f->m, NULL, user, &n), JWTS_OK);
+    assert_int_equal(n, MANY);
+    assert_int_equal(validate(f, first.access_token), JWTS_E_REVOKED);
+    assert_int_equal(jwts_manager_list(f->m, NULL, user, &list), JWTS_OK);
+    assert_int_equal(list.count, 0);
+    assert_int_equal(validate(f, keep.access_token), JWTS_OK);
+    jwts_tokens_clear(&first);
+    jwts_tokens_clear(&keep);
+    fixture_free(f);
+}
+
+/* ---- refresh ----------------------------------------------------------------------------- */
+
+static void refresh_rotates(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    char user[64];
+    user_name(user, sizeof user, "erin");
+    jwts_tokens t, r, again;
+    create_ok(f, user, NULL, &t);
+    travel_ms(5000);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &r), JWTS_OK);
+    assert_string_equal(r.session_id, t.session_id);
+    assert_string_not_equal(r.refresh_token, t.refresh_token);
+    assert_string_not_equal(r.access_token, t.access_token);
+    assert_int_equal(validate(f, r.access_token), JWTS_OK);
+    assert_int_equal(validate(f, t.access_token), JWTS_OK); /* the old access token lives until its exp */
+
+    /* the old refresh token again, within grace: the very same pair */
+    travel_ms(2000);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &again), JWTS_OK);
+    assert_string_equal(again.refresh_token, r.refresh_token);
+    assert_string_equal(again.access_token, r.access_token);
+    jwts_tokens_clear(&again);
+
+    /* the new one rotates on */
+    jwts_tokens r2;
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, r.refresh_token, &r2), JWTS_OK);
+    jwts_session_list list;
+    assert_int_equal(jwts_manager_list(f->m, NULL, user, &list), JWTS_OK);
+    assert_int_equal(list.count, 1);
+    assert_int_equal(list.items[0]->refresh.generation, 2);
+    jwts_session_list_free(&list);
+    /* the first token is now two rotations old: refused, and nothing revoked */
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &again), JWTS_E_NOT_FOUND);
+    assert_int_equal(validate(f, r2.access_token), JWTS_OK);
+    jwts_tokens_clear(&t);
+    jwts_tokens_clear(&r);
+    jwts_tokens_clear(&r2);
+    fixture_free(f);
+}
+
+static void reuse_after_grace_revokes(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    char user[64];
+    user_name(user, sizeof user, "frank");
+    jwts_tokens t, r, stolen;
+    create_ok(f, user, NULL, &t);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &r), JWTS_OK);
+    travel_ms(11000); /* past the 10 s grace */
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &stolen), JWTS_E_REFRESH_REUSED);
+    assert_null(stolen.access_token);
+    assert_int_equal(validate(f, r.access_token), JWTS_E_REVOKED);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, r.refresh_token, &stolen), JWTS_E_NOT_FOUND);
+    jwts_tokens_clear(&t);
+    jwts_tokens_clear(&r);
+    fixture_free(f);
+}
+
+static void forged_refresh_tokens_revoke_nothing(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    char user[64];
+    user_name(user, sizeof user, "grace");
+    jwts_tokens t, out;
+    create_ok(f, user, NULL, &t);
+    /* right user and session, random secret: someone who read the access token's claims */
+    char forged[512];
+    const char *last_dot = strrchr(t.refresh_token, '.');
+    snprintf(forged, sizeof forged, "%.*s.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+             (int)(last_dot - t.refresh_token), t.refresh_token);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, forged, &out), JWTS_E_NOT_FOUND);
+    assert_int_equal(validate(f, t.access_token), JWTS_OK);
+    const char *malformed[] = {"", "a.b", "a.b.c.d", "!!.sid.AAAA", "dXNlcg.sid.short", "dXNlcg.s d.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                               "e30.sid.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" /* user "{}" */};
+    for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++)
+        assert_int_equal(jwts_manager_refresh(f->m, NULL, malformed[i], &out), JWTS_E_MALFORMED);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, NULL, &out), JWTS_E_INVALID_ARGUMENT);
+    jwts_tokens_clear(&t);
+    fixture_free(f);
+}
+
+#define RACERS 64
+
+typedef struct racer {
+    jwts_manager *m;
+    const char *token;
+    pthread_barrier_t *go;
+    jwts_err rc;
+    jwts_tokens out;
+} racer;
+
+static void *race_refresh(void *arg)
+{
+    racer *r = arg;
+    pthread_barrier_wait(r->go);
+    r->rc = jwts_manager_refresh(r->m, NULL, r->token, &r->out);
+    return NULL;
+}
+
+static void refresh_race_converges(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    char user[64];
+    user_name(user, sizeof user, "race");
+    jwts_tokens t;
+    create_ok(f, user, NULL, &t);
+    racer racers[RACERS];
+    pthread_t threads[RACERS];
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, RACERS);
+    for (int i = 0; i < RACERS; i++) {
+        racers[i] = (racer){.m = f->m, .token = t.refresh_token, .go = &go};
+        assert_int_equal(pthread_create(&threads[i], NULL, race_refresh, &racers[i]), 0);
+    }
+    for (int i = 0; i < RACERS; i++) pthread_join(threads[i], NULL);
+    pthread_barrier_destroy(&go);
+    for (int i = 0; i < RACERS; i++) {
+        if (racers[i].rc) fail_msg("racer %d: %s: %s", i, jwts_errname(racers[i].rc), jwts_errdetail());
+        assert_string_equal(racers[i].out.refresh_token, racers[0].out.refresh_token);
+        assert_string_equal(racers[i].out.access_token, racers[0].out.access_token);
+    }
+    jwts_session_list list;
+    assert_int_equal(jwts_manager_list(f->m, NULL, user, &list), JWTS_OK);
+    assert_int_equal(list.count, 1);
+    assert_int_equal(list.items[0]->refresh.generation, 1); /* exactly one rotation happened */
+    jwts_session_list_free(&list);
+    assert_int_equal(validate(f, racers[0].out.access_token), JWTS_OK);
+    for (int i = 0; i < RACERS; i++) jwts_tokens_clear(&racers[i].out);
+    jwts_tokens_clear(&t);
+    fixture_free(f);
+}
+
+/* ---- limits and expiry ------------------------------------------------------------------- */
+
+static void max_sessions_refuse(void **state)
+{
+    jwts_manager_options o = {.max_sessions_per_user = 3};
+    fixture *f = fixture_new(&o);
+    char user[64];
+    user_name(user, sizeof user, "henry");
+    jwts_tokens t[4];
+    for (int i = 0; i < 3; i++) create_ok(f, user, NULL, &t[i]);
+    assert_int_equal(jwts_manager_create(f->m, NULL, user, NULL, &t[3]), JWTS_E_LIMIT);
+    assert_null(t[3].access_token);
+    for (int i = 0; i < 3; i++) assert_int_equal(validate(f, t[i].access_token), JWTS_OK);
+    for (int i = 0; i < 3; i++) jwts_tokens_clear(&t[i]);
+    fixture_free(f);
+}
+
+static void max_sessions_evict_oldest(void **state)
+{
+    jwts_manager_options o = {.max_sessions_per_user = 2, .limit_policy = JWTS_LIMIT_EVICT_OLDEST};
+    fixture *f = fixture_new(&o);
+    char user[64];
+    user_name(user, sizeof user, "ivy");
+    jwts_tokens t[3];
+    for (int i = 0; i < 3; i++) {
+        create_ok(f, user, NULL, &t[i]);
+        travel_ms(10);
+    }
+    assert_int_equal(validate(f, t[0].access_token), JWTS_E_REVOKED);
+    assert_int_equal(validate(f, t[1].access_token), JWTS_OK);
+    assert_int_equal(validate(f, t[2].access_token), JWTS_OK);
+    for (int i = 0; i < 3; i++) jwts_tokens_clear(&t[i]);
+    fixture_free(f);
+}
+
+static void idle_sessions_expire_unless_seen(void **state)
+{
+    jwts_manager_options o = {.idle_timeout_ms = 60000, .touch_interval_ms = 10000, .access_ttl_ms = 3600000};
+    fixture *f = fixture_new(&o);
+    char user[64];
+    user_name(user, sizeof user, "jack");
+    jwts_tokens seen, unseen;
+    create_ok(f, user, NULL, &seen);
+    create_ok(f, user, NULL, &unseen);
+    travel_ms(40000);
+    assert_int_equal(validate(f, seen.access_token), JWTS_OK); /* touches: idle deadline moves on */
+    travel_ms(40000);                                           /* 80 s after creation */
+    assert_int_equal(validate(f, seen.access_token), JWTS_OK);
+    assert_int_equal(validate(f, unseen.access_token), JWTS_E_EXPIRED);
+    jwts_tokens r;
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, unseen.refresh_token, &r), JWTS_E_EXPIRED);
+    jwts_tokens_clear(&seen);
+    jwts_tokens_clear(&unseen);
+    fixture_free(f);
+}
+
+static void absolute_lifetime_and_refresh_ttl(void **state)
+{
+    jwts_manager_options o = {.absolute_lifetime_ms = 3600000, .refresh_ttl_ms = 1800000};
+    fixture *f = fixture_new(&o);
+    char user[64];
+    user_name(user, sizeof user, "kim");
+    jwts_tokens t, r, r2;
+    create_ok(f, user, NULL, &t);
+    assert_int_equal(t.refresh_expires_in_s, 1800);
+    travel_ms(20 * 60000);
+    assert_int_equal(validate(f, t.access_token), JWTS_E_EXPIRED); /* the 15 min access token */
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &r), JWTS_OK);
+    assert_int_equal(validate(f, r.access_token), JWTS_OK);
+    travel_ms(25 * 60000); /* 45 min: the refresh token slid on; within 30 min of the last use */
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, r.refresh_token, &r2), JWTS_OK);
+    travel_ms(20 * 60000); /* 65 min: past the absolute lifetime */
+    jwts_tokens r3;
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, r2.refresh_token, &r3), JWTS_E_EXPIRED);
+    jwts_tokens_clear(&t);
+    jwts_tokens_clear(&r);
+    jwts_tokens_clear(&r2);
+    fixture_free(f);
+}
+
+static void refresh_token_dies_unused(void **state)
+{
+    jwts_manager_options o = {.refresh_ttl_ms = 60000};
+    fixture *f = fixture_new(&o);
+    char user[64];
+    user_name(user, sizeof user, "lee");
+    jwts_tokens t, r;
+    create_ok(f, user, NULL, &t);
+    travel_ms(61000);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &r), JWTS_E_EXPIRED);
+    jwts_tokens_clear(&t);
+    fixture_free(f);
+}
+
+/* ---- metadata ---------------------------------------------------------------------------- */
+
+static void metadata_updates_keep_rotations(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    char user[64];
+    user_name(user, sizeof user, "mia");
+    jwts_tokens t, r;
+    create_ok(f, user, "{\"label\":\"old\"}", &t);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &r), JWTS_OK);
+    assert_int_equal(jwts_manager_update_metadata(f->m, NULL, user, t.session_id, "{\"label\":\"new\", \"n\": 2}"),
+                     JWTS_OK);
+    jwts_session_list list;
+    assert_int_equal(jwts_manager_list(f->m, NULL, user, &list), JWTS_OK);
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.items[0]->metadata, "{\"label\":\"new\",\"n\":2}");
+    assert_int_equal(list.items[0]->refresh.generation, 1);
+    jwts_session_list_free(&list);
+    jwts_tokens r2;
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, r.refresh_token, &r2), JWTS_OK); /* rotation kept */
+    assert_int_equal(jwts_manager_update_metadata(f->m, NULL, user, t.session_id, "[1]"), JWTS_E_MALFORMED);
+    assert_int_equal(jwts_manager_update_metadata(f->m, NULL, user, "AAAAAAAAAAAAAAAAAAAAAA", "{}"), JWTS_E_NOT_FOUND);
+    jwts_tokens bad;
+    assert_int_equal(jwts_manager_create(f->m, NULL, user, "{\"a\":", &bad), JWTS_E_MALFORMED);
+    assert_int_equal(jwts_manager_create(f->m, NULL, "bad{user}", NULL, &bad), JWTS_E_INVALID_ARGUMENT);
+    assert_null(bad.access_token);
+    jwts_tokens_clear(&t);
+    jwts_tokens_clear(&r);
+    jwts_tokens_clear(&r2);
+    fixture_free(f);
+}
+
+static void options_are_checked(void **state)
+{
+    jwts_manager *m = NULL;
+    jwts_manager_options o = {0};
+    assert_int_equal(jwts_manager_new(&o, &m), JWTS_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(jwts_errdetail(), "store"));
+    fixture *f = fixture_new(NULL);
+    o.store = f->store;
+    assert_int_equal(jwts_manager_new(&o, &m), JWTS_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(jwts_errdetail(), "keyset"));
+    jwts_keyset *empty;
+    assert_int_equal(jwts_keyset_new(&empty), JWTS_OK);
+    o.keyset = empty;
+    assert_int_equal(jwts_manager_new(&o, &m), JWTS_E_BAD_KEY);
+    o.keyset = f->keys;
+    o.access_ttl_ms = -1;
+    assert_int_equal(jwts_manager_new(&o, &m), JWTS_E_INVALID_ARGUMENT);
+    o.access_ttl_ms = 0;
+    assert_int_equal(jwts_manager_new(&o, &m), JWTS_OK);
+    const jwts_manager_options *got = jwts_manager_options_get(m);
+    assert_int_equal(got->access_ttl_ms, 15 * 60 * 1000);
+    assert_int_equal(got->refresh_ttl_ms, 30LL * 24 * 3600 * 1000);
+    assert_int_equal(got->refresh_grace_ms, 10000);
+    size_t removed = 99;
+    assert_int_equal(jwts_manager_cleanup(m, NULL, &removed), JWTS_OK);
+    jwts_manager_free(m);
+    jwts_keyset_free(empty);
+    fixture_free(f);
+}
+
+int jwts_manager_suite_run(const jwts_manager_target *t)
+{
+    target = t;
+    uint8_t raw[6];
+    if (jwts_random_bytes(raw, sizeof raw) || jwts_b64url_encode(raw, sizeof raw, run_tag, sizeof run_tag, NULL))
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(create_then_validate),
+        cmocka_unit_test(bad_tokens_are_refused),
+        cmocka_unit_test(revoke_is_instant),
+        cmocka_unit_test(revoke_user_with_thousands),
+        cmocka_unit_test(refresh_rotates),
+        cmocka_unit_test(reuse_after_grace_revokes),
+        cmocka_unit_test(forged_refresh_tokens_revoke_nothing),
+        cmocka_unit_test(refresh_race_converges),
+        cmocka_unit_test(max_sessions_refuse),
+        cmocka_unit_test(max_sessions_evict_oldest),
+        cmocka_unit_test(idle_sessions_expire_unless_seen),
+        cmocka_unit_test(absolute_lifetime_and_refresh_ttl),
+        cmocka_unit_test(refresh_token_dies_unused),
+        cmocka_unit_test(metadata_updates_keep_rotations),
+        cmocka_unit_test(options_are_checked),
+    };
+    char name[96];
+    snprintf(name, sizeof name, "session manager: %s", t->name);
+    return _cmocka_run_group_tests(name, tests, sizeof tests / sizeof *tests, NULL, NULL);
+}

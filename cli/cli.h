@@ -23,7 +23,23 @@ typedef struct jwts_cli_cmd {
 } jwts_cli_cmd;
 
 /* Commands of each group (defined in cmd_*.c). */
-extern const jwts_cli_cmd jwts_cli_keygen_cmd, jwts_cli_jwks_cmd, jwts_cli_token_cmd;
+extern const jwts_cli_cmd jwts_cli_keygen_cmd, jwts_cli_jwks_cmd, jwts_cli_token_cmd, jwts_cli_session_cmd;
+
+/* The global options (before the command), each with a JWTSESSION_* environment twin - the same
+ * names the daemon uses. Times are seconds; 0 (or -1 for refresh_grace_s) means the default. */
+typedef struct cli_settings {
+    const char *store;    /* --store, JWTSESSION_STORE: "memory" (default), redis://... */
+    const char *key;      /* --key, JWTSESSION_KEY: a JWK, JWKS or PEM file */
+    const char *issuer;   /* --issuer, JWTSESSION_ISSUER */
+    const char *audience; /* --audience, JWTSESSION_AUDIENCE */
+    int64_t access_ttl_s, refresh_ttl_s, idle_timeout_s, refresh_grace_s, max_sessions;
+} cli_settings;
+
+extern cli_settings cli_globals;
+
+/* Fill cli_globals from the environment, then from the options at the front of argv; *next gets
+ * the index of the command. CLI_USAGE (error printed) for a bad option or value. */
+int cli_parse_globals(int argc, char **argv, int *next);
 
 /* Dispatch argv[1] among cmds (n entries) or print their help; group names the parent ("" at top). */
 int cli_dispatch(const char *group, const jwts_cli_cmd *const *cmds, size_t n, int argc, char **argv);

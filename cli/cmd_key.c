@@ -42,7 +42,7 @@ static int run_keygen(int argc, char **argv)
                                          {0, 0, 0, 0}};
     const char *alg_name = NULL, *kid = NULL, *out = NULL;
     int c;
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then also resets its argument-order mode */
     while ((c = getopt_long(argc, argv, "a:k:o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'a':

@@ -40,7 +40,7 @@ static int run_sign(int argc, char **argv)
                                          {0, 0, 0, 0}};
     const char *keyfile = NULL, *claims = NULL, *alg_name = NULL;
     int c;
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then also resets its argument-order mode */
     while ((c = getopt_long(argc, argv, "k:c:a:h", opts, NULL)) != -1) {
         switch (c) {
         case 'k':
@@ -110,7 +110,7 @@ static int run_verify(int argc, char **argv)
     size_t nkeys = 0;
     jwts_verify_options o = {0};
     int c;
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then also resets its argument-order mode */
     while ((c = getopt_long(argc, argv, "k:a:i:u:s:l:n:r:h", opts, NULL)) != -1) {
         switch (c) {
         case 'k':

@@ -4,6 +4,7 @@
  *   jwtsession keygen --alg ALG [--kid KID] [--out FILE]
  *   jwtsession jwks KEYFILE...
  *   jwtsession token sign|verify ...
+ *   jwtsession [GLOBAL OPTIONS] session create|validate|refresh|revoke|revoke-user|list ...
  *
  * Failures print "error: JWTS_E_<NAME>: <detail>" on stderr and exit non-zero.
  */
@@ -13,9 +14,14 @@ static const jwts_cli_cmd *const COMMANDS[] = {
     &jwts_cli_keygen_cmd,
     &jwts_cli_jwks_cmd,
     &jwts_cli_token_cmd,
+    &jwts_cli_session_cmd,
 };
 
 int main(int argc, char **argv)
 {
-    return cli_dispatch("", COMMANDS, sizeof COMMANDS / sizeof COMMANDS[0], argc, argv);
+    int next;
+    int rc = cli_parse_globals(argc, argv, &next);
+    if (rc) return rc;
+    argv[next - 1] = argv[0]; /* the dispatcher reads the command at argv[1] */
+    return cli_dispatch("", COMMANDS, sizeof COMMANDS / sizeof COMMANDS[0], argc - next + 1, argv + next - 1);
 }

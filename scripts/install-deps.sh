@@ -9,7 +9,7 @@ PACKAGES=(
   # libraries
   libssl-dev libjansson-dev libhiredis-dev libcmocka-dev libcurl4-openssl-dev
   # real servers and tools used by tests and benchmarks
-  redis-server redis-tools valgrind procps prometheus
+  redis-server redis-tools valgrind procps iproute2 prometheus
   # JOSE: libjwt (benchmark baseline), PyJWT and node (interop tests; npm ships with this nodejs)
   libjwt-dev python3-jwt python3-cryptography nodejs
 )

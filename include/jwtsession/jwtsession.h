@@ -13,5 +13,6 @@
 #include "random.h"
 #include "session.h"
 #include "store.h"
+#include "store_redis.h"
 
 #endif

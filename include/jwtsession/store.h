@@ -141,6 +141,15 @@ typedef struct jwts_memory_options {
  * opts may be NULL. */
 jwts_err jwts_store_memory_new(const jwts_memory_options *opts, jwts_store **out);
 
+/* ---- opening a store by URL --------------------------------------------------------------- */
+
+/* A store from a URL, as the CLI and the daemon take it (--store, JWTSESSION_STORE):
+ *   "memory"                                     the in-memory store with default options
+ *   "redis://[user:password@]host[:port][/db]"   Redis (see store_redis.h)
+ *   "unix:///path/to/redis.sock[?db=N]"          Redis over a unix socket
+ * JWTS_E_UNSUPPORTED for another scheme, JWTS_E_INVALID_ARGUMENT for a bad URL. */
+jwts_err jwts_store_open_url(const char *url, jwts_store **out);
+
 #ifdef __cplusplus
 }
 #endif

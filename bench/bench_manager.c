@@ -1,0 +1,203 @@
+/*
+ * bench_manager.c - the session manager's speed targets, and the original design's benchmark.
+ *
+ *   validate (HS256, memory store), one thread              <= 2 us/op
+ *   validate through Redis, one thread                      <= 1.2x the raw GET round trip
+ *   create through Redis                                    <= 1.25x the raw GET round trip
+ *
+ * Baselines measured in the same run: the token verify alone and the store get alone (memory);
+ * `redis-benchmark -c 1 -P 1 -t get` against the same redis-server (Redis). The original design's
+ * figures (create 40.8, get 28.3, delete 32.4 us/op) are printed for reference.
+ * Usage: bench_manager [seconds-per-measure]   (JWTS_BENCH_REDIS_PORT=N uses a running server)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_util.h"
+#include "jwtsession/jwtsession.h"
+
+#define USERS 1000
+
+static double seconds = 2.0;
+
+static void die(jwts_err rc, const char *what)
+{
+    fprintf(stderr, "bench_manager: %s: %s: %s\n", what, jwts_errname(rc), jwts_errdetail());
+    exit(1);
+}
+
+static jwts_keyset *hs256_keys(void)
+{
+    jwts_keyset *ks;
+    jwts_key *k;
+    jwts_err rc = jwts_keyset_new(&ks);
+    if (!rc) rc = jwts_key_generate(JWTS_ALG_HS256, "bench", &k);
+    if (!rc) rc = jwts_keyset_add(ks, k, 1);
+    if (rc) die(rc, "keys");
+    return ks;
+}
+
+static jwts_manager *manager_on(jwts_store *st, const jwts_keyset *ks)
+{
+    jwts_manager_options o = {.store = st, .keyset = ks, .issuer = "https://auth.example.com", .audience = "api"};
+    jwts_manager *m;
+    jwts_err rc = jwts_manager_new(&o, &m);
+    if (rc) die(rc, "manager");
+    return m;
+}
+
+/* USERS sessions, their access tokens kept in tokens[]. */
+static void create_sessions(jwts_manager *m, jwts_tokens *tokens)
+{
+    char user[32];
+    for (int i = 0; i < USERS; i++) {
+        snprintf(user, sizeof user, "user%d@example.com", i);
+        jwts_err rc = jwts_manager_create(m, NULL, user, "{\"device\":\"laptop\",\"ip\":\"192.0.2.1\"}", &tokens[i]);
+        if (rc) die(rc, "create");
+    }
+}
+
+typedef struct validate_job {
+    jwts_manager *m;
+    const jwts_keyset *ks;
+    jwts_store *st;
+    jwts_tokens *tokens;
+    int mode; /* 0 validate, 1 verify only, 2 store get only */
+} validate_job;
+
+static void validate_once(void *arg, uint64_t i)
+{
+    validate_job *j = arg;
+    const char *tok = j->tokens[i % USERS].access_token;
+    jwts_err rc;
+    if (j->mode == 0) {
+        rc = jwts_manager_validate(j->m, NULL, tok, strlen(tok), NULL, NULL);
+    } else if (j->mode == 1) {
+        jwts_claims c;
+        jwts_verify_options o = {.iss = "https://auth.example.com", .aud = "api", .require_exp = 1};
+        rc = jwts_jwt_verify(j->ks, tok, strlen(tok), &o, &c, NULL);
+    } else {
+        char user[32];
+        snprintf(user, sizeof user, "user%d@example.com", (int)(i % USERS));
+        jwts_session *s;
+        rc = jwts_store_get(j->st, NULL, &(jwts_session_key){user, j->tokens[i % USERS].session_id}, &s);
+        jwts_session_free(s);
+    }
+    if (rc) die(rc, "validate");
+}
+
+typedef struct lifecycle_job {
+    jwts_manager *m;
+    jwts_tokens t;
+    int op; /* 0 create, 1 validate, 2 revoke */
+    char user[32];
+} lifecycle_job;
+
+static void lifecycle_once(void *arg, uint64_t i)
+{
+    lifecycle_job *j = arg;
+    jwts_err rc = JWTS_OK;
+    if (j->op == 0) {
+        jwts_tokens t;
+        snprintf(j->user, sizeof j->user, "life%llu", (unsigned long long)i);
+        rc = jwts_manager_create(j->m, NULL, j->user, NULL, &t);
+        jwts_tokens_clear(&t);
+    } else if (j->op == 1) {
+        rc = jwts_manager_validate(j->m, NULL, j->t.access_token, strlen(j->t.access_token), NULL, NULL);
+    } else {
+        /* revoke: create one untimed, then time its revoke */
+        rc = jwts_manager_revoke(j->m, NULL, j->user, j->t.session_id);
+    }
+    if (rc) die(rc, "lifecycle");
+}
+
+/* Time revokes: each needs a fresh session, created outside the timed part. */
+static double time_revokes(jwts_manager *m, size_t n)
+{
+    jwts_tokens *t = calloc(n, sizeof *t);
+    for (size_t i = 0; i < n; i++) {
+        jwts_err rc = jwts_manager_create(m, NULL, "revokee", NULL, &t[i]);
+        if (rc) die(rc, "create");
+    }
+    int64_t t0 = jwts_monotonic_ns();
+    for (size_t i = 0; i < n; i++) {
+        jwts_err rc = jwts_manager_revoke(m, NULL, "revokee", t[i].session_id);
+        if (rc) die(rc, "revoke");
+    }
+    double us = (double)(jwts_monotonic_ns() - t0) / 1e3 / (double)n;
+    for (size_t i = 0; i < n; i++) jwts_tokens_clear(&t[i]);
+    free(t);
+    return us;
+}
+
+static void memory_part(void)
+{
+    jwts_keyset *ks = hs256_keys();
+    jwts_store *st;
+    jwts_err rc = jwts_store_memory_new(NULL, &st);
+    if (rc) die(rc, "memory store");
+    jwts_manager *m = manager_on(st, ks);
+    jwts_tokens *tokens = calloc(USERS, sizeof *tokens);
+    create_sessions(m, tokens);
+    validate_job v = {m, ks, st, tokens, 0}, verify = v, get = v;
+    verify.mode = 1;
+    get.mode = 2;
+    double us = bench_us_per_op(validate_once, &v, seconds);
+    double verify_us = bench_us_per_op(validate_once, &verify, seconds);
+    double get_us = bench_us_per_op(validate_once, &get, seconds);
+    printf("manager on the memory store (HS256, %d sessions, 1 thread)\n", USERS);
+    bench_row("validate us/op (baseline: JWT verify alone)", us, verify_us, "<=2.00", us <= 2.0);
+    bench_row("validate us/op (baseline: store get alone)", us, get_us, "-", -1);
+    for (int i = 0; i < USERS; i++) jwts_tokens_clear(&tokens[i]);
+    free(tokens);
+    jwts_manager_free(m);
+    jwts_store_free(st);
+    jwts_keyset_free(ks);
+}
+
+static void redis_part(void)
+{
+    bench_redis redis;
+    if (!bench_redis_start(&redis)) {
+        printf("manager on Redis: skipped (no redis-server)\n");
+        return;
+    }
+    double rtt_us = bench_redis_get_rtt_us(&redis);
+    jwts_keyset *ks = hs256_keys();
+    jwts_store *st;
+    jwts_redis_options ro = {.port = redis.port, .pool_size = 1};
+    jwts_err rc = jwts_store_redis_new(&ro, &st);
+    if (rc) die(rc, "redis store");
+    jwts_manager *m = manager_on(st, ks);
+
+    lifecycle_job create = {.m = m, .op = 0}, validate = {.m = m, .op = 1};
+    double create_us = bench_us_per_op(lifecycle_once, &create, seconds);
+    rc = jwts_manager_create(m, NULL, "validator", NULL, &validate.t);
+    if (rc) die(rc, "create");
+    double validate_us = bench_us_per_op(lifecycle_once, &validate, seconds);
+    double revoke_us = time_revokes(m, 20000);
+    jwts_tokens_clear(&validate.t);
+
+    printf("manager on Redis (HS256, 1 thread, 1 connection; baseline: redis-benchmark -c 1 -P 1 GET, same server)\n");
+    bench_row("create us/op (one round trip)", create_us, rtt_us, "<=1.25x", create_us <= 1.25 * rtt_us);
+    bench_row("validate us/op", validate_us, rtt_us, "<=1.20x", validate_us <= 1.2 * rtt_us);
+    bench_row("revoke (delete) us/op", revoke_us, rtt_us, "-", -1);
+    printf("  the original design, same operations: create 40.8, get 28.3, delete 32.4 us/op\n");
+    printf("  | op | ours (us) | raw GET round trip (us) | original design (us) |\n");
+    printf("  | create | %.1f | %.1f | 40.8 |\n  | validate (get) | %.1f | %.1f | 28.3 |\n"
+           "  | revoke (delete) | %.1f | %.1f | 32.4 |\n",
+           create_us, rtt_us, validate_us, rtt_us, revoke_us, rtt_us);
+    jwts_manager_free(m);
+    jwts_store_free(st);
+    jwts_keyset_free(ks);
+    bench_redis_stop(&redis);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) seconds = atof(argv[1]);
+    memory_part();
+    redis_part();
+    return 0;
+}

@@ -1,0 +1,208 @@
+/*
+ * bench_redis.c - the Redis store against redis-benchmark on the same server in the same run.
+ *
+ *   bench_redis [seconds] [threads]
+ * Starts its own redis-server on a free loopback port (or uses JWTS_BENCH_REDIS_PORT), runs
+ * redis-benchmark -c 1 -P 1, -c 50 -P 1 and -c 50 -P 16 (-t get) against it, then measures:
+ *   - set, get, delete in µs/op from one thread on one connection (pool_size 1), against the raw
+ *     GET round trip of redis-benchmark -c 1 -P 1 (target: within 1.15x);
+ *   - get ops/s from many threads through auto-pipelining, against redis-benchmark -c 50 -P 16
+ *     (target: >= 50%) and -c 50 -P 1 (target: >= 5x);
+ *   - for information: the same many-thread get through the pool, and get_many batches of 16.
+ * Figures are printed, never assumed; PASS/MISS compares them with this run's baselines.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_util.h"
+#include "jwtsession/jwtsession.h"
+
+#define USERS 1000
+#define KEYS 20000
+#define METADATA "{\"device\":\"laptop\",\"ip\":\"192.0.2.10\"}"
+
+typedef struct key_rec {
+    char user[24];
+    char id[JWTS_SESSION_ID_LEN + 1];
+} key_rec;
+
+static double seconds = 2.0;
+static key_rec *keys;
+
+static void die(jwts_err rc, const char *what)
+{
+    fprintf(stderr, "bench_redis: %s: %s: %s\n", what, jwts_errname(rc), jwts_errdetail());
+    exit(1);
+}
+
+static jwts_session session_of(const key_rec *k)
+{
+    int64_t now = jwts_now_ms();
+    return (jwts_session){.user_id = k->user, .session_id = k->id, .created_at_ms = now, .updated_at_ms = now,
+                          .expires_at_ms = now + 3600000, .last_seen_ms = now, .metadata = METADATA};
+}
+
+static void make_keys(const char *tag)
+{
+    keys = malloc(KEYS * sizeof *keys);
+    if (!keys) die(JWTS_E_NO_MEMORY, "keys");
+    for (size_t i = 0; i < KEYS; i++) {
+        snprintf(keys[i].user, sizeof keys[i].user, "%s%zu", tag, i % USERS);
+        jwts_err rc = jwts_session_id_new(keys[i].id);
+        if (rc) die(rc, "session id");
+    }
+}
+
+static jwts_store *open_store(int port, bool pipeline, size_t pool)
+{
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", port);
+    jwts_redis_options o = {.url = url, .auto_pipeline = pipeline, .pool_size = pool, .key_prefix = "bench:"};
+    jwts_store *st = NULL;
+    jwts_err rc = jwts_store_redis_new(&o, &st);
+    if (rc) die(rc, "open");
+    return st;
+}
+
+/* ---- single thread ----------------------------------------------------------------------- */
+
+static void op_set(void *arg, uint64_t i)
+{
+    jwts_session s = session_of(&keys[i % KEYS]);
+    jwts_err rc = jwts_store_set(arg, NULL, &s, 600000);
+    if (rc) die(rc, "set");
+}
+
+static void op_get(void *arg, uint64_t i)
+{
+    const key_rec *k = &keys[i % KEYS];
+    jwts_session_key key = {k->user, k->id};
+    jwts_session *s = NULL;
+    jwts_err rc = jwts_store_get(arg, NULL, &key, &s);
+    if (rc) die(rc, "get");
+    jwts_session_free(s);
+}
+
+/* µs per delete of every key (each deletes a stored session), after storing them all. */
+static double delete_us(jwts_store *st)
+{
+    const jwts_session *ptrs[100];
+    jwts_session batch[100];
+    for (size_t i = 0; i < KEYS; i += 100) {
+        for (size_t j = 0; j < 100; j++) batch[j] = session_of(&keys[i + j]), ptrs[j] = &batch[j];
+        jwts_err rc = jwts_store_set_many(st, NULL, ptrs, 100, 600000);
+        if (rc) die(rc, "set_many");
+    }
+    int64_t t0 = jwts_monotonic_ns();
+    for (size_t i = 0; i < KEYS; i++) {
+        jwts_session_key key = {keys[i].user, keys[i].id};
+        jwts_err rc = jwts_store_delete(st, NULL, &key);
+        if (rc) die(rc, "delete");
+    }
+    return (double)(jwts_monotonic_ns() - t0) / 1e3 / KEYS;
+}
+
+/* ---- many threads ------------------------------------------------------------------------ */
+
+typedef struct getter {
+    jwts_store *st;
+    size_t start, batch;
+    uint64_t ops;
+    volatile int *stop;
+} getter;
+
+static void *get_loop(void *arg)
+{
+    getter *g = arg;
+    jwts_session_key many[16];
+    jwts_session *out[16];
+    for (uint64_t i = g->start; !__atomic_load_n(g->stop, __ATOMIC_RELAXED); i += g->batch) {
+        if (g->batch == 1) {
+            op_get(g->st, i);
+        } else {
+            for (size_t j = 0; j < g->batch; j++) many[j] = (jwts_session_key){keys[(i + j) % KEYS].user, keys[(i + j) % KEYS].id};
+            jwts_err rc = jwts_store_get_many(g->st, NULL, many, g->batch, out);
+            if (rc) die(rc, "get_many");
+            for (size_t j = 0; j < g->batch; j++) jwts_session_free(out[j]);
+        }
+        g->ops += g->batch;
+    }
+    return NULL;
+}
+
+/* get ops/s (sessions read per second) from threads threads for the configured time. */
+static double threaded_gets(jwts_store *st, int threads, size_t batch)
+{
+    getter *g = calloc((size_t)threads, sizeof *g);
+    pthread_t *t = calloc((size_t)threads, sizeof *t);
+    volatile int stop = 0;
+    if (!g || !t) die(JWTS_E_NO_MEMORY, "threads");
+    int64_t t0 = jwts_monotonic_ns();
+    for (int i = 0; i < threads; i++) {
+        g[i] = (getter){.st = st, .start = (size_t)i * 997, .batch = batch, .stop = &stop};
+        if (pthread_create(&t[i], NULL, get_loop, &g[i])) die(JWTS_E_INTERNAL, "pthread_create");
+    }
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    nanosleep(&ts, NULL);
+    __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    uint64_t ops = 0;
+    for (int i = 0; i < threads; i++) pthread_join(t[i], NULL), ops += g[i].ops;
+    double elapsed = (double)(jwts_monotonic_ns() - t0) / 1e9;
+    free(g);
+    free(t);
+    return (double)ops / elapsed;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) seconds = atof(argv[1]);
+    int threads = argc > 2 ? atoi(argv[2]) : 64;
+    bench_redis srv;
+    if (!bench_redis_start(&srv)) {
+        fprintf(stderr, "bench_redis: cannot start or reach redis-server\n");
+        return 1;
+    }
+    make_keys("bench-user-");
+
+    /* baselines, same server, same run */
+    double rtt_us = bench_redis_get_rtt_us(&srv);
+    double rps_p1 = bench_redis_benchmark_rps(&srv, 50, 1, 200000);
+    double rps_p16 = bench_redis_benchmark_rps(&srv, 50, 16, 2000000);
+    if (rtt_us <= 0 || rps_p1 <= 0 || rps_p16 <= 0) {
+        fprintf(stderr, "bench_redis: redis-benchmark gave no figure\n");
+        bench_redis_stop(&srv);
+        return 1;
+    }
+
+    jwts_store *one = open_store(srv.port, false, 1);
+    double set_us = bench_us_per_op(op_set, one, seconds);
+    double get_us = bench_us_per_op(op_get, one, seconds);
+    double del_us = delete_us(one);
+    /* store every key again for the threaded gets */
+    for (size_t i = 0; i < KEYS; i++) op_set(one, i);
+    jwts_store_free(one);
+
+    jwts_store *piped = open_store(srv.port, true, 0);
+    double piped_rps = threaded_gets(piped, threads, 1);
+    jwts_store_free(piped);
+    jwts_store *pooled = open_store(srv.port, false, 16);
+    double pooled_rps = threaded_gets(pooled, threads, 1);
+    double batch_rps = threaded_gets(pooled, 16, 16);
+    jwts_store_free(pooled);
+
+    printf("redis store vs redis-benchmark on the same redis-server (%.1f s per measure, %d threads)\n", seconds,
+           threads);
+    printf("  %-52s %12s %12s %9s %9s\n", "measure", "ours", "baseline", "ratio", "target");
+    bench_row("set us/op, 1 thread, 1 conn (vs GET -c1 -P1 us)", set_us, rtt_us, "<=1.15x", set_us <= 1.15 * rtt_us);
+    bench_row("get us/op, 1 thread, 1 conn (vs GET -c1 -P1 us)", get_us, rtt_us, "<=1.15x", get_us <= 1.15 * rtt_us);
+    bench_row("delete us/op, 1 thread, 1 conn (vs GET -c1 -P1 us)", del_us, rtt_us, "<=1.15x", del_us <= 1.15 * rtt_us);
+    bench_row("get ops/s, auto-pipeline (vs GET -c50 -P16 rps)", piped_rps, rps_p16, ">=0.50x", piped_rps >= 0.5 * rps_p16);
+    bench_row("get ops/s, auto-pipeline (vs GET -c50 -P1 rps)", piped_rps, rps_p1, ">=5.00x", piped_rps >= 5 * rps_p1);
+    bench_row("get ops/s, pool of 16 (vs GET -c50 -P1 rps)", pooled_rps, rps_p1, "-", -1);
+    bench_row("get ops/s, get_many x16, 16 threads (vs -P16 rps)", batch_rps, rps_p16, "-", -1);
+    bench_redis_stop(&srv);
+    free(keys);
+    return 0;
+}

@@ -1,0 +1,165 @@
+/*
+ * redis.h - private: the parts of the Redis store and how they fit.
+ *
+ *   redis_url.c       parse redis:// and unix:// URLs into a redis_addr
+ *   redis_conn.c      one hiredis connection: connect, AUTH, SELECT, and a deadline-bounded round
+ *                     trip on a non-blocking socket (poll, never SO_RCVTIMEO)
+ *   redis_reply.c     map Redis error replies and hiredis I/O errors to jwts_err codes
+ *   redis_pool.c      a thread-safe pool of connections, each call takes one for its round trip
+ *   redis_pipeline.c  auto-pipelining: concurrent callers share writes on one connection
+ *   redis_record.c    the binary session record kept in Redis
+ *   redis_scripts.c   the Lua scripts, their SHA-1s, EVALSHA with an EVAL fallback on NOSCRIPT
+ *   redis_store.c     the jwts_store vtable and jwts_store_redis_new
+ * A "runner" (pool or pipeline) executes n commands in one round trip and returns their n
+ * replies; Redis error replies come back as replies, transport failures as a jwts_err.
+ */
+#ifndef JWTS_STORE_REDIS_PRIVATE_H
+#define JWTS_STORE_REDIS_PRIVATE_H
+
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jwtsession/store_redis.h"
+
+#define JWTS_REDIS_PREFIX_MAX 128
+
+/* Where and how to connect. Strings are owned (malloc'd); the password is wiped on free. */
+typedef struct redis_addr {
+    char *host;
+    int port;
+    char *unix_path;
+    char *username;
+    char *password;
+    int db;
+} redis_addr;
+
+/* Everything a connection needs. */
+typedef struct redis_config {
+    redis_addr addr;
+    int64_t connect_timeout_ms;
+    int64_t command_timeout_ms;
+} redis_config;
+
+/* One command: argc arguments with their lengths (binary safe). */
+typedef struct redis_cmd {
+    int argc;
+    const char *const *argv;
+    const size_t *argvlen;
+} redis_cmd;
+
+/* ---- redis_url.c ------------------------------------------------------------------------- */
+
+/* Parse url into *out (fields not in the URL are left as they are, so defaults can be set
+ * first). JWTS_E_INVALID_ARGUMENT with the offending part in the detail; never the password. */
+jwts_err jwts_redis_url_parse(const char *url, redis_addr *out);
+
+/* Free the strings of a (wiping the password) and zero it. */
+void jwts_redis_addr_clear(redis_addr *a);
+
+/* ---- redis_conn.c ------------------------------------------------------------------------ */
+
+/* Connect to cfg's address, then AUTH and SELECT as configured, all before deadline_ns
+ * (monotonic). *out is a non-blocking hiredis context. */
+jwts_err jwts_redis_conn_open(const redis_config *cfg, int64_t deadline_ns, redisContext **out);
+
+/* Send n commands in one write and read their n replies, before deadline_ns. On failure the
+ * context is out of step with the server and must be freed; replies are freed. */
+jwts_err jwts_redis_conn_run(redisContext *c, int64_t deadline_ns, const redis_cmd *cmds, size_t n,
+                             redisReply **replies);
+
+/* true if c has seen the server close or reset it (checked without blocking). */
+bool jwts_redis_conn_dead(const redisContext *c);
+
+/* Wait until fd is ready for events or deadline_ns passes: JWTS_OK, JWTS_E_TIMEOUT or
+ * JWTS_E_UNAVAILABLE (poll failed). */
+jwts_err jwts_redis_wait_fd(int fd, short events, int64_t deadline_ns);
+
+/* ---- redis_reply.c ----------------------------------------------------------------------- */
+
+/* The code for an error reply r (LOADING, READONLY, OOM, NOSCRIPT, ...), with Redis's message
+ * in the detail after "redis <op>: ". */
+jwts_err jwts_redis_reply_fail(const redisReply *r, const char *op);
+
+/* The code for a failed hiredis context c (refused, reset, closed, protocol). */
+jwts_err jwts_redis_io_fail(const redisContext *c, const char *op);
+
+/* true if r is the error reply starting with the word prefix (e.g. "NOSCRIPT"). */
+bool jwts_redis_reply_is(const redisReply *r, const char *prefix);
+
+/* ---- runners: redis_pool.c and redis_pipeline.c ------------------------------------------ */
+
+typedef struct redis_runner redis_runner;
+
+typedef struct redis_runner_ops {
+    /* n commands in one round trip before deadline_ns; replies[i] owned by the caller. */
+    jwts_err (*run)(redis_runner *r, int64_t deadline_ns, const redis_cmd *cmds, size_t n, redisReply **replies);
+    void (*close)(redis_runner *r); /* drop connections, stop threads; later runs give JWTS_E_CLOSED */
+    void (*destroy)(redis_runner *r);
+} redis_runner_ops;
+
+struct redis_runner {
+    const redis_runner_ops *ops;
+};
+
+/* A pool of size connections to cfg (copied by reference: cfg must outlive the pool). */
+jwts_err jwts_redis_pool_new(const redis_config *cfg, size_t size, redis_runner **out);
+
+/* An auto-pipelining runner over conns connections, one I/O thread each. */
+jwts_err jwts_redis_pipeline_new(const redis_config *cfg, size_t conns, redis_runner **out);
+
+/* ---- redis_record.c ---------------------------------------------------------------------- */
+
+/* The binary record (all integers big-endian):
+ *   0 magic "jws\1" | 4 created | 12 updated | 20 expires | 28 idle_expires | 36 last_seen
+ *   | 44 refresh.current[32] | 76 refresh.previous[32] | 108 refresh.sealed_next[32]
+ *   | 140 rotated_at | 148 generation
+ *   | 156 user_id length u32 | 160 session_id length u32 | 164 metadata length u32 (~0: NULL)
+ *   | 168 user_id, session_id, metadata bytes
+ * The scripts rewrite fixed-offset fields in place with SETRANGE, never parsing the record. */
+#define JWTS_REC_MAGIC "jws\001"
+#define JWTS_REC_OFF_UPDATED 12
+#define JWTS_REC_OFF_IDLE 28    /* idle_expires then last_seen: 16 bytes */
+#define JWTS_REC_OFF_REFRESH 44 /* current, previous, sealed_next, rotated_at, generation: 112 bytes */
+#define JWTS_REC_REFRESH_LEN 112
+#define JWTS_REC_HEADER 168
+
+/* Encode s as a record into a malloc'd buffer. */
+jwts_err jwts_redis_record_encode(const jwts_session *s, char **out, size_t *out_len);
+
+/* Decode a record (len bytes) into a library-owned session. JWTS_E_MALFORMED if it is not one. */
+jwts_err jwts_redis_record_decode(const char *rec, size_t len, jwts_session **out);
+
+/* Big-endian 64-bit store, for the in-place updates the scripts apply. */
+void jwts_redis_put_i64(unsigned char *p, int64_t v);
+
+/* The JWTS_REC_REFRESH_LEN bytes of refresh state at JWTS_REC_OFF_REFRESH. */
+void jwts_redis_record_refresh(const jwts_refresh_state *r, unsigned char out[JWTS_REC_REFRESH_LEN]);
+
+/* ---- redis_scripts.c --------------------------------------------------------------------- */
+
+typedef enum redis_script {
+    JWTS_SCRIPT_SET,         /* KEYS idx,rec pairs; ARGV ttl_ms, then sid,record pairs -> count */
+    JWTS_SCRIPT_DEL,         /* KEYS idx,rec pairs; ARGV sids -> records deleted */
+    JWTS_SCRIPT_TOUCH,       /* KEYS idx,rec; ARGV idle+last_seen(16), ttl_ms, sid -> 1 or 0 */
+    JWTS_SCRIPT_ROTATE,      /* KEYS idx,rec; ARGV expected, updated(8), refresh(112), ttl_ms, sid,
+                                want -> nil or {matched, record} */
+    JWTS_SCRIPT_REPLACE,     /* KEYS idx,rec; ARGV expected, record, ttl_ms, sid -> nil, 0 or 1 */
+    JWTS_SCRIPT_LIST_USER,   /* KEYS idx; ARGV record key prefix -> records */
+    JWTS_SCRIPT_DELETE_USER, /* KEYS idx; ARGV record key prefix -> records deleted */
+    JWTS_SCRIPT__COUNT
+} redis_script;
+
+/* The Lua source of script id. */
+const char *jwts_redis_script_body(redis_script id);
+
+/* The 40-hex SHA-1 of script id (as EVALSHA wants it), computed once. */
+const char *jwts_redis_script_sha(redis_script id);
+
+/* Run script id with nkeys keys and nargs args (argv[0..nkeys+nargs), lens) in one round trip:
+ * EVALSHA, and EVAL when the server answers NOSCRIPT. *reply is the reply (maybe an error). */
+jwts_err jwts_redis_script_run(redis_runner *r, int64_t deadline_ns, redis_script id, int nkeys, int nargs,
+                               const char *const *argv, const size_t *lens, redisReply **reply);
+
+#endif

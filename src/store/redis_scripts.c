@@ -1,0 +1,193 @@
+/*
+ * redis_scripts.c - the Lua scripts of the Redis store, and running them by EVALSHA.
+ *
+ * Each multi-key operation is one script, so it is atomic and one round trip. Every script that
+ * touches a user's index first trims its expired members (ZREMRANGEBYSCORE up to the server's
+ * TIME), gives every record a server-side TTL, and keeps the index's own TTL at least as long as
+ * its longest member's, so neither records nor index entries outlive their sessions. Index
+ * scores are expiry times in the server's clock, so clients' clocks never matter.
+ *
+ * Scripts carry no shebang flags (Redis 6 compatible). Keys a script builds itself (list and
+ * delete by user) share the user's hash tag with the declared index key, so they stay in one
+ * Redis Cluster slot. A script is sent by SHA-1 (EVALSHA); after a restart or SCRIPT FLUSH the
+ * server answers NOSCRIPT and the same call is sent once more as EVAL, which also caches it.
+ * The SHA-1s are computed once per process (the only global state of the Redis store).
+ */
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/fail.h"
+#include "store/redis.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+#define PRELUDE                                                                                  \
+    "local MAGIC = 'jws\\001'\n"                                                                \
+    "local function now_ms()\n"                                                                  \
+    "  local t = redis.call('TIME')\n"                                                           \
+    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                       \
+    "end\n"                                                                                      \
+    "local function index(idx, sid, exp, now)\n"                                                 \
+    "  redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)\n"                                       \
+    "  redis.call('ZADD', idx, exp, sid)\n"                                                      \
+    "  local pt = redis.call('PTTL', idx)\n"                                                     \
+    "  if pt < 0 or now + pt < exp then redis.call('PEXPIREAT', idx, exp) end\n"                 \
+    "end\n"                                                                                      \
+    "local function unindex(idx, sid, now)\n"                                                    \
+    "  redis.call('ZREM', idx, sid)\n"                                                           \
+    "  redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)\n"                                       \
+    "end\n"
+
+static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
+    [JWTS_SCRIPT_SET] = PRELUDE
+    "local now = now_ms()\n"
+    "local ttl = tonumber(ARGV[1])\n"
+    "for i = 1, #KEYS, 2 do\n"
+    "  redis.call('SET', KEYS[i + 1], ARGV[i + 2], 'PX', ttl)\n"
+    "  index(KEYS[i], ARGV[i + 1], now + ttl, now)\n"
+    "end\n"
+    "return #KEYS / 2\n",
+
+    [JWTS_SCRIPT_DEL] = PRELUDE
+    "local now = now_ms()\n"
+    "local n = 0\n"
+    "for i = 1, #KEYS, 2 do\n"
+    "  n = n + redis.call('DEL', KEYS[i + 1])\n"
+    "  unindex(KEYS[i], ARGV[(i + 1) / 2], now)\n"
+    "end\n"
+    "return n\n",
+
+    [JWTS_SCRIPT_TOUCH] = PRELUDE
+    "local now = now_ms()\n"
+    "if redis.call('GETRANGE', KEYS[2], 0, 3) ~= MAGIC then\n"
+    "  unindex(KEYS[1], ARGV[3], now)\n"
+    "  return 0\n"
+    "end\n"
+    "redis.call('SETRANGE', KEYS[2], " STR(JWTS_REC_OFF_IDLE) ", ARGV[1])\n"
+    "redis.call('PEXPIRE', KEYS[2], ARGV[2])\n"
+    "index(KEYS[1], ARGV[3], now + tonumber(ARGV[2]), now)\n"
+    "return 1\n",
+
+    /* The compare is plain Lua string equality: it runs inside Redis, where its per-byte timing
+     * is lost in the script engine and the network round trip, and it compares hashes of refresh
+     * secrets, never the secrets. */
+    [JWTS_SCRIPT_ROTATE] = PRELUDE
+    "local now = now_ms()\n"
+    "if redis.call('GETRANGE', KEYS[2], 0, 3) ~= MAGIC then\n"
+    "  unindex(KEYS[1], ARGV[5], now)\n"
+    "  return false\n"
+    "end\n"
+    "local cur = redis.call('GETRANGE', KEYS[2], " STR(JWTS_REC_OFF_REFRESH) ", "
+    STR(JWTS_REC_OFF_REFRESH) " + 31)\n"
+    "local matched = 0\n"
+    "if cur == ARGV[1] then\n"
+    "  matched = 1\n"
+    "  redis.call('SETRANGE', KEYS[2], " STR(JWTS_REC_OFF_UPDATED) ", ARGV[2])\n"
+    "  redis.call('SETRANGE', KEYS[2], " STR(JWTS_REC_OFF_REFRESH) ", ARGV[3])\n"
+    "  redis.call('PEXPIRE', KEYS[2], ARGV[4])\n"
+    "  index(KEYS[1], ARGV[5], now + tonumber(ARGV[4]), now)\n"
+    "end\n"
+    "local rec = false\n"
+    "if ARGV[6] == '1' then rec = redis.call('GET', KEYS[2]) end\n"
+    "return {matched, rec}\n",
+
+    /* Compare-and-set of the whole record; the same plain comparison as rotate. */
+    [JWTS_SCRIPT_REPLACE] = PRELUDE
+    "local now = now_ms()\n"
+    "if redis.call('GETRANGE', KEYS[2], 0, 3) ~= MAGIC then\n"
+    "  unindex(KEYS[1], ARGV[4], now)\n"
+    "  return false\n"
+    "end\n"
+    "if redis.call('GETRANGE', KEYS[2], " STR(JWTS_REC_OFF_REFRESH) ", "
+    STR(JWTS_REC_OFF_REFRESH) " + 31) ~= ARGV[1] then return 0 end\n"
+    "redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])\n"
+    "index(KEYS[1], ARGV[4], now + tonumber(ARGV[3]), now)\n"
+    "return 1\n",
+
+    /* Read-only unless something expired, so it also runs on a replica. */
+    [JWTS_SCRIPT_LIST_USER] = PRELUDE
+    "local now = now_ms()\n"
+    "if redis.call('ZCOUNT', KEYS[1], '-inf', now) > 0 then\n"
+    "  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+    "end\n"
+    "local out = {}\n"
+    "for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+    "  local v = redis.call('GET', ARGV[1] .. id)\n"
+    "  if v then out[#out + 1] = v end\n"
+    "end\n"
+    "return out\n",
+
+    [JWTS_SCRIPT_DELETE_USER] = PRELUDE
+    "local now = now_ms()\n"
+    "local n = 0\n"
+    "for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+    "  n = n + redis.call('DEL', ARGV[1] .. id)\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "return n\n",
+};
+
+static char SHAS[JWTS_SCRIPT__COUNT][41];
+static pthread_once_t SHAS_ONCE = PTHREAD_ONCE_INIT;
+
+static void compute_shas(void)
+{
+    for (int i = 0; i < JWTS_SCRIPT__COUNT; i++) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        EVP_Digest(BODIES[i], strlen(BODIES[i]), md, &n, EVP_sha1(), NULL);
+        for (unsigned j = 0; j < 20; j++) snprintf(&SHAS[i][j * 2], 3, "%02x", md[j]);
+    }
+}
+
+const char *jwts_redis_script_body(redis_script id) { return BODIES[id]; }
+
+const char *jwts_redis_script_sha(redis_script id)
+{
+    pthread_once(&SHAS_ONCE, compute_shas);
+    return SHAS[id];
+}
+
+#define ARGV_STACK 16
+
+jwts_err jwts_redis_script_run(redis_runner *r, int64_t deadline_ns, redis_script id, int nkeys, int nargs,
+                               const char *const *argv, const size_t *lens, redisReply **reply)
+{
+    int argc = 3 + nkeys + nargs;
+    const char *stack_argv[ARGV_STACK];
+    size_t stack_lens[ARGV_STACK];
+    const char **av = stack_argv;
+    size_t *al = stack_lens;
+    if (argc > ARGV_STACK) {
+        av = malloc((size_t)argc * sizeof *av);
+        al = malloc((size_t)argc * sizeof *al);
+        if (!av || !al) {
+            free(av);
+            free(al);
+            return jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+        }
+    }
+    char numkeys[16];
+    av[0] = "EVALSHA", al[0] = 7;
+    av[1] = jwts_redis_script_sha(id), al[1] = 40;
+    av[2] = numkeys, al[2] = (size_t)snprintf(numkeys, sizeof numkeys, "%d", nkeys);
+    memcpy(av + 3, argv, (size_t)(nkeys + nargs) * sizeof *av);
+    memcpy(al + 3, lens, (size_t)(nkeys + nargs) * sizeof *al);
+    redis_cmd cmd = {argc, av, al};
+    jwts_err rc = r->ops->run(r, deadline_ns, &cmd, 1, reply);
+    if (!rc && jwts_redis_reply_is(*reply, "NOSCRIPT")) {
+        freeReplyObject(*reply);
+        *reply = NULL;
+        av[0] = "EVAL", al[0] = 4;
+        av[1] = BODIES[id], al[1] = strlen(BODIES[id]);
+        rc = r->ops->run(r, deadline_ns, &cmd, 1, reply);
+    }
+    if (av != stack_argv) {
+        free(av);
+        free(al);
+    }
+    return rc;
+}

@@ -1,0 +1,521 @@
+/*
+ * redis_store.c - the Redis store: the jwts_store vtable over a pool or an auto-pipeline.
+ *
+ * Keys (all of one user share the hash tag {<user id>}, so they live in one cluster slot):
+ *   <prefix>{<user id>}:s:<session id>   the session record (redis_record.c), with a PX TTL
+ *   <prefix>{<user id>}:idx              sorted set of the user's session ids, scored by expiry
+ * User ids cannot contain braces (jwts_user_id_valid), so the tag is exact and no user's keys
+ * can collide with another's. Every operation is one round trip: get is a plain GET, get_many an
+ * MGET, the rest are Lua scripts (redis_scripts.c). Each call is bounded by the earlier of its
+ * ctx deadline and command_timeout_ms.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/fail.h"
+#include "jwtsession/clock.h"
+#include "store/redis.h"
+
+#define DEFAULT_PREFIX "jwts:"
+#define DEFAULT_HOST "127.0.0.1"
+#define DEFAULT_PORT 6379
+#define DEFAULT_POOL 8
+#define MAX_POOL 1024
+#define MAX_PIPELINES 64
+#define DEFAULT_CONNECT_TIMEOUT_MS 1000
+#define DEFAULT_COMMAND_TIMEOUT_MS 2000
+#define KEY_MAX (JWTS_REDIS_PREFIX_MAX + JWTS_USER_ID_MAX + JWTS_SESSION_ID_MAX + 16)
+
+typedef struct redis_store {
+    jwts_store base;
+    redis_config cfg;
+    char *prefix;
+    redis_runner *runner;
+    atomic_bool closed;
+} redis_store;
+
+static redis_store *from_base(jwts_store *st) { return (redis_store *)st; }
+
+/* ---- keys -------------------------------------------------------------------------------- */
+
+/* <prefix>{<user>}<suffix>[<sid>] into buf (KEY_MAX bytes); returns the length. */
+static size_t make_key(const redis_store *rs, char *buf, const char *user, const char *suffix, const char *sid)
+{
+    int n = snprintf(buf, KEY_MAX, "%s{%s}%s%s", rs->prefix, user, suffix, sid ? sid : "");
+    return (size_t)n;
+}
+
+static size_t record_key(const redis_store *rs, char *buf, const char *user, const char *sid)
+{
+    return make_key(rs, buf, user, ":s:", sid);
+}
+
+static size_t index_key(const redis_store *rs, char *buf, const char *user) { return make_key(rs, buf, user, ":idx", NULL); }
+
+/* ---- calls ------------------------------------------------------------------------------- */
+
+/* Check the store is open and compute the call's deadline. */
+static jwts_err begin(redis_store *rs, const jwts_ctx *ctx, int64_t *deadline_ns)
+{
+    if (atomic_load_explicit(&rs->closed, memory_order_acquire)) return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
+    if (jwts_ctx_expired(ctx)) return jwts_fail(JWTS_E_TIMEOUT, "redis: the deadline passed before the call");
+    int64_t d = jwts_monotonic_ns() + rs->cfg.command_timeout_ms * 1000000;
+    if (ctx && ctx->deadline_ns && ctx->deadline_ns < d) d = ctx->deadline_ns;
+    *deadline_ns = d;
+    return JWTS_OK;
+}
+
+/* Fail with the error in r, or PROTOCOL if r is not of the expected type. */
+static jwts_err unexpected(const redisReply *r, const char *op)
+{
+    if (r && r->type == REDIS_REPLY_ERROR) return jwts_redis_reply_fail(r, op);
+    return jwts_fail(JWTS_E_PROTOCOL, "redis %s: unexpected reply type %d", op, r ? r->type : -1);
+}
+
+static jwts_err not_found(void) { return jwts_fail(JWTS_E_NOT_FOUND, "session not found"); }
+
+/* Decode a record reply and check it is the session at (user, sid). */
+static jwts_err decode_for(const redisReply *r, const char *user, const char *sid, jwts_session **out)
+{
+    jwts_err rc = jwts_redis_record_decode(r->str, r->len, out);
+    if (rc) return rc;
+    if ((user && strcmp((*out)->user_id, user) != 0) || (sid && strcmp((*out)->session_id, sid) != 0)) {
+        jwts_session_free(*out);
+        *out = NULL;
+        return jwts_fail(JWTS_E_MALFORMED, "redis record: holds another session than its key names");
+    }
+    return JWTS_OK;
+}
+
+static jwts_err redis_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_session **out)
+{
+    redis_store *rs = from_base(st);
+    int64_t deadline = 0;
+    jwts_err rc = begin(rs, ctx, &deadline);
+    if (rc) return rc;
+    char rec[KEY_MAX];
+    const char *argv[2] = {"GET", rec};
+    size_t lens[2] = {3, record_key(rs, rec, key->user_id, key->session_id)};
+    redis_cmd cmd = {2, argv, lens};
+    redisReply *r = NULL;
+    rc = rs->runner->ops->run(rs->runner, deadline, &cmd, 1, &r);
+    if (rc) return rc;
+    if (r->type == REDIS_REPLY_NIL) rc = not_found();
+    else if (r->type == REDIS_REPLY_STRING) rc = decode_for(r, key->user_id, key->session_id, out);
+    else rc = unexpected(r, "GET");
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Arguments of a script call over n sessions or keys, allocated in one block. */
+typedef struct script_args {
+    const char **argv;
+    size_t *lens;
+    char *keys; /* 2 * n keys of KEY_MAX bytes */
+    char **blobs;
+    size_t n;
+} script_args;
+
+static void args_free(script_args *a)
+{
+    for (size_t i = 0; a->blobs && i < a->n; i++) free(a->blobs[i]);
+    free(a->blobs);
+    free(a->argv);
+    free(a->lens);
+    free(a->keys);
+}
+
+static jwts_err args_alloc(script_args *a, size_t n, size_t nargs, bool blobs)
+{
+    *a = (script_args){.n = n};
+    a->argv = calloc(nargs, sizeof *a->argv);
+    a->lens = calloc(nargs, sizeof *a->lens);
+    a->keys = malloc(2 * n * KEY_MAX);
+    if (blobs) a->blobs = calloc(n, sizeof *a->blobs);
+    if (!a->argv || !a->lens || !a->keys || (blobs && !a->blobs)) {
+        args_free(a);
+        return jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    }
+    return JWTS_OK;
+}
+
+/* KEYS[2i+1] = index of user i, KEYS[2i+2] = record of (user i, sid i). */
+static void put_key_pair(const redis_store *rs, script_args *a, size_t i, const char *user, const char *sid)
+{
+    char *idx = a->keys + 2 * i * KEY_MAX, *rec = idx + KEY_MAX;
+    a->argv[2 * i] = idx, a->lens[2 * i] = index_key(rs, idx, user);
+    a->argv[2 * i + 1] = rec, a->lens[2 * i + 1] = record_key(rs, rec, user, sid);
+}
+
+static jwts_err redis_set_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session *const *sessions, size_t n,
+                               int64_t ttl_ms)
+{
+    redis_store *rs = from_base(st);
+    int64_t deadline = 0;
+    jwts_err rc = begin(rs, ctx, &deadline);
+    if (rc) return rc;
+    script_args a;
+    size_t nkeys = 2 * n, nargs = 1 + 2 * n;
+    if ((rc = args_alloc(&a, n, nkeys + nargs, true))) return rc;
+    char ttl[24];
+    const char **args = a.argv + nkeys;
+    size_t *args_len = a.lens + nkeys;
+    args[0] = ttl, args_len[0] = (size_t)snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const jwts_session *s = sessions[i];
+        put_key_pair(rs, &a, i, s->user_id, s->session_id);
+        args[1 + 2 * i] = s->session_id, args_len[1 + 2 * i] = strlen(s->session_id);
+        rc = jwts_redis_record_encode(s, &a.blobs[i], &args_len[2 + 2 * i]);
+        args[2 + 2 * i] = a.blobs[i];
+    }
+    redisReply *r = NULL;
+    if (!rc)
+        rc = jwts_redis_script_run(rs->runner, deadline, JWTS_SCRIPT_SET, (int)nkeys, (int)nargs, a.argv, a.lens, &r);
+    if (!rc && r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "set");
+    if (r) freeReplyObject(r);
+    args_free(&a);
+    return rc;
+}
+
+static jwts_err redis_set(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms)
+{
+    return redis_set_many(st, ctx, &s, 1, ttl_ms);
+}
+
+static jwts_err delete_keys(redis_store *rs, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
+                            size_t *deleted)
+{
+    int64_t deadline = 0;
+    jwts_err rc = begin(rs, ctx, &deadline);
+    if (rc) return rc;
+    script_args a;
+    size_t nkeys = 2 * n;
+    if ((rc = args_alloc(&a, n, nkeys + n, false))) return rc;
+    for (size_t i = 0; i < n; i++) {
+        put_key_pair(rs, &a, i, keys[i].user_id, keys[i].session_id);
+        a.argv[nkeys + i] = keys[i].session_id, a.lens[nkeys + i] = strlen(keys[i].session_id);
+    }
+    redisReply *r = NULL;
+    rc = jwts_redis_script_run(rs->runner, deadline, JWTS_SCRIPT_DEL, (int)nkeys, (int)n, a.argv, a.lens, &r);
+    if (!rc && r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "delete");
+    if (!rc) *deleted = (size_t)r->integer;
+    if (r) freeReplyObject(r);
+    args_free(&a);
+    return rc;
+}
+
+static jwts_err redis_del(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key)
+{
+    size_t deleted = 0;
+    jwts_err rc = delete_keys(from_base(st), ctx, key, 1, &deleted);
+    if (!rc && deleted == 0) rc = not_found();
+    return rc;
+}
+
+static jwts_err redis_delete_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
+                                  size_t *deleted)
+{
+    return delete_keys(from_base(st), ctx, keys, n, deleted);
+}
+
+static jwts_err redis_touch(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, int64_t last_seen_ms,
+                            int64_t idle_expires_at_ms, int64_t ttl_ms)
+{
+    redis_store *rs = from_base(st);
+    int64_t deadline = 0;
+    jwts_err rc = begin(rs, ctx, &deadline);
+    if (rc) return rc;
+    char idx[KEY_MAX], rec[KEY_MAX], ttl[24];
+    unsigned char times[16];
+    jwts_redis_put_i64(times, idle_expires_at_ms);
+    jwts_redis_put_i64(times + 8, last_seen_ms);
+    const char *argv[5] = {idx, rec, (const char *)times, ttl, key->session_id};
+    size_t lens[5] = {index_key(rs, idx, key->user_id), record_key(rs, rec, key->user_id, key->session_id), 16,
+                      (size_t)snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms), strlen(key->session_id)};
+    redisReply *r = NULL;
+    rc = jwts_redis_script_run(rs->runner, deadline, JWTS_SCRIPT_TOUCH, 2, 3, argv, lens, &r);
+    if (rc) return rc;
+    if (r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "touch");
+    else if (r->integer == 0) rc = not_found();
+    freeReplyObject(r);
+    return rc;
+}
+
+static jwts_err redis_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key,
+                             const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], const jwts_refresh_state *next,
+                             int64_t ttl_ms, jwts_session **current)
+{
+    redis_store *rs = from_base(st);
+    int64_t deadline = 0;
+    jwts_err rc = begin(rs, ctx, &deadline);
+    if (rc) return rc;
+    char idx[KEY_MAX], rec[KEY_MAX], ttl[24];
+    unsigned char updated[8], refresh[JWTS_REC_REFRESH_LEN];
+    jwts_redis_put_i64(updated, next->rotated_at_ms);
+    jwts_redis_record_refresh(next, refresh);
+    const char *argv[8] = {idx, rec, (const char *)expected_hash, (const char *)updated, (const char *)refresh,
+                           ttl, key->session_id, current ? "1" : "0"};
+    size_t lens[8] = {index_key(rs, idx, key->user_id),
+                      record_key(rs, rec, key->user_id, key->session_id),
+                      JWTS_REFRESH_HASH_LEN,
+                      8,
+                      JWTS_REC_REFRESH_LEN,
+                      (size_t)snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms),
+                      strlen(key->session_id),
+                      1};
+    redisReply *r = NULL;
+    rc = jwts_redis_script_run(rs->runner, deadline, JWTS_SCRIPT_ROTATE, 2, 6, argv, lens, &r);
+    if (rc) return rc;
+    if (r->type == REDIS_REPLY_NIL) {
+        rc = not_found();
+    } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_INTEGER) {
+        rc = unexpected(r, "rotate");
+    } else {
+        const redisReply *recr = r->element[1];
+        if (current && recr->type == REDIS_REPLY_STRING) rc = decode_for(recr, key->user_id, key->session_id, current);
+        else if (current) rc = jwts_fail(JWTS_E_PROTOCOL, "redis rotate: no record in the reply");
+        if (!rc && r->element[0]->integer != 1) {
+            rc = jwts_fail(JWTS_E_CONFLICT, "refresh state changed concurrently");
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+static jwts_err redis_replace(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s,
+                              const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], int64_t ttl_ms)
+{
+    redis_store *rs = from_base(st);
+    int64_t deadline = 0;
+    jwts_err rc = begin(rs, ctx, &deadline);
+    if (rc) return rc;
+    char idx[KEY_MAX], rec[KEY_MAX], ttl[24], *blob = NULL;
+    size_t blob_len = 0;
+    if ((rc = jwts_redis_record_encode(s, &blob, &blob_len))) return rc;
+    const char *argv[6] = {idx, rec, (const char *)expected_hash, blob, ttl, s->session_id};
+    size_t lens[6] = {index_key(rs, idx, s->user_id),
+                      record_key(rs, rec, s->user_id, s->session_id),
+                      JWTS_REFRESH_HASH_LEN,
+                      blob_len,
+                      (size_t)snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms),
+                      strlen(s->session_id)};
+    redisReply *r = NULL;
+    rc = jwts_redis_script_run(rs->runner, deadline, JWTS_SCRIPT_REPLACE, 2, 4, argv, lens, &r);
+    free(blob);
+    if (rc) return rc;
+    if (r->type == REDIS_REPLY_NIL) rc = not_found();
+    else if (r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "replace");
+    else if (r->integer != 1) rc = jwts_fail(JWTS_E_CONFLICT, "refresh state changed concurrently");
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Order of a user's sessions: oldest created first, then by session id. */
+static int by_created(const void *a, const void *b)
+{
+    const jwts_session *x = *(jwts_session *const *)a, *y = *(jwts_session *const *)b;
+    if (x->created_at_ms != y->created_at_ms) return x->created_at_ms < y->created_at_ms ? -1 : 1;
+    return strcmp(x->session_id, y->session_id);
+}
+
+/* Run a per-user script (KEYS idx; ARGV record key prefix). */
+static jwts_err user_script(redis_store *rs, const jwts_ctx *ctx, redis_script id, const char *user,
+                            redisReply **r)
+{
+    int64_t deadline = 0;
+    jwts_err rc = begin(rs, ctx, &deadline);
+    if (rc) return rc;
+    char idx[KEY_MAX], recs[KEY_MAX];
+    const char *argv[2] = {idx, recs};
+    size_t lens[2] = {index_key(rs, idx, user), record_key(rs, recs, user, NULL)};
+    return jwts_redis_script_run(rs->runner, deadline, id, 1, 1, argv, lens, r);
+}
+
+static jwts_err redis_list_user(jwts_store *st, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out)
+{
+    redisReply *r = NULL;
+    jwts_err rc = user_script(from_base(st), ctx, JWTS_SCRIPT_LIST_USER, user_id, &r);
+    if (rc) return rc;
+    if (r->type != REDIS_REPLY_ARRAY) rc = unexpected(r, "list_user");
+    if (!rc && r->elements) {
+        out->items = calloc(r->elements, sizeof *out->items);
+        if (!out->items) rc = jwts_fail(JWTS_E_NO_MEMORY, "redis list_user: out of memory");
+    }
+    for (size_t i = 0; !rc && i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING) rc = unexpected(r->element[i], "list_user");
+        else rc = decode_for(r->element[i], user_id, NULL, &out->items[out->count]);
+        if (!rc) out->count++;
+    }
+    freeReplyObject(r);
+    if (rc) jwts_session_list_free(out);
+    else if (out->count > 1) qsort(out->items, out->count, sizeof *out->items, by_created);
+    return rc;
+}
+
+static jwts_err redis_delete_user(jwts_store *st, const jwts_ctx *ctx, const char *user_id, size_t *deleted)
+{
+    redisReply *r = NULL;
+    jwts_err rc = user_script(from_base(st), ctx, JWTS_SCRIPT_DELETE_USER, user_id, &r);
+    if (rc) return rc;
+    if (r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "delete_user");
+    else *deleted = (size_t)r->integer;
+    freeReplyObject(r);
+    return rc;
+}
+
+static jwts_err redis_get_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
+                               jwts_session **out)
+{
+    redis_store *rs = from_base(st);
+    int64_t deadline = 0;
+    jwts_err rc = begin(rs, ctx, &deadline);
+    if (rc) return rc;
+    script_args a;
+    if ((rc = args_alloc(&a, n, 1 + n, false))) return rc;
+    a.argv[0] = "MGET", a.lens[0] = 4;
+    for (size_t i = 0; i < n; i++) {
+        char *rec = a.keys + i * KEY_MAX;
+        a.argv[1 + i] = rec, a.lens[1 + i] = record_key(rs, rec, keys[i].user_id, keys[i].session_id);
+    }
+    redis_cmd cmd = {(int)(1 + n), a.argv, a.lens};
+    redisReply *r = NULL;
+    rc = rs->runner->ops->run(rs->runner, deadline, &cmd, 1, &r);
+    args_free(&a);
+    if (rc) return rc;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != n) rc = unexpected(r, "MGET");
+    for (size_t i = 0; !rc && i < n; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type == REDIS_REPLY_STRING) rc = decode_for(e, keys[i].user_id, keys[i].session_id, &out[i]);
+        else if (e->type != REDIS_REPLY_NIL) rc = unexpected(e, "MGET");
+    }
+    if (rc)
+        for (size_t i = 0; i < n; i++) jwts_session_free(out[i]), out[i] = NULL;
+    freeReplyObject(r);
+    return rc;
+}
+
+static jwts_err redis_cleanup(jwts_store *st, const jwts_ctx *ctx, size_t *removed)
+{
+    /* Redis expires records and index keys itself, and scripts trim indexes as they go. */
+    if (atomic_load(&from_base(st)->closed)) return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
+    *removed = 0;
+    return JWTS_OK;
+}
+
+static jwts_err redis_count(jwts_store *st, size_t *sessions)
+{
+    if (atomic_load(&from_base(st)->closed)) return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
+    return jwts_fail(JWTS_E_UNSUPPORTED, "count: the redis store would have to SCAN the keyspace");
+}
+
+static void redis_close(jwts_store *st)
+{
+    redis_store *rs = from_base(st);
+    if (atomic_exchange(&rs->closed, true)) return;
+    rs->runner->ops->close(rs->runner);
+}
+
+static void redis_destroy(jwts_store *st)
+{
+    redis_store *rs = from_base(st);
+    if (rs->runner) rs->runner->ops->destroy(rs->runner);
+    jwts_redis_addr_clear(&rs->cfg.addr);
+    free(rs->prefix);
+    free(rs);
+}
+
+static const jwts_store_ops REDIS_OPS = {
+    .name = "redis",
+    .get = redis_get,
+    .set = redis_set,
+    .del = redis_del,
+    .touch = redis_touch,
+    .list_user = redis_list_user,
+    .delete_user = redis_delete_user,
+    .rotate = redis_rotate,
+    .replace = redis_replace,
+    .get_many = redis_get_many,
+    .set_many = redis_set_many,
+    .delete_many = redis_delete_many,
+    .cleanup = redis_cleanup,
+    .count = redis_count,
+    .close = redis_close,
+    .destroy = redis_destroy,
+};
+
+/* ---- construction ------------------------------------------------------------------------ */
+
+static bool prefix_valid(const char *p)
+{
+    if (strlen(p) > JWTS_REDIS_PREFIX_MAX) return false;
+    for (; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '{' || *p == '}') return false;
+    return true;
+}
+
+static jwts_err check_options(const jwts_redis_options *o)
+{
+    if (o->key_prefix && !prefix_valid(o->key_prefix))
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: key_prefix must be at most %d bytes without braces or "
+                                                  "control characters", JWTS_REDIS_PREFIX_MAX);
+    if (o->port < 0 || o->port > 65535) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: port must be 1..65535");
+    if (o->db < 0) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: db must not be negative");
+    if (o->pool_size > MAX_POOL) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: pool_size above %d", MAX_POOL);
+    if (o->pipeline_connections > MAX_PIPELINES)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: pipeline_connections above %d", MAX_PIPELINES);
+    if (o->connect_timeout_ms < 0 || o->command_timeout_ms < 0)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: timeouts must not be negative");
+    return JWTS_OK;
+}
+
+static char *dup_or_null(const char *s, bool *failed)
+{
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) *failed = true;
+    return d;
+}
+
+/* The address from the option fields, then the URL over them. */
+static jwts_err build_addr(const jwts_redis_options *o, redis_addr *a)
+{
+    bool failed = false;
+    a->host = dup_or_null(o->host ? o->host : DEFAULT_HOST, &failed);
+    a->port = o->port ? o->port : DEFAULT_PORT;
+    a->unix_path = dup_or_null(o->unix_path, &failed);
+    a->username = dup_or_null(o->username, &failed);
+    a->password = dup_or_null(o->password, &failed);
+    a->db = o->db;
+    if (failed) return jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    if (o->url) return jwts_redis_url_parse(o->url, a);
+    return JWTS_OK;
+}
+
+jwts_err jwts_store_redis_new(const jwts_redis_options *opts, jwts_store **out)
+{
+    if (!out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis store: out is NULL");
+    *out = NULL;
+    jwts_redis_options o = opts ? *opts : (jwts_redis_options){0};
+    jwts_err rc = check_options(&o);
+    if (rc) return rc;
+    redis_store *rs = calloc(1, sizeof *rs);
+    if (!rs) return jwts_fail(JWTS_E_NO_MEMORY, "redis store: out of memory");
+    rs->base.ops = &REDIS_OPS;
+    rs->cfg.connect_timeout_ms = o.connect_timeout_ms ? o.connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+    rs->cfg.command_timeout_ms = o.command_timeout_ms ? o.command_timeout_ms : DEFAULT_COMMAND_TIMEOUT_MS;
+    rc = build_addr(&o, &rs->cfg.addr);
+    if (!rc && !(rs->prefix = strdup(o.key_prefix ? o.key_prefix : DEFAULT_PREFIX)))
+        rc = jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    if (!rc && o.auto_pipeline)
+        rc = jwts_redis_pipeline_new(&rs->cfg, o.pipeline_connections ? o.pipeline_connections : 1, &rs->runner);
+    else if (!rc)
+        rc = jwts_redis_pool_new(&rs->cfg, o.pool_size ? o.pool_size : DEFAULT_POOL, &rs->runner);
+    if (rc) {
+        redis_destroy(&rs->base);
+        return rc;
+    }
+    *out = &rs->base;
+    return JWTS_OK;
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# test_cli_session.sh JWTSESSION_BIN - the session lifecycle end to end from the CLI on the real
+# redis-server of the CTest fixture (JWTS_TEST_REDIS_DIR): create, validate, refresh (and the
+# grace-window replay), list, revoke, revoke-user, the reuse-after-grace theft path, and the
+# stable error form "error: JWTS_E_<NAME>: <detail>" with a non-zero exit.
+set -uo pipefail
+bin=${1:?usage: test_cli_session.sh JWTSESSION_BIN}
+dir=${JWTS_TEST_REDIS_DIR:?run through ctest (redis fixture)}
+port=$(cat "$dir/port")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0
+check() { # check NAME CONDITION-COMMAND...
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name" >&2; fi
+}
+field() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+export JWTSESSION_STORE="redis://127.0.0.1:$port/3"
+export JWTSESSION_ISSUER="https://auth.example.test"
+"$bin" keygen --alg HS256 --kid cli-test --out "$work/key.jwk" || { echo "keygen failed" >&2; exit 1; }
+export JWTSESSION_KEY="$work/key.jwk"
+user="cli-user-$$-$RANDOM"
+
+out=$("$bin" session create --user "$user" --metadata '{"device":"laptop"}')
+check "create exits 0" test $? -eq 0
+access=$(field access_token <<<"$out")
+refresh=$(field refresh_token <<<"$out")
+sid=$(field session_id <<<"$out")
+check "create prints expires_in 900" test "$(field expires_in <<<"$out")" = 900
+check "create prints refresh_expires_in" test "$(field refresh_expires_in <<<"$out")" -gt 0
+
+out=$("$bin" session validate "$access")
+check "validate exits 0" test $? -eq 0
+check "validate names the user" test "$(field user_id <<<"$out")" = "$user"
+check "validate names the session" test "$(field session_id <<<"$out")" = "$sid"
+
+out=$("$bin" session refresh "$refresh")
+check "refresh exits 0" test $? -eq 0
+access2=$(field access_token <<<"$out")
+refresh2=$(field refresh_token <<<"$out")
+check "refresh rotates the refresh token" test "$refresh2" != "$refresh"
+again=$("$bin" session refresh "$refresh")
+check "a replay within grace gets the same pair" test "$(field refresh_token <<<"$again")" = "$refresh2"
+check "... and the same access token" test "$(field access_token <<<"$again")" = "$access2"
+
+out=$("$bin" session list --user "$user")
+check "list shows one session" test "$(/usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["sessions"]), d["sessions"][0]["metadata"]["device"])' <<<"$out")" = "1 laptop"
+check "list never shows refresh state" bash -c '! grep -q "refresh\|sealed\|hash" <<<"$0"' "$out"
+
+"$bin" session revoke "$sid" --user "$user" >/dev/null
+check "revoke exits 0" test $? -eq 0
+err=$("$bin" session validate "$access2" 2>&1 >/dev/null)
+rc=$?
+check "validate after revoke fails" test $rc -ne 0
+check "... with JWTS_E_REVOKED" bash -c '[[ "$0" == "error: JWTS_E_REVOKED: "* ]]' "$err"
+
+# theft: a rotated token replayed after the grace window revokes the session
+out=$("$bin" --refresh-grace 1 session create --user "$user")
+r1=$(field refresh_token <<<"$out")
+out=$("$bin" --refresh-grace 1 session refresh "$r1")
+a2=$(field access_token <<<"$out")
+sleep 1.5
+err=$("$bin" --refresh-grace 1 session refresh "$r1" 2>&1 >/dev/null)
+check "reuse after grace fails with JWTS_E_REFRESH_REUSED" bash -c '[[ "$0" == "error: JWTS_E_REFRESH_REUSED: "* ]]' "$err"
+err=$("$bin" session validate "$a2" 2>&1 >/dev/null)
+check "... and revokes the session" bash -c '[[ "$0" == "error: JWTS_E_REVOKED: "* ]]' "$err"
+
+for i in 1 2 3; do "$bin" session create --user "$user" >/dev/null; done
+out=$("$bin" session revoke-user "$user")
+check "revoke-user counts the sessions" test "$(field revoked <<<"$out")" = 3
+
+err=$("$bin" session validate not.a.token 2>&1 >/dev/null)
+check "a malformed token gives JWTS_E_MALFORMED" bash -c '[[ "$0" == "error: JWTS_E_MALFORMED: "* ]]' "$err"
+err=$(JWTSESSION_KEY= "$bin" session validate "$access" 2>&1 >/dev/null)
+check "validate without a key is a usage error" bash -c '[[ "$0" == "error: JWTS_E_INVALID_ARGUMENT: "* ]]' "$err"
+"$bin" --max-sessions nope session list --user "$user" 2>/dev/null
+check "a bad global option exits 2" test $? -eq 2
+err=$("$bin" --store "redis://127.0.0.1:1" session list --user "$user" 2>&1 >/dev/null)
+check "an unreachable store gives JWTS_E_UNAVAILABLE" bash -c '[[ "$0" == "error: JWTS_E_UNAVAILABLE: "* ]]' "$err"
+out=$("$bin" --max-sessions 1 session create --user "$user-limited")
+err=$("$bin" --max-sessions 1 session create --user "$user-limited" 2>&1 >/dev/null)
+check "max-sessions refuses with JWTS_E_LIMIT" bash -c '[[ "$0" == "error: JWTS_E_LIMIT: "* ]]' "$err"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

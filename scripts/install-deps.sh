@@ -11,7 +11,9 @@ PACKAGES=(
   # real servers and tools used by tests and benchmarks
   redis-server redis-tools valgrind procps iproute2 prometheus
   # JOSE: libjwt (benchmark baseline), PyJWT and node (interop tests; npm ships with this nodejs)
-  libjwt-dev python3-jwt python3-cryptography nodejs
+  libjwt-dev python3 python3-jwt python3-cryptography nodejs
+  # jwtsessiond (libmicrohttpd), its end-to-end tests (nginx, curl) and benchmark (wrk)
+  libmicrohttpd-dev nginx wrk curl
 )
 
 missing=()

@@ -26,6 +26,13 @@ int64_t jwts_now_ms(void);
 /* Monotonic nanoseconds (CLOCK_MONOTONIC), for deadlines and durations. */
 int64_t jwts_monotonic_ns(void);
 
+/* Monotonic nanoseconds for timing hot paths: read from the CPU's invariant time-stamp counter
+ * where there is one (x86-64 with constant and non-stop TSC; ~9 ns instead of ~20 ns), scaled to
+ * CLOCK_MONOTONIC and re-anchored to it about once a second per thread, so it stays within
+ * microseconds of jwts_monotonic_ns(); elsewhere it is jwts_monotonic_ns(). Differences of two
+ * readings on one thread are durations; clamp them at 0 (a re-anchor may step back slightly). */
+int64_t jwts_fast_ns(void);
+
 /* now_ms of clock, or the real clock when clock or clock->now_ms is NULL. */
 int64_t jwts_clock_now_ms(const jwts_clock *clock);
 

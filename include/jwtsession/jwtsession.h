@@ -10,9 +10,12 @@
 #include "error.h"
 #include "jose.h"
 #include "manager.h"
+#include "metrics.h"
+#include "observe.h"
 #include "random.h"
 #include "session.h"
 #include "store.h"
 #include "store_redis.h"
+#include "trace.h"
 
 #endif

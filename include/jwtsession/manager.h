@@ -25,8 +25,10 @@
 #include "ctx.h"
 #include "error.h"
 #include "jose.h"
+#include "metrics.h"
 #include "session.h"
 #include "store.h"
+#include "trace.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,6 +59,9 @@ typedef struct jwts_manager_options {
     int64_t touch_interval_ms;    /* validate records last-seen at most this often; default 60 s;
                                      < 0 = validate never writes */
     const jwts_clock *clock;      /* NULL: the real clock */
+    jwts_metrics *metrics;        /* operation counts and latencies (metrics.h); NULL: none; borrowed */
+    jwts_tracer *tracer;          /* a span per operation, child of the ctx's parent (trace.h); NULL: none;
+                                     borrowed. Wrap the store with jwts_store_observe_new for store spans. */
 } jwts_manager_options;
 
 /* A new manager. JWTS_E_INVALID_ARGUMENT (with the option's name) for missing or bad options,

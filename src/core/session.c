@@ -1,6 +1,7 @@
 /*
  * session.c - jwts_session as one allocation: clone, free, validation and equality.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,28 +73,36 @@ jwts_err jwts_session_clone(const jwts_session *s, jwts_session **out)
     return JWTS_OK;
 }
 
-bool jwts_user_id_valid(const char *user_id)
+/* Character classes of ids (checked on every store call, so by table). */
+enum { IN_USER_ID = 1, IN_SESSION_ID = 2 };
+static uint8_t ID_CHARS[256];
+static pthread_once_t id_chars_once = PTHREAD_ONCE_INIT;
+
+static void init_id_chars(void)
 {
-    if (!user_id || !*user_id) return false;
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)user_id; *p; p++, n++) {
-        if (n >= JWTS_USER_ID_MAX) return false;
-        if (*p < 0x20 || *p == 0x7f || *p == '{' || *p == '}') return false;
-    }
+    for (int c = 0x20; c < 0x100; c++)
+        if (c != 0x7f && c != '{' && c != '}') ID_CHARS[c] |= IN_USER_ID;
+    for (int c = 0; c < 0x100; c++)
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')
+            ID_CHARS[c] |= IN_SESSION_ID;
+}
+
+/* 1..max characters of class, NUL-terminated. */
+static bool id_valid(const char *id, size_t max, uint8_t class)
+{
+    if (!id || !*id) return false;
+    pthread_once(&id_chars_once, init_id_chars);
+    const unsigned char *p = (const unsigned char *)id;
+    for (size_t n = 0; p[n]; n++)
+        if (n >= max || !(ID_CHARS[p[n]] & class)) return false;
     return true;
 }
 
+bool jwts_user_id_valid(const char *user_id) { return id_valid(user_id, JWTS_USER_ID_MAX, IN_USER_ID); }
+
 bool jwts_session_id_valid(const char *session_id)
 {
-    if (!session_id || !*session_id) return false;
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)session_id; *p; p++, n++) {
-        if (n >= JWTS_SESSION_ID_MAX) return false;
-        bool ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-                  *p == '_';
-        if (!ok) return false;
-    }
-    return true;
+    return id_valid(session_id, JWTS_SESSION_ID_MAX, IN_SESSION_ID);
 }
 
 jwts_err jwts_session_validate(const jwts_session *s)

@@ -14,26 +14,31 @@
 jwts_err jwts_manager_revoke(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *session_id)
 {
     if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "revoke: NULL manager");
+    jwts_op_scope sc;
+    jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_REVOKE, ctx);
     jwts_session_key key = {user_id, session_id};
-    return jwts_store_delete(m->opts.store, ctx, &key);
+    return jwts_op_end(&sc, jwts_store_delete(m->opts.store, &c, &key));
 }
 
 jwts_err jwts_manager_revoke_user(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, size_t *revoked)
 {
     if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "revoke_user: NULL manager");
-    return jwts_store_delete_user(m->opts.store, ctx, user_id, revoked);
+    jwts_op_scope sc;
+    jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_REVOKE_USER, ctx);
+    return jwts_op_end(&sc, jwts_store_delete_user(m->opts.store, &c, user_id, revoked));
 }
 
 jwts_err jwts_manager_list(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out)
 {
     if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "list: NULL manager");
-    return jwts_store_list_user(m->opts.store, ctx, user_id, out);
+    jwts_op_scope sc;
+    jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_LIST, ctx);
+    return jwts_op_end(&sc, jwts_store_list_user(m->opts.store, &c, user_id, out));
 }
 
-jwts_err jwts_manager_update_metadata(jwts_manager *m, const jwts_ctx *ctx, const char *user_id,
-                                      const char *session_id, const char *metadata)
+static jwts_err update_metadata(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *session_id,
+                                const char *metadata)
 {
-    if (!m || !metadata) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "update_metadata: NULL manager or metadata");
     char *canonical = NULL;
     jwts_err rc = jwts_metadata_canonicalize(metadata, strlen(metadata), NULL, &canonical);
     if (rc) return rc;
@@ -54,10 +59,21 @@ jwts_err jwts_manager_update_metadata(jwts_manager *m, const jwts_ctx *ctx, cons
     return rc;
 }
 
+jwts_err jwts_manager_update_metadata(jwts_manager *m, const jwts_ctx *ctx, const char *user_id,
+                                      const char *session_id, const char *metadata)
+{
+    if (!m || !metadata) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "update_metadata: NULL manager or metadata");
+    jwts_op_scope sc;
+    jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_UPDATE_METADATA, ctx);
+    return jwts_op_end(&sc, update_metadata(m, &c, user_id, session_id, metadata));
+}
+
 jwts_err jwts_manager_cleanup(jwts_manager *m, const jwts_ctx *ctx, size_t *removed)
 {
     if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "cleanup: NULL manager");
-    return jwts_store_cleanup(m->opts.store, ctx, removed);
+    jwts_op_scope sc;
+    jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_CLEANUP, ctx);
+    return jwts_op_end(&sc, jwts_store_cleanup(m->opts.store, &c, removed));
 }
 
 jwts_err jwts_refresh_token_parse(const char *refresh_token, char user_id[JWTS_USER_ID_MAX + 1],

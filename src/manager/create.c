@@ -32,11 +32,9 @@ static jwts_err enforce_limit(jwts_manager *m, const jwts_ctx *ctx, const char *
     return rc;
 }
 
-jwts_err jwts_manager_create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *metadata,
-                             jwts_tokens *out)
+static jwts_err create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *metadata,
+                       jwts_tokens *out)
 {
-    if (!m || !out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "create: NULL manager or out");
-    memset(out, 0, sizeof *out);
     if (!jwts_user_id_valid(user_id))
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "user_id: must be 1..%d bytes without control characters or braces",
                          JWTS_USER_ID_MAX);
@@ -64,4 +62,14 @@ done:
     OPENSSL_cleanse(secret, sizeof secret);
     free(canonical);
     return rc;
+}
+
+jwts_err jwts_manager_create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *metadata,
+                             jwts_tokens *out)
+{
+    if (!m || !out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "create: NULL manager or out");
+    memset(out, 0, sizeof *out);
+    jwts_op_scope sc;
+    jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_CREATE, ctx);
+    return jwts_op_end(&sc, create(m, &c, user_id, metadata, out));
 }

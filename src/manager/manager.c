@@ -57,6 +57,8 @@ jwts_err jwts_manager_new(const jwts_manager_options *opts, jwts_manager **out)
     }
     m->opts.issuer = m->issuer;
     m->opts.audience = m->audience;
+    size_t keys = jwts_keyset_count(m->opts.keyset);
+    jwts_metrics_set_keyset_size(m->opts.metrics, 1, keys > 0 ? keys - 1 : 0);
     m->verify = (jwts_verify_options){
         .leeway_s = (m->opts.leeway_ms + 999) / 1000,
         .iss = m->issuer,

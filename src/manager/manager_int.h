@@ -5,6 +5,7 @@
 #define JWTS_MANAGER_INT_H
 
 #include "jwtsession/manager.h"
+#include "jwtsession/observe.h"
 #include "jwtsession/random.h"
 
 #define JWTS_SECRET_BYTES 32 /* refresh secrets */
@@ -14,6 +15,12 @@ struct jwts_manager {
     char *issuer, *audience;
     jwts_verify_options verify;
 };
+
+/* Begin op: a span and the latency clock when the manager observes; returns the ctx to pass on. */
+static inline jwts_ctx jwts_mgr_begin(const jwts_manager *m, jwts_op_scope *sc, jwts_op op, const jwts_ctx *ctx)
+{
+    return jwts_op_begin(sc, m->opts.metrics, m->opts.tracer, op, ctx);
+}
 
 /* Now, in milliseconds, on the manager's clock. */
 int64_t jwts_mgr_now_ms(const jwts_manager *m);

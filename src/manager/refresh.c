@@ -80,10 +80,8 @@ static jwts_err reused(jwts_manager *m, const jwts_ctx *ctx, const jwts_session 
     return jwts_fail(JWTS_E_REFRESH_REUSED, "refresh token was already used; session revoked");
 }
 
-jwts_err jwts_manager_refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token, jwts_tokens *out)
+static jwts_err refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token, jwts_tokens *out)
 {
-    if (!m || !out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "refresh: NULL manager or out");
-    memset(out, 0, sizeof *out);
     jwts_refresh_parts p;
     jwts_err rc = jwts_rt_parse(refresh_token, &p);
     if (rc) return rc;
@@ -100,10 +98,13 @@ jwts_err jwts_manager_refresh(jwts_manager *m, const jwts_ctx *ctx, const char *
         if (hash_equal(h, s->refresh.current_hash)) {
             rc = check_alive(m, s, now);
             if (!rc) rc = rotate(m, ctx, s, p.secret, h, now, out);
+            if (!rc) jwts_metrics_refresh_outcome(m->opts.metrics, JWTS_REFRESH_ROTATED);
         } else if (s->refresh.generation > 0 && hash_equal(h, s->refresh.previous_hash)) {
-            bool in_grace = now - s->refresh.rotated_at_ms <= m->opts.refresh_grace_ms;
+            bool in_grace = now - s->refresh.rotated_at_ms < m->opts.refresh_grace_ms;
+            if (!in_grace) jwts_metrics_refresh_outcome(m->opts.metrics, JWTS_REFRESH_REUSED);
             rc = in_grace ? check_alive(m, s, now) : reused(m, ctx, s);
             if (!rc) rc = reissue(m, s, p.secret, now, out);
+            if (!rc) jwts_metrics_refresh_outcome(m->opts.metrics, JWTS_REFRESH_GRACE);
         } else {
             rc = jwts_fail(JWTS_E_NOT_FOUND, "refresh token not recognised");
         }
@@ -112,4 +113,13 @@ jwts_err jwts_manager_refresh(jwts_manager *m, const jwts_ctx *ctx, const char *
     if (rc == JWTS_E_CONFLICT) rc = jwts_fail(JWTS_E_CONFLICT, "refresh: too many concurrent changes");
     OPENSSL_cleanse(&p, sizeof p);
     return rc;
+}
+
+jwts_err jwts_manager_refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token, jwts_tokens *out)
+{
+    if (!m || !out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "refresh: NULL manager or out");
+    memset(out, 0, sizeof *out);
+    jwts_op_scope sc;
+    jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_REFRESH, ctx);
+    return jwts_op_end(&sc, refresh(m, &c, refresh_token, out));
 }

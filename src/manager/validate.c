@@ -27,13 +27,14 @@ static jwts_err check_limits(const jwts_session *s, int64_t now)
     return JWTS_OK;
 }
 
-jwts_err jwts_manager_validate(jwts_manager *m, const jwts_ctx *ctx, const char *token, size_t len,
-                               jwts_validation *out, jwts_session **session)
+static jwts_err validate(jwts_manager *m, const jwts_ctx *ctx, const char *token, size_t len, jwts_validation *out,
+                         jwts_session **session)
 {
-    if (session) *session = NULL;
-    if (!m || !token) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "validate: NULL manager or token");
+    int64_t now = jwts_mgr_now_ms(m); /* one clock read for the token's times and the session's */
+    jwts_verify_options vo = m->verify;
+    vo.now_s = now / 1000;
     jwts_claims c;
-    jwts_err rc = jwts_jwt_verify(m->opts.keyset, token, len, &m->verify, &c, NULL);
+    jwts_err rc = jwts_jwt_verify(m->opts.keyset, token, len, &vo, &c, NULL);
     if (rc) return rc;
     if (!(c.has & JWTS_CLAIM_SUB) || !(c.has & JWTS_CLAIM_SID) || (c.truncated & (JWTS_CLAIM_SUB | JWTS_CLAIM_SID)))
         return jwts_fail(JWTS_E_CLAIM_MISMATCH, "access token lacks a usable sub or sid claim");
@@ -45,7 +46,6 @@ jwts_err jwts_manager_validate(jwts_manager *m, const jwts_ctx *ctx, const char 
     rc = jwts_store_get(m->opts.store, ctx, &key, &s);
     if (rc == JWTS_E_NOT_FOUND) return jwts_fail(JWTS_E_REVOKED, "session revoked or expired");
     if (rc) return rc;
-    int64_t now = jwts_mgr_now_ms(m);
     rc = check_limits(s, now);
     if (rc == JWTS_OK) maybe_touch(m, ctx, s, now);
     if (rc == JWTS_OK && out) {
@@ -56,4 +56,14 @@ jwts_err jwts_manager_validate(jwts_manager *m, const jwts_ctx *ctx, const char 
     if (rc == JWTS_OK && session) *session = s;
     else jwts_session_free(s);
     return rc;
+}
+
+jwts_err jwts_manager_validate(jwts_manager *m, const jwts_ctx *ctx, const char *token, size_t len,
+                               jwts_validation *out, jwts_session **session)
+{
+    if (session) *session = NULL;
+    if (!m || !token) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "validate: NULL manager or token");
+    jwts_op_scope sc;
+    jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_VALIDATE, ctx);
+    return jwts_op_end(&sc, validate(m, &c, token, len, out, session));
 }

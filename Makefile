@@ -14,9 +14,9 @@ build: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-# The main job (for now: the library demo on the in-memory store).
+# The main job: jwtsessiond on 127.0.0.1:8080 (memory store), with a curl quickstart to paste.
 run: build
-	@$(BUILD)/jwtsession-demo
+	@daemon/quickstart.sh $(BUILD)/daemon/jwtsessiond
 
 # Every test suite.
 test: build

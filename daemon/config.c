@@ -1,0 +1,430 @@
+/*
+ * config.c - jwtsessiond's settings from flags, environment and a config file.
+ *
+ * One table lists every setting: its long flag name, its environment twin (JWTSESSION_<NAME>),
+ * its kind, default and help. Sources apply in rising precedence: defaults, the config file
+ * (--config FILE or JWTSESSION_CONFIG: "name = value" lines with the long flag names, '#' starts a
+ * comment line, unknown names are errors), the environment, then flags. --help prints the table.
+ *
+ * The admin key is the one setting with two shapes: --admin-key-file FILE names a file holding it,
+ * while its environment twin JWTSESSION_ADMIN_KEY holds the key itself (JWTSESSION_ADMIN_KEY_FILE
+ * also works). A flag beats the environment, which beats the config file.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "daemon.h"
+
+typedef enum { K_STR, K_DURATION, K_UINT, K_SIZE, K_BOOL, K_ENUM } opt_kind;
+
+typedef struct opt {
+    const char *name; /* long flag and config-file name */
+    opt_kind kind;
+    size_t offset;       /* into jwtsd_config */
+    const char *def;     /* default as text (NULL: unset) */
+    const char *choices; /* K_ENUM: "a|b|c" */
+    const char *arg;     /* argument name in --help */
+    const char *help;
+} opt;
+
+#define OFF(f) offsetof(jwtsd_config, f)
+
+static const opt opts[] = {
+    {"listen", K_STR, OFF(listen), "127.0.0.1:8080", NULL, "ADDR:PORT",
+     "address and port to listen on ([v6]:port for IPv6; port 0 picks a free one)"},
+    {"store", K_STR, OFF(store), "memory", NULL, "URL",
+     "session store: memory, or redis://[[user]:password@]host[:port][/db] or unix:///path"},
+    {"key", K_STR, OFF(key_file), NULL, NULL, "FILE",
+     "signing keys: a JWK, a JWKS (several keys = rotation; its first signing key is active) or PEM;\n"
+     "unset: an HS256 key is generated at start and tokens die with the process"},
+    {"admin-key-file", K_STR, OFF(admin_key_file), NULL, NULL, "FILE",
+     "file holding the admin API key (>= 16 bytes; surrounding whitespace ignored); environment:\n"
+     "JWTSESSION_ADMIN_KEY holds the key itself. Unset: admin calls get 403"},
+    {"issuer", K_STR, OFF(issuer), "jwtsession", NULL, "ISS", "\"iss\" of access tokens (required on validate)"},
+    {"audience", K_STR, OFF(audience), "", NULL, "AUD", "\"aud\" of access tokens (required on validate when set)"},
+    {"access-ttl", K_DURATION, OFF(access_ttl_ms), "15m", NULL, "DURATION", "access token lifetime"},
+    {"refresh-ttl", K_DURATION, OFF(refresh_ttl_ms), "30d", NULL, "DURATION",
+     "a refresh token unused this long dies (sliding)"},
+    {"idle-timeout", K_DURATION, OFF(idle_timeout_ms), "0", NULL, "DURATION",
+     "a session not seen this long ends (0: no idle limit)"},
+    {"absolute-lifetime", K_DURATION, OFF(absolute_lifetime_ms), "90d", NULL, "DURATION",
+     "hard end of a session after its creation"},
+    {"max-sessions", K_UINT, OFF(max_sessions), "0", NULL, "N", "sessions per user (0: unlimited)"},
+    {"limit-policy", K_ENUM, OFF(limit_policy), "refuse", "refuse|evict-oldest", "POLICY",
+     "at max-sessions: refuse (429 JWTS_E_LIMIT) or evict the oldest session"},
+    {"refresh-grace", K_DURATION, OFF(refresh_grace_ms), "10s", NULL, "DURATION",
+     "concurrent refreshes of one token within this window get the same pair (0: none)"},
+    {"memory-max-sessions", K_UINT, OFF(memory_max_sessions), "1000000", NULL, "N", "capacity of the memory store"},
+    {"threads", K_UINT, OFF(threads), "0", NULL, "N", "HTTP worker threads (0: one per core)"},
+    {"max-connections", K_UINT, OFF(max_connections), "1024", NULL, "N", "concurrent connections accepted"},
+    {"connection-timeout", K_DURATION, OFF(connection_timeout_ms), "30s", NULL, "DURATION",
+     "an idle connection is closed after this long (whole seconds)"},
+    {"request-timeout", K_DURATION, OFF(request_timeout_ms), "5s", NULL, "DURATION",
+     "deadline of the store calls of one request"},
+    {"max-body", K_SIZE, OFF(max_body), "64k", NULL, "BYTES", "largest request body (413 beyond)"},
+    {"max-header", K_SIZE, OFF(max_header), "8k", NULL, "BYTES", "largest total of request headers (431 beyond)"},
+    {"max-url", K_SIZE, OFF(max_url), "4k", NULL, "BYTES", "longest request path and query (414 beyond)"},
+    {"shutdown-timeout", K_DURATION, OFF(shutdown_timeout_ms), "10s", NULL, "DURATION",
+     "on SIGTERM, how long in-flight requests may take to finish"},
+    {"log-level", K_ENUM, OFF(log_level), "info", "error|warn|info|debug", "LEVEL", "lowest level logged"},
+    {"access-log", K_BOOL, OFF(access_log), "true", NULL, "BOOL", "one log line per request (info level)"},
+};
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+/* ---- value parsing ------------------------------------------------------------------------------ */
+
+bool jwtsd_parse_duration_ms(const char *text, int64_t *out)
+{
+    errno = 0;
+    char *end;
+    if (!text[0] || !isdigit((unsigned char)text[0])) return false;
+    long long v = strtoll(text, &end, 10);
+    if (errno || v < 0) return false;
+    int64_t mult;
+    if (!*end || !strcmp(end, "s"))
+        mult = 1000;
+    else if (!strcmp(end, "ms"))
+        mult = 1;
+    else if (!strcmp(end, "m"))
+        mult = 60 * 1000;
+    else if (!strcmp(end, "h"))
+        mult = 3600 * 1000;
+    else if (!strcmp(end, "d"))
+        mult = 86400 * 1000;
+    else
+        return false;
+    if (v > INT64_MAX / mult) return false;
+    *out = (int64_t)v * mult;
+    return true;
+}
+
+static bool parse_uint(const char *text, int64_t *out, bool sizes)
+{
+    errno = 0;
+    char *end;
+    if (!text[0] || !isdigit((unsigned char)text[0])) return false;
+    long long v = strtoll(text, &end, 10);
+    if (errno || v < 0) return false;
+    int64_t mult = 1;
+    if (sizes && (!strcmp(end, "k") || !strcmp(end, "K")))
+        mult = 1024, end++;
+    else if (sizes && (!strcmp(end, "m") || !strcmp(end, "M")))
+        mult = 1024 * 1024, end++;
+    if (*end || v > INT64_MAX / mult) return false;
+    *out = (int64_t)v * mult;
+    return true;
+}
+
+static bool parse_bool(const char *text, bool *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no", "off"};
+    for (int i = 0; i < 4; i++) {
+        if (!strcasecmp(text, yes[i])) return *out = true, true;
+        if (!strcasecmp(text, no[i])) return *out = false, true;
+    }
+    return false;
+}
+
+static bool enum_ok(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = choices; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncmp(p, v, n)) return true;
+        p += len + (bar ? 1 : 0);
+    }
+    return false;
+}
+
+/* Set option o of cfg from text; false with a message in err. */
+static bool opt_set(jwtsd_config *cfg, const opt *o, const char *text, const char *source, char *err, size_t errlen)
+{
+    char *base = (char *)cfg + o->offset;
+    switch (o->kind) {
+    case K_STR:
+    case K_ENUM: {
+        if (o->kind == K_ENUM && !enum_ok(o->choices, text)) {
+            snprintf(err, errlen, "%s: %s must be one of %s, not \"%s\"", source, o->name, o->choices, text);
+            return false;
+        }
+        char *dup = strdup(text);
+        if (!dup) {
+            snprintf(err, errlen, "out of memory");
+            return false;
+        }
+        free(*(char **)base);
+        *(char **)base = dup;
+        return true;
+    }
+    case K_DURATION:
+        if (jwtsd_parse_duration_ms(text, (int64_t *)base)) return true;
+        snprintf(err, errlen, "%s: %s must be a duration such as 90, 90s, 500ms, 15m, 12h or 30d, not \"%s\"", source,
+                 o->name, text);
+        return false;
+    case K_UINT:
+    case K_SIZE:
+        if (parse_uint(text, (int64_t *)base, o->kind == K_SIZE)) return true;
+        snprintf(err, errlen, "%s: %s must be a non-negative integer%s, not \"%s\"", source, o->name,
+                 o->kind == K_SIZE ? " (k and m suffixes allowed)" : "", text);
+        return false;
+    case K_BOOL:
+        if (parse_bool(text, (bool *)base)) return true;
+        snprintf(err, errlen, "%s: %s must be true or false, not \"%s\"", source, o->name, text);
+        return false;
+    }
+    return false;
+}
+
+static const opt *opt_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strlen(opts[i].name) == len && !strncmp(opts[i].name, name, len)) return &opts[i];
+    return NULL;
+}
+
+/* JWTSESSION_<NAME> with '-' as '_'. */
+static void env_name(const opt *o, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "JWTSESSION_%s", o->name);
+    for (int i = 11; i < n && (size_t)i < cap; i++) out[i] = out[i] == '-' ? '_' : (char)toupper((unsigned char)out[i]);
+    if (!strcmp(o->name, "key")) snprintf(out, cap, "JWTSESSION_KEY");
+}
+
+/* ---- sources ---------------------------------------------------------------------------------- */
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+    return s;
+}
+
+static bool load_file(jwtsd_config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "config file %s: %s", path, strerror(errno));
+        return false;
+    }
+    char line[4096];
+    int lineno = 0;
+    bool ok = true;
+    while (ok && fgets(line, sizeof(line), f)) {
+        lineno++;
+        char where[512];
+        snprintf(where, sizeof(where), "%.400s:%d", path, lineno);
+        if (!strchr(line, '\n') && !feof(f)) {
+            snprintf(err, errlen, "%s: line too long", where);
+            ok = false;
+            break;
+        }
+        char *s = trim(line);
+        if (!*s || *s == '#') continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s: expected \"name = value\"", where);
+            ok = false;
+            break;
+        }
+        *eq = '\0';
+        char *name = trim(s), *value = trim(eq + 1);
+        size_t vn = strlen(value);
+        if (vn >= 2 && value[0] == '"' && value[vn - 1] == '"') {
+            value[vn - 1] = '\0';
+            value++;
+        }
+        const opt *o = opt_find(name, strlen(name));
+        if (!o) {
+            snprintf(err, errlen, "%s: unknown setting \"%.64s\" (see --help)", where, name);
+            ok = false;
+            break;
+        }
+        ok = opt_set(cfg, o, value, where, err, errlen);
+    }
+    fclose(f);
+    return ok;
+}
+
+static bool load_env(jwtsd_config *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        char name[64];
+        env_name(&opts[i], name, sizeof(name));
+        const char *v = getenv(name);
+        if (v && !opt_set(cfg, &opts[i], v, name, err, errlen)) return false;
+    }
+    return true;
+}
+
+/* Find --config/--help/--version in argv before anything else is applied. */
+static jwtsd_config_result scan_argv(int argc, char **argv, const char **config, char *err, size_t errlen)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return JWTSD_CONFIG_HELP;
+        if (!strcmp(a, "--version")) return JWTSD_CONFIG_VERSION;
+        if (!strcmp(a, "--config")) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "--config needs a value");
+                return JWTSD_CONFIG_ERROR;
+            }
+            *config = argv[++i];
+        } else if (!strncmp(a, "--config=", 9)) {
+            *config = a + 9;
+        }
+    }
+    return JWTSD_CONFIG_RUN;
+}
+
+static bool load_argv(jwtsd_config *cfg, int argc, char **argv, bool *admin_file_flag, char *err, size_t errlen)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(err, errlen, "unexpected argument \"%.64s\" (see --help)", a);
+            return false;
+        }
+        const char *name = a + 2, *eq = strchr(name, '='), *value = eq ? eq + 1 : NULL;
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        if (len == 6 && !strncmp(name, "config", 6)) {
+            if (!eq) i++;
+            continue;
+        }
+        const opt *o = opt_find(name, len);
+        bool negated = false;
+        if (!o && len > 3 && !strncmp(name, "no-", 3)) {
+            o = opt_find(name + 3, len - 3);
+            negated = o && o->kind == K_BOOL && !eq;
+            if (!negated) o = NULL;
+        }
+        if (!o) {
+            snprintf(err, errlen, "unknown option --%.*s (see --help)", (int)(len > 64 ? 64 : len), name);
+            return false;
+        }
+        if (o->kind == K_BOOL && !value) value = negated ? "false" : "true";
+        if (!value) {
+            if (i + 1 >= argc) {
+                snprintf(err, errlen, "--%s needs a value", o->name);
+                return false;
+            }
+            value = argv[++i];
+        }
+        char where[80];
+        snprintf(where, sizeof(where), "--%s", o->name);
+        if (!opt_set(cfg, o, value, where, err, errlen)) return false;
+        if (!strcmp(o->name, "admin-key-file")) *admin_file_flag = true;
+    }
+    return true;
+}
+
+/* Cross-field checks once every source is applied. */
+static bool check(jwtsd_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->access_ttl_ms < 1000) return snprintf(err, errlen, "access-ttl must be at least 1s"), false;
+    if (cfg->refresh_ttl_ms < 1000) return snprintf(err, errlen, "refresh-ttl must be at least 1s"), false;
+    if (cfg->absolute_lifetime_ms < 1000) return snprintf(err, errlen, "absolute-lifetime must be at least 1s"), false;
+    if (cfg->threads > 256) return snprintf(err, errlen, "threads must be at most 256"), false;
+    if (cfg->max_connections < 1 || cfg->max_connections > 1000000)
+        return snprintf(err, errlen, "max-connections must be between 1 and 1000000"), false;
+    if (cfg->max_body < 1 || cfg->max_body > 16 * 1024 * 1024)
+        return snprintf(err, errlen, "max-body must be between 1 and 16m"), false;
+    if (cfg->max_header < 256 || cfg->max_header > 24 * 1024)
+        return snprintf(err, errlen, "max-header must be between 256 and 24k"), false;
+    if (cfg->max_url < 64 || cfg->max_url > 16 * 1024)
+        return snprintf(err, errlen, "max-url must be between 64 and 16k"), false;
+    if (cfg->request_timeout_ms < 1) return snprintf(err, errlen, "request-timeout must be positive"), false;
+    if (cfg->key_file && !cfg->key_file[0]) {
+        free(cfg->key_file);
+        cfg->key_file = NULL;
+    }
+    return true;
+}
+
+jwtsd_config_result jwtsd_config_load(jwtsd_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    *cfg = (jwtsd_config){0};
+    const char *config = getenv("JWTSESSION_CONFIG");
+    jwtsd_config_result r = scan_argv(argc, argv, &config, err, errlen);
+    if (r != JWTSD_CONFIG_RUN) return r;
+    for (size_t i = 0; i < NOPTS; i++)
+        if (opts[i].def && !opt_set(cfg, &opts[i], opts[i].def, "default", err, errlen)) return JWTSD_CONFIG_ERROR;
+    if (config && config[0]) {
+        if (!load_file(cfg, config, err, errlen)) return JWTSD_CONFIG_ERROR;
+        cfg->config_file = strdup(config);
+    }
+    if (!load_env(cfg, err, errlen)) return JWTSD_CONFIG_ERROR;
+    bool admin_file_flag = false;
+    if (!load_argv(cfg, argc, argv, &admin_file_flag, err, errlen)) return JWTSD_CONFIG_ERROR;
+    /* The admin key itself in the environment beats a file from the config file or environment. */
+    const char *env_key = getenv("JWTSESSION_ADMIN_KEY");
+    if (env_key && env_key[0] && !admin_file_flag) {
+        free(cfg->admin_key_file);
+        cfg->admin_key_file = NULL;
+        cfg->admin_key = strdup(env_key);
+    }
+    return check(cfg, err, errlen) ? JWTSD_CONFIG_RUN : JWTSD_CONFIG_ERROR;
+}
+
+void jwtsd_config_free(jwtsd_config *cfg)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (opts[i].kind == K_STR || opts[i].kind == K_ENUM) {
+            char **p = (char **)((char *)cfg + opts[i].offset);
+            free(*p);
+            *p = NULL;
+        }
+    }
+    if (cfg->admin_key) {
+        OPENSSL_cleanse(cfg->admin_key, strlen(cfg->admin_key));
+        free(cfg->admin_key);
+    }
+    free(cfg->config_file);
+    *cfg = (jwtsd_config){0};
+}
+
+void jwtsd_config_help(const char *prog)
+{
+    printf("Usage: %s [OPTIONS]\n\n"
+           "jwtsessiond - JWT session manager over HTTP (see docs/daemon.md for the API).\n\n"
+           "Every option also comes from the environment (JWTSESSION_<NAME>, shown under each) and\n"
+           "from --config FILE (JWTSESSION_CONFIG): \"name = value\" lines using the long names below,\n"
+           "'#' starts a comment line. Precedence: flags > environment > config file > defaults.\n"
+           "Durations: 90 (seconds), 500ms, 90s, 15m, 12h, 30d. Sizes: bytes, or with k / m.\n\n"
+           "  --config FILE\n      read settings from FILE  [JWTSESSION_CONFIG]\n",
+           prog);
+    for (size_t i = 0; i < NOPTS; i++) {
+        const opt *o = &opts[i];
+        char env[64];
+        env_name(o, env, sizeof(env));
+        if (o->kind == K_BOOL)
+            printf("  --%s[=BOOL], --no-%s\n", o->name, o->name);
+        else
+            printf("  --%s %s\n", o->name, o->arg);
+        printf("      ");
+        for (const char *p = o->help; *p; p++) {
+            putchar(*p);
+            if (*p == '\n') printf("      ");
+        }
+        if (!strcmp(o->name, "admin-key-file"))
+            printf("\n      [JWTSESSION_ADMIN_KEY_FILE; JWTSESSION_ADMIN_KEY = the key]");
+        else
+            printf("\n      [%s", env);
+        if (strcmp(o->name, "admin-key-file") != 0) {
+            if (o->def && o->def[0]) printf("; default %s", o->def);
+            printf("]");
+        }
+        putchar('\n');
+    }
+    printf("  --help        this text\n  --version     print the version\n\n"
+           "Tracing follows the OpenTelemetry environment (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME,\n"
+           "OTEL_TRACES_SAMPLER, OTEL_SDK_DISABLED, ...). Signals: SIGTERM/SIGINT stop accepting, finish\n"
+           "in-flight requests (up to --shutdown-timeout), flush spans and exit 0.\n");
+}

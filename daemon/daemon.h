@@ -1,0 +1,292 @@
+/*
+ * daemon.h - what the files of jwtsessiond share: its configuration, the server state every
+ * request sees, and the functions each file offers the others.
+ *
+ *   config.c  flags, environment and config file -> jwtsd_config
+ *   keys.c    the signing key set (from a file, or generated) and the admin key digest
+ *   log.c     structured JSON log lines on stderr (never a token)
+ *   json.c    a small JSON writer and the request-body readers
+ *   auth.c    bearer tokens: the admin key and users' access tokens
+ *   http.c    the libmicrohttpd server: limits, request bodies, responses, access log
+ *   routes.c  the API endpoints
+ *   observe.c metrics and tracing (the seam to src/observe)
+ *   main.c    start-up, signals, graceful shutdown
+ *
+ * Internal to the daemon: names use the jwtsd_ prefix so they never clash with the library's.
+ */
+#ifndef JWTSD_DAEMON_H
+#define JWTSD_DAEMON_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jwtsession/jwtsession.h"
+#include "jwtsession/manager.h"
+#include "jwtsession/metrics.h"
+#include "jwtsession/observe.h"
+
+#define JWTSD_VERSION "0.1.0"
+
+/* ---- configuration (config.c) ---------------------------------------------------------------- */
+
+typedef struct jwtsd_config {
+    char *listen;         /* "ADDR:PORT", "[v6]:PORT" */
+    char *store;          /* "memory" or a redis:// / unix:// URL */
+    char *key_file;       /* NULL: generate an HS256 key */
+    char *admin_key_file; /* path of a file holding the admin API key */
+    char *admin_key;      /* the admin key itself (JWTSESSION_ADMIN_KEY); wiped on free */
+    char *issuer;
+    char *audience;
+    int64_t access_ttl_ms;
+    int64_t refresh_ttl_ms;
+    int64_t idle_timeout_ms; /* 0: none */
+    int64_t absolute_lifetime_ms;
+    int64_t max_sessions;        /* per user; 0: unlimited */
+    char *limit_policy;          /* "refuse" | "evict-oldest" */
+    int64_t refresh_grace_ms;    /* 0: no grace window */
+    int64_t memory_max_sessions; /* memory store capacity */
+    int64_t threads;             /* 0: one per core */
+    int64_t max_connections;
+    int64_t connection_timeout_ms;
+    int64_t request_timeout_ms;  /* bound of the store calls of one request */
+    int64_t max_body;            /* bytes */
+    int64_t max_header;          /* bytes of all request headers together */
+    int64_t max_url;             /* bytes of the request path plus query */
+    int64_t shutdown_timeout_ms; /* how long SIGTERM waits for in-flight requests */
+    char *log_level;             /* error | warn | info | debug */
+    bool access_log;
+    char *config_file; /* where the file values came from, or NULL */
+} jwtsd_config;
+
+/* What parsing argv asks for. */
+typedef enum { JWTSD_CONFIG_RUN, JWTSD_CONFIG_HELP, JWTSD_CONFIG_VERSION, JWTSD_CONFIG_ERROR } jwtsd_config_result;
+
+/* Fill cfg from defaults, the config file (--config / JWTSESSION_CONFIG), the environment and
+ * argv, in rising precedence. On JWTSD_CONFIG_ERROR a message is in err. */
+jwtsd_config_result jwtsd_config_load(jwtsd_config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* Print --help (every option, its environment twin and default) to stdout. */
+void jwtsd_config_help(const char *prog);
+
+/* Free cfg's strings (wiping the admin key). */
+void jwtsd_config_free(jwtsd_config *cfg);
+
+/* Parse a duration "90" (seconds), "500ms", "90s", "15m", "12h", "30d" into milliseconds (>= 0).
+ * false when bad. */
+bool jwtsd_parse_duration_ms(const char *text, int64_t *out);
+
+/* ---- logging (log.c) ------------------------------------------------------------------------- */
+
+typedef enum { JWTSD_LOG_ERROR = 0, JWTSD_LOG_WARN, JWTSD_LOG_INFO, JWTSD_LOG_DEBUG } jwtsd_log_level;
+
+/* One field of a log line: a string (s) or an integer (i, when s is NULL and is_int). */
+typedef struct jwtsd_kv {
+    const char *key;
+    const char *s;
+    int64_t i;
+    bool is_int;
+} jwtsd_kv;
+
+#define JWTSD_S(k, v) ((jwtsd_kv){.key = (k), .s = (v)})
+#define JWTSD_I(k, v) ((jwtsd_kv){.key = (k), .i = (int64_t)(v), .is_int = true})
+/* JWTSD_LOG(level, msg, JWTSD_S("key", "value"), JWTSD_I("n", 1), ...): at least one field. */
+#define JWTSD_LOG(level, msg, ...)                                                                                     \
+    jwtsd_log((level), (msg), (const jwtsd_kv[]){__VA_ARGS__},                                                         \
+              sizeof((const jwtsd_kv[]){__VA_ARGS__}) / sizeof(jwtsd_kv))
+
+/* Set the lowest level written (default info). false for an unknown name. */
+bool jwtsd_log_set_level(const char *name);
+
+/* true when level would be written. */
+bool jwtsd_log_enabled(jwtsd_log_level level);
+
+/* Write one JSON line {"ts":..,"level":..,"msg":..,fields...} to stderr with one write(2). */
+void jwtsd_log(jwtsd_log_level level, const char *msg, const jwtsd_kv *kv, size_t n);
+
+/* ---- JSON (json.c) ----------------------------------------------------------------------------- */
+
+/* A growing output buffer. On allocation failure it goes into an error state (oom) and stays. */
+typedef struct jwtsd_buf {
+    char *data;
+    size_t len, cap;
+    bool oom;
+} jwtsd_buf;
+
+void jwtsd_buf_raw(jwtsd_buf *b, const char *s, size_t n); /* append n bytes of s as they are */
+void jwtsd_buf_lit(jwtsd_buf *b, const char *s);           /* append s as it is */
+void jwtsd_buf_str(jwtsd_buf *b, const char *s);           /* append s as a quoted JSON string */
+void jwtsd_buf_int(jwtsd_buf *b, int64_t v);               /* append v in decimal */
+void jwtsd_buf_free(jwtsd_buf *b);                         /* free the data and reset b */
+
+/* A parsed request body: a JSON object whose members were checked against the allowed names. */
+typedef struct jwtsd_body jwtsd_body;
+
+/* Parse body (len bytes) as one JSON object with no duplicate members and only the names in
+ * allowed (NULL-terminated). JWTS_E_MALFORMED / JWTS_E_INVALID_ARGUMENT with a message in msg. */
+jwts_err jwtsd_body_parse(const char *body, size_t len, const char *const *allowed, jwtsd_body **out, char *msg,
+                          size_t msglen);
+void jwtsd_body_free(jwtsd_body *b);
+
+/* The string member name: NULL when absent; JWTS_E_INVALID_ARGUMENT when not a string. */
+jwts_err jwtsd_body_string(const jwtsd_body *b, const char *name, const char **out, char *msg, size_t msglen);
+
+/* The raw JSON text of object member name, byte for byte as sent (malloc'd, NUL-terminated);
+ * NULL when absent; JWTS_E_INVALID_ARGUMENT when present but not an object. */
+jwts_err jwtsd_body_object_text(const jwtsd_body *b, const char *name, char **out, char *msg, size_t msglen);
+
+/* Decode %XX escapes of s (n bytes) into out (cap bytes, NUL-terminated). false for a bad escape,
+ * a NUL byte, or no room. */
+bool jwtsd_percent_decode(const char *s, size_t n, char *out, size_t cap);
+
+/* ---- observability (observe.c) ------------------------------------------------------------------ */
+
+/* The routes, for metrics labels and span names (low cardinality, never an id). */
+typedef enum jwtsd_route {
+    JWTSD_ROUTE_NONE = 0,      /* no route matched */
+    JWTSD_ROUTE_SESSIONS,      /* /v1/sessions */
+    JWTSD_ROUTE_SESSION,       /* /v1/sessions/{id} */
+    JWTSD_ROUTE_AUTH,          /* /v1/auth */
+    JWTSD_ROUTE_REFRESH,       /* /v1/refresh */
+    JWTSD_ROUTE_USER_SESSIONS, /* /v1/users/{id}/sessions */
+    JWTSD_ROUTE_JWKS,          /* /.well-known/jwks.json */
+    JWTSD_ROUTE_METRICS,       /* /metrics */
+    JWTSD_ROUTE_HEALTHZ,       /* /healthz */
+    JWTSD_ROUTE_READYZ,        /* /readyz */
+    JWTSD_ROUTE__COUNT
+} jwtsd_route;
+
+/* The route's template ("/v1/sessions/{id}"); "other" for NONE. */
+const char *jwtsd_route_name(jwtsd_route r);
+
+typedef struct jwtsd_observe jwtsd_observe;
+typedef struct jwtsd_span jwtsd_span;
+
+/* Metrics registry, HTTP metrics and (when the library has one) the OTLP tracer from OTEL_*. */
+jwts_err jwtsd_observe_new(const jwtsd_config *cfg, jwtsd_observe **out);
+void jwtsd_observe_free(jwtsd_observe *o);
+
+/* The registry (for GET /metrics and the library's jwts_metrics_* calls); may be NULL. */
+jwts_metrics *jwtsd_observe_metrics(jwtsd_observe *o);
+
+/* Wrap the store in the observing decorator when the library has one; else returns st. The
+ * returned store owns st. */
+jwts_store *jwtsd_observe_store(jwtsd_observe *o, jwts_store *st);
+
+/* Start the server span of one request, continuing traceparent / uber-trace-id (either may be
+ * NULL). ctx gets the request's deadline and this span as its parent. NULL when not traced. */
+jwtsd_span *jwtsd_span_begin(jwtsd_observe *o, const char *method, jwtsd_route route, const char *traceparent,
+                             const char *uber_trace_id, int64_t timeout_ms, jwts_ctx *ctx);
+
+/* End the span of one request and count it: status code, error (JWTS_OK: none), duration. */
+void jwtsd_request_done(jwtsd_observe *o, jwtsd_span *span, jwtsd_route route, unsigned status, jwts_err rc,
+                        int64_t duration_ns);
+
+/* The tracer (for the manager's operation spans); NULL when not tracing. */
+jwts_tracer *jwtsd_observe_tracer(jwtsd_observe *o);
+
+/* Export every ended span (SIGTERM). */
+void jwtsd_observe_flush(jwtsd_observe *o, int64_t timeout_ms);
+
+/* ---- the server state --------------------------------------------------------------------------- */
+
+typedef struct jwtsd_server {
+    const jwtsd_config *cfg;
+    jwts_store *store;
+    jwts_keyset *keyset;
+    jwts_manager *manager;
+    jwtsd_observe *observe;
+    char *jwks_json; /* the public JWKS, rendered once */
+    bool admin_enabled;
+    uint8_t admin_digest[32]; /* SHA-256 of the admin key */
+    atomic_bool shutting_down;
+    atomic_long in_flight; /* requests started and not yet completed */
+    struct MHD_Daemon *mhd;
+    uint16_t port; /* the bound port */
+} jwtsd_server;
+
+/* ---- keys (keys.c) ----------------------------------------------------------------------------- */
+
+/* The key set of cfg->key_file, or a generated HS256 key (with a warning). */
+jwts_err jwtsd_keys_load(const jwtsd_config *cfg, jwts_keyset **out, char *err, size_t errlen);
+
+/* The admin key from cfg (file or environment), as a SHA-256 digest in srv. false on error (err). */
+bool jwtsd_admin_key_load(const jwtsd_config *cfg, jwtsd_server *srv, char *err, size_t errlen);
+
+/* ---- requests (http.c) and their handlers (routes.c, auth.c) ------------------------------------- */
+
+/* One request as the handlers see it. */
+typedef struct jwtsd_request {
+    jwtsd_server *srv;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path; /* raw (still %-encoded) path */
+    jwtsd_route route;
+    const char *param; /* the {id} segment, decoded (NULL if none) */
+    const char *body;  /* NUL-terminated, body_len bytes (NULL if none) */
+    size_t body_len;
+    jwts_ctx ctx; /* deadline and trace parent for library calls */
+    /* what the handler answered */
+    unsigned status;
+    jwts_err error; /* JWTS_OK, or the error code answered */
+} jwtsd_request;
+
+/* Answer with status and a JSON body (copied). */
+void jwtsd_reply_json(jwtsd_request *r, unsigned status, const char *json, size_t len);
+
+/* Answer with status and body taken over (a NUL-terminated malloc'd string, wiped and freed by the
+ * server once sent). headers: n name/value pairs added to the answer. */
+void jwtsd_reply_owned(jwtsd_request *r, unsigned status, const char *content_type, char *body, size_t len,
+                       const char *const *headers, size_t n);
+
+/* Answer {"error":"JWTS_E_<NAME>","message":msg} with status (0: the code's usual status). */
+void jwtsd_reply_error(jwtsd_request *r, unsigned status, jwts_err code, const char *msg);
+
+/* As jwtsd_reply_error with a WWW-Authenticate: Bearer challenge (RFC 6750). */
+void jwtsd_reply_unauthorized(jwtsd_request *r, jwts_err code, const char *msg);
+
+/* The usual HTTP status of a library error outside credential checks. */
+unsigned jwtsd_status_for(jwts_err code);
+
+/* A request header (NULL if absent) and a decoded query argument into out (false if absent or bad). */
+const char *jwtsd_header(const jwtsd_request *r, const char *name);
+bool jwtsd_query(const jwtsd_request *r, const char *name, char *out, size_t cap);
+
+/* Start and stop the HTTP server of srv. */
+bool jwtsd_http_start(jwtsd_server *srv, char *err, size_t errlen);
+void jwtsd_http_quiesce(jwtsd_server *srv);
+void jwtsd_http_stop(jwtsd_server *srv);
+
+/* Route path (raw) to r->route and r->param; false (and an answer) when it fails. */
+bool jwtsd_route_match(jwtsd_request *r, char *param, size_t cap);
+
+/* Whether route takes a request body for method. */
+bool jwtsd_route_wants_body(jwtsd_route route, const char *method);
+
+/* Run the handler of r->route (the answer is always set on return). */
+void jwtsd_route_dispatch(jwtsd_request *r);
+
+/* Who is calling. */
+typedef enum { JWTSD_CALLER_NONE = 0, JWTSD_CALLER_ADMIN, JWTSD_CALLER_USER } jwtsd_caller_kind;
+
+typedef struct jwtsd_caller {
+    jwtsd_caller_kind kind;
+    jwts_validation user; /* for JWTSD_CALLER_USER */
+} jwtsd_caller;
+
+/* The bearer token of the Authorization header (pointer into the header; *len its length), or
+ * NULL when there is none. */
+const char *jwtsd_bearer(const jwtsd_request *r, size_t *len);
+
+/* Authenticate r: the admin key, or a valid access token (admin_only: only the admin key; a valid
+ * user token then gets 403). false when it answered (401/403). */
+bool jwtsd_authenticate(jwtsd_request *r, bool admin_only, jwtsd_caller *out);
+
+/* Validate r's bearer token as an access token (observed as the validate operation). */
+jwts_err jwtsd_validate_token(jwtsd_request *r, const char *token, size_t len, jwts_validation *out);
+
+/* Monotonic nanoseconds. */
+int64_t jwtsd_now_ns(void);
+
+#endif

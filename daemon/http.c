@@ -1,0 +1,493 @@
+/*
+ * http.c - the HTTP server on libmicrohttpd: an internal epoll thread pool (one thread per core
+ * by default), limits on everything a client sends, request bodies, JSON responses and the access
+ * log.
+ *
+ * Limits: connections (--max-connections), idle time per connection (--connection-timeout),
+ * request path + query (--max-url, 414), headers (--max-header, 431), body (--max-body, 413,
+ * answered as soon as the Content-Length or the received bytes pass it). Anything larger than the
+ * per-connection memory pool is refused by libmicrohttpd itself before reaching us. Every answer
+ * we give is JSON; errors are {"error":"JWTS_E_<NAME>","message":"..."}.
+ *
+ * A request is one jwtsd_request inside a req_state, created on the first call of the access
+ * handler and freed in the completion callback, which also ends its span, counts it and logs it.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+
+#include "daemon.h"
+
+#define PARAM_MAX 1024 /* decoded {id} path segment */
+#define HEADERS_COUNT_MAX 100
+#define DRAIN_MAX (1024 * 1024) /* bytes of an oversized body read and dropped before answering 413 */
+
+typedef struct req_state {
+    jwtsd_request r;
+    int64_t t0_ns;
+    jwtsd_span *span;
+    char *body;
+    size_t body_len;
+    bool wants_body;
+    bool too_large; /* the body passed --max-body: drop the rest, then answer 413 */
+    size_t dropped; /* bytes dropped so far */
+    char param[PARAM_MAX];
+} req_state;
+
+int64_t jwtsd_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- answers ------------------------------------------------------------------------------------ */
+
+unsigned jwtsd_status_for(jwts_err code)
+{
+    switch (code) {
+    case JWTS_OK:
+        return 200;
+    case JWTS_E_INVALID_ARGUMENT:
+    case JWTS_E_MALFORMED:
+        return 400;
+    case JWTS_E_NOT_FOUND:
+        return 404;
+    case JWTS_E_EXPIRED:
+    case JWTS_E_NOT_YET_VALID:
+    case JWTS_E_REVOKED:
+    case JWTS_E_BAD_SIGNATURE:
+    case JWTS_E_ALG_NOT_ALLOWED:
+    case JWTS_E_CLAIM_MISMATCH:
+    case JWTS_E_KEY_NOT_FOUND:
+    case JWTS_E_REFRESH_REUSED:
+        return 401;
+    case JWTS_E_CONFLICT:
+        return 409;
+    case JWTS_E_LIMIT:
+        return 429;
+    case JWTS_E_UNSUPPORTED:
+        return 400;
+    case JWTS_E_UNAVAILABLE:
+    case JWTS_E_TIMEOUT:
+    case JWTS_E_PROTOCOL:
+    case JWTS_E_CLOSED:
+    case JWTS_E_NO_MEMORY:
+        return 503;
+    case JWTS_E_BAD_KEY:
+    case JWTS_E_INTERNAL:
+    default:
+        return 500;
+    }
+}
+
+/* Free a response body, wiping it first: token answers hold secrets (bodies are NUL-terminated). */
+static void wipe_free(void *body)
+{
+    if (!body) return;
+    OPENSSL_cleanse(body, strlen(body));
+    free(body);
+}
+
+void jwtsd_reply_owned(jwtsd_request *r, unsigned status, const char *content_type, char *body, size_t len,
+                       const char *const *headers, size_t n)
+{
+    if (r->status) { /* answered already: keep the first answer */
+        free(body);
+        return;
+    }
+    r->status = status;
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, body, wipe_free);
+    if (!resp) {
+        free(body);
+        r->status = 500;
+        return;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    for (size_t i = 0; i < n; i++) MHD_add_response_header(resp, headers[2 * i], headers[2 * i + 1]);
+    if (atomic_load_explicit(&r->srv->shutting_down, memory_order_relaxed))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (MHD_queue_response(r->conn, status, resp) != MHD_YES) r->status = 500;
+    MHD_destroy_response(resp);
+}
+
+void jwtsd_reply_json(jwtsd_request *r, unsigned status, const char *json, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        r->status = 500;
+        return;
+    }
+    memcpy(copy, json, len);
+    copy[len] = '\0';
+    jwtsd_reply_owned(r, status, "application/json", copy, len, NULL, 0);
+}
+
+/* The error body; NULL when out of memory. */
+static char *error_body(jwts_err code, const char *msg, size_t *len)
+{
+    jwtsd_buf b = {0};
+    jwtsd_buf_lit(&b, "{\"error\":");
+    jwtsd_buf_str(&b, jwts_errname(code));
+    jwtsd_buf_lit(&b, ",\"message\":");
+    jwtsd_buf_str(&b, msg && msg[0] ? msg : jwts_strerror(code));
+    jwtsd_buf_lit(&b, "}");
+    if (b.oom) {
+        jwtsd_buf_free(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return b.data;
+}
+
+static void reply_error_headers(jwtsd_request *r, unsigned status, jwts_err code, const char *msg,
+                                const char *const *headers, size_t n)
+{
+    if (r->status) return;
+    size_t len = 0;
+    char *body = error_body(code, msg, &len);
+    r->error = code;
+    if (!body) {
+        r->status = 500;
+        return;
+    }
+    jwtsd_reply_owned(r, status ? status : jwtsd_status_for(code), "application/json", body, len, headers, n);
+}
+
+void jwtsd_reply_error(jwtsd_request *r, unsigned status, jwts_err code, const char *msg)
+{
+    reply_error_headers(r, status, code, msg, NULL, 0);
+}
+
+void jwtsd_reply_unauthorized(jwtsd_request *r, jwts_err code, const char *msg)
+{
+    /* RFC 6750 section 3: no error attribute when the request carried no token at all. The
+     * description is a quoted-string: drop what could break out of it. */
+    size_t tlen;
+    char challenge[512];
+    if (!jwtsd_bearer(r, &tlen)) {
+        snprintf(challenge, sizeof(challenge), "Bearer realm=\"jwtsession\"");
+    } else {
+        char desc[300];
+        size_t o = 0;
+        for (const char *p = msg ? msg : ""; *p && o < sizeof(desc) - 1; p++)
+            desc[o++] = (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) ? ' ' : *p;
+        desc[o] = '\0';
+        snprintf(challenge, sizeof(challenge),
+                 "Bearer realm=\"jwtsession\", error=\"invalid_token\", error_description=\"%s: %s\"",
+                 jwts_errname(code), desc);
+    }
+    const char *headers[] = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, challenge};
+    reply_error_headers(r, 401, code, msg, headers, 1);
+}
+
+/* ---- request values -------------------------------------------------------------------------------- */
+
+const char *jwtsd_header(const jwtsd_request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+bool jwtsd_query(const jwtsd_request *r, const char *name, char *out, size_t cap)
+{
+    const char *v = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    return v && v[0] && jwtsd_percent_decode(v, strlen(v), out, cap);
+}
+
+/* Keep URLs raw: routes.c splits the path first and decodes each segment itself, so an encoded
+ * '/' inside a user id stays inside it. */
+static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s)
+{
+    return strlen(s);
+}
+
+typedef struct size_tally {
+    size_t header_bytes, header_count, query_bytes;
+} size_tally;
+
+static enum MHD_Result tally_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    size_tally *t = cls;
+    size_t n = strlen(key) + (value ? strlen(value) : 0);
+    if (kind == MHD_HEADER_KIND) {
+        t->header_bytes += n + 4; /* ": " and CRLF */
+        t->header_count++;
+    } else {
+        t->query_bytes += n + 2; /* '=' and '&' */
+    }
+    return MHD_YES;
+}
+
+/* Answer requests over the header or URL limits. */
+static bool check_sizes(req_state *st)
+{
+    jwtsd_request *r = &st->r;
+    const jwtsd_config *cfg = r->srv->cfg;
+    size_tally t = {0};
+    MHD_get_connection_values(r->conn, (enum MHD_ValueKind)(MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND), tally_value, &t);
+    if (strlen(r->path) + t.query_bytes > (size_t)cfg->max_url) {
+        jwtsd_reply_error(r, 414, JWTS_E_LIMIT, "request URL too long (--max-url)");
+        return false;
+    }
+    if (t.header_bytes > (size_t)cfg->max_header || t.header_count > HEADERS_COUNT_MAX) {
+        jwtsd_reply_error(r, 431, JWTS_E_LIMIT, "request headers too large (--max-header)");
+        return false;
+    }
+    return true;
+}
+
+/* Checks of a request that should carry a JSON body, made before reading it. */
+static bool check_body_headers(req_state *st)
+{
+    jwtsd_request *r = &st->r;
+    const char *ct = jwtsd_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    size_t n = ct ? strcspn(ct, ";") : 0;
+    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t')) n--;
+    if (!ct || n != 16 || strncasecmp(ct, "application/json", 16) != 0) {
+        jwtsd_reply_error(r, 415, JWTS_E_UNSUPPORTED, "Content-Type must be application/json");
+        return false;
+    }
+    /* A body declared too large is refused before it is sent when the client waits for
+     * "100 Continue" or the body is huge; a moderately large one is read and dropped first, as
+     * closing on unread data would reset the connection and lose our answer. */
+    const char *cl = jwtsd_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+    if (declared > (unsigned long long)r->srv->cfg->max_body) {
+        const char *expect = jwtsd_header(r, MHD_HTTP_HEADER_EXPECT);
+        if (declared > DRAIN_MAX || (expect && strcasestr(expect, "100-continue"))) {
+            jwtsd_reply_error(r, 413, JWTS_E_LIMIT, "request body too large (--max-body)");
+            return false;
+        }
+        st->too_large = true;
+    }
+    return true;
+}
+
+/* Append an upload chunk. Past --max-body the rest is dropped (413 on the final call), and past
+ * DRAIN_MAX dropped bytes the answer goes out at once and the connection closes. */
+static void take_body(req_state *st, const char *data, size_t n)
+{
+    size_t max = (size_t)st->r.srv->cfg->max_body;
+    if (st->r.status) return; /* answered already: drop the rest */
+    if (st->too_large || st->body_len + n > max) {
+        st->too_large = true;
+        st->dropped += n;
+        if (st->dropped > DRAIN_MAX)
+            jwtsd_reply_error(&st->r, 413, JWTS_E_LIMIT, "request body too large (--max-body)");
+        return;
+    }
+    if (!st->body) {
+        st->body = malloc(max + 1);
+        if (!st->body) {
+            jwtsd_reply_error(&st->r, 503, JWTS_E_NO_MEMORY, "out of memory");
+            return;
+        }
+    }
+    memcpy(st->body + st->body_len, data, n);
+    st->body_len += n;
+    st->body[st->body_len] = '\0';
+}
+
+static void dispatch(req_state *st)
+{
+    jwtsd_request *r = &st->r;
+    if (st->too_large) {
+        jwtsd_reply_error(r, 413, JWTS_E_LIMIT, "request body too large (--max-body)");
+        return;
+    }
+    if (st->wants_body) {
+        r->body = st->body ? st->body : "";
+        r->body_len = st->body_len;
+    }
+    jwtsd_route_dispatch(r);
+    if (!r->status) jwtsd_reply_error(r, 500, JWTS_E_INTERNAL, "no answer");
+}
+
+/* The first call of a request: limits, routing, tracing. Errors are answered at once (the
+ * connection then closes, as libmicrohttpd cannot know an upload is not pending); everything
+ * else is answered on the final call, which keeps the connection alive. */
+static void request_begin(jwtsd_server *srv, req_state *st, struct MHD_Connection *conn, const char *url,
+                          const char *method)
+{
+    jwtsd_request *r = &st->r;
+    st->t0_ns = jwtsd_now_ns();
+    r->srv = srv;
+    r->conn = conn;
+    r->method = method;
+    r->path = url;
+    r->ctx = (jwts_ctx){0};
+    if (!check_sizes(st)) return;
+    bool routed = jwtsd_route_match(r, st->param, sizeof(st->param));
+    st->span = jwtsd_span_begin(srv->observe, method, r->route, jwtsd_header(r, "traceparent"),
+                                jwtsd_header(r, "uber-trace-id"), srv->cfg->request_timeout_ms, &r->ctx);
+    if (!routed) return;
+    st->wants_body = jwtsd_route_wants_body(r->route, method);
+    if (st->wants_body) check_body_headers(st); /* a body where none belongs is read and ignored */
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    jwtsd_server *srv = cls;
+    req_state *st = *con_cls;
+    if (!st) {
+        st = malloc(sizeof(*st)); /* not calloc: param[] needs no zeroing */
+        if (!st) return MHD_NO;
+        memset(st, 0, offsetof(req_state, param));
+        st->param[0] = '\0';
+        *con_cls = st;
+        atomic_fetch_add(&srv->in_flight, 1);
+        request_begin(srv, st, conn, url, method);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        take_body(st, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!st->r.status) dispatch(st);
+    return MHD_YES;
+}
+
+/* The client's address as text, for the access log. */
+static void client_addr(struct MHD_Connection *conn, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (!ci || !ci->client_addr) return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    jwtsd_server *srv = cls;
+    req_state *st = *con_cls;
+    if (!st) return;
+    *con_cls = NULL;
+    int64_t dur = jwtsd_now_ns() - st->t0_ns;
+    jwtsd_request *r = &st->r;
+    jwtsd_request_done(srv->observe, st->span, r->route, r->status, r->error, dur);
+    if (srv->cfg->access_log && jwtsd_log_enabled(JWTSD_LOG_INFO)) {
+        char addr[64];
+        client_addr(conn, addr, sizeof(addr));
+        JWTSD_LOG(JWTSD_LOG_INFO, "request", JWTSD_S("method", r->method), JWTSD_S("path", r->path),
+                  JWTSD_S("route", jwtsd_route_name(r->route)), JWTSD_I("status", r->status),
+                  JWTSD_S("error", r->error ? jwts_errname(r->error) : NULL), JWTSD_I("duration_us", dur / 1000),
+                  JWTSD_S("client", addr),
+                  JWTSD_S("outcome", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK      ? NULL
+                                     : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout"
+                                     : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown"
+                                                                                     : "aborted"));
+    }
+    free(st->body);
+    free(st);
+    atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    JWTSD_LOG(JWTSD_LOG_DEBUG, "libmicrohttpd", JWTSD_S("detail", msg));
+}
+
+/* ---- the server --------------------------------------------------------------------------------- */
+
+/* Parse "host:port", "[v6]:port", ":port" into addr. */
+static bool parse_listen(const char *listen, struct sockaddr_storage *addr, char *err, size_t errlen)
+{
+    char host[256];
+    const char *port;
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':' || (size_t)(close - listen - 1) >= sizeof(host)) goto bad;
+        memcpy(host, listen + 1, (size_t)(close - listen - 1));
+        host[close - listen - 1] = '\0';
+        port = close + 2;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        if (!colon || (size_t)(colon - listen) >= sizeof(host)) goto bad;
+        memcpy(host, listen, (size_t)(colon - listen));
+        host[colon - listen] = '\0';
+        port = colon + 1;
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (!port[0] || *end || p < 0 || p > 65535) goto bad;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *res;
+    int e = getaddrinfo(host[0] && strcmp(host, "*") ? host : "0.0.0.0", port, &hints, &res);
+    if (e) {
+        snprintf(err, errlen, "--listen %s: %s", listen, gai_strerror(e));
+        return false;
+    }
+    memcpy(addr, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return true;
+bad:
+    snprintf(err, errlen, "--listen must be ADDR:PORT or [V6ADDR]:PORT, not \"%s\"", listen);
+    return false;
+}
+
+bool jwtsd_http_start(jwtsd_server *srv, char *err, size_t errlen)
+{
+    const jwtsd_config *cfg = srv->cfg;
+    struct sockaddr_storage addr;
+    if (!parse_listen(cfg->listen, &addr, err, errlen)) return false;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = cfg->threads ? (unsigned)cfg->threads : (unsigned)(cores > 0 ? cores : 1);
+    unsigned timeout_s = (unsigned)((cfg->connection_timeout_ms + 999) / 1000);
+    /* The pool holds the request line, headers and one record (56 bytes) per header and query
+     * argument, and buffers I/O. Leave room above our own limits (an argument can take 2 bytes of
+     * URL) so oversized requests reach check_sizes and get a JSON answer; libmicrohttpd would
+     * otherwise stall them. Pools above 32 KiB are mmap'd: untouched pages cost no memory. */
+    size_t pool = (size_t)(32 * cfg->max_url + 2 * cfg->max_header) + 16 * 1024;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+                                threads > 1 ? threads : 0, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+                                MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK,
+                                unescape_none, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+    if (!srv->mhd) {
+        snprintf(err, errlen, "cannot listen on %s (address in use, or not permitted?)", cfg->listen);
+        return false;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = di ? di->port : 0;
+    JWTSD_LOG(JWTSD_LOG_INFO, "listening", JWTSD_S("listen", cfg->listen), JWTSD_I("port", srv->port),
+              JWTSD_I("threads", threads), JWTSD_I("max_connections", cfg->max_connections));
+    return true;
+}
+
+void jwtsd_http_quiesce(jwtsd_server *srv)
+{
+    if (!srv->mhd) return;
+    MHD_socket fd = MHD_quiesce_daemon(srv->mhd);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+}
+
+void jwtsd_http_stop(jwtsd_server *srv)
+{
+    if (!srv->mhd) return;
+    MHD_stop_daemon(srv->mhd);
+    srv->mhd = NULL;
+}

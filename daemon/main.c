@@ -1,0 +1,153 @@
+/*
+ * main.c - jwtsessiond: start-up, signals and graceful shutdown.
+ *
+ * Start-up builds, in order: settings, metrics/tracing, the store, the signing keys, the admin
+ * key, the session manager, then the HTTP server. Signals are blocked in every thread and taken
+ * by sigwait() here. SIGTERM or SIGINT: stop accepting (the listening socket closes at once),
+ * let in-flight requests finish (up to --shutdown-timeout), stop the server, flush spans, exit 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+
+static bool open_store(const jwtsd_config *cfg, jwts_store **out, char *err, size_t errlen)
+{
+    jwts_err rc;
+    if (!strcmp(cfg->store, "memory")) {
+        jwts_memory_options mo = {.max_sessions = (size_t)cfg->memory_max_sessions};
+        rc = jwts_store_memory_new(&mo, out);
+    } else if (!strncmp(cfg->store, "redis://", 8) || !strncmp(cfg->store, "unix://", 7)) {
+        jwts_redis_options ro = {.url = cfg->store, .command_timeout_ms = cfg->request_timeout_ms};
+        rc = jwts_store_redis_new(&ro, out);
+    } else {
+        snprintf(err, errlen, "--store must be memory, redis://... or unix://...");
+        return false;
+    }
+    if (rc != JWTS_OK) {
+        snprintf(err, errlen, "store: %s: %s", jwts_errname(rc), jwts_errdetail());
+        return false;
+    }
+    return true;
+}
+
+static bool open_manager(jwtsd_server *srv, char *err, size_t errlen)
+{
+    const jwtsd_config *cfg = srv->cfg;
+    jwts_manager_options mo = {
+        .store = srv->store,
+        .keyset = srv->keyset,
+        .issuer = cfg->issuer[0] ? cfg->issuer : NULL,
+        .audience = cfg->audience[0] ? cfg->audience : NULL,
+        .access_ttl_ms = cfg->access_ttl_ms,
+        .refresh_ttl_ms = cfg->refresh_ttl_ms,
+        .idle_timeout_ms = cfg->idle_timeout_ms,
+        .absolute_lifetime_ms = cfg->absolute_lifetime_ms,
+        .max_sessions_per_user = (size_t)cfg->max_sessions,
+        .limit_policy = strcmp(cfg->limit_policy, "evict-oldest") ? JWTS_LIMIT_REFUSE : JWTS_LIMIT_EVICT_OLDEST,
+        .refresh_grace_ms = cfg->refresh_grace_ms ? cfg->refresh_grace_ms : -1,
+        .metrics = jwtsd_observe_metrics(srv->observe),
+        .tracer = jwtsd_observe_tracer(srv->observe),
+    };
+    jwts_err rc = jwts_manager_new(&mo, &srv->manager);
+    if (rc == JWTS_OK) rc = jwts_keyset_to_jwks(srv->keyset, &srv->jwks_json);
+    if (rc != JWTS_OK) {
+        snprintf(err, errlen, "session manager: %s: %s", jwts_errname(rc), jwts_errdetail());
+        return false;
+    }
+    return true;
+}
+
+/* Wait for a stop signal; other signals are logged and ignored. */
+static int wait_for_stop(const sigset_t *set)
+{
+    for (;;) {
+        int sig = 0;
+        if (sigwait(set, &sig) != 0) continue;
+        if (sig == SIGTERM || sig == SIGINT) return sig;
+        JWTSD_LOG(JWTSD_LOG_INFO, "signal ignored", JWTSD_I("signal", sig));
+    }
+}
+
+static void graceful_stop(jwtsd_server *srv, int sig)
+{
+    atomic_store(&srv->shutting_down, true);
+    JWTSD_LOG(JWTSD_LOG_INFO, "shutting down", JWTSD_S("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
+              JWTSD_I("in_flight", atomic_load(&srv->in_flight)));
+    jwtsd_http_quiesce(srv);
+    int64_t deadline = jwtsd_now_ns() + srv->cfg->shutdown_timeout_ms * 1000000;
+    while (atomic_load(&srv->in_flight) > 0 && jwtsd_now_ns() < deadline)
+        nanosleep(&(struct timespec){.tv_nsec = 5 * 1000 * 1000}, NULL);
+    long left = atomic_load(&srv->in_flight);
+    if (left > 0)
+        JWTSD_LOG(JWTSD_LOG_WARN, "shutdown timeout: closing unfinished requests", JWTSD_I("in_flight", left));
+    jwtsd_http_stop(srv);
+    jwtsd_observe_flush(srv->observe, 5000);
+}
+
+int main(int argc, char **argv)
+{
+    char err[1024] = "";
+    jwtsd_config cfg;
+    switch (jwtsd_config_load(&cfg, argc, argv, err, sizeof(err))) {
+    case JWTSD_CONFIG_HELP:
+        jwtsd_config_help(argv[0]);
+        return 0;
+    case JWTSD_CONFIG_VERSION:
+        printf("jwtsessiond %s\n", JWTSD_VERSION);
+        return 0;
+    case JWTSD_CONFIG_ERROR:
+        fprintf(stderr, "jwtsessiond: %s\n", err);
+        jwtsd_config_free(&cfg);
+        return 2;
+    case JWTSD_CONFIG_RUN:
+        break;
+    }
+    jwtsd_log_set_level(cfg.log_level);
+
+    /* Every thread started from here on inherits the blocked set; main takes them by sigwait. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    jwtsd_server srv = {.cfg = &cfg};
+    atomic_init(&srv.shutting_down, false);
+    atomic_init(&srv.in_flight, 0);
+    int status = 1;
+    jwts_err rc = jwtsd_observe_new(&cfg, &srv.observe);
+    if (rc != JWTS_OK) {
+        snprintf(err, sizeof(err), "metrics: %s: %s", jwts_errname(rc), jwts_errdetail());
+        goto out;
+    }
+    jwts_store *raw = NULL;
+    if (!open_store(&cfg, &raw, err, sizeof(err))) goto out;
+    srv.store = jwtsd_observe_store(srv.observe, raw);
+    if (jwtsd_keys_load(&cfg, &srv.keyset, err, sizeof(err)) != JWTS_OK) goto out;
+    if (!jwtsd_admin_key_load(&cfg, &srv, err, sizeof(err))) goto out;
+    if (!open_manager(&srv, err, sizeof(err))) goto out;
+    if (!jwtsd_http_start(&srv, err, sizeof(err))) goto out;
+    JWTSD_LOG(JWTSD_LOG_INFO, "jwtsessiond ready", JWTSD_S("version", JWTSD_VERSION),
+              JWTSD_S("store", jwts_store_name(srv.store)), JWTSD_S("issuer", cfg.issuer),
+              JWTSD_S("config", cfg.config_file), JWTSD_I("admin_api", srv.admin_enabled));
+
+    graceful_stop(&srv, wait_for_stop(&set));
+    JWTSD_LOG(JWTSD_LOG_INFO, "stopped", JWTSD_I("status", 0));
+    status = 0;
+out:
+    if (status) JWTSD_LOG(JWTSD_LOG_ERROR, "cannot start", JWTSD_S("error", err));
+    jwtsd_http_stop(&srv);
+    jwts_manager_free(srv.manager);
+    jwts_jose_free(srv.jwks_json);
+    jwts_store_free(srv.store);
+    jwts_keyset_free(srv.keyset);
+    jwtsd_observe_free(srv.observe);
+    jwtsd_config_free(&cfg);
+    return status;
+}

@@ -1,0 +1,213 @@
+"""harness.py - what the e2e tests share: free loopback ports, a jwtsessiond child process, HTTP.
+
+Everything uses the Python standard library only. A Daemon is started on a free loopback port,
+waited for through GET /healthz, and stopped by its pid (SIGTERM, then SIGKILL after a grace
+period), so a test never leaves a process behind. Its stderr (JSON log lines) is kept in a file
+that tests read back.
+"""
+import base64
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+DAEMON = os.environ.get("JWTSESSIOND", "build/daemon/jwtsessiond")
+ADMIN_KEY = "e2e-admin-key-" + base64.urlsafe_b64encode(os.urandom(18)).decode()
+
+
+def free_port():
+    """A loopback TCP port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout=10.0, step=0.02):
+    """Poll pred() until it is true; False when timeout passes first."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return bool(pred())
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-case names
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "Response(%d, %r)" % (self.status, self.body[:300])
+
+
+def request(port, method, path, body=None, headers=None, token=None, json_body=None, timeout=10.0):
+    """One HTTP/1.1 request on a fresh connection; returns a Response."""
+    hdrs = dict(headers or {})
+    if token is not None:
+        hdrs["Authorization"] = "Bearer " + token
+    if json_body is not None:
+        body = json.dumps(json_body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    if isinstance(body, str):
+        body = body.encode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        data = r.read()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+    finally:
+        conn.close()
+
+
+def b64url_json(part):
+    pad = "=" * (-len(part) % 4)
+    return json.loads(base64.urlsafe_b64decode(part + pad))
+
+
+class Daemon:
+    """A jwtsessiond child on a free loopback port."""
+
+    def __init__(self, *args, env=None, admin=True, port=None):
+        self.port = port or free_port()
+        self.logfile = tempfile.NamedTemporaryFile(prefix="jwtsessiond-", suffix=".log", delete=False)
+        e = {k: v for k, v in os.environ.items() if not k.startswith(("JWTSESSION_", "OTEL_"))}
+        if admin:
+            e["JWTSESSION_ADMIN_KEY"] = ADMIN_KEY
+        e.update(env or {})
+        cmd = [DAEMON, "--listen", "127.0.0.1:%d" % self.port] + list(args)
+        self.proc = subprocess.Popen(cmd, env=e, stdout=subprocess.DEVNULL, stderr=self.logfile)
+        if not wait_until(self._up, timeout=15):
+            self.stop()
+            raise RuntimeError("jwtsessiond did not start: %s" % self.log_text())
+
+    def _up(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError("jwtsessiond exited with %s: %s" % (self.proc.returncode, self.log_text()))
+        try:
+            return request(self.port, "GET", "/healthz", timeout=1).status == 200
+        except OSError:
+            return False
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def req(self, method, path, **kw):
+        return request(self.port, method, path, **kw)
+
+    def admin(self, method, path, **kw):
+        return request(self.port, method, path, token=ADMIN_KEY, **kw)
+
+    def create(self, user="alice", metadata=None):
+        body = {"user_id": user}
+        if metadata is not None:
+            body["metadata"] = metadata
+        r = self.admin("POST", "/v1/sessions", json_body=body)
+        if r.status != 201:
+            raise AssertionError("create failed: %r" % r)
+        return r.json()
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Stop by pid; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def log_text(self):
+        with open(self.logfile.name, "r", errors="replace") as f:
+            return f.read()
+
+    def log_lines(self):
+        return [json.loads(line) for line in self.log_text().splitlines() if line.strip()]
+
+    def close(self):
+        self.stop()
+        self.logfile.close()
+        os.unlink(self.logfile.name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+NGINX = os.environ.get("JWTS_NGINX") or "/usr/sbin/nginx"
+SOURCE_DIR = os.environ.get("JWTS_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+class Nginx:
+    """A non-daemon nginx child serving site_conf (http-context text) from a temp prefix dir."""
+
+    def __init__(self, site_conf, port):
+        self.port = port
+        self.dir = tempfile.mkdtemp(prefix="jwts-nginx-")
+        os.chmod(self.dir, 0o755)  # workers run as an unprivileged user when we are root
+        os.makedirs(os.path.join(self.dir, "tmp"))
+        with open(os.path.join(self.dir, "site.conf"), "w") as f:
+            f.write(site_conf)
+        main = ("worker_processes 1;\nevents { worker_connections 512; }\nhttp {\n"
+                "  access_log %(d)s/access.log;\n"
+                "  client_body_temp_path %(d)s/tmp/body;\n  proxy_temp_path %(d)s/tmp/proxy;\n"
+                "  fastcgi_temp_path %(d)s/tmp/fastcgi;\n  uwsgi_temp_path %(d)s/tmp/uwsgi;\n"
+                "  scgi_temp_path %(d)s/tmp/scgi;\n  include %(d)s/site.conf;\n}\n") % {"d": self.dir}
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(main)
+        self.error_log = os.path.join(self.dir, "error.log")
+        self.proc = subprocess.Popen(
+            [NGINX, "-p", self.dir, "-e", self.error_log, "-c", self.conf, "-g",
+             "daemon off; master_process on; pid %s/nginx.pid; error_log %s;" % (self.dir, self.error_log)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if not wait_until(self._up, timeout=15):
+            self.stop()
+            raise RuntimeError("nginx did not start: %s" % self.errors())
+
+    def _up(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError("nginx exited: %s %s" % (self.proc.stderr.read().decode(), self.errors()))
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def errors(self):
+        try:
+            with open(self.error_log) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def req(self, method, path, **kw):
+        return request(self.port, method, path, **kw)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)  # graceful: the master stops its workers
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+    def close(self):
+        self.stop()
+        import shutil
+        shutil.rmtree(self.dir, ignore_errors=True)

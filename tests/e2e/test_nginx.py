@@ -1,0 +1,115 @@
+"""test_nginx.py - a real nginx in front of jwtsessiond, using deploy/nginx/jwtsession.conf.
+
+The deploy file is rendered with this test's free ports (jwtsessiond, a small echo application,
+nginx itself) into a temp prefix dir; nginx runs as a non-daemon child and is stopped by pid.
+A protected location passes with a valid token and the application receives the user header; it
+is refused without a token, with a bad token, and after the session is revoked.
+"""
+import http.server
+import json
+import os
+import threading
+import unittest
+
+from harness import SOURCE_DIR, Daemon, Nginx, free_port
+
+
+class Echo(http.server.BaseHTTPRequestHandler):
+    """The application: answers with the headers it received, as JSON."""
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        body = json.dumps({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+def render(daemon_port, app_port, nginx_port):
+    with open(os.path.join(SOURCE_DIR, "deploy", "nginx", "jwtsession.conf")) as f:
+        text = f.read()
+    subs = [("server 127.0.0.1:8080;", "server 127.0.0.1:%d;" % daemon_port),
+            ("server 127.0.0.1:3000;", "server 127.0.0.1:%d;" % app_port),
+            ("listen 80;", "listen 127.0.0.1:%d;" % nginx_port)]
+    for old, new in subs:
+        assert text.count(old) == 1, "deploy/nginx/jwtsession.conf no longer has exactly one %r" % old
+        text = text.replace(old, new)
+    return text
+
+
+class TestNginxAuthRequest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.app = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+        threading.Thread(target=cls.app.serve_forever, daemon=True).start()
+        cls.d = Daemon()
+        port = free_port()
+        try:
+            cls.nginx = Nginx(render(cls.d.port, cls.app.server_address[1], port), port)
+        except Exception:
+            cls.d.close()
+            cls.app.shutdown()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.nginx.close()
+        code = cls.d.stop()
+        cls.d.close()
+        cls.app.shutdown()
+        cls.app.server_close()
+        assert code == 0
+
+    def test_valid_token_passes_with_user_header(self):
+        t = self.d.create("alice")
+        r = self.nginx.req("GET", "/app/profile?x=1", token=t["access_token"],
+                           headers={"X-Session-User": "mallory", "X-Session-Id": "forged"})
+        self.assertEqual(r.status, 200, r)
+        seen = r.json()
+        self.assertEqual(seen["path"], "/app/profile?x=1")
+        self.assertEqual(seen["headers"]["x-session-user"], "alice")
+        self.assertEqual(seen["headers"]["x-session-id"], t["session_id"])
+        self.assertEqual(seen["headers"]["authorization"], "Bearer " + t["access_token"])
+
+    def test_no_token_or_bad_token_refused(self):
+        r = self.nginx.req("GET", "/app/profile")
+        self.assertEqual(r.status, 401)
+        self.assertEqual(r.headers.get("www-authenticate"), 'Bearer realm="jwtsession"')
+        r = self.nginx.req("GET", "/app/profile", token="garbage")
+        self.assertEqual(r.status, 401)
+        self.assertIn('error="invalid_token"', r.headers.get("www-authenticate", ""))
+
+    def test_refused_after_revoke(self):
+        t = self.d.create("bob")
+        self.assertEqual(self.nginx.req("GET", "/app/x", token=t["access_token"]).status, 200)
+        r = self.d.req("DELETE", "/v1/sessions/" + t["session_id"], token=t["access_token"])
+        self.assertEqual(r.status, 200, r)
+        r = self.nginx.req("GET", "/app/x", token=t["access_token"])
+        self.assertEqual(r.status, 401)
+        self.assertIn("JWTS_E_REVOKED", r.headers.get("www-authenticate", ""))
+
+    def test_refused_after_revoking_all_sessions(self):
+        a, b = self.d.create("carol"), self.d.create("carol")
+        self.assertEqual(self.d.admin("DELETE", "/v1/users/carol/sessions").json()["revoked"], 2)
+        for t in (a, b):
+            self.assertEqual(self.nginx.req("GET", "/app/x", token=t["access_token"]).status, 401)
+
+    def test_public_api_through_nginx(self):
+        t = self.d.create("dave")
+        r = self.nginx.req("POST", "/v1/refresh", json_body={"refresh_token": t["refresh_token"]})
+        self.assertEqual(r.status, 200, r)
+        r2 = self.nginx.req("GET", "/app/y", token=r.json()["access_token"])
+        self.assertEqual((r2.status, r2.json()["headers"]["x-session-user"]), (200, "dave"))
+        self.assertEqual(self.nginx.req("GET", "/.well-known/jwks.json").json(), {"keys": []})
+        # the internal check location and the admin API are not reachable through nginx
+        self.assertEqual(self.nginx.req("GET", "/_jwtsession_auth", token=t["access_token"]).status, 404)
+        self.assertEqual(self.nginx.req("POST", "/v1/sessions", json_body={"user_id": "x"}).status, 404)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -35,7 +35,7 @@ typedef struct jwts_refresh_state {
 } jwts_refresh_state;
 
 typedef struct jwts_session {
-    const char *user_id;       /* 1..JWTS_USER_ID_MAX bytes, no control characters, no '{' '}' */
+    const char *user_id;       /* 1..JWTS_USER_ID_MAX bytes of UTF-8, no control characters, no '{' '}' */
     const char *session_id;    /* 1..JWTS_SESSION_ID_MAX base64url characters */
     int64_t created_at_ms;
     int64_t updated_at_ms;

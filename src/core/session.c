@@ -87,22 +87,56 @@ static void init_id_chars(void)
             ID_CHARS[c] |= IN_SESSION_ID;
 }
 
-/* 1..max characters of class, NUL-terminated. */
-static bool id_valid(const char *id, size_t max, uint8_t class)
+/* 1..max bytes of class, NUL-terminated; *ascii tells whether all of them are below 0x80. */
+static bool id_valid(const char *id, size_t max, uint8_t class, bool *ascii)
 {
     if (!id || !*id) return false;
     pthread_once(&id_chars_once, init_id_chars);
     const unsigned char *p = (const unsigned char *)id;
-    for (size_t n = 0; p[n]; n++)
+    unsigned high = 0;
+    for (size_t n = 0; p[n]; n++) {
         if (n >= max || !(ID_CHARS[p[n]] & class)) return false;
+        high |= p[n];
+    }
+    *ascii = high < 0x80;
     return true;
 }
 
-bool jwts_user_id_valid(const char *user_id) { return id_valid(user_id, JWTS_USER_ID_MAX, IN_USER_ID); }
+/* s is well-formed UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF). */
+static bool utf8_valid(const unsigned char *s)
+{
+    while (*s) {
+        unsigned c = *s, k, cp;
+        if (c < 0x80) {
+            s++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) k = 1, cp = c & 0x1f;
+        else if (c >= 0xe0 && c <= 0xef) k = 2, cp = c & 0x0f;
+        else if (c >= 0xf0 && c <= 0xf4) k = 3, cp = c & 0x07;
+        else return false;
+        for (unsigned i = 1; i <= k; i++) {
+            if ((s[i] & 0xc0) != 0x80) return false;
+            cp = cp << 6 | (s[i] & 0x3f);
+        }
+        if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        s += k + 1;
+    }
+    return true;
+}
+
+bool jwts_user_id_valid(const char *user_id)
+{
+    bool ascii;
+    if (!id_valid(user_id, JWTS_USER_ID_MAX, IN_USER_ID, &ascii)) return false;
+    return ascii || utf8_valid((const unsigned char *)user_id); /* it travels in JSON and JWTs */
+}
 
 bool jwts_session_id_valid(const char *session_id)
 {
-    return id_valid(session_id, JWTS_SESSION_ID_MAX, IN_SESSION_ID);
+    bool ascii;
+    return id_valid(session_id, JWTS_SESSION_ID_MAX, IN_SESSION_ID, &ascii);
 }
 
 jwts_err jwts_session_validate(const jwts_session *s)

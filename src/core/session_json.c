@@ -11,10 +11,10 @@
  * times, metadata that is not an object or is too deep or too large.
  */
 #include <jansson.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/fail.h"
 #include "core/session_blob.h"
 #include "jwtsession/b64url.h"
@@ -36,65 +36,29 @@ static jwts_codec_limits limits_or_defaults(const jwts_codec_limits *in)
 
 /* ---- encoding ---------------------------------------------------------------------------- */
 
-/* A growing output buffer. */
-typedef struct buf {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} buf;
-
-static void buf_reserve(buf *b, size_t more)
+/* ,"name":v */
+static void put_int(jwts_buf *b, const char *name, int64_t v)
 {
-    if (b->failed || b->len + more + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + more + 1) cap *= 2;
-    char *d = realloc(b->data, cap);
-    if (!d) {
-        b->failed = true;
-        return;
-    }
-    b->data = d;
-    b->cap = cap;
+    jwts_buf_puts(b, ",\"");
+    jwts_buf_puts(b, name);
+    jwts_buf_puts(b, "\":");
+    jwts_buf_i64(b, v);
 }
 
-static void buf_put(buf *b, const char *s, size_t n)
+/* An id as a JSON string (ids are validated: UTF-8, no control characters). */
+static void put_id(jwts_buf *b, const char *s)
 {
-    buf_reserve(b, n);
-    if (b->failed) return;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
+    jwts_buf_json_str(b, s, strlen(s), JWTS_BUF_JSON_STRICT | JWTS_BUF_JSON_QUOTE);
 }
 
-static void buf_puts(buf *b, const char *s) { buf_put(b, s, strlen(s)); }
-
-static void buf_int(buf *b, const char *name, long long v)
+/* "name":"<base64url of the hash>" */
+static void put_hash(jwts_buf *b, const char *name, const uint8_t hash[JWTS_REFRESH_HASH_LEN])
 {
-    char tmp[64];
-    int n = snprintf(tmp, sizeof tmp, ",\"%s\":%lld", name, v);
-    buf_put(b, tmp, (size_t)n);
-}
-
-/* A JSON string; ids are validated to hold no control characters, so only '"' and '\' need escaping. */
-static void buf_string(buf *b, const char *s)
-{
-    buf_put(b, "\"", 1);
-    for (const char *p = s; *p; p++) {
-        if (*p == '"' || *p == '\\') buf_put(b, "\\", 1);
-        buf_put(b, p, 1);
-    }
-    buf_put(b, "\"", 1);
-}
-
-static void buf_hash(buf *b, const char *name, const uint8_t hash[JWTS_REFRESH_HASH_LEN])
-{
-    char enc[HASH_B64_LEN + 1];
-    jwts_b64url_encode(hash, JWTS_REFRESH_HASH_LEN, enc, sizeof enc, NULL);
-    buf_puts(b, "\"");
-    buf_puts(b, name);
-    buf_puts(b, "\":\"");
-    buf_puts(b, enc);
-    buf_puts(b, "\"");
+    jwts_buf_putc(b, '"');
+    jwts_buf_puts(b, name);
+    jwts_buf_puts(b, "\":\"");
+    jwts_buf_b64url(b, hash, JWTS_REFRESH_HASH_LEN);
+    jwts_buf_putc(b, '"');
 }
 
 jwts_err jwts_session_to_json(const jwts_session *s, char **out, size_t *out_len)
@@ -102,29 +66,29 @@ jwts_err jwts_session_to_json(const jwts_session *s, char **out, size_t *out_len
     if (!out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "session_to_json: NULL output");
     jwts_err rc = jwts_session_validate(s);
     if (rc) return rc;
-    buf b = {0};
-    buf_puts(&b, "{\"v\":1,\"user_id\":");
-    buf_string(&b, s->user_id);
-    buf_puts(&b, ",\"session_id\":");
-    buf_string(&b, s->session_id);
-    buf_int(&b, "created_at", s->created_at_ms);
-    buf_int(&b, "updated_at", s->updated_at_ms);
-    buf_int(&b, "expires_at", s->expires_at_ms);
-    buf_int(&b, "idle_expires_at", s->idle_expires_at_ms);
-    buf_int(&b, "last_seen_at", s->last_seen_ms);
-    buf_puts(&b, ",\"refresh\":{");
-    buf_hash(&b, "current", s->refresh.current_hash);
-    buf_puts(&b, ",");
-    buf_hash(&b, "previous", s->refresh.previous_hash);
-    buf_puts(&b, ",");
-    buf_hash(&b, "sealed", s->refresh.sealed_next);
-    buf_int(&b, "rotated_at", s->refresh.rotated_at_ms);
-    buf_int(&b, "generation", (long long)s->refresh.generation);
-    buf_puts(&b, "},\"metadata\":");
-    buf_puts(&b, s->metadata ? s->metadata : "{}");
-    buf_puts(&b, "}");
-    if (b.failed) {
-        free(b.data);
+    jwts_buf b = {0};
+    jwts_buf_puts(&b, "{\"v\":1,\"user_id\":");
+    put_id(&b, s->user_id);
+    jwts_buf_puts(&b, ",\"session_id\":");
+    put_id(&b, s->session_id);
+    put_int(&b, "created_at", s->created_at_ms);
+    put_int(&b, "updated_at", s->updated_at_ms);
+    put_int(&b, "expires_at", s->expires_at_ms);
+    put_int(&b, "idle_expires_at", s->idle_expires_at_ms);
+    put_int(&b, "last_seen_at", s->last_seen_ms);
+    jwts_buf_puts(&b, ",\"refresh\":{");
+    put_hash(&b, "current", s->refresh.current_hash);
+    jwts_buf_putc(&b, ',');
+    put_hash(&b, "previous", s->refresh.previous_hash);
+    jwts_buf_putc(&b, ',');
+    put_hash(&b, "sealed", s->refresh.sealed_next);
+    put_int(&b, "rotated_at", s->refresh.rotated_at_ms);
+    put_int(&b, "generation", (int64_t)s->refresh.generation);
+    jwts_buf_puts(&b, "},\"metadata\":");
+    jwts_buf_puts(&b, s->metadata ? s->metadata : "{}");
+    jwts_buf_putc(&b, '}');
+    if (b.err) {
+        jwts_buf_free(&b);
         return jwts_fail(JWTS_E_NO_MEMORY, "session_to_json: out of memory");
     }
     *out = b.data;

@@ -115,26 +115,4 @@ jwts_err jwts_ecdsa_raw_to_der(const jwts_alg_info *info, const uint8_t *raw, si
 /* The raw r||s form of a DER ECDSA signature. */
 jwts_err jwts_ecdsa_der_to_raw(const jwts_alg_info *info, const uint8_t *der, size_t der_len, uint8_t *raw);
 
-/* ---- shared output helper --------------------------------------------------------------- */
-
-/* A string buffer, growing on the heap or (fixed 1) bounded by a caller's array; err latches the
- * first failure (JWTS_E_NO_MEMORY, JWTS_E_LIMIT for a full fixed buffer, JWTS_E_MALFORMED for a
- * string that is not UTF-8). */
-typedef struct jwts_sbuf {
-    char *data;
-    size_t len, cap;
-    int fixed;
-    jwts_err err;
-} jwts_sbuf;
-
-void jwts_sbuf_add(jwts_sbuf *b, const void *s, size_t n);
-void jwts_sbuf_adds(jwts_sbuf *b, const char *s);
-void jwts_sbuf_add_b64(jwts_sbuf *b, const void *bytes, size_t n);
-/* Append s (UTF-8, checked) as a JSON string literal with quotes and escapes. */
-void jwts_sbuf_add_jstr(jwts_sbuf *b, const char *s, size_t n);
-/* Wipe and free the buffer. */
-void jwts_sbuf_wipe(jwts_sbuf *b);
-/* The NUL-terminated heap result (ownership passes to *out), or the latched error. */
-jwts_err jwts_sbuf_finish(jwts_sbuf *b, char **out);
-
 #endif

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/fail.h"
 #include "jose/json_scan.h"
 #include "jose/jwk_int.h"
@@ -269,7 +270,7 @@ jwts_err jwts_key_from_jwk(const char *json, size_t len, jwts_alg alg, jwts_key 
 /* ---- export ------------------------------------------------------------------------------ */
 
 /* Append ,"name":"<b64 of bn>" (padded to pad bytes when pad > 0). */
-static void add_bn(jwts_sbuf *b, const char *name, const EVP_PKEY *pkey, const char *param, size_t pad)
+static void add_bn(jwts_buf *b, const char *name, const EVP_PKEY *pkey, const char *param, size_t pad)
 {
     BIGNUM *bn = NULL;
     uint8_t buf[FIELD_MAX];
@@ -281,27 +282,27 @@ static void add_bn(jwts_sbuf *b, const char *name, const EVP_PKEY *pkey, const c
     if (n <= 0 || n > FIELD_MAX || BN_bn2binpad(bn, buf, n) != n) {
         if (!b->err) b->err = JWTS_E_INTERNAL;
     } else {
-        jwts_sbuf_adds(b, ",\"");
-        jwts_sbuf_adds(b, name);
-        jwts_sbuf_adds(b, "\":\"");
-        jwts_sbuf_add_b64(b, buf, (size_t)n);
-        jwts_sbuf_adds(b, "\"");
+        jwts_buf_puts(b, ",\"");
+        jwts_buf_puts(b, name);
+        jwts_buf_puts(b, "\":\"");
+        jwts_buf_b64url(b, buf, (size_t)n);
+        jwts_buf_puts(b, "\"");
     }
     OPENSSL_cleanse(buf, sizeof buf);
     BN_clear_free(bn);
 }
 
-static void add_raw(jwts_sbuf *b, const char *name, const uint8_t *p, size_t n)
+static void add_raw(jwts_buf *b, const char *name, const uint8_t *p, size_t n)
 {
-    jwts_sbuf_adds(b, ",\"");
-    jwts_sbuf_adds(b, name);
-    jwts_sbuf_adds(b, "\":\"");
-    jwts_sbuf_add_b64(b, p, n);
-    jwts_sbuf_adds(b, "\"");
+    jwts_buf_puts(b, ",\"");
+    jwts_buf_puts(b, name);
+    jwts_buf_puts(b, "\":\"");
+    jwts_buf_b64url(b, p, n);
+    jwts_buf_puts(b, "\"");
 }
 
 /* The key members (after kty) of key; private ones too when priv. */
-static void add_key_members(jwts_sbuf *b, const jwts_key *key, int priv)
+static void add_key_members(jwts_buf *b, const jwts_key *key, int priv)
 {
     const jwts_alg_info *in = key->info;
     switch (in->kty) {
@@ -326,9 +327,9 @@ static void add_key_members(jwts_sbuf *b, const jwts_key *key, int priv)
         }
         break;
     case JWTS_KTY_EC:
-        jwts_sbuf_adds(b, ",\"crv\":\"");
-        jwts_sbuf_adds(b, in->crv);
-        jwts_sbuf_adds(b, "\"");
+        jwts_buf_puts(b, ",\"crv\":\"");
+        jwts_buf_puts(b, in->crv);
+        jwts_buf_puts(b, "\"");
         add_bn(b, "x", key->pkey, OSSL_PKEY_PARAM_EC_PUB_X, in->coord_len);
         add_bn(b, "y", key->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, in->coord_len);
         if (priv) add_bn(b, "d", key->pkey, OSSL_PKEY_PARAM_PRIV_KEY, in->coord_len);
@@ -336,7 +337,7 @@ static void add_key_members(jwts_sbuf *b, const jwts_key *key, int priv)
     case JWTS_KTY_OKP: {
         uint8_t raw[32];
         size_t n = sizeof raw;
-        jwts_sbuf_adds(b, ",\"crv\":\"Ed25519\"");
+        jwts_buf_puts(b, ",\"crv\":\"Ed25519\"");
         if (EVP_PKEY_get_raw_public_key(key->pkey, raw, &n) != 1 || n != 32)
             b->err = JWTS_E_INTERNAL;
         else
@@ -366,20 +367,20 @@ jwts_err jwts_key_to_jwk(const jwts_key *key, int include_private, char **out)
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "an HMAC key has no public JWK");
     if (include_private && !key->can_sign)
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "key has no private part to export");
-    jwts_sbuf b = {0};
-    jwts_sbuf_adds(&b, "{\"kty\":\"");
-    jwts_sbuf_adds(&b, kty_name(key->info->kty));
-    jwts_sbuf_adds(&b, "\"");
+    jwts_buf b = JWTS_BUF_SECRET;
+    jwts_buf_puts(&b, "{\"kty\":\"");
+    jwts_buf_puts(&b, kty_name(key->info->kty));
+    jwts_buf_puts(&b, "\"");
     if (key->kid) {
-        jwts_sbuf_adds(&b, ",\"kid\":");
-        jwts_sbuf_add_jstr(&b, key->kid, strlen(key->kid));
+        jwts_buf_puts(&b, ",\"kid\":");
+        jwts_buf_json_str(&b, key->kid, strlen(key->kid), JWTS_BUF_JSON_STRICT | JWTS_BUF_JSON_QUOTE);
     }
-    jwts_sbuf_adds(&b, ",\"use\":\"sig\",\"alg\":\"");
-    jwts_sbuf_adds(&b, key->info->name);
-    jwts_sbuf_adds(&b, "\"");
+    jwts_buf_puts(&b, ",\"use\":\"sig\",\"alg\":\"");
+    jwts_buf_puts(&b, key->info->name);
+    jwts_buf_puts(&b, "\"");
     add_key_members(&b, key, include_private);
-    jwts_sbuf_adds(&b, "}");
-    jwts_err e = jwts_sbuf_finish(&b, out);
+    jwts_buf_puts(&b, "}");
+    jwts_err e = jwts_buf_finish(&b, out);
     return e ? jwts_fail_wrap(e, "exporting a JWK") : JWTS_OK;
 }
 
@@ -387,43 +388,43 @@ jwts_err jwts_key_canonical_jwk(const jwts_key *key, char **out)
 {
     /* RFC 7638 section 3.2: required members only, lexicographic order, no whitespace. */
     const jwts_alg_info *in = key->info;
-    jwts_sbuf b = {0}, m = {0};
+    jwts_buf b = JWTS_BUF_SECRET, m = JWTS_BUF_SECRET;
     add_key_members(&m, key, 0); /* ,"crv":..,"x":..,"y":..  /  ,"n":..,"e":..  /  ,"k":.. */
     if (m.err) {
         jwts_err e = m.err;
-        jwts_sbuf_wipe(&m);
+        jwts_buf_free(&m);
         return jwts_fail(e, "thumbprint: cannot read the key");
     }
     const char *mem = m.data;
     switch (in->kty) {
     case JWTS_KTY_OCT: /* {"k":..,"kty":"oct"} */
-        jwts_sbuf_adds(&b, "{");
-        jwts_sbuf_add(&b, mem + 1, m.len - 1);
-        jwts_sbuf_adds(&b, ",\"kty\":\"oct\"}");
+        jwts_buf_puts(&b, "{");
+        jwts_buf_put(&b, mem + 1, m.len - 1);
+        jwts_buf_puts(&b, ",\"kty\":\"oct\"}");
         break;
     case JWTS_KTY_RSA: { /* {"e":..,"kty":"RSA","n":..} from ,"n":N,"e":E */
         const char *e_at = strstr(mem, ",\"e\":");
-        jwts_sbuf_adds(&b, "{");
-        jwts_sbuf_adds(&b, e_at + 1);
-        jwts_sbuf_adds(&b, ",\"kty\":\"RSA\"");
-        jwts_sbuf_add(&b, mem, (size_t)(e_at - mem));
-        jwts_sbuf_adds(&b, "}");
+        jwts_buf_puts(&b, "{");
+        jwts_buf_puts(&b, e_at + 1);
+        jwts_buf_puts(&b, ",\"kty\":\"RSA\"");
+        jwts_buf_put(&b, mem, (size_t)(e_at - mem));
+        jwts_buf_puts(&b, "}");
         break;
     }
     default: { /* {"crv":..,"kty":..,"x":..[,"y":..]} from ,"crv":C,"x":X[,"y":Y] */
         const char *x_at = strstr(mem, ",\"x\":");
-        jwts_sbuf_adds(&b, "{");
-        jwts_sbuf_add(&b, mem + 1, (size_t)(x_at - mem - 1));
-        jwts_sbuf_adds(&b, ",\"kty\":\"");
-        jwts_sbuf_adds(&b, kty_name(in->kty));
-        jwts_sbuf_adds(&b, "\"");
-        jwts_sbuf_adds(&b, x_at);
-        jwts_sbuf_adds(&b, "}");
+        jwts_buf_puts(&b, "{");
+        jwts_buf_put(&b, mem + 1, (size_t)(x_at - mem - 1));
+        jwts_buf_puts(&b, ",\"kty\":\"");
+        jwts_buf_puts(&b, kty_name(in->kty));
+        jwts_buf_puts(&b, "\"");
+        jwts_buf_puts(&b, x_at);
+        jwts_buf_puts(&b, "}");
         break;
     }
     }
-    jwts_sbuf_wipe(&m);
-    return jwts_sbuf_finish(&b, out);
+    jwts_buf_free(&m);
+    return jwts_buf_finish(&b, out);
 }
 
 jwts_err jwts_key_thumbprint(const jwts_key *key, char out[JWTS_THUMBPRINT_LEN + 1])

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/fail.h"
 #include "jose/jose_int.h"
 #include "jwtsession/random.h"
@@ -70,21 +71,21 @@ jwts_err jwts_key_set_kid(jwts_key *key, const char *kid)
         if (!(copy = strdup(kid))) return jwts_fail(JWTS_E_NO_MEMORY, "out of memory copying kid");
     }
     /* {"alg":"..","typ":"JWT","kid":".."} in base64url: what jwts_jwt_sign writes. */
-    jwts_sbuf json = {0}, b64 = {0};
-    jwts_sbuf_adds(&json, "{\"alg\":\"");
-    jwts_sbuf_adds(&json, key->info->name);
-    jwts_sbuf_adds(&json, "\",\"typ\":\"JWT\"");
+    jwts_buf json = JWTS_BUF_SECRET, b64 = JWTS_BUF_SECRET;
+    jwts_buf_puts(&json, "{\"alg\":\"");
+    jwts_buf_puts(&json, key->info->name);
+    jwts_buf_puts(&json, "\",\"typ\":\"JWT\"");
     if (copy) {
-        jwts_sbuf_adds(&json, ",\"kid\":");
-        jwts_sbuf_add_jstr(&json, copy, strlen(copy));
+        jwts_buf_puts(&json, ",\"kid\":");
+        jwts_buf_json_str(&json, copy, strlen(copy), JWTS_BUF_JSON_STRICT | JWTS_BUF_JSON_QUOTE);
     }
-    jwts_sbuf_adds(&json, "}");
+    jwts_buf_puts(&json, "}");
     if (!json.err)
-        jwts_sbuf_add_b64(&b64, json.data, json.len);
+        jwts_buf_b64url(&b64, json.data, json.len);
     else
         b64.err = json.err;
-    jwts_sbuf_wipe(&json);
-    jwts_err e = jwts_sbuf_finish(&b64, &hdr);
+    jwts_buf_free(&json);
+    jwts_err e = jwts_buf_finish(&b64, &hdr);
     if (e) {
         free(copy);
         return jwts_fail_wrap(e, "kid");

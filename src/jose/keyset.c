@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/fail.h"
 #include "jose/jwk_int.h"
 #include "jose/keyset.h"
@@ -193,8 +194,8 @@ jwts_err jwts_keyset_parse(const char *text, size_t len, jwts_alg alg, jwts_keys
 jwts_err jwts_keyset_to_jwks(const jwts_keyset *ks, char **out)
 {
     if (!ks || !out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "keyset_to_jwks: NULL argument");
-    jwts_sbuf b = {0};
-    jwts_sbuf_adds(&b, "{\"keys\":[");
+    jwts_buf b = JWTS_BUF_SECRET;
+    jwts_buf_puts(&b, "{\"keys\":[");
     int first = 1;
     for (size_t i = 0; i < ks->n; i++) {
         const jwts_key *k = ks->keys[i];
@@ -202,14 +203,14 @@ jwts_err jwts_keyset_to_jwks(const jwts_keyset *ks, char **out)
         char *jwk;
         jwts_err e = jwts_key_to_jwk(k, 0, &jwk);
         if (e) {
-            jwts_sbuf_wipe(&b);
+            jwts_buf_free(&b);
             return e;
         }
-        if (!first) jwts_sbuf_adds(&b, ",");
-        jwts_sbuf_adds(&b, jwk);
+        if (!first) jwts_buf_puts(&b, ",");
+        jwts_buf_puts(&b, jwk);
         jwts_jose_free(jwk);
         first = 0;
     }
-    jwts_sbuf_adds(&b, "]}");
-    return jwts_sbuf_finish(&b, out);
+    jwts_buf_puts(&b, "]}");
+    return jwts_buf_finish(&b, out);
 }

@@ -10,67 +10,67 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/fail.h"
 #include "observe/metrics_int.h"
-#include "observe/obuf.h"
 
 static const char *const TYPE_NAMES[] = {"counter", "gauge", "histogram"};
 
-static void put_help(obuf *b, const char *help, bool om)
+static void put_help(jwts_buf *b, const char *help, bool om)
 {
     for (const char *p = help; *p; p++) {
         if (*p == '\\')
-            obuf_puts(b, "\\\\");
+            jwts_buf_puts(b, "\\\\");
         else if (*p == '\n')
-            obuf_puts(b, "\\n");
+            jwts_buf_puts(b, "\\n");
         else if (*p == '"' && om)
-            obuf_puts(b, "\\\"");
+            jwts_buf_puts(b, "\\\"");
         else
-            obuf_putc(b, *p);
+            jwts_buf_putc(b, *p);
     }
 }
 
 /* The family name for # TYPE/# HELP: OpenMetrics drops a counter's _total. */
-static void put_family_name(obuf *b, const family *f, bool om)
+static void put_family_name(jwts_buf *b, const family *f, bool om)
 {
     size_t n = strlen(f->name);
     if (om && f->type == TYPE_COUNTER && n > 6 && !strcmp(f->name + n - 6, "_total")) n -= 6;
-    obuf_put(b, f->name, n);
+    jwts_buf_put(b, f->name, n);
 }
 
 /* name{labels[,extra]} value-less prefix of a sample line, then a space. */
-static void put_sample_head(obuf *b, const family *f, const char *suffix, const series *s, const char *extra)
+static void put_sample_head(jwts_buf *b, const family *f, const char *suffix, const series *s, const char *extra)
 {
-    obuf_puts(b, f->name);
-    if (suffix) obuf_puts(b, suffix);
+    jwts_buf_puts(b, f->name);
+    if (suffix) jwts_buf_puts(b, suffix);
     bool any = s->labels[0] || extra;
-    if (any) obuf_putc(b, '{');
-    obuf_puts(b, s->labels);
+    if (any) jwts_buf_putc(b, '{');
+    jwts_buf_puts(b, s->labels);
     if (extra) {
-        if (s->labels[0]) obuf_putc(b, ',');
-        obuf_puts(b, extra);
+        if (s->labels[0]) jwts_buf_putc(b, ',');
+        jwts_buf_puts(b, extra);
     }
-    if (any) obuf_putc(b, '}');
-    obuf_putc(b, ' ');
+    if (any) jwts_buf_putc(b, '}');
+    jwts_buf_putc(b, ' ');
 }
 
-static void put_le(obuf *b, double bound, bool om)
+static void put_le(jwts_buf *b, double bound, bool om)
 {
     size_t start = b->len;
-    obuf_double(b, bound);
-    if (om && !b->failed && !strpbrk(b->data + start, ".eEIN")) obuf_puts(b, ".0");
+    jwts_buf_double(b, bound);
+    if (om && !b->err && !strpbrk(b->data + start, ".eEIN")) jwts_buf_puts(b, ".0");
 }
 
-static void render_counter(obuf *b, const family *f, const series *s, const jwts_metrics *m)
+static void render_counter(jwts_buf *b, const family *f, const series *s, const jwts_metrics *m)
 {
     uint64_t v = metrics_cell_sum(m, s->cell);
     if (v == 0 && s->omit_zero) return;
     put_sample_head(b, f, NULL, s, NULL);
-    obuf_u64(b, v);
-    obuf_putc(b, '\n');
+    jwts_buf_u64(b, v);
+    jwts_buf_putc(b, '\n');
 }
 
-static void render_gauge(obuf *b, const family *f, const series *s)
+static void render_gauge(jwts_buf *b, const family *f, const series *s)
 {
     double v;
     if (s->by_callback) {
@@ -89,11 +89,11 @@ static void render_gauge(obuf *b, const family *f, const series *s)
         if (v == 0 && s->omit_zero) return;
     }
     put_sample_head(b, f, NULL, s, NULL);
-    obuf_double(b, v);
-    obuf_putc(b, '\n');
+    jwts_buf_double(b, v);
+    jwts_buf_putc(b, '\n');
 }
 
-static void render_histogram(obuf *b, const family *f, const series *s, const jwts_metrics *m, bool om)
+static void render_histogram(jwts_buf *b, const family *f, const series *s, const jwts_metrics *m, bool om)
 {
     uint64_t counts[MAX_BOUNDS + 1];
     uint64_t total = 0;
@@ -103,27 +103,27 @@ static void render_histogram(obuf *b, const family *f, const series *s, const jw
     uint64_t cumulative = 0;
     for (size_t i = 0; i <= f->nbounds; i++) {
         cumulative += counts[i];
-        obuf b_le = {0};
-        obuf_puts(&b_le, "le=\"");
+        jwts_buf b_le = {0};
+        jwts_buf_puts(&b_le, "le=\"");
         if (i < f->nbounds)
             put_le(&b_le, f->bounds[i], om);
         else
-            obuf_puts(&b_le, "+Inf");
-        obuf_putc(&b_le, '"');
-        if (b_le.failed)
-            b->failed = true;
-        else
+            jwts_buf_puts(&b_le, "+Inf");
+        jwts_buf_putc(&b_le, '"');
+        if (!b_le.err)
             put_sample_head(b, f, "_bucket", s, b_le.data);
-        obuf_free(&b_le);
-        obuf_u64(b, cumulative);
-        obuf_putc(b, '\n');
+        else if (!b->err)
+            b->err = b_le.err;
+        jwts_buf_free(&b_le);
+        jwts_buf_u64(b, cumulative);
+        jwts_buf_putc(b, '\n');
     }
     put_sample_head(b, f, "_sum", s, NULL);
-    obuf_double(b, sum);
-    obuf_putc(b, '\n');
+    jwts_buf_double(b, sum);
+    jwts_buf_putc(b, '\n');
     put_sample_head(b, f, "_count", s, NULL);
-    obuf_u64(b, cumulative);
-    obuf_putc(b, '\n');
+    jwts_buf_u64(b, cumulative);
+    jwts_buf_putc(b, '\n');
 }
 
 jwts_err jwts_metrics_render(jwts_metrics *m, jwts_metrics_format format, char **out, size_t *len)
@@ -132,16 +132,16 @@ jwts_err jwts_metrics_render(jwts_metrics *m, jwts_metrics_format format, char *
     if (format != JWTS_METRICS_PROMETHEUS && format != JWTS_METRICS_OPENMETRICS)
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "metrics_render: unknown format %d", (int)format);
     bool om = format == JWTS_METRICS_OPENMETRICS;
-    obuf b = {0};
+    jwts_buf b = {0};
     pthread_mutex_lock(&m->lock);
     for (const family *f = m->families; f; f = f->next) {
-        obuf_puts(&b, "# HELP ");
+        jwts_buf_puts(&b, "# HELP ");
         put_family_name(&b, f, om);
-        obuf_putc(&b, ' ');
+        jwts_buf_putc(&b, ' ');
         put_help(&b, f->help, om);
-        obuf_puts(&b, "\n# TYPE ");
+        jwts_buf_puts(&b, "\n# TYPE ");
         put_family_name(&b, f, om);
-        obuf_printf(&b, " %s\n", TYPE_NAMES[f->type]);
+        jwts_buf_printf(&b, " %s\n", TYPE_NAMES[f->type]);
         for (const series *s = f->first; s; s = s->next) {
             if (f->type == TYPE_COUNTER)
                 render_counter(&b, f, s, m);
@@ -152,9 +152,9 @@ jwts_err jwts_metrics_render(jwts_metrics *m, jwts_metrics_format format, char *
         }
     }
     pthread_mutex_unlock(&m->lock);
-    if (om) obuf_puts(&b, "# EOF\n");
-    if (b.failed || !b.data) {
-        obuf_free(&b);
+    if (om) jwts_buf_puts(&b, "# EOF\n");
+    if (b.err || !b.data) {
+        jwts_buf_free(&b);
         return jwts_fail(JWTS_E_NO_MEMORY, "metrics_render");
     }
     *out = b.data;

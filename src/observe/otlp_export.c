@@ -34,7 +34,7 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *arg)
 typedef struct exporter {
     CURL *curl;
     struct curl_slist *headers;
-    obuf body;
+    jwts_buf body;
 } exporter;
 
 /* POST the encoded batch; true when the endpoint answered 2xx. */
@@ -52,10 +52,9 @@ static bool post(jwts_tracer *t, exporter *x)
 
 static void export_batch(jwts_tracer *t, exporter *x, jwts_span **batch, size_t n)
 {
-    x->body.len = 0;
-    x->body.failed = false;
+    jwts_buf_reset(&x->body);
     otlp_encode(t, batch, n, &x->body);
-    bool ok = !x->body.failed && post(t, x);
+    bool ok = !x->body.err && post(t, x);
     if (ok) {
         atomic_fetch_add_explicit(&t->exported, n, memory_order_relaxed);
         jwts_counter_add(t->m_exported, n);
@@ -130,7 +129,7 @@ static void *exporter_main(void *arg)
     }
     pthread_mutex_unlock(&t->lock);
     if (batch != one) free(batch);
-    obuf_free(&x.body);
+    jwts_buf_free(&x.body);
     curl_slist_free_all(x.headers);
     if (x.curl) curl_easy_cleanup(x.curl);
     return NULL;

@@ -8,8 +8,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/buf.h"
 #include "jwtsession/trace.h"
-#include "observe/obuf.h"
 
 #define JWTS_OBSERVE_SCOPE_NAME "jwtsession"
 #define JWTS_OBSERVE_SCOPE_VERSION "0.1.0"
@@ -86,7 +86,7 @@ jwts_span *trace_span_start_at(jwts_tracer *t, const char *name, jwts_span_kind 
 void trace_span_end_at(jwts_span *s, int64_t now_mono_ns);
 
 /* Encode n spans as one OTLP ExportTraceServiceRequest in JSON into out. */
-void otlp_encode(const jwts_tracer *t, jwts_span *const *spans, size_t n, obuf *out);
+void otlp_encode(const jwts_tracer *t, jwts_span *const *spans, size_t n, jwts_buf *out);
 
 /* Start and stop the exporter thread (otlp_export.c). */
 jwts_err otlp_exporter_start(jwts_tracer *t);

@@ -149,6 +149,11 @@ static void id_rules(void **state)
     assert_false(jwts_user_id_valid(NULL));
     assert_false(jwts_user_id_valid("a{b}"));
     assert_false(jwts_user_id_valid("del\x7f"));
+    assert_false(jwts_user_id_valid("bad\xff"));          /* not UTF-8: it travels in JSON and JWTs */
+    assert_false(jwts_user_id_valid("\xc3"));             /* truncated sequence */
+    assert_false(jwts_user_id_valid("\xc0\xaf"));         /* overlong '/' */
+    assert_false(jwts_user_id_valid("\xed\xa0\x80"));     /* a UTF-16 surrogate */
+    assert_true(jwts_user_id_valid("\xf0\x9f\x94\x91 key")); /* U+1F511 */
     assert_true(jwts_session_id_valid("abc-_XYZ09"));
     assert_false(jwts_session_id_valid("abc="));
     assert_false(jwts_session_id_valid(NULL));

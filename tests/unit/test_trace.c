@@ -250,9 +250,9 @@ static void otlp_json_encoding(void **state)
     jwts_span_set_str(s, "big", big); /* does not fit: dropped and counted */
     jwts_span *root = jwts_span_start(t, "root", JWTS_SPAN_INTERNAL, NULL, &child);
     jwts_span *spans[] = {s, root};
-    obuf b = {0};
+    jwts_buf b = {0};
     otlp_encode(t, spans, 2, &b);
-    assert_false(b.failed);
+    assert_int_equal(b.err, JWTS_OK);
     json_error_t err;
     json_t *doc = json_loads(b.data, 0, &err);
     if (!doc) fail_msg("not JSON: %s: %s", err.text, b.data);
@@ -287,7 +287,7 @@ static void otlp_json_encoding(void **state)
     assert_null(json_object_get(r, "parentSpanId"));
     assert_null(json_object_get(r, "status"));
     json_decref(doc);
-    obuf_free(&b);
+    jwts_buf_free(&b);
     free(s);
     free(root);
     jwts_tracer_free(t);

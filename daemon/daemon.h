@@ -21,7 +21,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "core/buf.h"
 #include "jwtsession/jwtsession.h"
 #include "jwtsession/manager.h"
 #include "jwtsession/metrics.h"
@@ -107,18 +109,11 @@ void jwtsd_log(jwtsd_log_level level, const char *msg, const jwtsd_kv *kv, size_
 
 /* ---- JSON (json.c) ----------------------------------------------------------------------------- */
 
-/* A growing output buffer. On allocation failure it goes into an error state (oom) and stays. */
-typedef struct jwtsd_buf {
-    char *data;
-    size_t len, cap;
-    bool oom;
-} jwtsd_buf;
-
-void jwtsd_buf_raw(jwtsd_buf *b, const char *s, size_t n); /* append n bytes of s as they are */
-void jwtsd_buf_lit(jwtsd_buf *b, const char *s);           /* append s as it is */
-void jwtsd_buf_str(jwtsd_buf *b, const char *s);           /* append s as a quoted JSON string */
-void jwtsd_buf_int(jwtsd_buf *b, int64_t v);               /* append v in decimal */
-void jwtsd_buf_free(jwtsd_buf *b);                         /* free the data and reset b */
+/* Responses are written into the library's jwts_buf (core/buf.h); strings go in as JSON strings. */
+static inline void jwtsd_buf_str(jwts_buf *b, const char *s)
+{
+    jwts_buf_json_str(b, s, strlen(s), JWTS_BUF_JSON_QUOTE);
+}
 
 /* A parsed request body: a JSON object whose members were checked against the allowed names. */
 typedef struct jwtsd_body jwtsd_body;

@@ -137,14 +137,14 @@ void jwtsd_reply_json(jwtsd_request *r, unsigned status, const char *json, size_
 /* The error body; NULL when out of memory. */
 static char *error_body(jwts_err code, const char *msg, size_t *len)
 {
-    jwtsd_buf b = {0};
-    jwtsd_buf_lit(&b, "{\"error\":");
+    jwts_buf b = {0};
+    jwts_buf_puts(&b, "{\"error\":");
     jwtsd_buf_str(&b, jwts_errname(code));
-    jwtsd_buf_lit(&b, ",\"message\":");
+    jwts_buf_puts(&b, ",\"message\":");
     jwtsd_buf_str(&b, msg && msg[0] ? msg : jwts_strerror(code));
-    jwtsd_buf_lit(&b, "}");
-    if (b.oom) {
-        jwtsd_buf_free(&b);
+    jwts_buf_puts(&b, "}");
+    if (b.err != JWTS_OK) {
+        jwts_buf_free(&b);
         return NULL;
     }
     *len = b.len;

@@ -1,8 +1,8 @@
 /*
  * json.c - JSON in and out for the API.
  *
- * Out: a small growing buffer with JSON string escaping, so responses can embed a session's
- * metadata text exactly as stored. In: request bodies are checked with jansson (one object, no
+ * Out: responses are written with the library's jwts_buf, so they can embed a session's metadata
+ * text exactly as stored. In: request bodies are checked with jansson (one object, no
  * duplicate members, only known names), and a member's raw text is cut out of the body so
  * metadata reaches the manager byte for byte (jansson would re-print numbers such as 1.1).
  */
@@ -12,75 +12,6 @@
 #include <string.h>
 
 #include "daemon.h"
-
-/* ---- output ------------------------------------------------------------------------------------ */
-
-static bool buf_grow(jwtsd_buf *b, size_t extra)
-{
-    if (b->oom) return false;
-    if (b->len + extra + 1 <= b->cap) return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1) cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p) {
-        b->oom = true;
-        return false;
-    }
-    b->data = p;
-    b->cap = cap;
-    return true;
-}
-
-void jwtsd_buf_raw(jwtsd_buf *b, const char *s, size_t n)
-{
-    if (!buf_grow(b, n)) return;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void jwtsd_buf_lit(jwtsd_buf *b, const char *s)
-{
-    jwtsd_buf_raw(b, s, strlen(s));
-}
-
-void jwtsd_buf_str(jwtsd_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t n = strlen(s);
-    if (!buf_grow(b, n * 6 + 2)) return;
-    char *o = b->data + b->len;
-    *o++ = '"';
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            *o++ = '\\';
-            *o++ = (char)*p;
-        } else if (*p < 0x20 || *p == 0x7f) {
-            memcpy(o, "\\u00", 4);
-            o[4] = hex[*p >> 4];
-            o[5] = hex[*p & 15];
-            o += 6;
-        } else {
-            *o++ = (char)*p;
-        }
-    }
-    *o++ = '"';
-    b->len = (size_t)(o - b->data);
-    b->data[b->len] = '\0';
-}
-
-void jwtsd_buf_int(jwtsd_buf *b, int64_t v)
-{
-    char num[32];
-    int n = snprintf(num, sizeof(num), "%lld", (long long)v);
-    jwtsd_buf_raw(b, num, (size_t)n);
-}
-
-void jwtsd_buf_free(jwtsd_buf *b)
-{
-    free(b->data);
-    *b = (jwtsd_buf){0};
-}
 
 /* ---- input ------------------------------------------------------------------------------------- */
 

@@ -116,13 +116,13 @@ bool jwtsd_route_match(jwtsd_request *r, char *param, size_t cap)
         snprintf(msg, sizeof(msg), "method not allowed here; allowed: %s", route_allow[r->route]);
         const char *headers[] = {MHD_HTTP_HEADER_ALLOW, route_allow[r->route]};
         size_t len = 0;
-        jwtsd_buf b = {0};
-        jwtsd_buf_lit(&b, "{\"error\":\"JWTS_E_UNSUPPORTED\",\"message\":");
+        jwts_buf b = {0};
+        jwts_buf_puts(&b, "{\"error\":\"JWTS_E_UNSUPPORTED\",\"message\":");
         jwtsd_buf_str(&b, msg);
-        jwtsd_buf_lit(&b, "}");
+        jwts_buf_puts(&b, "}");
         len = b.len;
         r->error = JWTS_E_UNSUPPORTED;
-        if (b.oom)
+        if (b.err != JWTS_OK)
             jwtsd_reply_error(r, 500, JWTS_E_NO_MEMORY, NULL);
         else
             jwtsd_reply_owned(r, 405, "application/json", b.data, len, headers, 1);
@@ -140,32 +140,32 @@ static void reply_rc(jwtsd_request *r, unsigned status, jwts_err rc)
     jwtsd_reply_error(r, status, rc, detail[0] ? detail : jwts_strerror(rc));
 }
 
-static void reply_buf(jwtsd_request *r, unsigned status, jwtsd_buf *b, const char *const *headers, size_t n)
+static void reply_buf(jwtsd_request *r, unsigned status, jwts_buf *b, const char *const *headers, size_t n)
 {
-    if (b->oom) {
-        jwtsd_buf_free(b);
+    if (b->err != JWTS_OK) {
+        jwts_buf_free(b);
         jwtsd_reply_error(r, 503, JWTS_E_NO_MEMORY, "out of memory");
         return;
     }
     jwtsd_reply_owned(r, status, "application/json", b->data, b->len, headers, n);
-    *b = (jwtsd_buf){0};
+    *b = (jwts_buf){0};
 }
 
-static void tokens_json(jwtsd_buf *b, const char *user_id, const jwts_tokens *t)
+static void tokens_json(jwts_buf *b, const char *user_id, const jwts_tokens *t)
 {
-    jwtsd_buf_lit(b, "{\"session_id\":");
+    jwts_buf_puts(b, "{\"session_id\":");
     jwtsd_buf_str(b, t->session_id);
-    jwtsd_buf_lit(b, ",\"user_id\":");
+    jwts_buf_puts(b, ",\"user_id\":");
     jwtsd_buf_str(b, user_id);
-    jwtsd_buf_lit(b, ",\"token_type\":\"Bearer\",\"access_token\":");
+    jwts_buf_puts(b, ",\"token_type\":\"Bearer\",\"access_token\":");
     jwtsd_buf_str(b, t->access_token);
-    jwtsd_buf_lit(b, ",\"refresh_token\":");
+    jwts_buf_puts(b, ",\"refresh_token\":");
     jwtsd_buf_str(b, t->refresh_token);
-    jwtsd_buf_lit(b, ",\"expires_in\":");
-    jwtsd_buf_int(b, t->expires_in_s);
-    jwtsd_buf_lit(b, ",\"refresh_expires_in\":");
-    jwtsd_buf_int(b, t->refresh_expires_in_s);
-    jwtsd_buf_lit(b, "}");
+    jwts_buf_puts(b, ",\"expires_in\":");
+    jwts_buf_i64(b, t->expires_in_s);
+    jwts_buf_puts(b, ",\"refresh_expires_in\":");
+    jwts_buf_i64(b, t->refresh_expires_in_s);
+    jwts_buf_puts(b, "}");
 }
 
 /* Parse the body against allowed names; false when it answered. */
@@ -223,10 +223,10 @@ static void h_create(jwtsd_request *r)
     if (rc != JWTS_OK) {
         reply_rc(r, rc == JWTS_E_MALFORMED ? 400 : 0, rc);
     } else {
-        jwtsd_buf b = {0};
+        jwts_buf b = {0};
         tokens_json(&b, user_id, &t);
         reply_buf(r, 201, &b, NULL, 0);
-        if (b.data) jwtsd_buf_free(&b);
+        if (b.data) jwts_buf_free(&b);
     }
     jwts_tokens_clear(&t);
     jwtsd_body_free(body);
@@ -252,14 +252,14 @@ static void h_auth(jwtsd_request *r)
         jwtsd_reply_unauthorized(r, rc, detail[0] ? detail : jwts_strerror(rc));
         return;
     }
-    jwtsd_buf b = {0};
-    jwtsd_buf_lit(&b, "{\"user_id\":");
+    jwts_buf b = {0};
+    jwts_buf_puts(&b, "{\"user_id\":");
     jwtsd_buf_str(&b, v.user_id);
-    jwtsd_buf_lit(&b, ",\"session_id\":");
+    jwts_buf_puts(&b, ",\"session_id\":");
     jwtsd_buf_str(&b, v.session_id);
-    jwtsd_buf_lit(&b, ",\"expires_at\":");
-    jwtsd_buf_int(&b, v.token_expires_at_s);
-    jwtsd_buf_lit(&b, "}");
+    jwts_buf_puts(&b, ",\"expires_at\":");
+    jwts_buf_i64(&b, v.token_expires_at_s);
+    jwts_buf_puts(&b, "}");
     const char *headers[] = {"X-Session-User", v.user_id, "X-Session-Id", v.session_id};
     reply_buf(r, 200, &b, headers, 2);
 }
@@ -289,10 +289,10 @@ static void h_refresh(jwtsd_request *r)
         if (status < 500) status = 401;
         reply_rc(r, status, rc);
     } else {
-        jwtsd_buf b = {0};
+        jwts_buf b = {0};
         tokens_json(&b, user_id, &t);
         reply_buf(r, 200, &b, NULL, 0);
-        if (b.data) jwtsd_buf_free(&b);
+        if (b.data) jwts_buf_free(&b);
     }
     jwts_tokens_clear(&t);
     jwtsd_body_free(body);
@@ -318,12 +318,12 @@ static void h_revoke(jwtsd_request *r)
         reply_rc(r, 0, rc);
         return;
     }
-    jwtsd_buf b = {0};
-    jwtsd_buf_lit(&b, "{\"revoked\":1,\"session_id\":");
+    jwts_buf b = {0};
+    jwts_buf_puts(&b, "{\"revoked\":1,\"session_id\":");
     jwtsd_buf_str(&b, r->param);
-    jwtsd_buf_lit(&b, ",\"user_id\":");
+    jwts_buf_puts(&b, ",\"user_id\":");
     jwtsd_buf_str(&b, user);
-    jwtsd_buf_lit(&b, "}");
+    jwts_buf_puts(&b, "}");
     reply_buf(r, 200, &b, NULL, 0);
 }
 
@@ -357,14 +357,14 @@ static void h_patch(jwtsd_request *r)
         reply_rc(r, rc == JWTS_E_MALFORMED ? 400 : 0, rc);
         return;
     }
-    jwtsd_buf b = {0};
-    jwtsd_buf_lit(&b, "{\"session_id\":");
+    jwts_buf b = {0};
+    jwts_buf_puts(&b, "{\"session_id\":");
     jwtsd_buf_str(&b, r->param);
-    jwtsd_buf_lit(&b, ",\"user_id\":");
+    jwts_buf_puts(&b, ",\"user_id\":");
     jwtsd_buf_str(&b, user);
-    jwtsd_buf_lit(&b, ",\"metadata\":");
-    jwtsd_buf_lit(&b, canonical);
-    jwtsd_buf_lit(&b, "}");
+    jwts_buf_puts(&b, ",\"metadata\":");
+    jwts_buf_puts(&b, canonical);
+    jwts_buf_puts(&b, "}");
     free(canonical);
     reply_buf(r, 200, &b, NULL, 0);
 }
@@ -384,26 +384,26 @@ static bool user_allowed(jwtsd_request *r, jwtsd_caller *caller)
     return true;
 }
 
-static void session_json(jwtsd_buf *b, const jwts_session *s, const jwtsd_caller *caller)
+static void session_json(jwts_buf *b, const jwts_session *s, const jwtsd_caller *caller)
 {
-    jwtsd_buf_lit(b, "{\"session_id\":");
+    jwts_buf_puts(b, "{\"session_id\":");
     jwtsd_buf_str(b, s->session_id);
-    jwtsd_buf_lit(b, ",\"created_at\":");
-    jwtsd_buf_int(b, s->created_at_ms / 1000);
-    jwtsd_buf_lit(b, ",\"updated_at\":");
-    jwtsd_buf_int(b, s->updated_at_ms / 1000);
-    jwtsd_buf_lit(b, ",\"last_seen\":");
-    jwtsd_buf_int(b, s->last_seen_ms / 1000);
-    jwtsd_buf_lit(b, ",\"expires_at\":");
-    jwtsd_buf_int(b, s->expires_at_ms / 1000);
-    jwtsd_buf_lit(b, ",\"idle_expires_at\":");
-    jwtsd_buf_int(b, s->idle_expires_at_ms / 1000);
-    jwtsd_buf_lit(b, ",\"current\":");
+    jwts_buf_puts(b, ",\"created_at\":");
+    jwts_buf_i64(b, s->created_at_ms / 1000);
+    jwts_buf_puts(b, ",\"updated_at\":");
+    jwts_buf_i64(b, s->updated_at_ms / 1000);
+    jwts_buf_puts(b, ",\"last_seen\":");
+    jwts_buf_i64(b, s->last_seen_ms / 1000);
+    jwts_buf_puts(b, ",\"expires_at\":");
+    jwts_buf_i64(b, s->expires_at_ms / 1000);
+    jwts_buf_puts(b, ",\"idle_expires_at\":");
+    jwts_buf_i64(b, s->idle_expires_at_ms / 1000);
+    jwts_buf_puts(b, ",\"current\":");
     bool current = caller->kind == JWTSD_CALLER_USER && !strcmp(caller->user.session_id, s->session_id);
-    jwtsd_buf_lit(b, current ? "true" : "false");
-    jwtsd_buf_lit(b, ",\"metadata\":");
-    jwtsd_buf_lit(b, s->metadata && s->metadata[0] ? s->metadata : "{}");
-    jwtsd_buf_lit(b, "}");
+    jwts_buf_puts(b, current ? "true" : "false");
+    jwts_buf_puts(b, ",\"metadata\":");
+    jwts_buf_puts(b, s->metadata && s->metadata[0] ? s->metadata : "{}");
+    jwts_buf_puts(b, "}");
 }
 
 static void h_list(jwtsd_request *r)
@@ -417,17 +417,17 @@ static void h_list(jwtsd_request *r)
         reply_rc(r, 0, rc);
         return;
     }
-    jwtsd_buf b = {0};
-    jwtsd_buf_lit(&b, "{\"user_id\":");
+    jwts_buf b = {0};
+    jwts_buf_puts(&b, "{\"user_id\":");
     jwtsd_buf_str(&b, r->param);
-    jwtsd_buf_lit(&b, ",\"count\":");
-    jwtsd_buf_int(&b, (int64_t)list.count);
-    jwtsd_buf_lit(&b, ",\"sessions\":[");
+    jwts_buf_puts(&b, ",\"count\":");
+    jwts_buf_i64(&b, (int64_t)list.count);
+    jwts_buf_puts(&b, ",\"sessions\":[");
     for (size_t i = 0; i < list.count; i++) {
-        if (i) jwtsd_buf_lit(&b, ",");
+        if (i) jwts_buf_puts(&b, ",");
         session_json(&b, list.items[i], &caller);
     }
-    jwtsd_buf_lit(&b, "]}");
+    jwts_buf_puts(&b, "]}");
     jwts_session_list_free(&list);
     reply_buf(r, 200, &b, NULL, 0);
 }
@@ -443,12 +443,12 @@ static void h_revoke_user(jwtsd_request *r)
         reply_rc(r, 0, rc);
         return;
     }
-    jwtsd_buf b = {0};
-    jwtsd_buf_lit(&b, "{\"user_id\":");
+    jwts_buf b = {0};
+    jwts_buf_puts(&b, "{\"user_id\":");
     jwtsd_buf_str(&b, r->param);
-    jwtsd_buf_lit(&b, ",\"revoked\":");
-    jwtsd_buf_int(&b, (int64_t)n);
-    jwtsd_buf_lit(&b, "}");
+    jwts_buf_puts(&b, ",\"revoked\":");
+    jwts_buf_i64(&b, (int64_t)n);
+    jwts_buf_puts(&b, "}");
     reply_buf(r, 200, &b, NULL, 0);
 }
 
@@ -498,10 +498,10 @@ static void h_readyz(jwtsd_request *r)
         reply_rc(r, 503, rc);
         return;
     }
-    jwtsd_buf b = {0};
-    jwtsd_buf_lit(&b, "{\"status\":\"ready\",\"store\":");
+    jwts_buf b = {0};
+    jwts_buf_puts(&b, "{\"status\":\"ready\",\"store\":");
     jwtsd_buf_str(&b, jwts_store_name(r->srv->store));
-    jwtsd_buf_lit(&b, "}");
+    jwts_buf_puts(&b, "}");
     reply_buf(r, 200, &b, NULL, 0);
 }
 

@@ -32,19 +32,6 @@
 #define ADMIN_KEY "bench-admin-key-0123456789abcdef"
 #define MAX_ROUNDS 21
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || getsockname(fd, (struct sockaddr *)&a, &len)) {
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 /* One HTTP/1.0 exchange on loopback: the whole answer into out (NUL-terminated). */
 static bool http_exchange(int port, const char *req, char *out, size_t cap)
 {
@@ -214,7 +201,7 @@ int main(int argc, char **argv)
     char dir[] = "/tmp/jwts-bench-nginx-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     chmod(dir, 0755); /* nginx workers drop privileges when run as root */
-    int dport = free_port(), nport = free_port();
+    int dport = bench_free_port(), nport = bench_free_port();
     pid_t d = start_daemon(dport), n = start_nginx(dir, nport);
     int status = 1;
     char token[8192], header[8300], durl[128], nurl[128];

@@ -35,7 +35,7 @@ void bench_row(const char *what, double ours, double baseline, const char *targe
            pass < 0 ? "" : pass ? "PASS" : "MISS");
 }
 
-static int free_port(void)
+int bench_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -71,7 +71,7 @@ bool bench_redis_start(bench_redis *r)
         return answers_ping(r->port);
     }
     snprintf(r->dir, sizeof r->dir, "/tmp/jwts-bench-redis-XXXXXX");
-    if (!mkdtemp(r->dir) || (r->port = free_port()) < 0) return false;
+    if (!mkdtemp(r->dir) || (r->port = bench_free_port()) < 0) return false;
     char port[16];
     snprintf(port, sizeof port, "%d", r->port);
     fflush(NULL); /* the child must not flush our buffered output a second time */

@@ -16,6 +16,9 @@ double bench_us_per_op(void (*fn)(void *arg, uint64_t i), void *arg, double seco
  * (pass < 0: no target). */
 void bench_row(const char *what, double ours, double baseline, const char *target, int pass);
 
+/* A free TCP port on 127.0.0.1 (bound, read back, released), or -1. */
+int bench_free_port(void);
+
 /* A redis-server for a benchmark: JWTS_BENCH_REDIS_PORT if set, else one started on a free
  * loopback port in a temp dir (persistence off) and stopped by bench_redis_stop. */
 typedef struct bench_redis {

@@ -73,7 +73,7 @@ static inline const jwts_ctx *begin(observed *o, int op, const jwts_ctx *ctx, sc
 {
     sc->t0 = o->m ? jwts_fast_ns() : 0;
     sc->span = NULL;
-    if (!o->t) return ctx;
+    if (!o->t || trace_passes_through(o->t, ctx)) return ctx; /* an unsampled trace: no span to make */
     sc->span = trace_span_start_at(o->t, SPAN_NAMES[op], o->kind, ctx, &sc->child, sc->t0);
     if (sc->span) {
         jwts_span_set_str(sc->span, "db.system", o->db_system);

@@ -92,11 +92,6 @@ static bool ratio_says(const jwts_tracer *t, const uint8_t trace_id[16])
     return (be64(trace_id + 8) >> 1) < t->ratio_bound;
 }
 
-static bool parent_based(jwts_sampler s)
-{
-    return s == JWTS_SAMPLER_PARENTBASED_ALWAYS_ON || s == JWTS_SAMPLER_PARENTBASED_ALWAYS_OFF ||
-           s == JWTS_SAMPLER_PARENTBASED_TRACEIDRATIO;
-}
 
 static bool uses_ratio(jwts_sampler s)
 {
@@ -135,7 +130,7 @@ jwts_span *trace_span_start_at(jwts_tracer *t, const char *name, jwts_span_kind 
     if (!t || t->disabled) { /* not tracing: the trace passes through untouched */
         child->parent = in;
         return NULL;
-    } else if (has_parent && parent_based(t->sampler)) {
+    } else if (has_parent && trace_parent_based(t->sampler)) {
         sampled = in.flags & 1;
     } else if (t->sampler == JWTS_SAMPLER_ALWAYS_ON || t->sampler == JWTS_SAMPLER_PARENTBASED_ALWAYS_ON) {
         sampled = true;

@@ -95,4 +95,19 @@ void otlp_exporter_stop(jwts_tracer *t);
 /* The wall-clock minus monotonic offset now, in ns. */
 int64_t trace_clock_offset_now(void);
 
+/* Samplers that follow the parent's sampled flag when there is a parent. */
+static inline bool trace_parent_based(jwts_sampler s)
+{
+    return s == JWTS_SAMPLER_PARENTBASED_ALWAYS_ON || s == JWTS_SAMPLER_PARENTBASED_ALWAYS_OFF ||
+           s == JWTS_SAMPLER_PARENTBASED_TRACEIDRATIO;
+}
+
+/* true when a span started under parent is certain not to be sampled and its child ctx would equal
+ * parent: the tracer is off, or it follows an unsampled parent. Callers may then skip the span. */
+static inline bool trace_passes_through(const jwts_tracer *t, const jwts_ctx *parent)
+{
+    if (t->disabled) return true;
+    return parent && parent->parent.valid && !(parent->parent.flags & 1) && trace_parent_based(t->sampler);
+}
+
 #endif

@@ -8,6 +8,8 @@ install(TARGETS jwtsession jwtsession_static EXPORT jwtsessionTargets
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY include/jwtsession DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
+# The .pc file finds its prefix from its own place, so `cmake --install --prefix DIR` works too.
+file(RELATIVE_PATH JWTS_PC_TO_PREFIX /root/${CMAKE_INSTALL_LIBDIR}/pkgconfig /root)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/jwtsession.pc.in ${PROJECT_BINARY_DIR}/jwtsession.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/jwtsession.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 

@@ -63,7 +63,7 @@ static void export_batch(jwts_tracer *t, exporter *x, jwts_span **batch, size_t 
         atomic_fetch_add_explicit(&t->dropped_export, n, memory_order_relaxed);
         jwts_counter_add(t->m_dropped_export, n);
     }
-    for (size_t i = 0; i < n; i++) free(batch[i]);
+    trace_spans_release(t, batch, n);
 }
 
 static void deadline_in(struct timespec *ts, int64_t ms)

@@ -152,7 +152,10 @@ jwts_span *trace_span_start_at(jwts_tracer *t, const char *name, jwts_span_kind 
         atomic_fetch_add_explicit(&t->started, 1, memory_order_relaxed);
         count_drop(t, 1, true); /* it would be dropped at its end: spare the work */
     } else {
-        s = malloc(sizeof *s);
+        pthread_mutex_lock(&t->spare_lock);
+        s = t->nspare ? t->spare[--t->nspare] : NULL;
+        pthread_mutex_unlock(&t->spare_lock);
+        if (!s) s = malloc(sizeof *s);
     }
     if (!s) { /* sampled but not recorded: children still follow the sampled decision */
         child->parent = in;
@@ -269,7 +272,7 @@ void trace_span_end_at(jwts_span *s, int64_t now_mono_ns)
     if (t->count == t->queue_size || !t->thread_running) {
         pthread_mutex_unlock(&t->lock);
         count_drop(t, 1, true);
-        free(s);
+        trace_spans_release(t, &s, 1);
         return;
     }
     t->ring[(t->head + t->count) % t->queue_size] = s;
@@ -278,6 +281,15 @@ void trace_span_end_at(jwts_span *s, int64_t now_mono_ns)
     bool wake = t->count == t->batch_size;
     pthread_mutex_unlock(&t->lock);
     if (wake) pthread_cond_signal(&t->wake);
+}
+
+void trace_spans_release(jwts_tracer *t, jwts_span *const *spans, size_t n)
+{
+    size_t i = 0;
+    pthread_mutex_lock(&t->spare_lock);
+    for (; i < n && t->nspare < t->queue_size; i++) t->spare[t->nspare++] = spans[i];
+    pthread_mutex_unlock(&t->spare_lock);
+    for (; i < n; i++) free(spans[i]);
 }
 
 void jwts_span_end(jwts_span *s)
@@ -383,6 +395,9 @@ static void tracer_destroy(jwts_tracer *t)
     }
     free(t->url);
     free(t->ring);
+    for (size_t i = 0; i < t->nspare; i++) free(t->spare[i]);
+    free(t->spare);
+    pthread_mutex_destroy(&t->spare_lock);
     pthread_mutex_destroy(&t->lock);
     pthread_cond_destroy(&t->wake);
     pthread_cond_destroy(&t->done);
@@ -434,6 +449,7 @@ jwts_err jwts_tracer_new(const jwts_tracer_options *opts, jwts_tracer **out)
     jwts_tracer *t = calloc(1, sizeof *t);
     if (!t) return jwts_fail(JWTS_E_NO_MEMORY, "tracer_new");
     pthread_mutex_init(&t->lock, NULL);
+    pthread_mutex_init(&t->spare_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -451,7 +467,8 @@ jwts_err jwts_tracer_new(const jwts_tracer_options *opts, jwts_tracer **out)
     atomic_store(&t->unix_minus_mono_ns, trace_clock_offset_now());
     t->url = make_url(&o);
     t->ring = calloc(t->queue_size, sizeof *t->ring);
-    rc = t->url && t->ring ? JWTS_OK : jwts_fail(JWTS_E_NO_MEMORY, "tracer_new");
+    t->spare = calloc(t->queue_size, sizeof *t->spare);
+    rc = t->url && t->ring && t->spare ? JWTS_OK : jwts_fail(JWTS_E_NO_MEMORY, "tracer_new");
     if (!rc && o.resource_attributes) rc = parse_resource(t, o.resource_attributes);
     if (!rc) {
         const char *svc = o.service_name && *o.service_name ? o.service_name : NULL;

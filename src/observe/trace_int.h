@@ -74,6 +74,12 @@ struct jwts_tracer {
     pthread_t thread;
     bool thread_running;
 
+    /* spans kept for reuse after export: a span freed by the exporter thread would land in that
+     * thread's malloc cache, so the threads that start spans would always allocate afresh */
+    pthread_mutex_t spare_lock;
+    jwts_span **spare; /* queue_size slots */
+    size_t nspare;
+
     /* counters */
     _Atomic uint64_t started, exported, dropped_queue, dropped_export, export_errors;
 };
@@ -81,6 +87,9 @@ struct jwts_tracer {
 /* Start a span as jwts_span_start(), at now_mono_ns (0: read the clock if sampled). */
 jwts_span *trace_span_start_at(jwts_tracer *t, const char *name, jwts_span_kind kind, const jwts_ctx *parent,
                                jwts_ctx *child, int64_t now_mono_ns);
+
+/* Give n spans that are done with back to t, to be reused by the next starts (or freed). */
+void trace_spans_release(jwts_tracer *t, jwts_span *const *spans, size_t n);
 
 /* End s as jwts_span_end(), at now_mono_ns (0: read the clock). */
 void trace_span_end_at(jwts_span *s, int64_t now_mono_ns);

@@ -168,6 +168,15 @@ static void tokens_json(jwts_buf *b, const char *user_id, const jwts_tokens *t)
     jwts_buf_puts(b, "}");
 }
 
+/* Answer status with the pair t as JSON. */
+static void reply_tokens(jwtsd_request *r, unsigned status, const char *user_id, const jwts_tokens *t)
+{
+    jwts_buf b = {0};
+    tokens_json(&b, user_id, t);
+    reply_buf(r, status, &b, NULL, 0);
+    jwts_buf_free(&b);
+}
+
 /* Parse the body against allowed names; false when it answered. */
 static bool parse_body(jwtsd_request *r, const char *const *allowed, jwtsd_body **out)
 {
@@ -223,10 +232,7 @@ static void h_create(jwtsd_request *r)
     if (rc != JWTS_OK) {
         reply_rc(r, rc == JWTS_E_MALFORMED ? 400 : 0, rc);
     } else {
-        jwts_buf b = {0};
-        tokens_json(&b, user_id, &t);
-        reply_buf(r, 201, &b, NULL, 0);
-        if (b.data) jwts_buf_free(&b);
+        reply_tokens(r, 201, user_id, &t);
     }
     jwts_tokens_clear(&t);
     jwtsd_body_free(body);
@@ -289,10 +295,7 @@ static void h_refresh(jwtsd_request *r)
         if (status < 500) status = 401;
         reply_rc(r, status, rc);
     } else {
-        jwts_buf b = {0};
-        tokens_json(&b, user_id, &t);
-        reply_buf(r, 200, &b, NULL, 0);
-        if (b.data) jwts_buf_free(&b);
+        reply_tokens(r, 200, user_id, &t);
     }
     jwts_tokens_clear(&t);
     jwtsd_body_free(body);

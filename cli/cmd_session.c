@@ -75,14 +75,14 @@ static int open_env(key_use use, session_env *e)
         .keyset = e->keys,
         .issuer = cli_globals.issuer,
         .audience = cli_globals.audience,
-        .access_ttl_ms = cli_globals.access_ttl_s * 1000,
-        .refresh_ttl_ms = cli_globals.refresh_ttl_s * 1000,
-        .idle_timeout_ms = cli_globals.idle_timeout_s * 1000,
+        .access_ttl_ms = cli_globals.access_ttl_ms,
+        .refresh_ttl_ms = cli_globals.refresh_ttl_ms,
+        .idle_timeout_ms = cli_globals.idle_timeout_ms,
         .max_sessions_per_user = (size_t)cli_globals.max_sessions,
         /* unset (-1): the manager's default; 0: no grace at all */
-        .refresh_grace_ms = cli_globals.refresh_grace_s < 0    ? 0
-                            : cli_globals.refresh_grace_s == 0 ? -1
-                                                               : cli_globals.refresh_grace_s * 1000,
+        .refresh_grace_ms = cli_globals.refresh_grace_ms < 0    ? 0
+                            : cli_globals.refresh_grace_ms == 0 ? -1
+                                                                : cli_globals.refresh_grace_ms,
     };
     rc = jwts_manager_new(&o, &e->m);
     if (rc) {

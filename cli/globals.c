@@ -9,13 +9,14 @@
 #include <string.h>
 
 #include "cli.h"
+#include "jwtsession/clock.h"
 
-cli_settings cli_globals = {.store = "memory", .refresh_grace_s = -1};
+cli_settings cli_globals = {.store = "memory", .refresh_grace_ms = -1};
 
 typedef struct global_opt {
     const char *flag, *env;
     const char **text; /* string settings */
-    int64_t *number;   /* numeric settings */
+    int64_t *number;   /* numeric settings: a duration in ms, or (max-sessions) a count */
 } global_opt;
 
 static const global_opt GLOBALS[] = {
@@ -23,11 +24,11 @@ static const global_opt GLOBALS[] = {
     {"key", "JWTSESSION_KEY", &cli_globals.key, NULL},
     {"issuer", "JWTSESSION_ISSUER", &cli_globals.issuer, NULL},
     {"audience", "JWTSESSION_AUDIENCE", &cli_globals.audience, NULL},
-    {"access-ttl", "JWTSESSION_ACCESS_TTL", NULL, &cli_globals.access_ttl_s},
-    {"refresh-ttl", "JWTSESSION_REFRESH_TTL", NULL, &cli_globals.refresh_ttl_s},
-    {"idle-timeout", "JWTSESSION_IDLE_TIMEOUT", NULL, &cli_globals.idle_timeout_s},
+    {"access-ttl", "JWTSESSION_ACCESS_TTL", NULL, &cli_globals.access_ttl_ms},
+    {"refresh-ttl", "JWTSESSION_REFRESH_TTL", NULL, &cli_globals.refresh_ttl_ms},
+    {"idle-timeout", "JWTSESSION_IDLE_TIMEOUT", NULL, &cli_globals.idle_timeout_ms},
     {"max-sessions", "JWTSESSION_MAX_SESSIONS", NULL, &cli_globals.max_sessions},
-    {"refresh-grace", "JWTSESSION_REFRESH_GRACE", NULL, &cli_globals.refresh_grace_s},
+    {"refresh-grace", "JWTSESSION_REFRESH_GRACE", NULL, &cli_globals.refresh_grace_ms},
 };
 #define NGLOBALS (sizeof GLOBALS / sizeof *GLOBALS)
 
@@ -39,12 +40,14 @@ static int set_global(const global_opt *g, const char *value, const char *label)
         *g->text = value;
         return CLI_OK;
     }
+    if (g->number != &cli_globals.max_sessions) {
+        if (jwts_duration_parse_ms(value, g->number) != JWTS_OK) return cli_usage("%s: %s", label, jwts_errdetail());
+        return CLI_OK;
+    }
     char *end;
     errno = 0;
     long long v = strtoll(value, &end, 10);
-    if (errno || end == value || *end || v < 0 || v > 100LL * 365 * 24 * 3600)
-        return cli_usage("%s: \"%s\" is not a whole number of %s", label, value,
-                         strcmp(g->flag, "max-sessions") == 0 ? "sessions" : "seconds");
+    if (errno || end == value || *end || v < 0) return cli_usage("%s: \"%s\" is not a whole number", label, value);
     *g->number = v;
     return CLI_OK;
 }

@@ -79,31 +79,6 @@ static const opt opts[] = {
 
 /* ---- value parsing ------------------------------------------------------------------------------ */
 
-bool jwtsd_parse_duration_ms(const char *text, int64_t *out)
-{
-    errno = 0;
-    char *end;
-    if (!text[0] || !isdigit((unsigned char)text[0])) return false;
-    long long v = strtoll(text, &end, 10);
-    if (errno || v < 0) return false;
-    int64_t mult;
-    if (!*end || !strcmp(end, "s"))
-        mult = 1000;
-    else if (!strcmp(end, "ms"))
-        mult = 1;
-    else if (!strcmp(end, "m"))
-        mult = 60 * 1000;
-    else if (!strcmp(end, "h"))
-        mult = 3600 * 1000;
-    else if (!strcmp(end, "d"))
-        mult = 86400 * 1000;
-    else
-        return false;
-    if (v > INT64_MAX / mult) return false;
-    *out = (int64_t)v * mult;
-    return true;
-}
-
 static bool parse_uint(const char *text, int64_t *out, bool sizes)
 {
     errno = 0;
@@ -164,7 +139,7 @@ static bool opt_set(jwtsd_config *cfg, const opt *o, const char *text, const cha
         return true;
     }
     case K_DURATION:
-        if (jwtsd_parse_duration_ms(text, (int64_t *)base)) return true;
+        if (jwts_duration_parse_ms(text, (int64_t *)base) == JWTS_OK) return true;
         snprintf(err, errlen, "%s: %s must be a duration such as 90, 90s, 500ms, 15m, 12h or 30d, not \"%s\"", source,
                  o->name, text);
         return false;

@@ -75,10 +75,6 @@ void jwtsd_config_help(const char *prog);
 /* Free cfg's strings (wiping the admin key). */
 void jwtsd_config_free(jwtsd_config *cfg);
 
-/* Parse a duration "90" (seconds), "500ms", "90s", "15m", "12h", "30d" into milliseconds (>= 0).
- * false when bad. */
-bool jwtsd_parse_duration_ms(const char *text, int64_t *out);
-
 /* ---- logging (log.c) ------------------------------------------------------------------------- */
 
 typedef enum { JWTSD_LOG_ERROR = 0, JWTSD_LOG_WARN, JWTSD_LOG_INFO, JWTSD_LOG_DEBUG } jwtsd_log_level;

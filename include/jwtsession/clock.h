@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -32,6 +34,11 @@ int64_t jwts_monotonic_ns(void);
  * microseconds of jwts_monotonic_ns(); elsewhere it is jwts_monotonic_ns(). Differences of two
  * readings on one thread are durations; clamp them at 0 (a re-anchor may step back slightly). */
 int64_t jwts_fast_ns(void);
+
+/* Parse a duration as the programs take it: a non-negative whole number with an optional unit
+ * ms, s (the default), m, h or d ("90", "90s", "500ms", "15m", "12h", "30d") into *out_ms.
+ * JWTS_E_INVALID_ARGUMENT (detail names the text) for anything else or an overflow. */
+jwts_err jwts_duration_parse_ms(const char *text, int64_t *out_ms);
 
 /* now_ms of clock, or the real clock when clock or clock->now_ms is NULL. */
 int64_t jwts_clock_now_ms(const jwts_clock *clock);

@@ -141,6 +141,28 @@ static void clocks(void **state)
     assert_true(b >= a);
 }
 
+static void durations(void **state)
+{
+    int64_t ms = -1;
+    assert_int_equal(jwts_duration_parse_ms("90", &ms), JWTS_OK);
+    assert_int_equal(ms, 90000);
+    assert_int_equal(jwts_duration_parse_ms("500ms", &ms), JWTS_OK);
+    assert_int_equal(ms, 500);
+    assert_int_equal(jwts_duration_parse_ms("15m", &ms), JWTS_OK);
+    assert_int_equal(ms, 900000);
+    assert_int_equal(jwts_duration_parse_ms("30d", &ms), JWTS_OK);
+    assert_int_equal(ms, 2592000000LL);
+    assert_int_equal(jwts_duration_parse_ms("0", &ms), JWTS_OK);
+    assert_int_equal(ms, 0);
+    const char *bad[] = {"", "-5", "5x", "m", " 5", "5 s", "1.5h", "99999999999999999999", "999999999999999999d"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ms = 7;
+        assert_int_equal(jwts_duration_parse_ms(bad[i], &ms), JWTS_E_INVALID_ARGUMENT);
+        assert_int_equal(ms, 7);
+    }
+    assert_int_equal(jwts_duration_parse_ms(NULL, &ms), JWTS_E_INVALID_ARGUMENT);
+}
+
 static void id_rules(void **state)
 {
     assert_true(jwts_user_id_valid("alice@example.com"));
@@ -171,6 +193,7 @@ int main(void)
         cmocka_unit_test(ctx_deadlines),
         cmocka_unit_test(clocks),
         cmocka_unit_test(id_rules),
+        cmocka_unit_test(durations),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -25,6 +25,10 @@ jwts_err jwtsd_body_parse(const char *body, size_t len, const char *const *allow
                           size_t msglen)
 {
     *out = NULL;
+    if (memchr(body, '\0', len)) { /* jansson skips one between tokens; the texts cut out below would end there */
+        snprintf(msg, msglen, "request body contains a NUL byte");
+        return JWTS_E_MALFORMED;
+    }
     json_error_t jerr;
     /* Integers as reals: any size is accepted here; metadata is passed on as raw text anyway. */
     json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);

@@ -144,7 +144,8 @@ class BadInput(unittest.TestCase):
 
     def test_malformed_json(self):
         cases = [b"{", b"{\"user_id\":\"a\"", b"[" * 5000 + b"]" * 5000, b"{\"user_id\":\"\xff\xfe\"}",
-                 b"{\"user_id\":\"a\\u0000b\"}", b"null", b"{\"user_id\":\"a\"} trailing", b"\x00\x01\x02"]
+                 b"{\"user_id\":\"a\\u0000b\"}", b"null", b"{\"user_id\":\"a\"} trailing", b"\x00\x01\x02",
+                 b"{\"user_id\":\"a\",\"metadata\":{\"n\":1\x00}}"]  # a raw NUL between tokens
         for body in cases:
             with self.subTest(body=body[:40]):
                 resp = self.post("/v1/sessions", body)

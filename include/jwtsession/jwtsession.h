@@ -16,6 +16,7 @@
 #include "session.h"
 #include "store.h"
 #include "store_redis.h"
+#include "store_redis_cluster.h"
 #include "trace.h"
 
 #endif

@@ -147,6 +147,8 @@ jwts_err jwts_store_memory_new(const jwts_memory_options *opts, jwts_store **out
  *   "memory"                                     the in-memory store with default options
  *   "redis://[user:password@]host[:port][/db]"   Redis (see store_redis.h)
  *   "unix:///path/to/redis.sock[?db=N]"          Redis over a unix socket
+ *   "redis-cluster://host:port[,host:port...]"   Redis Cluster (see store_redis_cluster.h)
+ *   "redis-sentinel://host:port[,...]/master"    the master Redis Sentinel names
  * JWTS_E_UNSUPPORTED for another scheme, JWTS_E_INVALID_ARGUMENT for a bad URL. */
 jwts_err jwts_store_open_url(const char *url, jwts_store **out);
 

@@ -9,7 +9,13 @@
  *   redis_pipeline.c  auto-pipelining: concurrent callers share writes on one connection
  *   redis_record.c    the binary session record kept in Redis
  *   redis_scripts.c   the Lua scripts, their SHA-1s, EVALSHA with an EVAL fallback on NOSCRIPT
- *   redis_store.c     the jwts_store vtable and jwts_store_redis_new
+ *   redis_store.c     the jwts_store vtable over any runner, and jwts_store_redis_new
+ *   redis_slot.c      CRC16 key slots with hash tags (Redis Cluster)
+ *   redis_seeds.c     parse the host lists of redis-cluster:// and redis-sentinel:// URLs
+ *   redis_cluster.c   a runner routing each command to the master owning its slot (MOVED, ASK,
+ *                     TRYAGAIN, CLUSTERDOWN), and jwts_store_redis_cluster_new
+ *   redis_sentinel.c  a runner on the master that Sentinel names, rediscovered on failover, with
+ *                     an optional WAIT for replicas; jwts_store_redis_sentinel_new
  * A "runner" (pool or pipeline) executes n commands in one round trip and returns their n
  * replies; Redis error replies come back as replies, transport failures as a jwts_err.
  */
@@ -69,12 +75,19 @@ jwts_err jwts_redis_conn_open(const redis_config *cfg, int64_t deadline_ns, redi
 jwts_err jwts_redis_conn_run(redisContext *c, int64_t deadline_ns, const redis_cmd *cmds, size_t n,
                              redisReply **replies);
 
+/* Read one reply (a pushed message, say) before deadline_ns. JWTS_E_TIMEOUT leaves c usable:
+ * what was read so far stays buffered for the next call. */
+jwts_err jwts_redis_conn_read(redisContext *c, int64_t deadline_ns, redisReply **reply);
+
 /* true if c has seen the server close or reset it (checked without blocking). */
 bool jwts_redis_conn_dead(const redisContext *c);
 
 /* Wait until fd is ready for events or deadline_ns passes: JWTS_OK, JWTS_E_TIMEOUT or
  * JWTS_E_UNAVAILABLE (poll failed). */
 jwts_err jwts_redis_wait_fd(int fd, short events, int64_t deadline_ns);
+
+/* Sleep ms milliseconds, or until deadline_ns (monotonic) if that comes first. */
+void jwts_redis_sleep_within(int64_t deadline_ns, int64_t ms);
 
 /* ---- redis_reply.c ----------------------------------------------------------------------- */
 
@@ -106,8 +119,73 @@ struct redis_runner {
 /* A pool of size connections to cfg (copied by reference: cfg must outlive the pool). */
 jwts_err jwts_redis_pool_new(const redis_config *cfg, size_t size, redis_runner **out);
 
+/* Run on a pool runner (made by jwts_redis_pool_new) like its run op, and tell whether the
+ * commands may have reached the server: *sent is false when no connection could be opened, so
+ * a failed call is known not to have been applied and can be retried elsewhere. */
+jwts_err jwts_redis_pool_exec(redis_runner *pool, int64_t deadline_ns, const redis_cmd *cmds, size_t n,
+                              redisReply **replies, bool *sent);
+
+/* A server with its own pool: a cluster node, or the master Sentinel names. */
+typedef struct redis_node {
+    redis_config cfg; /* the pool points at it */
+    redis_runner *pool;
+    struct redis_node *next; /* free for the owner's lists */
+} redis_node;
+
+/* A node for host:port with tmpl's credentials, db and timeouts, and a pool of pool_size
+ * connections (opened lazily). NULL when out of memory. */
+redis_node *jwts_redis_node_new(const redis_config *tmpl, const char *host, int port, size_t pool_size);
+
+/* Destroy n's pool and free it (NULL is fine). */
+void jwts_redis_node_free(redis_node *n);
+
 /* An auto-pipelining runner over conns connections, one I/O thread each. */
 jwts_err jwts_redis_pipeline_new(const redis_config *cfg, size_t conns, redis_runner **out);
+
+/* ---- redis_store.c ----------------------------------------------------------------------- */
+
+/* How a store built on a runner behaves. */
+typedef struct redis_store_spec {
+    const char *name;           /* jwts_store_name(): "redis-cluster", ... */
+    const char *key_prefix;     /* NULL = "jwts:"; checked here */
+    int64_t command_timeout_ms; /* 0 = the default */
+    bool split_by_slot;         /* batches over many users go as one command per cluster slot */
+} redis_store_spec;
+
+/* A Redis store over runner (made by new_runner(arg, &runner) once the store exists; the store
+ * owns it). Used by the cluster and sentinel stores. */
+jwts_err jwts_redis_store_new(const redis_store_spec *spec, jwts_err (*new_runner)(void *arg, redis_runner **out),
+                              void *arg, jwts_store **out);
+
+/* The checks the cluster and sentinel constructors share: out not NULL (set to NULL), a url,
+ * pool_size and connect_timeout_ms in range. JWTS_E_INVALID_ARGUMENT naming name. */
+jwts_err jwts_redis_check_new(const char *name, jwts_store **out, const char *url, size_t pool_size,
+                              int64_t connect_timeout_ms);
+
+/* true if prefix is a valid key prefix (length, no braces or control characters). */
+bool jwts_redis_prefix_valid(const char *prefix);
+
+/* ---- redis_slot.c ------------------------------------------------------------------------ */
+
+#define JWTS_REDIS_SLOTS 16384
+
+/* The cluster slot of key: CRC16-XMODEM of its hash tag (the bytes between the first '{' and
+ * the next '}', when not empty) or of the whole key, modulo 16384. */
+unsigned jwts_redis_key_slot(const char *key, size_t len);
+
+/* The slot of command cmd: that of its first key (EVAL/EVALSHA: the first of KEYS), or -1
+ * for a command without keys. */
+int jwts_redis_cmd_slot(const redis_cmd *cmd);
+
+/* ---- redis_seeds.c ----------------------------------------------------------------------- */
+
+/* Parse "<scheme>://[[user]:password@]host:port[,host:port...][/path]" into *n malloc'd
+ * addresses (each with the user and password) and a malloc'd path without its leading '/'
+ * ("" when none). JWTS_E_INVALID_ARGUMENT naming the bad part. */
+jwts_err jwts_redis_seeds_parse(const char *url, const char *scheme, redis_addr **addrs, size_t *n, char **path);
+
+/* Clear and free n addresses. */
+void jwts_redis_seeds_free(redis_addr *addrs, size_t n);
 
 /* ---- redis_record.c ---------------------------------------------------------------------- */
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "core/fail.h"
 #include "jwtsession/clock.h"
@@ -28,6 +29,15 @@ jwts_err jwts_redis_wait_fd(int fd, short events, int64_t deadline_ns)
         if (k > 0) return JWTS_OK; /* errors and hang-ups surface in the read or write that follows */
         if (k < 0 && errno != EINTR) return jwts_fail(JWTS_E_UNAVAILABLE, "redis: poll: %s", strerror(errno));
     }
+}
+
+void jwts_redis_sleep_within(int64_t deadline_ns, int64_t ms)
+{
+    int64_t left = deadline_ns - jwts_monotonic_ns(), want = ms * 1000000;
+    if (left <= 0) return;
+    if (want > left) want = left;
+    struct timespec ts = {want / 1000000000, want % 1000000000};
+    nanosleep(&ts, NULL);
 }
 
 bool jwts_redis_conn_dead(const redisContext *c)
@@ -70,6 +80,12 @@ static jwts_err read_reply(redisContext *c, int64_t deadline_ns, redisReply **ou
         if (rc) return rc;
         if (redisBufferRead(c) != REDIS_OK) return jwts_redis_io_fail(c, "read");
     }
+}
+
+jwts_err jwts_redis_conn_read(redisContext *c, int64_t deadline_ns, redisReply **reply)
+{
+    *reply = NULL;
+    return read_reply(c, deadline_ns, reply);
 }
 
 jwts_err jwts_redis_conn_run(redisContext *c, int64_t deadline_ns, const redis_cmd *cmds, size_t n,

@@ -8,9 +8,13 @@
  * (restart, timeout) is noticed before use by a zero-timeout poll and replaced, so a restarted
  * Redis costs no failed call; a connection whose round trip failed is dropped, and the next call
  * that takes its slot reconnects.
+ *
+ * A redis_node pairs a server's address with its own pool, for the runners that talk to many
+ * servers (cluster nodes) or to a server that changes (the master Sentinel names).
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/fail.h"
@@ -69,10 +73,12 @@ static void release(pool *p, size_t slot)
     pthread_mutex_unlock(&p->lock);
 }
 
-static jwts_err pool_run(redis_runner *r, int64_t deadline_ns, const redis_cmd *cmds, size_t n, redisReply **replies)
+jwts_err jwts_redis_pool_exec(redis_runner *r, int64_t deadline_ns, const redis_cmd *cmds, size_t n,
+                              redisReply **replies, bool *sent)
 {
     pool *p = from_base(r);
     size_t slot;
+    *sent = false;
     jwts_err rc = acquire(p, deadline_ns, &slot);
     if (rc) return rc;
     redisContext *c = p->conns[slot];
@@ -82,6 +88,7 @@ static jwts_err pool_run(redis_runner *r, int64_t deadline_ns, const redis_cmd *
     }
     if (!c) rc = jwts_redis_conn_open(p->cfg, deadline_ns, &c);
     if (!rc) {
+        *sent = true;
         rc = jwts_redis_conn_run(c, deadline_ns, cmds, n, replies);
         if (rc) {
             redisFree(c); /* out of step with the server */
@@ -91,6 +98,12 @@ static jwts_err pool_run(redis_runner *r, int64_t deadline_ns, const redis_cmd *
     p->conns[slot] = c;
     release(p, slot);
     return rc;
+}
+
+static jwts_err pool_run(redis_runner *r, int64_t deadline_ns, const redis_cmd *cmds, size_t n, redisReply **replies)
+{
+    bool sent;
+    return jwts_redis_pool_exec(r, deadline_ns, cmds, n, replies, &sent);
 }
 
 static void pool_close(redis_runner *r)
@@ -140,4 +153,30 @@ jwts_err jwts_redis_pool_new(const redis_config *cfg, size_t size, redis_runner 
     p->nfree = size;
     *out = &p->base;
     return JWTS_OK;
+}
+
+redis_node *jwts_redis_node_new(const redis_config *tmpl, const char *host, int port, size_t pool_size)
+{
+    redis_node *n = calloc(1, sizeof *n);
+    if (!n) return NULL;
+    n->cfg = *tmpl;
+    n->cfg.addr = (redis_addr){.port = port, .db = tmpl->addr.db};
+    n->cfg.addr.host = strdup(host);
+    n->cfg.addr.username = tmpl->addr.username ? strdup(tmpl->addr.username) : NULL;
+    n->cfg.addr.password = tmpl->addr.password ? strdup(tmpl->addr.password) : NULL;
+    bool ok = n->cfg.addr.host && (!tmpl->addr.username || n->cfg.addr.username) &&
+              (!tmpl->addr.password || n->cfg.addr.password);
+    if (!ok || jwts_redis_pool_new(&n->cfg, pool_size, &n->pool) != JWTS_OK) {
+        jwts_redis_node_free(n);
+        return NULL;
+    }
+    return n;
+}
+
+void jwts_redis_node_free(redis_node *n)
+{
+    if (!n) return;
+    if (n->pool) n->pool->ops->destroy(n->pool);
+    jwts_redis_addr_clear(&n->cfg.addr);
+    free(n);
 }

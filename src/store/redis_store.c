@@ -8,6 +8,11 @@
  * can collide with another's. Every operation is one round trip: get is a plain GET, get_many an
  * MGET, the rest are Lua scripts (redis_scripts.c). Each call is bounded by the earlier of its
  * ctx deadline and command_timeout_ms.
+ *
+ * The same vtable serves the cluster and sentinel stores: only the runner differs. On a cluster
+ * (split_by_slot) a batch over many users is cut into one command per slot: get_many sends its
+ * MGETs in one runner call (the cluster runner pipelines those of one node), set_many and
+ * delete_many run their per-slot scripts in turn.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -30,9 +35,11 @@
 
 typedef struct redis_store {
     jwts_store base;
-    redis_config cfg;
+    jwts_store_ops ops; /* REDIS_OPS under this store's name */
+    redis_config cfg;   /* the single-node store's server; timeouts for all */
     char *prefix;
     redis_runner *runner;
+    bool split_by_slot;
     atomic_bool closed;
 } redis_store;
 
@@ -149,8 +156,8 @@ static void put_key_pair(const redis_store *rs, script_args *a, size_t i, const 
     a->argv[2 * i + 1] = rec, a->lens[2 * i + 1] = record_key(rs, rec, user, sid);
 }
 
-static jwts_err redis_set_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session *const *sessions, size_t n,
-                               int64_t ttl_ms)
+static jwts_err set_many_one(jwts_store *st, const jwts_ctx *ctx, const jwts_session *const *sessions, size_t n,
+                             int64_t ttl_ms)
 {
     redis_store *rs = from_base(st);
     int64_t deadline = 0;
@@ -181,7 +188,7 @@ static jwts_err redis_set_many(jwts_store *st, const jwts_ctx *ctx, const jwts_s
 
 static jwts_err redis_set(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms)
 {
-    return redis_set_many(st, ctx, &s, 1, ttl_ms);
+    return set_many_one(st, ctx, &s, 1, ttl_ms);
 }
 
 static jwts_err delete_keys(redis_store *rs, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
@@ -214,8 +221,8 @@ static jwts_err redis_del(jwts_store *st, const jwts_ctx *ctx, const jwts_sessio
     return rc;
 }
 
-static jwts_err redis_delete_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
-                                  size_t *deleted)
+static jwts_err delete_many_one(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
+                                size_t *deleted)
 {
     return delete_keys(from_base(st), ctx, keys, n, deleted);
 }
@@ -365,34 +372,143 @@ static jwts_err redis_delete_user(jwts_store *st, const jwts_ctx *ctx, const cha
     return rc;
 }
 
-static jwts_err redis_get_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
-                               jwts_session **out)
+/* MGET the records of keys[0..n) in one runner call: one MGET per group, a group being the
+ * entries order[from..ends[g]) (order: a permutation of 0..n-1, NULL for 0, 1, ...). On a
+ * cluster each group is one slot, and the runner sends the groups of one node together. */
+static jwts_err mget_groups(redis_store *rs, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
+                            const size_t *order, const size_t *ends, size_t ngroups, jwts_session **out)
 {
-    redis_store *rs = from_base(st);
     int64_t deadline = 0;
     jwts_err rc = begin(rs, ctx, &deadline);
     if (rc) return rc;
     script_args a;
-    if ((rc = args_alloc(&a, n, 1 + n, false))) return rc;
-    a.argv[0] = "MGET", a.lens[0] = 4;
-    for (size_t i = 0; i < n; i++) {
-        char *rec = a.keys + i * KEY_MAX;
-        a.argv[1 + i] = rec, a.lens[1 + i] = record_key(rs, rec, keys[i].user_id, keys[i].session_id);
+    if ((rc = args_alloc(&a, n, n + ngroups, false))) return rc;
+    redis_cmd *cmds = calloc(ngroups, sizeof *cmds);
+    redisReply **replies = calloc(ngroups, sizeof *replies);
+    if (!cmds || !replies) rc = jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    for (size_t g = 0, from = 0, pos = 0; !rc && g < ngroups; from = ends[g++]) {
+        cmds[g] = (redis_cmd){(int)(1 + ends[g] - from), a.argv + pos, a.lens + pos};
+        a.argv[pos] = "MGET", a.lens[pos++] = 4;
+        for (size_t k = from; k < ends[g]; k++) {
+            size_t i = order ? order[k] : k;
+            char *rec = a.keys + k * KEY_MAX;
+            a.argv[pos] = rec, a.lens[pos++] = record_key(rs, rec, keys[i].user_id, keys[i].session_id);
+        }
     }
-    redis_cmd cmd = {(int)(1 + n), a.argv, a.lens};
-    redisReply *r = NULL;
-    rc = rs->runner->ops->run(rs->runner, deadline, &cmd, 1, &r);
-    args_free(&a);
-    if (rc) return rc;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != n) rc = unexpected(r, "MGET");
-    for (size_t i = 0; !rc && i < n; i++) {
-        const redisReply *e = r->element[i];
-        if (e->type == REDIS_REPLY_STRING) rc = decode_for(e, keys[i].user_id, keys[i].session_id, &out[i]);
-        else if (e->type != REDIS_REPLY_NIL) rc = unexpected(e, "MGET");
+    if (!rc) rc = rs->runner->ops->run(rs->runner, deadline, cmds, ngroups, replies);
+    for (size_t g = 0, from = 0; !rc && g < ngroups; from = ends[g++]) {
+        const redisReply *r = replies[g];
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != ends[g] - from) rc = unexpected(r, "MGET");
+        for (size_t k = from; !rc && k < ends[g]; k++) {
+            size_t i = order ? order[k] : k;
+            const redisReply *e = r->element[k - from];
+            if (e->type == REDIS_REPLY_STRING) rc = decode_for(e, keys[i].user_id, keys[i].session_id, &out[i]);
+            else if (e->type != REDIS_REPLY_NIL) rc = unexpected(e, "MGET");
+        }
     }
     if (rc)
         for (size_t i = 0; i < n; i++) jwts_session_free(out[i]), out[i] = NULL;
-    freeReplyObject(r);
+    for (size_t g = 0; replies && g < ngroups; g++)
+        if (replies[g]) freeReplyObject(replies[g]);
+    free(replies);
+    free(cmds);
+    args_free(&a);
+    return rc;
+}
+
+/* ---- batches on a cluster: one command per slot --------------------------------------------- */
+
+typedef struct slot_entry {
+    unsigned slot;
+    size_t i;
+} slot_entry;
+
+static int by_slot(const void *a, const void *b)
+{
+    const slot_entry *x = a, *y = b;
+    if (x->slot != y->slot) return x->slot < y->slot ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static unsigned user_slot(const char *user)
+{
+    char tag[JWTS_USER_ID_MAX + 3];
+    int n = snprintf(tag, sizeof tag, "{%s}", user);
+    return jwts_redis_key_slot(tag, (size_t)n);
+}
+
+/* The n entries ordered by the slot of their user (users(arg, i)); malloc'd, NULL if no memory. */
+static slot_entry *slot_order(const char *(*users)(const void *arg, size_t i), const void *arg, size_t n)
+{
+    slot_entry *e = malloc((n ? n : 1) * sizeof *e);
+    if (!e) return NULL;
+    for (size_t i = 0; i < n; i++) e[i] = (slot_entry){user_slot(users(arg, i)), i};
+    qsort(e, n, sizeof *e, by_slot);
+    return e;
+}
+
+/* The end of the run of entries sharing e[from]'s slot. */
+static size_t group_end(const slot_entry *e, size_t from, size_t n)
+{
+    size_t to = from + 1;
+    while (to < n && e[to].slot == e[from].slot) to++;
+    return to;
+}
+
+static const char *key_user(const void *arg, size_t i) { return ((const jwts_session_key *)arg)[i].user_id; }
+
+static const char *session_user(const void *arg, size_t i) { return ((const jwts_session *const *)arg)[i]->user_id; }
+
+static jwts_err redis_get_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
+                               jwts_session **out)
+{
+    redis_store *rs = from_base(st);
+    if (!rs->split_by_slot || n <= 1) return mget_groups(rs, ctx, keys, n, NULL, &n, 1, out);
+    slot_entry *e = slot_order(key_user, keys, n);
+    size_t *order = malloc(n * sizeof *order), *ends = malloc(n * sizeof *ends), ngroups = 0;
+    jwts_err rc = e && order && ends ? JWTS_OK : jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    for (size_t from = 0; !rc && from < n; from = ends[ngroups++]) {
+        ends[ngroups] = group_end(e, from, n);
+        for (size_t k = from; k < ends[ngroups]; k++) order[k] = e[k].i;
+    }
+    if (!rc) rc = mget_groups(rs, ctx, keys, n, order, ends, ngroups, out);
+    free(e), free(order), free(ends);
+    return rc;
+}
+
+static jwts_err redis_set_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session *const *sessions, size_t n,
+                               int64_t ttl_ms)
+{
+    if (!from_base(st)->split_by_slot || n <= 1) return set_many_one(st, ctx, sessions, n, ttl_ms);
+    slot_entry *e = slot_order(session_user, sessions, n);
+    const jwts_session **sub = malloc(n * sizeof *sub);
+    jwts_err rc = e && sub ? JWTS_OK : jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    for (size_t from = 0, to; !rc && from < n; from = to) {
+        to = group_end(e, from, n);
+        for (size_t k = from; k < to; k++) sub[k - from] = sessions[e[k].i];
+        rc = set_many_one(st, ctx, sub, to - from, ttl_ms);
+    }
+    free(e), free(sub);
+    return rc;
+}
+
+static jwts_err redis_delete_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
+                                  size_t *deleted)
+{
+    if (!from_base(st)->split_by_slot || n <= 1) return delete_many_one(st, ctx, keys, n, deleted);
+    slot_entry *e = slot_order(key_user, keys, n);
+    jwts_session_key *sub = malloc(n * sizeof *sub);
+    jwts_err rc = e && sub ? JWTS_OK : jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    size_t total = 0;
+    for (size_t from = 0, to; !rc && from < n; from = to) {
+        to = group_end(e, from, n);
+        for (size_t k = from; k < to; k++) sub[k - from] = keys[e[k].i];
+        size_t d = 0;
+        rc = delete_many_one(st, ctx, sub, to - from, &d);
+        total += d;
+    }
+    free(e), free(sub);
+    if (!rc) *deleted = total;
     return rc;
 }
 
@@ -447,7 +563,7 @@ static const jwts_store_ops REDIS_OPS = {
 
 /* ---- construction ------------------------------------------------------------------------ */
 
-static bool prefix_valid(const char *p)
+bool jwts_redis_prefix_valid(const char *p)
 {
     if (strlen(p) > JWTS_REDIS_PREFIX_MAX) return false;
     for (; *p; p++)
@@ -457,7 +573,7 @@ static bool prefix_valid(const char *p)
 
 static jwts_err check_options(const jwts_redis_options *o)
 {
-    if (o->key_prefix && !prefix_valid(o->key_prefix))
+    if (o->key_prefix && !jwts_redis_prefix_valid(o->key_prefix))
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: key_prefix must be at most %d bytes without braces or "
                                                   "control characters", JWTS_REDIS_PREFIX_MAX);
     if (o->port < 0 || o->port > 65535) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: port must be 1..65535");
@@ -493,6 +609,54 @@ static jwts_err build_addr(const jwts_redis_options *o, redis_addr *a)
     return JWTS_OK;
 }
 
+/* A store named name with the given prefix and timeouts, without its runner yet. */
+static jwts_err store_alloc(const char *name, const char *prefix, redis_store **out)
+{
+    redis_store *rs = calloc(1, sizeof *rs);
+    if (!rs) return jwts_fail(JWTS_E_NO_MEMORY, "redis store: out of memory");
+    rs->ops = REDIS_OPS;
+    rs->ops.name = name;
+    rs->base.ops = &rs->ops;
+    if (!(rs->prefix = strdup(prefix ? prefix : DEFAULT_PREFIX))) {
+        free(rs);
+        return jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    }
+    *out = rs;
+    return JWTS_OK;
+}
+
+jwts_err jwts_redis_check_new(const char *name, jwts_store **out, const char *url, size_t pool_size,
+                              int64_t connect_timeout_ms)
+{
+    if (!out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "%s store: out is NULL", name);
+    *out = NULL;
+    if (!url) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "%s store: url is required", name);
+    if (pool_size > MAX_POOL) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "%s: pool_size above %d", name, MAX_POOL);
+    if (connect_timeout_ms < 0) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "%s: negative connect timeout", name);
+    return JWTS_OK;
+}
+
+jwts_err jwts_redis_store_new(const redis_store_spec *spec, jwts_err (*new_runner)(void *arg, redis_runner **out),
+                              void *arg, jwts_store **out)
+{
+    *out = NULL;
+    if (spec->key_prefix && !jwts_redis_prefix_valid(spec->key_prefix))
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "%s: key_prefix must be at most %d bytes without braces or "
+                                                  "control characters", spec->name, JWTS_REDIS_PREFIX_MAX);
+    if (spec->command_timeout_ms < 0) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "%s: negative timeout", spec->name);
+    redis_store *rs = NULL;
+    jwts_err rc = store_alloc(spec->name, spec->key_prefix, &rs);
+    if (rc) return rc;
+    rs->cfg.command_timeout_ms = spec->command_timeout_ms ? spec->command_timeout_ms : DEFAULT_COMMAND_TIMEOUT_MS;
+    rs->split_by_slot = spec->split_by_slot;
+    if ((rc = new_runner(arg, &rs->runner))) {
+        redis_destroy(&rs->base);
+        return rc;
+    }
+    *out = &rs->base;
+    return JWTS_OK;
+}
+
 jwts_err jwts_store_redis_new(const jwts_redis_options *opts, jwts_store **out)
 {
     if (!out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis store: out is NULL");
@@ -500,14 +664,11 @@ jwts_err jwts_store_redis_new(const jwts_redis_options *opts, jwts_store **out)
     jwts_redis_options o = opts ? *opts : (jwts_redis_options){0};
     jwts_err rc = check_options(&o);
     if (rc) return rc;
-    redis_store *rs = calloc(1, sizeof *rs);
-    if (!rs) return jwts_fail(JWTS_E_NO_MEMORY, "redis store: out of memory");
-    rs->base.ops = &REDIS_OPS;
+    redis_store *rs = NULL;
+    if ((rc = store_alloc("redis", o.key_prefix, &rs))) return rc;
     rs->cfg.connect_timeout_ms = o.connect_timeout_ms ? o.connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     rs->cfg.command_timeout_ms = o.command_timeout_ms ? o.command_timeout_ms : DEFAULT_COMMAND_TIMEOUT_MS;
     rc = build_addr(&o, &rs->cfg.addr);
-    if (!rc && !(rs->prefix = strdup(o.key_prefix ? o.key_prefix : DEFAULT_PREFIX)))
-        rc = jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
     if (!rc && o.auto_pipeline)
         rc = jwts_redis_pipeline_new(&rs->cfg, o.pipeline_connections ? o.pipeline_connections : 1, &rs->runner);
     else if (!rc)

@@ -74,9 +74,12 @@ static bool spawn(redis_server *s)
     snprintf(conf, sizeof conf, "%s/redis.conf", s->dir);
     FILE *f = fopen(conf, "w");
     if (!f) return false;
-    fprintf(f, "port %d\nbind 127.0.0.1\nunixsocket %s\nunixsocketperm 700\ndir %s\nsave \"\"\n"
-               "logfile %s/redis.log\nenable-debug-command local\n%s\n",
-            s->port, s->socket, s->dir, s->dir, s->extra);
+    if (s->sentinel)
+        fprintf(f, "port %d\nbind 127.0.0.1\ndir %s\nlogfile %s/redis.log\n%s\n", s->port, s->dir, s->dir, s->extra);
+    else
+        fprintf(f, "port %d\nbind 127.0.0.1\nunixsocket %s\nunixsocketperm 700\ndir %s\nsave \"\"\n"
+                   "logfile %s/redis.log\nenable-debug-command local\n%s\n",
+                s->port, s->socket, s->dir, s->dir, s->extra);
     fclose(f);
     pid_t pid = fork();
     if (pid < 0) return false;
@@ -88,7 +91,8 @@ static bool spawn(redis_server *s)
             dup2(devnull, STDOUT_FILENO);
             dup2(devnull, STDERR_FILENO);
         }
-        execlp("redis-server", "redis-server", conf, (char *)NULL);
+        if (s->sentinel) execlp("redis-server", "redis-server", conf, "--sentinel", (char *)NULL);
+        else execlp("redis-server", "redis-server", conf, (char *)NULL);
         _exit(127);
     }
     s->pid = pid;
@@ -107,9 +111,10 @@ static bool spawn(redis_server *s)
     return false;
 }
 
-bool redis_server_start(redis_server *s, const char *extra_config)
+static bool start(redis_server *s, const char *extra_config, bool sentinel)
 {
     memset(s, 0, sizeof *s);
+    s->sentinel = sentinel;
     snprintf(s->dir, sizeof s->dir, "/tmp/jwts-redis-XXXXXX");
     if (!mkdtemp(s->dir)) {
         perror("mkdtemp");
@@ -124,6 +129,10 @@ bool redis_server_start(redis_server *s, const char *extra_config)
     fprintf(stderr, "cannot start redis-server in %s\n", s->dir);
     return false;
 }
+
+bool redis_server_start(redis_server *s, const char *extra_config) { return start(s, extra_config, false); }
+
+bool redis_sentinel_start(redis_server *s, const char *extra_config) { return start(s, extra_config, true); }
 
 bool redis_server_restart(redis_server *s)
 {

@@ -17,11 +17,16 @@ typedef struct redis_server {
     char dir[256];    /* temp dir: data, log, socket */
     char socket[300]; /* unix socket path */
     char extra[512];  /* extra config lines, one "name value" per line (kept for restarts) */
+    bool sentinel;    /* runs as redis-server --sentinel (redis_sentinel_start) */
 } redis_server;
 
 /* Start a redis-server on a free loopback port in a new temp dir, with extra config lines
  * (may be NULL), and wait until it answers PING. Returns false (and prints why) on failure. */
 bool redis_server_start(redis_server *s, const char *extra_config);
+
+/* Start a Redis Sentinel (redis-server <conf> --sentinel) on a free loopback port in a new temp
+ * dir, with extra config lines such as "sentinel monitor ...", and wait until it answers PING. */
+bool redis_sentinel_start(redis_server *s, const char *extra_config);
 
 /* Start it again on the same port and dir (after stop or kill): same data, same AOF. */
 bool redis_server_restart(redis_server *s);

@@ -1,0 +1,102 @@
+/*
+ * test_cluster_conformance.c - the store conformance suite and the manager suite on a real
+ * Redis Cluster of 3 masters and 3 replicas started by this test, plus the key slot function
+ * checked against the servers' own CLUSTER KEYSLOT, and the sessions checked to be spread over
+ * every master.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jwtsession/jwtsession.h"
+#include "manager_suite.h"
+#include "store/redis.h"
+#include "store_conformance.h"
+#include "topology.h"
+
+static char url[512];
+
+static jwts_err open_cluster(void *arg, jwts_store **out)
+{
+    jwts_redis_cluster_options o = {.url = url, .pool_size = 4, .key_prefix = arg};
+    return jwts_store_redis_cluster_new(&o, out);
+}
+
+/* Our CRC16 slots equal the server's for plain keys, hash-tagged keys and edge cases. */
+static int check_slots(const redis_server *node)
+{
+    static const char *const KEYS[] = {"123456789",     "jwts:{alice}:s:abc",   "{alice}", "foo{}{bar}",
+                                       "foo{{bar}}zap", "{user1000}.following", "a{b",     "",
+                                       "}{x}"};
+    int failures = 0;
+    if (jwts_redis_key_slot("123456789", 9) != 12739) failures++, fprintf(stderr, "CRC16 test vector differs\n");
+    for (size_t i = 0; i < sizeof KEYS / sizeof *KEYS; i++) {
+        char out[64];
+        const char *argv[] = {"CLUSTER", "KEYSLOT", KEYS[i]};
+        if (!redis_server_command(node, out, sizeof out, 3, argv)) return failures + 1;
+        unsigned ours = jwts_redis_key_slot(KEYS[i], strlen(KEYS[i]));
+        if ((unsigned)atoi(out) != ours) {
+            fprintf(stderr, "slot of \"%s\": ours %u, redis %s\n", KEYS[i], ours, out);
+            failures++;
+        }
+    }
+    return failures;
+}
+
+/* Sessions of 60 users land on every master (DBSIZE > 0 on each). */
+static int check_spread(topo_cluster *c)
+{
+    jwts_store *st = NULL;
+    if (open_cluster("spread:", &st)) return 1;
+    int failures = 0;
+    for (int u = 0; u < 60 && !failures; u++) {
+        char user[32], sid[32];
+        snprintf(user, sizeof user, "user-%d", u);
+        snprintf(sid, sizeof sid, "sid%d", u);
+        jwts_session s = topo_session(user, sid);
+        if (jwts_store_set(st, NULL, &s, 60000) != JWTS_OK) {
+            fprintf(stderr, "set %s: %s\n", user, jwts_errdetail());
+            failures++;
+        }
+    }
+    jwts_store_free(st);
+    size_t with_keys = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        char role[4096], size[32];
+        const char *info[] = {"INFO", "replication"}, *dbsize[] = {"DBSIZE"};
+        if (!redis_server_command(&c->nodes[i], role, sizeof role, 2, info) ||
+            !redis_server_command(&c->nodes[i], size, sizeof size, 1, dbsize))
+            return failures + 1;
+        if (strstr(role, "role:master") && atoi(size) > 0) with_keys++;
+    }
+    if (with_keys != c->masters) {
+        fprintf(stderr, "sessions on %zu of %zu masters\n", with_keys, c->masters);
+        failures++;
+    }
+    return failures;
+}
+
+int main(void)
+{
+    topo_cluster c;
+    int failures = 0;
+    if (!topo_cluster_start(&c, 3, 1, 2000)) {
+        fprintf(stderr, "cannot start the cluster\n");
+        topo_cluster_destroy(&c);
+        return 1;
+    }
+    topo_cluster_url(&c, url, sizeof url);
+    failures += check_slots(&c.nodes[0]);
+    failures += check_spread(&c);
+    jwts_conformance_target t = {.name = "redis cluster 3x2", .open = open_cluster, .arg = "conf:"};
+    failures += jwts_store_conformance_run(&t);
+    jwts_manager_target m = {.name = "redis cluster 3x2", .open = open_cluster, .arg = "mgr:"};
+    failures += jwts_manager_suite_run(&m);
+    /* the URL form the programs take */
+    jwts_store *st = NULL;
+    if (jwts_store_open_url(url, &st) != JWTS_OK || strcmp(jwts_store_name(st), "redis-cluster") != 0) failures++;
+    jwts_store_free(st);
+    topo_cluster_destroy(&c);
+    printf("cluster conformance: %d failure(s)\n", failures);
+    return failures != 0;
+}

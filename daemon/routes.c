@@ -315,8 +315,7 @@ static void h_revoke(jwtsd_request *r)
     } else {
         snprintf(user, sizeof(user), "%s", caller.user.user_id);
     }
-    jwts_err rc;
-    rc = jwts_manager_revoke(r->srv->manager, &r->ctx, user, r->param);
+    jwts_err rc = jwts_manager_revoke(r->srv->manager, &r->ctx, user, r->param);
     if (rc != JWTS_OK) {
         reply_rc(r, 0, rc);
         return;
@@ -414,8 +413,7 @@ static void h_list(jwtsd_request *r)
     jwtsd_caller caller;
     if (!user_allowed(r, &caller)) return;
     jwts_session_list list = {0};
-    jwts_err rc;
-    rc = jwts_manager_list(r->srv->manager, &r->ctx, r->param, &list);
+    jwts_err rc = jwts_manager_list(r->srv->manager, &r->ctx, r->param, &list);
     if (rc != JWTS_OK) {
         reply_rc(r, 0, rc);
         return;
@@ -440,8 +438,7 @@ static void h_revoke_user(jwtsd_request *r)
     jwtsd_caller caller;
     if (!user_allowed(r, &caller)) return;
     size_t n = 0;
-    jwts_err rc;
-    rc = jwts_manager_revoke_user(r->srv->manager, &r->ctx, r->param, &n);
+    jwts_err rc = jwts_manager_revoke_user(r->srv->manager, &r->ctx, r->param, &n);
     if (rc != JWTS_OK) {
         reply_rc(r, 0, rc);
         return;

@@ -250,9 +250,9 @@ static void refresh_rotates(void **state)
     assert_int_equal(list.count, 1);
     assert_int_equal(list.items[0]->refresh.generation, 2);
     jwts_session_list_free(&list);
-    /* the first token is now two rotations old: refused, and nothing revoked */
-    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &again), JWTS_E_NOT_FOUND);
-    assert_int_equal(validate(f, r2.access_token), JWTS_OK);
+    /* the first token is now two rotations old: theft, the session is revoked */
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &again), JWTS_E_REFRESH_REUSED);
+    assert_int_equal(validate(f, r2.access_token), JWTS_E_REVOKED);
     jwts_tokens_clear(&t);
     jwts_tokens_clear(&r);
     jwts_tokens_clear(&r2);
@@ -267,13 +267,132 @@ static void reuse_after_grace_revokes(void **state)
     jwts_tokens t, r, stolen;
     create_ok(f, user, NULL, &t);
     assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &r), JWTS_OK);
-    travel_ms(11000); /* past the 10 s grace */
+    assert_int_equal(validate(f, r.access_token), JWTS_OK); /* the new pair is used */
+    travel_ms(11000);                                       /* past the 10 s grace */
     assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &stolen), JWTS_E_REFRESH_REUSED);
     assert_null(stolen.access_token);
     assert_int_equal(validate(f, r.access_token), JWTS_E_REVOKED);
     assert_int_equal(jwts_manager_refresh(f->m, NULL, r.refresh_token, &stolen), JWTS_E_NOT_FOUND);
     jwts_tokens_clear(&t);
     jwts_tokens_clear(&r);
+    fixture_free(f);
+}
+
+/* Rotate t's session n times; tokens[0] = t, tokens[i] = the pair of rotation i. */
+static void rotate_n(fixture *f, jwts_tokens *tokens, int n)
+{
+    for (int i = 1; i <= n; i++) {
+        travel_ms(1000);
+        jwts_err rc = jwts_manager_refresh(f->m, NULL, tokens[i - 1].refresh_token, &tokens[i]);
+        if (rc) fail_msg("rotation %d: %s: %s", i, jwts_errname(rc), jwts_errdetail());
+    }
+}
+
+static void clear_n(jwts_tokens *tokens, int n)
+{
+    for (int i = 0; i <= n; i++) jwts_tokens_clear(&tokens[i]);
+}
+
+/* A stolen token rotated twice or more by the thief: the victim's older token revokes the
+ * session, for every generation kept (previous + JWTS_REFRESH_OLDER). */
+static void older_generations_are_theft(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    char user[64];
+    user_name(user, sizeof user, "olga");
+    for (int depth = 2; depth <= 1 + JWTS_REFRESH_OLDER; depth++) {
+        jwts_tokens tok[2 + JWTS_REFRESH_OLDER], out;
+        create_ok(f, user, NULL, &tok[0]);
+        rotate_n(f, tok, depth);
+        assert_int_equal(jwts_manager_refresh(f->m, NULL, tok[0].refresh_token, &out), JWTS_E_REFRESH_REUSED);
+        assert_null(out.refresh_token);
+        assert_int_equal(validate(f, tok[depth].access_token), JWTS_E_REVOKED);
+        assert_int_equal(jwts_manager_refresh(f->m, NULL, tok[depth].refresh_token, &out), JWTS_E_NOT_FOUND);
+        clear_n(tok, depth);
+    }
+    /* a secret from before the kept history is no longer recognised: refused, nothing revoked */
+    jwts_tokens tok[3 + JWTS_REFRESH_OLDER], out;
+    create_ok(f, user, NULL, &tok[0]);
+    rotate_n(f, tok, 2 + JWTS_REFRESH_OLDER);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, tok[0].refresh_token, &out), JWTS_E_NOT_FOUND);
+    assert_int_equal(validate(f, tok[2 + JWTS_REFRESH_OLDER].access_token), JWTS_OK);
+    clear_n(tok, 2 + JWTS_REFRESH_OLDER);
+    fixture_free(f);
+}
+
+/* The reply of a rotation was lost: the old token is retried long after the grace window and gets
+ * the same refresh token, until the new pair has been used. */
+static void lost_reply_can_be_retried(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    char user[64];
+    user_name(user, sizeof user, "lena");
+    jwts_tokens t, lost, retry, again, out;
+    create_ok(f, user, NULL, &t);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &lost), JWTS_OK);
+    travel_ms(60 * 1000); /* six grace windows later */
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &retry), JWTS_OK);
+    assert_string_equal(retry.refresh_token, lost.refresh_token);
+    assert_int_equal(validate(f, retry.access_token), JWTS_OK); /* the client now uses the new pair */
+    travel_ms(60 * 60 * 1000);
+    /* ... so the old token coming back is theft */
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &again), JWTS_E_REFRESH_REUSED);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, retry.refresh_token, &out), JWTS_E_NOT_FOUND);
+    jwts_tokens_clear(&t);
+    jwts_tokens_clear(&lost);
+    jwts_tokens_clear(&retry);
+    fixture_free(f);
+}
+
+/* After a retry the client rotates on with the new refresh token; the old one is then theft. */
+static void retry_then_rotate_makes_old_theft(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    char user[64];
+    user_name(user, sizeof user, "rita");
+    jwts_tokens t, lost, retry, next, out;
+    create_ok(f, user, NULL, &t);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &lost), JWTS_OK);
+    travel_ms(30 * 1000);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &retry), JWTS_OK);
+    assert_string_equal(retry.refresh_token, lost.refresh_token);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, retry.refresh_token, &next), JWTS_OK);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &out), JWTS_E_REFRESH_REUSED);
+    assert_int_equal(validate(f, next.access_token), JWTS_E_REVOKED);
+    jwts_tokens_clear(&t);
+    jwts_tokens_clear(&lost);
+    jwts_tokens_clear(&retry);
+    jwts_tokens_clear(&next);
+    fixture_free(f);
+}
+
+/* A thief rotates a stolen token and uses the new access token; the victim's token then revokes
+ * the session even though it is the thief's previous one; and a metadata update in between does
+ * not undo the confirmation. */
+static void used_new_pair_makes_previous_theft(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    char user[64];
+    user_name(user, sizeof user, "tess");
+    jwts_tokens victim, thief, out;
+    create_ok(f, user, NULL, &victim);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, victim.refresh_token, &thief), JWTS_OK);
+    assert_int_equal(validate(f, thief.access_token), JWTS_OK);
+    assert_int_equal(jwts_manager_update_metadata(f->m, NULL, user, thief.session_id, "{\"k\":1}"), JWTS_OK);
+    jwts_session_list list;
+    assert_int_equal(jwts_manager_list(f->m, NULL, user, &list), JWTS_OK);
+    assert_int_equal(list.count, 1);
+    assert_true(list.items[0]->refresh.confirmed);
+    jwts_session_list_free(&list);
+    /* within the grace window the previous token still converges (a concurrent refresher) */
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, victim.refresh_token, &out), JWTS_OK);
+    assert_string_equal(out.refresh_token, thief.refresh_token);
+    jwts_tokens_clear(&out);
+    travel_ms(11000);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, victim.refresh_token, &out), JWTS_E_REFRESH_REUSED);
+    assert_int_equal(validate(f, thief.access_token), JWTS_E_REVOKED);
+    jwts_tokens_clear(&victim);
+    jwts_tokens_clear(&thief);
     fixture_free(f);
 }
 
@@ -291,6 +410,13 @@ static void forged_refresh_tokens_revoke_nothing(void **state)
              (int)(last_dot - t.refresh_token), t.refresh_token);
     assert_int_equal(jwts_manager_refresh(f->m, NULL, forged, &out), JWTS_E_NOT_FOUND);
     assert_int_equal(validate(f, t.access_token), JWTS_OK);
+    /* the same after rotations, when the session has a history of superseded secrets */
+    jwts_tokens tok[4];
+    tok[0] = t;
+    rotate_n(f, tok, 3);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, forged, &out), JWTS_E_NOT_FOUND);
+    assert_int_equal(validate(f, tok[3].access_token), JWTS_OK);
+    for (int i = 1; i <= 3; i++) jwts_tokens_clear(&tok[i]);
     const char *malformed[] = {"", "a.b", "a.b.c.d", "!!.sid.AAAA", "dXNlcg.sid.short", "dXNlcg.s d.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
                                "e30.sid.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" /* user "{}" */};
     for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++)
@@ -520,6 +646,10 @@ int jwts_manager_suite_run(const jwts_manager_target *t)
         cmocka_unit_test(revoke_user_with_thousands),
         cmocka_unit_test(refresh_rotates),
         cmocka_unit_test(reuse_after_grace_revokes),
+        cmocka_unit_test(older_generations_are_theft),
+        cmocka_unit_test(lost_reply_can_be_retried),
+        cmocka_unit_test(retry_then_rotate_makes_old_theft),
+        cmocka_unit_test(used_new_pair_makes_previous_theft),
         cmocka_unit_test(forged_refresh_tokens_revoke_nothing),
         cmocka_unit_test(refresh_race_converges),
         cmocka_unit_test(max_sessions_refuse),

@@ -107,6 +107,8 @@ static void set_then_get_round_trips(void **state)
     s.refresh.generation = 7;
     s.refresh.rotated_at_ms = s.created_at_ms - 5;
     assert_int_equal(jwts_random_bytes(s.refresh.previous_hash, JWTS_REFRESH_HASH_LEN), JWTS_OK);
+    assert_int_equal(jwts_random_bytes(s.refresh.older, sizeof s.refresh.older), JWTS_OK);
+    s.refresh.confirmed = true;
     assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
     assert_stored(st, &s);
 }
@@ -408,6 +410,38 @@ static void replace_swaps_whole_session_when_expected(void **state)
     assert_absent(st, user, missing); /* replace never creates */
 }
 
+/* A rotate dated before the last update leaves updated_at; a replace with the same current hash
+ * keeps a confirmed refresh state confirmed (it never undoes a concurrent confirmation). */
+static void rotate_and_replace_keep_newer_state(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], id[32];
+    user_name(user, sizeof user, "confirm");
+    jwts_session s = make_session(user, id, "{\"v\":1}");
+    s.refresh.rotated_at_ms = s.created_at_ms;
+    s.updated_at_ms = s.created_at_ms + 5000;
+    assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
+    jwts_refresh_state confirmed = s.refresh;
+    confirmed.confirmed = true;
+    jwts_session_key k = key_of(&s);
+    assert_int_equal(jwts_store_rotate(st, NULL, &k, s.refresh.current_hash, &confirmed, 60000, NULL), JWTS_OK);
+    jwts_session expected = s;
+    expected.refresh = confirmed;
+    assert_stored(st, &expected); /* updated_at did not move back to rotated_at */
+
+    jwts_session stale = s; /* read before the confirmation: confirmed is false */
+    stale.metadata = "{\"v\":2}";
+    assert_int_equal(jwts_store_replace(st, NULL, &stale, s.refresh.current_hash, 60000), JWTS_OK);
+    expected.metadata = stale.metadata;
+    assert_stored(st, &expected);
+
+    jwts_session moved = expected; /* a rotation to a new secret starts unconfirmed */
+    assert_int_equal(jwts_random_bytes(moved.refresh.current_hash, JWTS_REFRESH_HASH_LEN), JWTS_OK);
+    moved.refresh.confirmed = false;
+    assert_int_equal(jwts_store_replace(st, NULL, &moved, s.refresh.current_hash, 60000), JWTS_OK);
+    assert_stored(st, &moved);
+}
+
 #define RACERS 16
 
 typedef struct racer {
@@ -658,6 +692,7 @@ int jwts_store_conformance_run(const jwts_conformance_target *t)
         T(rotate_conflicts_when_not_expected),
         T(rotate_race_has_one_winner),
         T(replace_swaps_whole_session_when_expected),
+        T(rotate_and_replace_keep_newer_state),
         T(batches_work),
         T(concurrent_clients_see_their_writes),
         T(bad_arguments_are_rejected),

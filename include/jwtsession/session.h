@@ -23,15 +23,25 @@ extern "C" {
 #define JWTS_METADATA_MAX (16 * 1024)  /* bytes of metadata JSON */
 #define JWTS_REFRESH_HASH_LEN 32       /* SHA-256 of a refresh secret */
 
-/* Refresh-token rotation state. Only hashes of refresh secrets are ever stored. */
+#define JWTS_REFRESH_OLDER 8           /* rotated-out generations kept before the previous one */
+#define JWTS_REFRESH_OLDER_HASH_LEN 16 /* bytes kept of each such hash (a truncated SHA-256) */
+
+/* Refresh-token rotation state. Only hashes of refresh secrets are ever stored. The hashes of the
+ * last 1 + JWTS_REFRESH_OLDER rotated-out secrets are kept so that reuse of any of them is
+ * recognised as theft (docs/manager.md). */
 typedef struct jwts_refresh_state {
     uint8_t current_hash[JWTS_REFRESH_HASH_LEN];  /* hash of the refresh secret now valid */
     uint8_t previous_hash[JWTS_REFRESH_HASH_LEN]; /* hash of the one rotated out last (zeros: none) */
     uint8_t sealed_next[JWTS_REFRESH_HASH_LEN];   /* the current secret sealed under the previous one, so
-                                                     a concurrent refresh within the grace window gets
-                                                     the same new token (zeros: none) */
+                                                     a retried or concurrent refresh of the previous
+                                                     secret gets the same new token (zeros: none) */
+    uint8_t older[JWTS_REFRESH_OLDER][JWTS_REFRESH_OLDER_HASH_LEN]; /* the hashes rotated out before
+                                                     previous, newest first, truncated (zeros: none) */
     int64_t rotated_at_ms;                        /* when previous was rotated out (0: never) */
     uint64_t generation;                          /* rotations so far */
+    bool confirmed;                               /* the current pair has been used: its refresh token
+                                                     rotated or its access token validated; from then
+                                                     on the previous secret is theft (after the grace) */
 } jwts_refresh_state;
 
 typedef struct jwts_session {

@@ -84,8 +84,8 @@ jwts_err jwts_store_list_user(jwts_store *st, const jwts_ctx *ctx, const char *u
 jwts_err jwts_store_delete_user(jwts_store *st, const jwts_ctx *ctx, const char *user_id, size_t *deleted);
 
 /* Atomic compare-and-swap of the refresh state: if the session's refresh.current_hash equals
- * expected_hash, replace its refresh state with *next, set updated_at to next->rotated_at_ms and
- * the TTL to ttl_ms (> 0). Otherwise JWTS_E_CONFLICT. Either way, when current is not NULL,
+ * expected_hash, replace its refresh state with *next, set updated_at to next->rotated_at_ms when
+ * that is later (updated_at never moves back) and the TTL to ttl_ms (> 0). Otherwise JWTS_E_CONFLICT. Either way, when current is not NULL,
  * *current gets the session as it is after the call (NULL on JWTS_E_NOT_FOUND). */
 jwts_err jwts_store_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key,
                            const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], const jwts_refresh_state *next,
@@ -93,8 +93,9 @@ jwts_err jwts_store_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_sessi
 
 /* Atomic compare-and-set of a whole session: if the stored session at s's key has
  * refresh.current_hash equal to expected_hash, replace it with s and set the TTL to ttl_ms (> 0).
- * JWTS_E_CONFLICT if the hash differs, JWTS_E_NOT_FOUND if absent (never creates). Used to change
- * metadata without losing a concurrent refresh rotation. */
+ * JWTS_E_CONFLICT if the hash differs, JWTS_E_NOT_FOUND if absent (never creates). When s keeps
+ * the same current hash, a stored refresh.confirmed that is set stays set. Used to change metadata
+ * without losing a concurrent refresh rotation or confirmation. */
 jwts_err jwts_store_replace(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s,
                             const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], int64_t ttl_ms);
 

@@ -178,5 +178,7 @@ bool jwts_session_equal(const jwts_session *a, const jwts_session *b)
            memcmp(&a->refresh.current_hash, &b->refresh.current_hash, JWTS_REFRESH_HASH_LEN) == 0 &&
            memcmp(&a->refresh.previous_hash, &b->refresh.previous_hash, JWTS_REFRESH_HASH_LEN) == 0 &&
            memcmp(&a->refresh.sealed_next, &b->refresh.sealed_next, JWTS_REFRESH_HASH_LEN) == 0 &&
-           a->refresh.rotated_at_ms == b->refresh.rotated_at_ms && a->refresh.generation == b->refresh.generation;
+           memcmp(&a->refresh.older, &b->refresh.older, sizeof a->refresh.older) == 0 &&
+           a->refresh.rotated_at_ms == b->refresh.rotated_at_ms && a->refresh.generation == b->refresh.generation &&
+           a->refresh.confirmed == b->refresh.confirmed;
 }

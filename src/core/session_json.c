@@ -4,8 +4,8 @@
  * Wire form (compact, members in this order):
  *   {"v":1,"user_id":"..","session_id":"..","created_at":ms,"updated_at":ms,"expires_at":ms,
  *    "idle_expires_at":ms,"last_seen_at":ms,
- *    "refresh":{"current":"<b64url>","previous":"<b64url>","sealed":"<b64url>","rotated_at":ms,
- *               "generation":n},
+ *    "refresh":{"current":"<b64url>","previous":"<b64url>","sealed":"<b64url>",
+ *               "older":"<b64url of 8 x 16 bytes>","rotated_at":ms,"generation":n,"confirmed":bool},
  *    "metadata":{...}}
  * Decoding rejects duplicate members, unknown members, missing members, wrong types, negative
  * times, metadata that is not an object or is too deep or too large.
@@ -22,7 +22,6 @@
 
 #define DEFAULT_MAX_BYTES (64 * 1024)
 #define DEFAULT_MAX_DEPTH 16
-#define HASH_B64_LEN 43 /* base64url of 32 bytes */
 #define DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(17) | JSON_ENCODE_ANY)
 
 static jwts_codec_limits limits_or_defaults(const jwts_codec_limits *in)
@@ -51,13 +50,13 @@ static void put_id(jwts_buf *b, const char *s)
     jwts_buf_json_str(b, s, strlen(s), JWTS_BUF_JSON_STRICT | JWTS_BUF_JSON_QUOTE);
 }
 
-/* "name":"<base64url of the hash>" */
-static void put_hash(jwts_buf *b, const char *name, const uint8_t hash[JWTS_REFRESH_HASH_LEN])
+/* "name":"<base64url of n bytes>" */
+static void put_bytes(jwts_buf *b, const char *name, const void *bytes, size_t n)
 {
     jwts_buf_putc(b, '"');
     jwts_buf_puts(b, name);
     jwts_buf_puts(b, "\":\"");
-    jwts_buf_b64url(b, hash, JWTS_REFRESH_HASH_LEN);
+    jwts_buf_b64url(b, bytes, n);
     jwts_buf_putc(b, '"');
 }
 
@@ -77,13 +76,16 @@ jwts_err jwts_session_to_json(const jwts_session *s, char **out, size_t *out_len
     put_int(&b, "idle_expires_at", s->idle_expires_at_ms);
     put_int(&b, "last_seen_at", s->last_seen_ms);
     jwts_buf_puts(&b, ",\"refresh\":{");
-    put_hash(&b, "current", s->refresh.current_hash);
+    put_bytes(&b, "current", s->refresh.current_hash, JWTS_REFRESH_HASH_LEN);
     jwts_buf_putc(&b, ',');
-    put_hash(&b, "previous", s->refresh.previous_hash);
+    put_bytes(&b, "previous", s->refresh.previous_hash, JWTS_REFRESH_HASH_LEN);
     jwts_buf_putc(&b, ',');
-    put_hash(&b, "sealed", s->refresh.sealed_next);
+    put_bytes(&b, "sealed", s->refresh.sealed_next, JWTS_REFRESH_HASH_LEN);
+    jwts_buf_putc(&b, ',');
+    put_bytes(&b, "older", s->refresh.older, sizeof s->refresh.older);
     put_int(&b, "rotated_at", s->refresh.rotated_at_ms);
     put_int(&b, "generation", (int64_t)s->refresh.generation);
+    jwts_buf_puts(&b, s->refresh.confirmed ? ",\"confirmed\":true" : ",\"confirmed\":false");
     jwts_buf_puts(&b, "},\"metadata\":");
     jwts_buf_puts(&b, s->metadata ? s->metadata : "{}");
     jwts_buf_putc(&b, '}');
@@ -189,15 +191,24 @@ static jwts_err get_string(json_t *obj, const char *name, const char **out)
     return JWTS_OK;
 }
 
-static jwts_err get_hash(json_t *obj, const char *name, uint8_t out[JWTS_REFRESH_HASH_LEN])
+/* obj.name: exactly n bytes in base64url. */
+static jwts_err get_bytes(json_t *obj, const char *name, void *out, size_t n)
 {
     const char *text = NULL;
     jwts_err rc = get_string(obj, name, &text);
     if (rc) return jwts_fail_wrap(rc, "refresh");
-    size_t n = 0;
-    if (strlen(text) != HASH_B64_LEN || jwts_b64url_decode(text, HASH_B64_LEN, out, JWTS_REFRESH_HASH_LEN, &n) ||
-        n != JWTS_REFRESH_HASH_LEN)
-        return jwts_fail(JWTS_E_MALFORMED, "refresh.%s: must be 32 bytes in base64url", name);
+    size_t got = 0, len = strlen(text);
+    if (len != jwts_b64url_encoded_len(n) || jwts_b64url_decode(text, len, out, n, &got) || got != n)
+        return jwts_fail(JWTS_E_MALFORMED, "refresh.%s: must be %zu bytes in base64url", name, n);
+    return JWTS_OK;
+}
+
+static jwts_err get_bool(json_t *obj, const char *name, bool *out)
+{
+    json_t *v = json_object_get(obj, name);
+    if (!v) return jwts_fail(JWTS_E_MALFORMED, "%s: missing", name);
+    if (!json_is_boolean(v)) return jwts_fail(JWTS_E_MALFORMED, "%s: must be true or false", name);
+    *out = json_is_true(v);
     return JWTS_OK;
 }
 
@@ -218,7 +229,8 @@ static jwts_err only_known(json_t *obj, const char *const *allowed, const char *
 static const char *const TOP_MEMBERS[] = {"v",          "user_id",         "session_id",   "created_at",
                                           "updated_at", "expires_at",      "idle_expires_at", "last_seen_at",
                                           "refresh",    "metadata",        NULL};
-static const char *const REFRESH_MEMBERS[] = {"current", "previous", "sealed", "rotated_at", "generation", NULL};
+static const char *const REFRESH_MEMBERS[] = {"current",    "previous",   "sealed",    "older",
+                                              "rotated_at", "generation", "confirmed", NULL};
 
 static jwts_err decode_refresh(json_t *root, jwts_refresh_state *r)
 {
@@ -226,12 +238,14 @@ static jwts_err decode_refresh(json_t *root, jwts_refresh_state *r)
     if (!obj) return jwts_fail(JWTS_E_MALFORMED, "refresh: missing");
     if (!json_is_object(obj)) return jwts_fail(JWTS_E_MALFORMED, "refresh: must be an object");
     jwts_err rc = only_known(obj, REFRESH_MEMBERS, "refresh");
-    if (!rc) rc = get_hash(obj, "current", r->current_hash);
-    if (!rc) rc = get_hash(obj, "previous", r->previous_hash);
-    if (!rc) rc = get_hash(obj, "sealed", r->sealed_next);
+    if (!rc) rc = get_bytes(obj, "current", r->current_hash, JWTS_REFRESH_HASH_LEN);
+    if (!rc) rc = get_bytes(obj, "previous", r->previous_hash, JWTS_REFRESH_HASH_LEN);
+    if (!rc) rc = get_bytes(obj, "sealed", r->sealed_next, JWTS_REFRESH_HASH_LEN);
+    if (!rc) rc = get_bytes(obj, "older", r->older, sizeof r->older);
     if (!rc) rc = get_time(obj, "rotated_at", &r->rotated_at_ms);
     int64_t gen = 0;
     if (!rc) rc = get_time(obj, "generation", &gen);
+    if (!rc) rc = get_bool(obj, "confirmed", &r->confirmed);
     if (rc) return jwts_fail_wrap(rc, "refresh");
     r->generation = (uint64_t)gen;
     return JWTS_OK;

@@ -3,8 +3,8 @@
  * active key) and the refresh token text.
  *
  * The access token is a function of the session's ids and fixed deadlines, the refresh secret
- * (its jti is derived from it) and the issue time, so re-issuing within the grace window gives
- * the same token.
+ * (its jti is derived from the secret's hash) and the issue time, so re-issuing within the grace
+ * window gives the same token.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +28,9 @@ jwts_err jwts_mgr_issue(const jwts_manager *m, const jwts_session *s, const uint
 {
     memset(out, 0, sizeof *out);
     char jti[JWTS_SESSION_ID_LEN + 1];
-    jwts_rt_jti(secret, jti);
+    uint8_t hash[JWTS_REFRESH_HASH_LEN];
+    jwts_rt_hash(secret, hash);
+    jwts_rt_jti(hash, jti);
     int64_t iat = issued_at_ms / 1000, exp = iat + m->opts.access_ttl_ms / 1000, cap = access_cap_ms(m, s) / 1000;
     if (cap < exp) exp = cap;
     jwts_std_claims c = {.iss = m->issuer, .sub = s->user_id, .aud = m->audience, .sid = s->session_id,

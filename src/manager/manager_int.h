@@ -62,7 +62,16 @@ void jwts_rt_hash(const uint8_t secret[JWTS_SECRET_BYTES], uint8_t out[JWTS_REFR
 void jwts_rt_seal(const uint8_t prev[JWTS_SECRET_BYTES], const uint8_t in[JWTS_SECRET_BYTES],
                   uint8_t out[JWTS_SECRET_BYTES]);
 
-/* The access token "jti" derived from a refresh secret (16 bytes of a hash, base64url). */
-void jwts_rt_jti(const uint8_t secret[JWTS_SECRET_BYTES], char out[JWTS_SESSION_ID_LEN + 1]);
+/* The access token "jti" of the pair whose refresh secret hashes to hash (16 bytes of a hash of
+ * it, base64url). Derived from the stored hash, not the secret, so validate can tell the tokens of
+ * the current pair from older ones; it reveals nothing of the secret. */
+void jwts_rt_jti(const uint8_t hash[JWTS_REFRESH_HASH_LEN], char out[JWTS_SESSION_ID_LEN + 1]);
+
+/* true if hash is one of s's rotated-out refresh hashes older than the previous one. */
+bool jwts_rt_is_older(const jwts_refresh_state *r, const uint8_t hash[JWTS_REFRESH_HASH_LEN]);
+
+/* Make s's pair confirmed (its tokens were used) when the access token's jti says it is of the
+ * current pair; a failed write is retried by the next validation. */
+void jwts_mgr_confirm(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const char *jti, int64_t now_ms);
 
 #endif

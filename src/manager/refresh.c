@@ -1,15 +1,21 @@
 /*
- * refresh.c - exchange a refresh token for a new pair: rotation with convergence and theft
- * detection.
+ * refresh.c - exchange a refresh token for a new pair: rotation with convergence, safe retries and
+ * theft detection.
  *
- * Presented secret S, stored session with refresh state R:
- *   H(S) == R.current           rotate: new secret S', R' = {H(S'), H(S), seal(S, S'), now, gen+1},
- *                               written by compare-and-set on H(S). Losing the race to a concurrent
- *                               refresh of the same S falls through to the next case.
- *   H(S) == R.previous, within  the grace window: unseal S' with S and re-issue the same pair.
- *   H(S) == R.previous, after   theft: revoke the session, JWTS_E_REFRESH_REUSED.
- *   neither                     JWTS_E_NOT_FOUND, and nothing revoked (anyone who knows a user and
- *                               session id could forge such a token).
+ * Presented secret S, stored session with refresh state R (docs/manager.md):
+ *   H(S) == R.current            rotate: new secret S', R' = {H(S'), H(S), seal(S, S'), older
+ *                                shifted by one, now, gen+1, unconfirmed}, written by
+ *                                compare-and-set on H(S). Losing the race to a concurrent refresh
+ *                                of the same S falls through to the next case.
+ *   H(S) == R.previous, and the  unseal S' with S and hand out the same refresh token again (the
+ *   pair S' not yet confirmed,   client never got it, or a concurrent refresher): a lost reply can
+ *   or within the grace window   always be retried.
+ *   H(S) == R.previous, after    theft: the new pair was used and the old one comes back. Revoke
+ *   the grace, pair confirmed    the session, JWTS_E_REFRESH_REUSED.
+ *   H(S) in R.older              theft (a secret two to nine generations old): revoke.
+ *   none of these                JWTS_E_NOT_FOUND, nothing revoked (anyone who knows a user and
+ *                                session id could forge such a token).
+ * A pair is confirmed when its refresh token rotates or its access token validates (validate.c).
  */
 #include <openssl/crypto.h>
 #include <string.h>
@@ -34,6 +40,14 @@ static jwts_err check_alive(const jwts_manager *m, const jwts_session *s, int64_
     return JWTS_OK;
 }
 
+/* The rotated-out hashes after rotating away from r: previous goes to the front of older. */
+static void shift_older(const jwts_refresh_state *r, jwts_refresh_state *n)
+{
+    memmove(n->older[1], r->older[0], (JWTS_REFRESH_OLDER - 1) * JWTS_REFRESH_OLDER_HASH_LEN);
+    if (r->generation > 0) memcpy(n->older[0], r->previous_hash, JWTS_REFRESH_OLDER_HASH_LEN);
+    else memset(n->older[0], 0, JWTS_REFRESH_OLDER_HASH_LEN);
+}
+
 /* Rotate s from secret (hash h) to a new secret, by compare-and-set. JWTS_E_CONFLICT if another
  * refresh won; the caller then looks again. */
 static jwts_err rotate(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const uint8_t secret[32],
@@ -46,8 +60,10 @@ static jwts_err rotate(jwts_manager *m, const jwts_ctx *ctx, const jwts_session 
     n.updated_at_ms = now;
     n.last_seen_ms = now;
     if (m->opts.idle_timeout_ms) n.idle_expires_at_ms = now + m->opts.idle_timeout_ms;
+    shift_older(&s->refresh, &n.refresh);
     n.refresh.generation = s->refresh.generation + 1;
     n.refresh.rotated_at_ms = now;
+    n.refresh.confirmed = false;
     memcpy(n.refresh.previous_hash, h, JWTS_REFRESH_HASH_LEN);
     jwts_rt_hash(next_secret, n.refresh.current_hash);
     jwts_rt_seal(secret, next_secret, n.refresh.sealed_next);
@@ -57,27 +73,54 @@ static jwts_err rotate(jwts_manager *m, const jwts_ctx *ctx, const jwts_session 
     return rc;
 }
 
-/* S was rotated out: within the grace window hand out the pair its rotation produced. */
-static jwts_err reissue(jwts_manager *m, const jwts_session *s, const uint8_t secret[32], int64_t now,
+/* S was rotated out but may still be answered: hand out the pair its rotation produced. Within
+ * the grace window the access token is dated at the rotation, so concurrent callers get the same
+ * bytes; a later retry gets a fresh access token with the same refresh token. */
+static jwts_err reissue(jwts_manager *m, const jwts_session *s, const uint8_t secret[32], bool in_grace, int64_t now,
                         jwts_tokens *out)
 {
     uint8_t next_secret[JWTS_SECRET_BYTES], h[JWTS_REFRESH_HASH_LEN];
     jwts_rt_seal(secret, s->refresh.sealed_next, next_secret);
     jwts_rt_hash(next_secret, h);
     jwts_err rc = hash_equal(h, s->refresh.current_hash)
-                      ? jwts_mgr_issue(m, s, next_secret, s->refresh.rotated_at_ms, now, out)
+                      ? jwts_mgr_issue(m, s, next_secret, in_grace ? s->refresh.rotated_at_ms : now, now, out)
                       : jwts_fail(JWTS_E_INTERNAL, "sealed refresh secret does not match");
     OPENSSL_cleanse(next_secret, sizeof next_secret);
     return rc;
 }
 
-/* A rotated-out token after the grace window: revoke the session. */
-static jwts_err reused(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s)
+/* A rotated-out token that may no longer be used came back: revoke the session. */
+static jwts_err reused(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const char *which)
 {
+    jwts_metrics_refresh_outcome(m->opts.metrics, JWTS_REFRESH_REUSED);
     jwts_session_key key = {s->user_id, s->session_id};
     jwts_err rc = jwts_store_delete(m->opts.store, ctx, &key);
     if (rc && rc != JWTS_E_NOT_FOUND) return jwts_fail_wrap(rc, "refresh token reused; revoking the session failed");
-    return jwts_fail(JWTS_E_REFRESH_REUSED, "refresh token was already used; session revoked");
+    return jwts_fail(JWTS_E_REFRESH_REUSED, "%s refresh token was used again; session revoked", which);
+}
+
+/* One look at the stored session s for the presented secret (hash h). */
+static jwts_err decide(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const jwts_refresh_parts *p,
+                       const uint8_t h[JWTS_REFRESH_HASH_LEN], jwts_tokens *out)
+{
+    int64_t now = jwts_mgr_now_ms(m);
+    const jwts_refresh_state *r = &s->refresh;
+    if (hash_equal(h, r->current_hash)) {
+        jwts_err rc = check_alive(m, s, now);
+        if (!rc) rc = rotate(m, ctx, s, p->secret, h, now, out);
+        if (!rc) jwts_metrics_refresh_outcome(m->opts.metrics, JWTS_REFRESH_ROTATED);
+        return rc;
+    }
+    if (r->generation > 0 && hash_equal(h, r->previous_hash)) {
+        bool in_grace = now - r->rotated_at_ms < m->opts.refresh_grace_ms;
+        if (r->confirmed && !in_grace) return reused(m, ctx, s, "a superseded");
+        jwts_err rc = check_alive(m, s, now);
+        if (!rc) rc = reissue(m, s, p->secret, in_grace, now, out);
+        if (!rc) jwts_metrics_refresh_outcome(m->opts.metrics, JWTS_REFRESH_GRACE);
+        return rc;
+    }
+    if (jwts_rt_is_older(r, h)) return reused(m, ctx, s, "an older");
+    return jwts_fail(JWTS_E_NOT_FOUND, "refresh token not recognised");
 }
 
 static jwts_err refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token, jwts_tokens *out)
@@ -94,20 +137,7 @@ static jwts_err refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refres
         rc = jwts_store_get(m->opts.store, ctx, &key, &s);
         if (rc == JWTS_E_NOT_FOUND) rc = jwts_fail(JWTS_E_NOT_FOUND, "refresh token's session is gone");
         if (rc) break;
-        int64_t now = jwts_mgr_now_ms(m);
-        if (hash_equal(h, s->refresh.current_hash)) {
-            rc = check_alive(m, s, now);
-            if (!rc) rc = rotate(m, ctx, s, p.secret, h, now, out);
-            if (!rc) jwts_metrics_refresh_outcome(m->opts.metrics, JWTS_REFRESH_ROTATED);
-        } else if (s->refresh.generation > 0 && hash_equal(h, s->refresh.previous_hash)) {
-            bool in_grace = now - s->refresh.rotated_at_ms < m->opts.refresh_grace_ms;
-            if (!in_grace) jwts_metrics_refresh_outcome(m->opts.metrics, JWTS_REFRESH_REUSED);
-            rc = in_grace ? check_alive(m, s, now) : reused(m, ctx, s);
-            if (!rc) rc = reissue(m, s, p.secret, now, out);
-            if (!rc) jwts_metrics_refresh_outcome(m->opts.metrics, JWTS_REFRESH_GRACE);
-        } else {
-            rc = jwts_fail(JWTS_E_NOT_FOUND, "refresh token not recognised");
-        }
+        rc = decide(m, ctx, s, &p, h, out);
         jwts_session_free(s);
     }
     if (rc == JWTS_E_CONFLICT) rc = jwts_fail(JWTS_E_CONFLICT, "refresh: too many concurrent changes");
@@ -122,4 +152,16 @@ jwts_err jwts_manager_refresh(jwts_manager *m, const jwts_ctx *ctx, const char *
     jwts_op_scope sc;
     jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_REFRESH, ctx);
     return jwts_op_end(&sc, refresh(m, &c, refresh_token, out));
+}
+
+void jwts_mgr_confirm(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const char *jti, int64_t now_ms)
+{
+    if (s->refresh.generation == 0 || s->refresh.confirmed || !jti) return;
+    char current[JWTS_SESSION_ID_LEN + 1];
+    jwts_rt_jti(s->refresh.current_hash, current);
+    if (strlen(jti) != strlen(current) || CRYPTO_memcmp(jti, current, strlen(current)) != 0) return;
+    jwts_refresh_state next = s->refresh;
+    next.confirmed = true;
+    jwts_session_key key = {s->user_id, s->session_id};
+    jwts_store_rotate(m->opts.store, ctx, &key, s->refresh.current_hash, &next, jwts_mgr_ttl_ms(m, s, now_ms), NULL);
 }

@@ -1,6 +1,6 @@
 /*
- * refresh_token.c - the refresh token's text form, its hash, the sealing of the next secret, and
- * the jti derived from a secret.
+ * refresh_token.c - the refresh token's text form, its hash, the sealing of the next secret, the
+ * jti derived from its hash, and the lookup of rotated-out hashes.
  *
  * Form: "<base64url(user id)>.<session id>.<base64url(32-byte secret)>". The user id is in the
  * token so the store can be addressed by (user, session) - every key of a user shares one Redis
@@ -18,7 +18,7 @@
 #include "manager/manager_int.h"
 
 static const char SEAL_LABEL[] = "jwtsession refresh seal v1";
-static const char JTI_LABEL[] = "jwtsession jti v1";
+static const char JTI_LABEL[] = "jwtsession jti v2";
 
 jwts_err jwts_rt_parse(const char *token, jwts_refresh_parts *out)
 {
@@ -84,12 +84,21 @@ void jwts_rt_seal(const uint8_t prev[JWTS_SECRET_BYTES], const uint8_t in[JWTS_S
     OPENSSL_cleanse(pad, sizeof pad);
 }
 
-void jwts_rt_jti(const uint8_t secret[JWTS_SECRET_BYTES], char out[JWTS_SESSION_ID_LEN + 1])
+void jwts_rt_jti(const uint8_t hash[JWTS_REFRESH_HASH_LEN], char out[JWTS_SESSION_ID_LEN + 1])
 {
-    uint8_t buf[sizeof JTI_LABEL - 1 + JWTS_SECRET_BYTES], digest[SHA256_DIGEST_LENGTH];
+    uint8_t buf[sizeof JTI_LABEL - 1 + JWTS_REFRESH_HASH_LEN], digest[SHA256_DIGEST_LENGTH];
     memcpy(buf, JTI_LABEL, sizeof JTI_LABEL - 1);
-    memcpy(buf + sizeof JTI_LABEL - 1, secret, JWTS_SECRET_BYTES);
+    memcpy(buf + sizeof JTI_LABEL - 1, hash, JWTS_REFRESH_HASH_LEN);
     SHA256(buf, sizeof buf, digest);
     jwts_b64url_encode(digest, 16, out, JWTS_SESSION_ID_LEN + 1, NULL);
-    OPENSSL_cleanse(buf, sizeof buf);
+}
+
+bool jwts_rt_is_older(const jwts_refresh_state *r, const uint8_t hash[JWTS_REFRESH_HASH_LEN])
+{
+    static const uint8_t none[JWTS_REFRESH_OLDER_HASH_LEN];
+    bool found = false;
+    for (size_t i = 0; i < JWTS_REFRESH_OLDER; i++) /* every slot compared: no early exit */
+        found |= CRYPTO_memcmp(r->older[i], none, sizeof none) != 0 &&
+                 CRYPTO_memcmp(r->older[i], hash, JWTS_REFRESH_OLDER_HASH_LEN) == 0;
+    return found;
 }

@@ -1,6 +1,7 @@
 /*
  * validate.c - validate an access token: the JWT, then the session behind it (instant revocation),
- * its idle and absolute limits, and a throttled last-seen touch.
+ * its idle and absolute limits, a throttled last-seen touch, and the confirmation of a newly
+ * rotated pair on the first use of its access token (refresh.c).
  */
 #include <string.h>
 
@@ -47,7 +48,10 @@ static jwts_err validate(jwts_manager *m, const jwts_ctx *ctx, const char *token
     if (rc == JWTS_E_NOT_FOUND) return jwts_fail(JWTS_E_REVOKED, "session revoked or expired");
     if (rc) return rc;
     rc = check_limits(s, now);
-    if (rc == JWTS_OK) maybe_touch(m, ctx, s, now);
+    if (rc == JWTS_OK) {
+        maybe_touch(m, ctx, s, now);
+        jwts_mgr_confirm(m, ctx, s, (c.has & JWTS_CLAIM_JTI) ? c.jti : NULL, now);
+    }
     if (rc == JWTS_OK && out) {
         memcpy(out->user_id, c.sub, strlen(c.sub) + 1);
         memcpy(out->session_id, c.sid, strlen(c.sid) + 1);

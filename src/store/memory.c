@@ -401,7 +401,7 @@ static jwts_err mem_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_sessi
     bool match = CRYPTO_memcmp(e->session.refresh.current_hash, expected_hash, JWTS_REFRESH_HASH_LEN) == 0;
     if (match) {
         e->session.refresh = *next;
-        e->session.updated_at_ms = next->rotated_at_ms;
+        if (next->rotated_at_ms > e->session.updated_at_ms) e->session.updated_at_ms = next->rotated_at_ms;
         e->expire_at_ms = now_ms(m) + ttl_ms;
     }
     if (current) rc = copy_out(e, current);
@@ -421,8 +421,12 @@ static jwts_err mem_replace(jwts_store *st, const jwts_ctx *ctx, const jwts_sess
     if (!e) rc = not_found(NULL);
     else if (CRYPTO_memcmp(e->session.refresh.current_hash, expected_hash, JWTS_REFRESH_HASH_LEN) != 0)
         rc = jwts_fail(JWTS_E_CONFLICT, "refresh state changed concurrently");
-    else
-        rc = put_locked(m, &l, s, ttl_ms);
+    else {
+        jwts_session next = *s; /* a confirmed current secret stays confirmed */
+        if (memcmp(next.refresh.current_hash, expected_hash, JWTS_REFRESH_HASH_LEN) == 0)
+            next.refresh.confirmed |= e->session.refresh.confirmed;
+        rc = put_locked(m, &l, &next, ttl_ms);
+    }
     unlock(l.sh);
     return rc;
 }

@@ -190,18 +190,19 @@ void jwts_redis_seeds_free(redis_addr *addrs, size_t n);
 /* ---- redis_record.c ---------------------------------------------------------------------- */
 
 /* The binary record (all integers big-endian):
- *   0 magic "jws\1" | 4 created | 12 updated | 20 expires | 28 idle_expires | 36 last_seen
+ *   0 magic "jws\2" | 4 created | 12 updated | 20 expires | 28 idle_expires | 36 last_seen
  *   | 44 refresh.current[32] | 76 refresh.previous[32] | 108 refresh.sealed_next[32]
- *   | 140 rotated_at | 148 generation
- *   | 156 user_id length u32 | 160 session_id length u32 | 164 metadata length u32 (~0: NULL)
- *   | 168 user_id, session_id, metadata bytes
+ *   | 140 refresh.older[8][16] | 268 rotated_at | 276 generation | 284 flags (bit 0: confirmed)
+ *   | 292 user_id length u32 | 296 session_id length u32 | 300 metadata length u32 (~0: NULL)
+ *   | 304 user_id, session_id, metadata bytes
  * The scripts rewrite fixed-offset fields in place with SETRANGE, never parsing the record. */
-#define JWTS_REC_MAGIC "jws\001"
+#define JWTS_REC_MAGIC "jws\002"
 #define JWTS_REC_OFF_UPDATED 12
 #define JWTS_REC_OFF_IDLE 28    /* idle_expires then last_seen: 16 bytes */
-#define JWTS_REC_OFF_REFRESH 44 /* current, previous, sealed_next, rotated_at, generation: 112 bytes */
-#define JWTS_REC_REFRESH_LEN 112
-#define JWTS_REC_HEADER 168
+#define JWTS_REC_OFF_REFRESH 44 /* current .. flags: 248 bytes */
+#define JWTS_REC_REFRESH_LEN 248
+#define JWTS_REC_OFF_CONFIRMED 291 /* the low byte of flags: 1 = refresh.confirmed */
+#define JWTS_REC_HEADER 304
 
 /* Encode s as a record into a malloc'd buffer. */
 jwts_err jwts_redis_record_encode(const jwts_session *s, char **out, size_t *out_len);
@@ -221,7 +222,7 @@ typedef enum redis_script {
     JWTS_SCRIPT_SET,         /* KEYS idx,rec pairs; ARGV ttl_ms, then sid,record pairs -> count */
     JWTS_SCRIPT_DEL,         /* KEYS idx,rec pairs; ARGV sids -> records deleted */
     JWTS_SCRIPT_TOUCH,       /* KEYS idx,rec; ARGV idle+last_seen(16), ttl_ms, sid -> 1 or 0 */
-    JWTS_SCRIPT_ROTATE,      /* KEYS idx,rec; ARGV expected, updated(8), refresh(112), ttl_ms, sid,
+    JWTS_SCRIPT_ROTATE,      /* KEYS idx,rec; ARGV expected, updated(8), refresh(248), ttl_ms, sid,
                                 want -> nil or {matched, record} */
     JWTS_SCRIPT_REPLACE,     /* KEYS idx,rec; ARGV expected, record, ttl_ms, sid -> nil, 0 or 1 */
     JWTS_SCRIPT_LIST_USER,   /* KEYS idx; ARGV record key prefix -> records */

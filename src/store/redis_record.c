@@ -17,11 +17,14 @@
 #define OFF_LAST_SEEN 36
 #define OFF_PREVIOUS 76
 #define OFF_SEALED 108
-#define OFF_ROTATED 140
-#define OFF_GENERATION 148
-#define OFF_USER_LEN 156
-#define OFF_SID_LEN 160
-#define OFF_META_LEN 164
+#define OFF_OLDER 140
+#define OFF_ROTATED 268
+#define OFF_GENERATION 276
+#define OFF_FLAGS 284
+#define OFF_USER_LEN 292
+#define OFF_SID_LEN 296
+#define OFF_META_LEN 300
+#define FLAG_CONFIRMED 1
 #define NO_METADATA 0xffffffffu
 
 void jwts_redis_put_i64(unsigned char *p, int64_t v)
@@ -52,8 +55,10 @@ void jwts_redis_record_refresh(const jwts_refresh_state *r, unsigned char out[JW
     memcpy(out, r->current_hash, JWTS_REFRESH_HASH_LEN);
     memcpy(out + 32, r->previous_hash, JWTS_REFRESH_HASH_LEN);
     memcpy(out + 64, r->sealed_next, JWTS_REFRESH_HASH_LEN);
-    jwts_redis_put_i64(out + 96, r->rotated_at_ms);
-    jwts_redis_put_i64(out + 104, (int64_t)r->generation);
+    memcpy(out + OFF_OLDER - JWTS_REC_OFF_REFRESH, r->older, sizeof r->older);
+    jwts_redis_put_i64(out + OFF_ROTATED - JWTS_REC_OFF_REFRESH, r->rotated_at_ms);
+    jwts_redis_put_i64(out + OFF_GENERATION - JWTS_REC_OFF_REFRESH, (int64_t)r->generation);
+    jwts_redis_put_i64(out + OFF_FLAGS - JWTS_REC_OFF_REFRESH, r->confirmed ? FLAG_CONFIRMED : 0);
 }
 
 jwts_err jwts_redis_record_encode(const jwts_session *s, char **out, size_t *out_len)
@@ -119,8 +124,11 @@ jwts_err jwts_redis_record_decode(const char *rec, size_t len, jwts_session **ou
     memcpy(s->refresh.previous_hash, p + OFF_PREVIOUS, JWTS_REFRESH_HASH_LEN);
     memcpy(s->refresh.sealed_next, p + OFF_SEALED, JWTS_REFRESH_HASH_LEN);
     s->refresh.rotated_at_ms = get_i64(p + OFF_ROTATED);
+    memcpy(s->refresh.older, p + OFF_OLDER, sizeof s->refresh.older);
     s->refresh.generation = (uint64_t)get_i64(p + OFF_GENERATION);
-    if (!jwts_user_id_valid(s->user_id) || !jwts_session_id_valid(s->session_id) ||
+    int64_t flags = get_i64(p + OFF_FLAGS);
+    s->refresh.confirmed = flags & FLAG_CONFIRMED;
+    if ((flags & ~(int64_t)FLAG_CONFIRMED) || !jwts_user_id_valid(s->user_id) || !jwts_session_id_valid(s->session_id) ||
         (s->metadata && s->metadata[0] != '{')) {
         free(s);
         return malformed("bad ids or metadata");

@@ -25,7 +25,7 @@
 #define STR(x) STR_(x)
 
 #define PRELUDE                                                                                  \
-    "local MAGIC = 'jws\\001'\n"                                                                \
+    "local MAGIC = 'jws\\002'\n"                                                                \
     "local function now_ms()\n"                                                                  \
     "  local t = redis.call('TIME')\n"                                                           \
     "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                       \
@@ -74,7 +74,16 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
     /* The compare is plain Lua string equality: it runs inside Redis, where its per-byte timing
      * is lost in the script engine and the network round trip, and it compares hashes of refresh
      * secrets, never the secrets. */
+    /* updated_at never moves back: the new time is written only when it is later (8-byte
+     * big-endian times compared byte by byte; Lua's string order follows the server's locale). */
     [JWTS_SCRIPT_ROTATE] = PRELUDE
+    "local function later(a, b)\n"
+    "  for i = 1, 8 do\n"
+    "    local x, y = a:byte(i), b:byte(i)\n"
+    "    if x ~= y then return x > y end\n"
+    "  end\n"
+    "  return false\n"
+    "end\n"
     "local now = now_ms()\n"
     "if redis.call('GETRANGE', KEYS[2], 0, 3) ~= MAGIC then\n"
     "  unindex(KEYS[1], ARGV[5], now)\n"
@@ -85,7 +94,9 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
     "local matched = 0\n"
     "if cur == ARGV[1] then\n"
     "  matched = 1\n"
-    "  redis.call('SETRANGE', KEYS[2], " STR(JWTS_REC_OFF_UPDATED) ", ARGV[2])\n"
+    "  local upd = redis.call('GETRANGE', KEYS[2], " STR(JWTS_REC_OFF_UPDATED) ", "
+    STR(JWTS_REC_OFF_UPDATED) " + 7)\n"
+    "  if later(ARGV[2], upd) then redis.call('SETRANGE', KEYS[2], " STR(JWTS_REC_OFF_UPDATED) ", ARGV[2]) end\n"
     "  redis.call('SETRANGE', KEYS[2], " STR(JWTS_REC_OFF_REFRESH) ", ARGV[3])\n"
     "  redis.call('PEXPIRE', KEYS[2], ARGV[4])\n"
     "  index(KEYS[1], ARGV[5], now + tonumber(ARGV[4]), now)\n"
@@ -94,7 +105,8 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
     "if ARGV[6] == '1' then rec = redis.call('GET', KEYS[2]) end\n"
     "return {matched, rec}\n",
 
-    /* Compare-and-set of the whole record; the same plain comparison as rotate. */
+    /* Compare-and-set of the whole record; the same plain comparison as rotate. A confirmed
+     * current refresh secret stays confirmed (the flag only ever goes from 0 to 1 per secret). */
     [JWTS_SCRIPT_REPLACE] = PRELUDE
     "local now = now_ms()\n"
     "if redis.call('GETRANGE', KEYS[2], 0, 3) ~= MAGIC then\n"
@@ -103,7 +115,13 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
     "end\n"
     "if redis.call('GETRANGE', KEYS[2], " STR(JWTS_REC_OFF_REFRESH) ", "
     STR(JWTS_REC_OFF_REFRESH) " + 31) ~= ARGV[1] then return 0 end\n"
+    "local confirmed = redis.call('GETRANGE', KEYS[2], " STR(JWTS_REC_OFF_CONFIRMED) ", "
+    STR(JWTS_REC_OFF_CONFIRMED) ")\n"
     "redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])\n"
+    "if confirmed == '\\1' and string.sub(ARGV[2], " STR(JWTS_REC_OFF_REFRESH) " + 1, "
+    STR(JWTS_REC_OFF_REFRESH) " + 32) == ARGV[1] then\n"
+    "  redis.call('SETRANGE', KEYS[2], " STR(JWTS_REC_OFF_CONFIRMED) ", confirmed)\n"
+    "end\n"
     "index(KEYS[1], ARGV[4], now + tonumber(ARGV[3]), now)\n"
     "return 1\n",
 

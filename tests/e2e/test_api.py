@@ -257,18 +257,44 @@ class TestRefresh(Base):
 class TestRefreshNoGrace(Base):
     daemon_args = ("--refresh-grace", "0")
 
+    def refresh(self, token):
+        r = self.d.req("POST", "/v1/refresh", json_body={"refresh_token": token})
+        if r.status == 200:
+            self.secrets.update({r.json()["access_token"], r.json()["refresh_token"]})
+        return r
+
     def test_reuse_revokes_session(self):
         t = self.create("grace-less")
-        r = self.d.req("POST", "/v1/refresh", json_body={"refresh_token": t["refresh_token"]})
+        r = self.refresh(t["refresh_token"])
         self.assertEqual(r.status, 200, r)
         n = r.json()
-        self.secrets.update({n["access_token"], n["refresh_token"]})
-        # No window at all: even a replay in the same millisecond is reuse.
-        r = self.d.req("POST", "/v1/refresh", json_body={"refresh_token": t["refresh_token"]})
+        # No window at all, but the new pair was never used: a retry (a lost reply) gets it again.
+        again = self.refresh(t["refresh_token"])
+        self.assertEqual(again.status, 200, again)
+        self.assertEqual(again.json()["refresh_token"], n["refresh_token"])
+        # Once the new pair is used, the old token coming back is theft.
+        self.assertEqual(self.d.req("GET", "/v1/auth", token=n["access_token"]).status, 200)
+        r = self.refresh(t["refresh_token"])
         self.assertError(r, 401, "JWTS_E_REFRESH_REUSED")
         self.assertError(self.d.req("GET", "/v1/auth", token=n["access_token"]), 401, "JWTS_E_REVOKED")
-        r = self.d.req("POST", "/v1/refresh", json_body={"refresh_token": n["refresh_token"]})
+        r = self.refresh(n["refresh_token"])
         self.assertEqual(r.status, 401, r)
+
+    def test_token_two_rotations_old_revokes_session(self):
+        # A thief rotates a stolen token twice; the victim's token then revokes the session.
+        stolen = self.create("two-rotations")
+        r1 = self.refresh(stolen["refresh_token"]).json()
+        r2 = self.refresh(r1["refresh_token"]).json()
+        self.assertEqual(self.d.req("GET", "/v1/auth", token=r2["access_token"]).status, 200)
+        self.assertError(self.refresh(stolen["refresh_token"]), 401, "JWTS_E_REFRESH_REUSED")
+        self.assertError(self.d.req("GET", "/v1/auth", token=r2["access_token"]), 401, "JWTS_E_REVOKED")
+
+    def test_forged_token_after_rotations_revokes_nothing(self):
+        t = self.create("forged-after")
+        r2 = self.refresh(self.refresh(t["refresh_token"]).json()["refresh_token"]).json()
+        forged = r2["refresh_token"][:-4] + ("AAAA" if not r2["refresh_token"].endswith("AAAA") else "BBBB")
+        self.assertError(self.refresh(forged), 401, "JWTS_E_NOT_FOUND")
+        self.assertEqual(self.d.req("GET", "/v1/auth", token=r2["access_token"]).status, 200)
 
 
 class TestSessions(Base):

@@ -55,12 +55,17 @@ rc=$?
 check "validate after revoke fails" test $rc -ne 0
 check "... with JWTS_E_REVOKED" bash -c '[[ "$0" == "error: JWTS_E_REVOKED: "* ]]' "$err"
 
-# theft: a rotated token replayed after the grace window revokes the session
+# theft: a rotated token replayed after the grace window, once the new pair was used, revokes the session
 out=$("$bin" --refresh-grace 1 session create --user "$user")
 r1=$(field refresh_token <<<"$out")
 out=$("$bin" --refresh-grace 1 session refresh "$r1")
 a2=$(field access_token <<<"$out")
 sleep 1.5
+again=$("$bin" --refresh-grace 1 session refresh "$r1")
+check "a retry after grace, before the new pair was used, gets the same refresh token" \
+  test "$(field refresh_token <<<"$again")" = "$(field refresh_token <<<"$out")"
+"$bin" session validate "$a2" >/dev/null
+check "the new pair's access token validates" test $? -eq 0
 err=$("$bin" --refresh-grace 1 session refresh "$r1" 2>&1 >/dev/null)
 check "reuse after grace fails with JWTS_E_REFRESH_REUSED" bash -c '[[ "$0" == "error: JWTS_E_REFRESH_REUSED: "* ]]' "$err"
 err=$("$bin" session validate "$a2" 2>&1 >/dev/null)

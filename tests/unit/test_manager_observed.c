@@ -47,6 +47,7 @@ static void counts_every_operation(void **state)
     assert_int_equal(jwts_manager_validate(m, NULL, b.access_token, strlen(b.access_token), NULL, NULL), JWTS_OK);
     assert_int_equal(jwts_manager_validate(m, NULL, "x.y.z", 5, NULL, NULL), JWTS_E_MALFORMED);
     assert_int_equal(jwts_manager_refresh(m, NULL, a.refresh_token, &r), JWTS_OK);
+    assert_int_equal(jwts_manager_validate(m, NULL, r.access_token, strlen(r.access_token), NULL, NULL), JWTS_OK);
     assert_int_equal(jwts_manager_refresh(m, NULL, a.refresh_token, &dummy), JWTS_E_REFRESH_REUSED); /* no grace */
     assert_int_equal(jwts_manager_revoke(m, NULL, "secret-user@example.com", b.session_id), JWTS_OK);
     assert_int_equal(jwts_manager_validate(m, NULL, b.access_token, strlen(b.access_token), NULL, NULL),
@@ -62,7 +63,7 @@ static void counts_every_operation(void **state)
     size_t len;
     assert_int_equal(jwts_metrics_render(metrics, JWTS_METRICS_PROMETHEUS, &text, &len), JWTS_OK);
     expect_line(text, "jwtsession_operations_total{op=\"create\",result=\"ok\"} 2");
-    expect_line(text, "jwtsession_operations_total{op=\"validate\",result=\"ok\"} 2");
+    expect_line(text, "jwtsession_operations_total{op=\"validate\",result=\"ok\"} 3");
     expect_line(text, "jwtsession_operations_total{op=\"validate\",result=\"JWTS_E_MALFORMED\"} 1");
     expect_line(text, "jwtsession_operations_total{op=\"validate\",result=\"JWTS_E_REVOKED\"} 1");
     expect_line(text, "jwtsession_operations_total{op=\"refresh\",result=\"ok\"} 1");
@@ -73,11 +74,13 @@ static void counts_every_operation(void **state)
     expect_line(text, "jwtsession_operations_total{op=\"cleanup\",result=\"ok\"} 1");
     expect_line(text, "jwtsession_refresh_total{outcome=\"rotated\"} 1");
     expect_line(text, "jwtsession_refresh_total{outcome=\"reused\"} 1");
-    expect_line(text, "jwtsession_operation_duration_seconds_count{op=\"validate\"} 4");
+    expect_line(text, "jwtsession_operation_duration_seconds_count{op=\"validate\"} 5");
     expect_line(text, "jwtsession_keyset_keys{state=\"active\"} 1");
     expect_line(text, "jwtsession_keyset_keys{state=\"verify_only\"} 1");
     /* the store calls went through the observed store: e.g. one get per validate that verified */
-    expect_line(text, "jwtsession_store_operations_total{backend=\"memory\",op=\"get\",result=\"ok\"} 4");
+    expect_line(text, "jwtsession_store_operations_total{backend=\"memory\",op=\"get\",result=\"ok\"} 5");
+    /* the first use of the rotated pair confirmed it: one rotate of the refresh state */
+    expect_line(text, "jwtsession_store_operations_total{backend=\"memory\",op=\"rotate\",result=\"ok\"} 1");
     /* nothing identifying anywhere */
     assert_null(strstr(text, "secret-user"));
     assert_null(strstr(text, a.session_id));

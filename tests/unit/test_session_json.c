@@ -19,7 +19,8 @@ static const char *GOOD =
     "\"expires_at\":9000,\"idle_expires_at\":5000,\"last_seen_at\":2500,"
     "\"refresh\":{\"current\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\","
     "\"previous\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
-    "\"sealed\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\",\"rotated_at\":0,\"generation\":3},"
+    "\"sealed\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\",\"older\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+    "\"rotated_at\":0,\"generation\":3,\"confirmed\":false},"
     "\"metadata\":{\"ua\":\"curl\",\"n\":[1,2.5]}}";
 
 static void decodes_and_encodes_back_exactly(void **state)
@@ -120,10 +121,18 @@ static void rejects_bad_documents(void **state)
     expect_rejected("\"last_seen_at\":2500", "\"last_seen_at\":2500,\"extra\":1", "extra");
     expect_rejected("\"last_seen_at\":2500", "\"last_seen_at\":2500,\"last_seen_at\":2600", "duplicate");
     expect_rejected("\"generation\":3", "\"generation\":3,\"x\":1", "x");
+    expect_rejected("\"confirmed\":false", "\"confirmed\":0", "confirmed");
+    expect_rejected("\"older\":\"AAAA", "\"older\":\"AAA", "older");
     expect_rejected("\"rotated_at\":0", "\"rotated_at\":null", "rotated_at");
     expect_rejected("\"current\":\"AAEC", "\"current\":\"AAE=", "current");
     expect_rejected("Hh8\"", "Hh8A\"", "current");
-    expect_rejected("\"refresh\":{\"current\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\",\"previous\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"sealed\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE\",\"rotated_at\":0,\"generation\":3}", "\"refresh\":[]", "refresh");
+    /* refresh of the wrong type */
+    char doc[1024];
+    const char *r = strstr(GOOD, "\"refresh\":"), *meta = strstr(GOOD, ",\"metadata\"");
+    snprintf(doc, sizeof doc, "%.*s\"refresh\":[]%s", (int)(r - GOOD), GOOD, meta);
+    jwts_session *s = NULL;
+    assert_int_equal(jwts_session_from_json(doc, strlen(doc), NULL, &s), JWTS_E_MALFORMED);
+    assert_non_null(strstr(jwts_errdetail(), "refresh"));
     expect_rejected("\"metadata\":{\"ua\":\"curl\",\"n\":[1,2.5]}", "\"metadata\":[1]", "metadata");
 }
 

@@ -603,6 +603,64 @@ static void metadata_updates_keep_rotations(void **state)
     fixture_free(f);
 }
 
+/* A resource server with only the public JWKS validates, sees revocations, and cannot sign. */
+static void verify_only_manager(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    jwts_keyset *signer_keys, *public_keys;
+    jwts_key *k;
+    assert_int_equal(jwts_keyset_new(&signer_keys), JWTS_OK);
+    assert_int_equal(jwts_key_generate(JWTS_ALG_ES256, NULL, &k), JWTS_OK);
+    assert_int_equal(jwts_keyset_add(signer_keys, k, 1), JWTS_OK);
+    char *jwks;
+    assert_int_equal(jwts_keyset_to_jwks(signer_keys, &jwks), JWTS_OK);
+    assert_int_equal(jwts_keyset_from_jwks(jwks, strlen(jwks), &public_keys), JWTS_OK);
+    jwts_jose_free(jwks);
+    assert_null(jwts_keyset_active(public_keys));
+
+    jwts_manager_options o = {.store = f->store, .keyset = signer_keys, .issuer = "https://auth.example.test",
+                              .audience = "api", .clock = &TEST_CLOCK};
+    jwts_manager *signer, *verifier;
+    assert_int_equal(jwts_manager_new(&o, &signer), JWTS_OK);
+    o.keyset = public_keys;
+    assert_int_equal(jwts_manager_new(&o, &verifier), JWTS_E_BAD_KEY); /* not without saying so */
+    assert_non_null(strstr(jwts_errdetail(), "verify_only"));
+    o.verify_only = true;
+    assert_int_equal(jwts_manager_new(&o, &verifier), JWTS_OK);
+
+    char user[64];
+    user_name(user, sizeof user, "vera");
+    jwts_tokens t, out;
+    assert_int_equal(jwts_manager_create(signer, NULL, user, NULL, &t), JWTS_OK);
+    jwts_validation v;
+    assert_int_equal(jwts_manager_validate(verifier, NULL, t.access_token, strlen(t.access_token), &v, NULL), JWTS_OK);
+    assert_string_equal(v.user_id, user);
+    assert_int_equal(jwts_manager_create(verifier, NULL, user, NULL, &out), JWTS_E_UNSUPPORTED);
+    assert_null(out.access_token);
+    assert_int_equal(jwts_manager_refresh(verifier, NULL, t.refresh_token, &out), JWTS_E_UNSUPPORTED);
+    assert_non_null(strstr(jwts_errdetail(), "only verifies"));
+    /* the refused refresh changed nothing: the signer still rotates the same token */
+    assert_int_equal(jwts_manager_refresh(signer, NULL, t.refresh_token, &out), JWTS_OK);
+    jwts_tokens_clear(&out);
+    assert_int_equal(jwts_manager_revoke(signer, NULL, user, t.session_id), JWTS_OK);
+    assert_int_equal(jwts_manager_validate(verifier, NULL, t.access_token, strlen(t.access_token), NULL, NULL),
+                     JWTS_E_REVOKED);
+
+    jwts_keyset *empty;
+    assert_int_equal(jwts_keyset_new(&empty), JWTS_OK);
+    o.keyset = empty;
+    jwts_manager *none = (jwts_manager *)1;
+    assert_int_equal(jwts_manager_new(&o, &none), JWTS_E_BAD_KEY);
+    assert_null(none);
+    jwts_keyset_free(empty);
+    jwts_tokens_clear(&t);
+    jwts_manager_free(verifier);
+    jwts_manager_free(signer);
+    jwts_keyset_free(public_keys);
+    jwts_keyset_free(signer_keys);
+    fixture_free(f);
+}
+
 static void options_are_checked(void **state)
 {
     jwts_manager *m = NULL;
@@ -658,6 +716,7 @@ int jwts_manager_suite_run(const jwts_manager_target *t)
         cmocka_unit_test(absolute_lifetime_and_refresh_ttl),
         cmocka_unit_test(refresh_token_dies_unused),
         cmocka_unit_test(metadata_updates_keep_rotations),
+        cmocka_unit_test(verify_only_manager),
         cmocka_unit_test(options_are_checked),
     };
     char name[96];

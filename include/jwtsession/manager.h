@@ -46,6 +46,9 @@ typedef enum jwts_limit_policy {
 typedef struct jwts_manager_options {
     jwts_store *store;            /* required; borrowed */
     const jwts_keyset *keyset;    /* required; borrowed; its active key signs, all keys verify */
+    bool verify_only;             /* a resource server: the key set may hold public keys only
+                                     (a JWKS); create and refresh fail JWTS_E_UNSUPPORTED, the
+                                     rest (validate with revocation, revoke, list) works */
     const char *issuer;           /* "iss" of tokens, required on validate when set */
     const char *audience;         /* "aud" of tokens, required on validate when set */
     int64_t access_ttl_ms;        /* access token lifetime; default 15 min */
@@ -65,7 +68,7 @@ typedef struct jwts_manager_options {
 } jwts_manager_options;
 
 /* A new manager. JWTS_E_INVALID_ARGUMENT (with the option's name) for missing or bad options,
- * JWTS_E_BAD_KEY when the key set has no signing key. */
+ * JWTS_E_BAD_KEY when the key set has no signing key (no key at all with verify_only). */
 jwts_err jwts_manager_new(const jwts_manager_options *opts, jwts_manager **out);
 
 /* Free m (NULL is fine). Does not free the store or key set. */

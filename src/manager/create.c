@@ -35,6 +35,7 @@ static jwts_err enforce_limit(jwts_manager *m, const jwts_ctx *ctx, const char *
 static jwts_err create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *metadata,
                        jwts_tokens *out)
 {
+    if (m->opts.verify_only) return jwts_fail(JWTS_E_UNSUPPORTED, "create: this manager only verifies (no signing key)");
     if (!jwts_user_id_valid(user_id))
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "user_id: must be 1..%d bytes without control characters or braces",
                          JWTS_USER_ID_MAX);

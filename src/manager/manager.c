@@ -15,7 +15,10 @@ static jwts_err fill_defaults(jwts_manager_options *o)
 {
     if (!o->store) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: store is required");
     if (!o->keyset) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: keyset is required");
-    if (!jwts_keyset_active(o->keyset)) return jwts_fail(JWTS_E_BAD_KEY, "manager: the key set has no signing key");
+    if (o->verify_only && jwts_keyset_count(o->keyset) == 0)
+        return jwts_fail(JWTS_E_BAD_KEY, "manager: the key set has no key to verify with");
+    if (!o->verify_only && !jwts_keyset_active(o->keyset))
+        return jwts_fail(JWTS_E_BAD_KEY, "manager: the key set has no signing key (a verifier sets verify_only)");
     if (o->access_ttl_ms < 0 || o->refresh_ttl_ms < 0 || o->idle_timeout_ms < 0 || o->absolute_lifetime_ms < 0 ||
         o->leeway_ms < 0)
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: times must not be negative");
@@ -58,7 +61,8 @@ jwts_err jwts_manager_new(const jwts_manager_options *opts, jwts_manager **out)
     m->opts.issuer = m->issuer;
     m->opts.audience = m->audience;
     size_t keys = jwts_keyset_count(m->opts.keyset);
-    jwts_metrics_set_keyset_size(m->opts.metrics, 1, keys > 0 ? keys - 1 : 0);
+    size_t active = jwts_keyset_active(m->opts.keyset) ? 1 : 0;
+    jwts_metrics_set_keyset_size(m->opts.metrics, active, keys - active);
     m->verify = (jwts_verify_options){
         .leeway_s = (m->opts.leeway_ms + 999) / 1000,
         .iss = m->issuer,

@@ -125,6 +125,7 @@ static jwts_err decide(jwts_manager *m, const jwts_ctx *ctx, const jwts_session 
 
 static jwts_err refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token, jwts_tokens *out)
 {
+    if (m->opts.verify_only) return jwts_fail(JWTS_E_UNSUPPORTED, "refresh: this manager only verifies (no signing key)");
     jwts_refresh_parts p;
     jwts_err rc = jwts_rt_parse(refresh_token, &p);
     if (rc) return rc;

@@ -1,7 +1,8 @@
 /*
  * cli.c - helpers shared by the command groups: dispatch and help, error printing in the stable
- * "error: JWTS_E_<NAME>: <detail>" form, reading files and loading keys.
+ * "error: JWTS_E_<NAME>: <detail>" form, reading files. Key files: keyfile.c.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,26 +49,40 @@ int cli_usage(const char *fmt, ...)
     return CLI_USAGE;
 }
 
-/* Print a file error in the stable form and return JWTS_E_NOT_FOUND. */
-static jwts_err io_fail(const char *path, const char *what)
+jwts_err cli_file_error(const char *path, const char *doing, int err)
 {
-    fprintf(stderr, "error: %s: %s: %s\n", jwts_errname(JWTS_E_NOT_FOUND), path, what);
-    return JWTS_E_NOT_FOUND;
+    jwts_err code = JWTS_E_INVALID_ARGUMENT;
+    const char *what;
+    char buf[160];
+    if (err == ENOENT || err == ENOTDIR) {
+        code = JWTS_E_NOT_FOUND;
+        what = "no such file";
+    } else if (err == EACCES || err == EPERM) {
+        snprintf(buf, sizeof buf, "permission denied (cannot %s it as this user)", doing);
+        what = buf;
+    } else {
+        snprintf(buf, sizeof buf, "cannot %s: %s", doing, strerror(err));
+        what = buf;
+    }
+    fprintf(stderr, "error: %s: %s: %s\n", jwts_errname(code), path, what);
+    return code;
 }
 
-jwts_err cli_read_file(const char *path, char **out, size_t *len)
+/* Print a file error that has no errno in the stable form. */
+static jwts_err io_fail(const char *path, const char *what)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) return io_fail(path, "cannot open");
+    fprintf(stderr, "error: %s: %s: %s\n", jwts_errname(JWTS_E_INVALID_ARGUMENT), path, what);
+    return JWTS_E_INVALID_ARGUMENT;
+}
+
+jwts_err cli_read_stream(FILE *f, const char *path, char **out, size_t *len)
+{
     char *buf = malloc(READ_MAX + 1);
-    if (!buf) {
-        if (f != stdin) fclose(f);
-        return io_fail(path, "out of memory");
-    }
+    if (!buf) return io_fail(path, "out of memory");
     size_t n = fread(buf, 1, READ_MAX + 1, f);
     int err = ferror(f);
-    if (f != stdin) fclose(f);
     if (err || n > READ_MAX) {
+        memset(buf, 0, n > READ_MAX ? READ_MAX : n); /* may hold a private key */
         free(buf);
         return io_fail(path, err ? "read error" : "larger than 1 MiB");
     }
@@ -77,28 +92,12 @@ jwts_err cli_read_file(const char *path, char **out, size_t *len)
     return JWTS_OK;
 }
 
-jwts_err cli_load_keys(const char *path, jwts_alg alg, jwts_keyset **ks)
+jwts_err cli_read_file(const char *path, char **out, size_t *len)
 {
-    char *text;
-    size_t len;
-    jwts_err e = cli_read_file(path, &text, &len);
-    if (e) return e;
-    jwts_keyset *got = NULL;
-    e = jwts_keyset_parse(text, len, alg, &got);
-    if (e == JWTS_E_INVALID_ARGUMENT && alg != JWTS_ALG_UNSET) /* a JWKS: load it whole */
-        e = jwts_keyset_parse(text, len, JWTS_ALG_UNSET, &got);
-    memset(text, 0, len); /* may hold a private key */
-    free(text);
-    if (e) {
-        cli_fail(e);
-        return e;
-    }
-    if (!*ks) {
-        *ks = got;
-        return JWTS_OK;
-    }
-    e = jwts_keyset_merge(*ks, got);
-    jwts_keyset_free(got);
-    if (e) cli_fail(e);
+    if (strcmp(path, "-") == 0) return cli_read_stream(stdin, path, out, len);
+    FILE *f = fopen(path, "rb");
+    if (!f) return cli_file_error(path, "read", errno);
+    jwts_err e = cli_read_stream(f, path, out, len);
+    fclose(f);
     return e;
 }

@@ -7,6 +7,7 @@
 #define JWTS_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "jwtsession/error.h"
 #include "jwtsession/jose.h"
@@ -52,11 +53,27 @@ int cli_fail(jwts_err code);
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Read all of path ("-" for stdin, at most 1 MiB) into a malloc'd NUL-terminated buffer. Prints
- * its own error. */
+ * its own error (cli_file_error). */
 jwts_err cli_read_file(const char *path, char **out, size_t *len);
 
+/* Read all of the open stream f (at most 1 MiB) as cli_read_file does; path names it in errors. */
+jwts_err cli_read_stream(FILE *f, const char *path, char **out, size_t *len);
+
+/* Print the error of a failed open/create/write of path ("error: JWTS_E_<NAME>: PATH: ...") for
+ * errno err and return its code: JWTS_E_NOT_FOUND "no such file" for a missing file, else
+ * JWTS_E_INVALID_ARGUMENT, saying "permission denied" when that is the reason. doing: "read",
+ * "create", "write". */
+jwts_err cli_file_error(const char *path, const char *doing, int err);
+
 /* Load the keys of path (JWK, JWKS or PEM) and add them to *ks (created if NULL). alg as in
- * jwts_keyset_parse (a JWKS is loaded whole). Prints its own error. */
+ * jwts_keyset_parse (a JWKS is loaded whole). Prints its own error; warns (as ssh does) when the
+ * file holds a private or secret key and group or others have any access to it. (keyfile.c) */
 jwts_err cli_load_keys(const char *path, jwts_alg alg, jwts_keyset **ks);
+
+/* Write text and a newline to path, a private key file, or to stdout for NULL/"-". A new file is
+ * created with O_EXCL|O_NOFOLLOW and mode 0600; an existing one is refused unless force, which
+ * replaces a regular file by a new 0600 one (write beside, then rename). A symbolic link is never
+ * followed nor replaced. Prints its own error; CLI_OK or CLI_FAILED. (keyfile.c) */
+int cli_write_private(const char *path, const char *text, int force);
 
 #endif

@@ -1,49 +1,25 @@
 /*
- * cmd_key.c - key commands: "keygen" writes a new private JWK, "jwks" prints the public JWKS of
- * key files (JWK, JWKS or PEM).
+ * cmd_key.c - key commands: "keygen" writes a new private JWK (to a new 0600 file, or replacing
+ * one with --force: keyfile.c), "jwks" prints the public JWKS of key files (JWK, JWKS or PEM).
  */
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
-
-/* Write text and a newline to path (mode 0600, it holds a private key) or stdout for NULL/"-". */
-static int write_private(const char *path, const char *text)
-{
-    if (!path || strcmp(path, "-") == 0) {
-        printf("%s\n", text);
-        return fflush(stdout) == 0 ? CLI_OK : CLI_FAILED;
-    }
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0) {
-        fprintf(stderr, "error: %s: %s: cannot create\n", jwts_errname(JWTS_E_NOT_FOUND), path);
-        return CLI_FAILED;
-    }
-    FILE *f = fdopen(fd, "w");
-    int ok = f && fprintf(f, "%s\n", text) > 0;
-    ok = (f ? fclose(f) == 0 : (close(fd), 0)) && ok;
-    if (!ok) {
-        fprintf(stderr, "error: %s: %s: write failed\n", jwts_errname(JWTS_E_INTERNAL), path);
-        return CLI_FAILED;
-    }
-    return CLI_OK;
-}
 
 static int run_keygen(int argc, char **argv)
 {
     static const struct option opts[] = {{"alg", required_argument, NULL, 'a'},
                                          {"kid", required_argument, NULL, 'k'},
                                          {"out", required_argument, NULL, 'o'},
+                                         {"force", no_argument, NULL, 'f'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     const char *alg_name = NULL, *kid = NULL, *out = NULL;
-    int c;
+    int c, force = 0;
     optind = 0; /* 0, not 1: glibc then also resets its argument-order mode */
-    while ((c = getopt_long(argc, argv, "a:k:o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "a:k:o:fh", opts, NULL)) != -1) {
         switch (c) {
         case 'a':
             alg_name = optarg;
@@ -53,6 +29,9 @@ static int run_keygen(int argc, char **argv)
             break;
         case 'o':
             out = optarg;
+            break;
+        case 'f':
+            force = 1;
             break;
         case 'h':
             printf("usage: jwtsession keygen %s\n", jwts_cli_keygen_cmd.usage);
@@ -72,7 +51,7 @@ static int run_keygen(int argc, char **argv)
     e = jwts_key_to_jwk(key, 1, &jwk);
     jwts_key_free(key);
     if (e) return cli_fail(e);
-    int rc = write_private(out, jwk);
+    int rc = cli_write_private(out, jwk, force);
     jwts_jose_free(jwk);
     return rc;
 }
@@ -100,7 +79,8 @@ static int run_jwks(int argc, char **argv)
     return CLI_OK;
 }
 
-const jwts_cli_cmd jwts_cli_keygen_cmd = {"keygen", "--alg ALG [--kid KID] [--out FILE]", "write a new private JWK",
+const jwts_cli_cmd jwts_cli_keygen_cmd = {"keygen", "--alg ALG [--kid KID] [--out FILE [--force]]",
+                                          "write a new private JWK (a new file, mode 0600)",
                                           run_keygen};
 const jwts_cli_cmd jwts_cli_jwks_cmd = {"jwks", "KEYFILE...", "print the public JWKS of key files (JWK, JWKS, PEM)",
                                         run_jwks};

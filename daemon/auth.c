@@ -5,6 +5,9 @@
  *
  * Failures answer 401 with an RFC 6750 challenge (no token, bad token), or 403 when the caller is
  * known but not allowed (a user token on an admin call, or the admin API switched off).
+ *
+ * It also writes who the caller is for the application behind a proxy: X-Session-User carries the
+ * user id as printable ASCII (jwtsd_user_header; docs/daemon.md, "identity headers").
  */
 #include <string.h>
 #include <strings.h>
@@ -86,4 +89,21 @@ bool jwtsd_authenticate(jwtsd_request *r, bool admin_only, jwtsd_caller *out)
     }
     out->kind = JWTSD_CALLER_USER;
     return true;
+}
+
+void jwtsd_user_header(const char *user_id, char out[JWTSD_USER_HEADER_MAX])
+{
+    static const char HEX[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)user_id;
+    size_t n = 0;
+    for (size_t i = 0; p[i] && i < JWTS_USER_ID_MAX; i++) {
+        if (p[i] >= 0x80 || p[i] == '%' || p[i] < 0x20 || p[i] == 0x7f) {
+            out[n++] = '%';
+            out[n++] = HEX[p[i] >> 4];
+            out[n++] = HEX[p[i] & 15];
+        } else {
+            out[n++] = (char)p[i];
+        }
+    }
+    out[n] = '\0';
 }

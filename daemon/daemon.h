@@ -277,6 +277,15 @@ bool jwtsd_authenticate(jwtsd_request *r, bool admin_only, jwtsd_caller *out);
 /* Validate r's bearer token as an access token (observed as the validate operation). */
 jwts_err jwtsd_validate_token(jwtsd_request *r, const char *token, size_t len, jwts_validation *out);
 
+/* Room for the X-Session-User value of any user id (every byte encoded, plus the NUL). */
+#define JWTSD_USER_HEADER_MAX (3 * JWTS_USER_ID_MAX + 1)
+
+/* The X-Session-User value of user_id into out (JWTSD_USER_HEADER_MAX bytes): the id itself, with
+ * '%' and every byte of a non-ASCII character written as %XX (RFC 3986 percent-encoding, upper
+ * case hex). A user id is printable ASCII plus UTF-8 (jwts_user_id_valid), so the value is
+ * printable ASCII that no proxy alters; any percent-decoder gives the id back byte for byte. */
+void jwtsd_user_header(const char *user_id, char out[JWTSD_USER_HEADER_MAX]);
+
 /* Monotonic nanoseconds. */
 int64_t jwtsd_now_ns(void);
 

@@ -196,7 +196,7 @@ static bool admin_user(jwtsd_request *r, char *out, size_t cap)
         return false;
     }
     if (!jwts_user_id_valid(out)) {
-        jwtsd_reply_error(r, 400, JWTS_E_INVALID_ARGUMENT, "user_id: 1-255 bytes, no control characters or braces");
+        jwtsd_reply_error(r, 400, JWTS_E_INVALID_ARGUMENT, "user_id: " JWTS_USER_ID_RULE);
         return false;
     }
     return true;
@@ -219,7 +219,7 @@ static void h_create(jwtsd_request *r)
     if (rc == JWTS_OK && !user_id) rc = JWTS_E_INVALID_ARGUMENT, snprintf(msg, sizeof(msg), "\"user_id\" is required");
     if (rc == JWTS_OK && !jwts_user_id_valid(user_id))
         rc = JWTS_E_INVALID_ARGUMENT,
-        snprintf(msg, sizeof(msg), "user_id: 1-255 bytes, no control characters or braces");
+        snprintf(msg, sizeof(msg), "user_id: " JWTS_USER_ID_RULE);
     if (rc == JWTS_OK) rc = jwtsd_body_object_text(body, "metadata", &metadata, msg, sizeof(msg));
     if (rc != JWTS_OK) {
         jwtsd_reply_error(r, 0, rc, msg);
@@ -266,7 +266,9 @@ static void h_auth(jwtsd_request *r)
     jwts_buf_puts(&b, ",\"expires_at\":");
     jwts_buf_i64(&b, v.token_expires_at_s);
     jwts_buf_puts(&b, "}");
-    const char *headers[] = {"X-Session-User", v.user_id, "X-Session-Id", v.session_id};
+    char user_header[JWTSD_USER_HEADER_MAX];
+    jwtsd_user_header(v.user_id, user_header); /* printable ASCII: see auth.c */
+    const char *headers[] = {"X-Session-User", user_header, "X-Session-Id", v.session_id};
     reply_buf(r, 200, &b, headers, 2);
 }
 
@@ -376,7 +378,7 @@ static bool user_allowed(jwtsd_request *r, jwtsd_caller *caller)
 {
     if (!jwtsd_authenticate(r, false, caller)) return false;
     if (!jwts_user_id_valid(r->param)) {
-        jwtsd_reply_error(r, 400, JWTS_E_INVALID_ARGUMENT, "user id: 1-255 bytes, no control characters or braces");
+        jwtsd_reply_error(r, 400, JWTS_E_INVALID_ARGUMENT, "user id: " JWTS_USER_ID_RULE);
         return false;
     }
     if (caller->kind == JWTSD_CALLER_USER && strcmp(caller->user.user_id, r->param) != 0) {

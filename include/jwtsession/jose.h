@@ -180,7 +180,8 @@ typedef struct jwts_verify_options {
     const jwts_alg *algs; /* allowed algorithms; NULL/0: each key's own algorithm */
     size_t n_algs;
     const char *iss;             /* if set, "iss" must be present and equal */
-    const char *aud;             /* if set, "aud" (string or array of strings) must contain it */
+    const char *aud;             /* if set, "aud" (string or array of strings) must contain it;
+                                    NULL: a token with "aud" is refused (RFC 7519 4.1.3) */
     const char *sub;             /* if set, "sub" must be present and equal */
     const char *const *required; /* claim names that must be present */
     size_t n_required;

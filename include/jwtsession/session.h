@@ -19,6 +19,9 @@ extern "C" {
 #endif
 
 #define JWTS_USER_ID_MAX 255           /* bytes of a user id (fits a JWT "sub" claim reader) */
+/* The user id grammar in one line, for error details (see jwts_user_id_valid). */
+#define JWTS_USER_ID_RULE \
+    "1-255 bytes of UTF-8; no control characters, braces or line separators; no white space at either end"
 #define JWTS_SESSION_ID_MAX 64         /* characters of a session id */
 #define JWTS_METADATA_MAX (16 * 1024)  /* bytes of metadata JSON */
 #define JWTS_REFRESH_HASH_LEN 32       /* SHA-256 of a refresh secret */
@@ -45,7 +48,7 @@ typedef struct jwts_refresh_state {
 } jwts_refresh_state;
 
 typedef struct jwts_session {
-    const char *user_id;       /* 1..JWTS_USER_ID_MAX bytes of UTF-8, no control characters, no '{' '}' */
+    const char *user_id;       /* 1..JWTS_USER_ID_MAX bytes of UTF-8: see jwts_user_id_valid */
     const char *session_id;    /* 1..JWTS_SESSION_ID_MAX base64url characters */
     int64_t created_at_ms;
     int64_t updated_at_ms;
@@ -82,8 +85,19 @@ jwts_err jwts_session_clone(const jwts_session *s, jwts_session **out);
  * field in the detail. Metadata JSON itself is checked by the codec, not here. */
 jwts_err jwts_session_validate(const jwts_session *s);
 
-/* true if user_id / session_id is well formed (see the field comments above). */
+/* true if user_id is a user id: 1..JWTS_USER_ID_MAX bytes of well-formed UTF-8 (no overlong forms,
+ * no surrogates) with
+ *   - no control characters: C0 (tab, CR, LF... included), DEL, C1 (U+0080..U+009F, so NEL);
+ *   - no line or paragraph separator (U+2028, U+2029);
+ *   - no '{' or '}' (a Redis Cluster hash tag is built from the id);
+ *   - no white space at either end: not U+0020, nor any other Unicode space (U+00A0, U+1680,
+ *     U+2000..U+200A, U+202F, U+205F, U+3000), nor U+180E, U+200B, U+FEFF.
+ * Spaces inside the id are allowed and kept. These are the ids that reach an application behind
+ * a proxy unchanged (jwtsessiond's X-Session-User, docs/daemon.md). Used by create, validate,
+ * the refresh token parser and every store call; a bad id is JWTS_E_INVALID_ARGUMENT. */
 bool jwts_user_id_valid(const char *user_id);
+
+/* true if session_id is 1..JWTS_SESSION_ID_MAX base64url characters. */
 bool jwts_session_id_valid(const char *session_id);
 
 /* true when every field of a and b is equal (strings by content, metadata byte for byte). */

@@ -87,64 +87,82 @@ static void init_id_chars(void)
             ID_CHARS[c] |= IN_SESSION_ID;
 }
 
-/* 1..max bytes of class, NUL-terminated; *ascii tells whether all of them are below 0x80. */
-static bool id_valid(const char *id, size_t max, uint8_t class, bool *ascii)
+/* The length of id when it is 1..max bytes of class (NUL-terminated), else 0; *ascii tells whether
+ * all of them are below 0x80. */
+static size_t id_scan(const char *id, size_t max, uint8_t class, bool *ascii)
 {
-    if (!id || !*id) return false;
+    if (!id || !*id) return 0;
     pthread_once(&id_chars_once, init_id_chars);
     const unsigned char *p = (const unsigned char *)id;
     unsigned high = 0;
-    for (size_t n = 0; p[n]; n++) {
-        if (n >= max || !(ID_CHARS[p[n]] & class)) return false;
+    size_t n = 0;
+    for (; p[n]; n++) {
+        if (n >= max || !(ID_CHARS[p[n]] & class)) return 0;
         high |= p[n];
     }
     *ascii = high < 0x80;
-    return true;
+    return n;
 }
 
-/* s is well-formed UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF). */
-static bool utf8_valid(const unsigned char *s)
+/* Code points a user id may not start or end with: Unicode white space (besides the controls,
+ * which are refused anywhere) and the invisible characters common trim functions remove too
+ * (U+180E, U+200B, U+FEFF). A proxy, an application or a form may drop them at an end. */
+static bool end_space(unsigned cp)
 {
-    while (*s) {
-        unsigned c = *s, k, cp;
+    return cp == 0x20 || cp == 0xa0 || cp == 0x1680 || cp == 0x180e || (cp >= 0x2000 && cp <= 0x200b) ||
+           cp == 0x202f || cp == 0x205f || cp == 0x3000 || cp == 0xfeff;
+}
+
+/* s is well-formed UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF) without C1
+ * controls or line/paragraph separators, and neither starts nor ends with end_space(). */
+static bool utf8_user_id_valid(const unsigned char *s)
+{
+    unsigned first = 0, cp = 0;
+    for (bool start = true; *s; start = false) {
+        unsigned c = *s, k;
         if (c < 0x80) {
+            cp = c;
             s++;
-            continue;
+        } else {
+            if (c >= 0xc2 && c <= 0xdf) k = 1, cp = c & 0x1f;
+            else if (c >= 0xe0 && c <= 0xef) k = 2, cp = c & 0x0f;
+            else if (c >= 0xf0 && c <= 0xf4) k = 3, cp = c & 0x07;
+            else return false;
+            for (unsigned i = 1; i <= k; i++) {
+                if ((s[i] & 0xc0) != 0x80) return false;
+                cp = cp << 6 | (s[i] & 0x3f);
+            }
+            if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+                (cp >= 0xd800 && cp <= 0xdfff))
+                return false;
+            if (cp <= 0x9f || cp == 0x2028 || cp == 0x2029) return false; /* C1 controls, line separators */
+            s += k + 1;
         }
-        if (c >= 0xc2 && c <= 0xdf) k = 1, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef) k = 2, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4) k = 3, cp = c & 0x07;
-        else return false;
-        for (unsigned i = 1; i <= k; i++) {
-            if ((s[i] & 0xc0) != 0x80) return false;
-            cp = cp << 6 | (s[i] & 0x3f);
-        }
-        if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        s += k + 1;
+        if (start) first = cp;
     }
-    return true;
+    return !end_space(first) && !end_space(cp);
 }
 
 bool jwts_user_id_valid(const char *user_id)
 {
     bool ascii;
-    if (!id_valid(user_id, JWTS_USER_ID_MAX, IN_USER_ID, &ascii)) return false;
-    return ascii || utf8_valid((const unsigned char *)user_id); /* it travels in JSON and JWTs */
+    size_t n = id_scan(user_id, JWTS_USER_ID_MAX, IN_USER_ID, &ascii);
+    if (!n) return false;
+    if (ascii) return user_id[0] != ' ' && user_id[n - 1] != ' ';
+    return utf8_user_id_valid((const unsigned char *)user_id); /* it travels in JSON, JWTs and headers */
 }
 
 bool jwts_session_id_valid(const char *session_id)
 {
     bool ascii;
-    return id_valid(session_id, JWTS_SESSION_ID_MAX, IN_SESSION_ID, &ascii);
+    return id_scan(session_id, JWTS_SESSION_ID_MAX, IN_SESSION_ID, &ascii) != 0;
 }
 
 jwts_err jwts_session_validate(const jwts_session *s)
 {
     if (!s) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "session is NULL");
     if (!jwts_user_id_valid(s->user_id))
-        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "user_id: must be 1..%d bytes without control characters or braces",
-                         JWTS_USER_ID_MAX);
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "user_id: " JWTS_USER_ID_RULE);
     if (!jwts_session_id_valid(s->session_id))
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "session_id: must be 1..%d base64url characters",
                          JWTS_SESSION_ID_MAX);

@@ -3,7 +3,8 @@
  *
  * The payload is validated by the strict scanner in one pass while the registered claims are
  * read as plain C values (times as int64_t, strings unescaped into jwts_claims), and iss, aud and
- * sub are compared to the expectations without building a JSON tree. exp, nbf and iat must be
+ * sub are compared to the expectations without building a JSON tree. A token with "aud" is refused
+ * when no audience is expected (RFC 7519 section 4.1.3: the recipient must identify with it). exp, nbf and iat must be
  * non-negative integers (no fractions, exponents or strings).
  */
 #include <string.h>
@@ -155,6 +156,9 @@ static jwts_err apply_rules(const cstate *st, int64_t now)
         return jwts_fail(JWTS_E_CLAIM_MISMATCH, "required claim \"exp\" is missing");
     if (o->iss && !(c->has & JWTS_CLAIM_ISS)) return jwts_fail(JWTS_E_CLAIM_MISMATCH, "claim \"iss\" is missing");
     if (o->iss && !st->iss_ok) return jwts_fail(JWTS_E_CLAIM_MISMATCH, "claim \"iss\" does not match");
+    if (!o->aud && (c->has & JWTS_CLAIM_AUD)) /* RFC 7519 4.1.3: we identify with no audience */
+        return jwts_fail(JWTS_E_CLAIM_MISMATCH,
+                         "claim \"aud\" names an audience but no audience is configured to accept (set one)");
     if (o->aud && !(c->has & JWTS_CLAIM_AUD)) return jwts_fail(JWTS_E_CLAIM_MISMATCH, "claim \"aud\" is missing");
     if (o->aud && !st->aud_ok) return jwts_fail(JWTS_E_CLAIM_MISMATCH, "claim \"aud\" does not include the audience");
     if (o->sub && !(c->has & JWTS_CLAIM_SUB)) return jwts_fail(JWTS_E_CLAIM_MISMATCH, "claim \"sub\" is missing");

@@ -37,8 +37,7 @@ static jwts_err create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id
 {
     if (m->opts.verify_only) return jwts_fail(JWTS_E_UNSUPPORTED, "create: this manager only verifies (no signing key)");
     if (!jwts_user_id_valid(user_id))
-        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "user_id: must be 1..%d bytes without control characters or braces",
-                         JWTS_USER_ID_MAX);
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "user_id: " JWTS_USER_ID_RULE);
     char *canonical = NULL;
     if (metadata) {
         jwts_err rc = jwts_metadata_canonicalize(metadata, strlen(metadata), NULL, &canonical);

@@ -3,13 +3,17 @@
 The deploy file is rendered with this test's free ports (jwtsessiond, a small echo application,
 nginx itself) into a temp prefix dir; nginx runs as a non-daemon child and is stopped by pid.
 A protected location passes with a valid token and the application receives the user header; it
-is refused without a token, with a bad token, and after the session is revoked.
+is refused without a token, with a bad token, and after the session is revoked. The user header
+reaches the application exactly as the id was created (ASCII, inner spaces) or, for '%' and
+non-ASCII ids, percent-encoded so that any percent-decoder gives the id back byte for byte; ids
+that a proxy would change (white space at an end, only spaces) are refused at create.
 """
 import http.server
 import json
 import os
 import threading
 import unittest
+import urllib.parse
 
 from harness import SOURCE_DIR, Daemon, Nginx, free_port
 
@@ -98,6 +102,51 @@ class TestNginxAuthRequest(unittest.TestCase):
         self.assertEqual(self.d.admin("DELETE", "/v1/users/carol/sessions").json()["revoked"], 2)
         for t in (a, b):
             self.assertEqual(self.nginx.req("GET", "/app/x", token=t["access_token"]).status, 401)
+
+    def app_sees_user(self, user):
+        """Create a session for user, pass nginx with its token; the X-Session-User the app got."""
+        t = self.d.create(user)
+        self.assertEqual(t["user_id"], user)
+        r = self.nginx.req("GET", "/app/who", token=t["access_token"])
+        self.assertEqual(r.status, 200, r)
+        headers = r.json()["headers"]
+        self.assertEqual(headers["x-session-id"], t["session_id"])
+        self.assertIn("x-session-user", headers, "the app got no user header for %r" % user)
+        # the daemon's own answer names the exact id in its JSON body
+        a = self.d.req("GET", "/v1/auth", token=t["access_token"])
+        self.assertEqual((a.status, a.json()["user_id"]), (200, user))
+        return headers["x-session-user"]
+
+    def test_user_header_is_exactly_the_created_ascii_id(self):
+        for user in ["bob smith", "bob  smith", "a b c", "alice@example.com", "o'brien, \"jr\"; x=y",
+                     "~!@#$^&*()[]<>?/\\|+=`"]:
+            with self.subTest(user=user):
+                self.assertEqual(self.app_sees_user(user), user)
+
+    def test_user_header_percent_encodes_non_ascii_and_percent(self):
+        cases = {"caf\u00e9": "caf%C3%A9",
+                 "\u5c71\u7530 \u592a\u90ce": "%E5%B1%B1%E7%94%B0 %E5%A4%AA%E9%83%8E",
+                 "x\u00a0y": "x%C2%A0y",
+                 "100%": "100%25",
+                 "caf%C3%A9": "caf%25C3%25A9",  # not confused with the id "caf\u00e9"
+                 "\U0001f511 key": "%F0%9F%94%91 key"}
+        for user, wire in cases.items():
+            with self.subTest(user=user):
+                seen = self.app_sees_user(user)
+                self.assertEqual(seen, wire)
+                self.assertTrue(seen.isascii())
+                self.assertEqual(urllib.parse.unquote(seen, errors="strict"), user)
+
+    def test_ids_a_proxy_would_change_are_refused_at_create(self):
+        for user in [" bob", "bob ", " ", "   ", "\tbob", "bob\u00a0", "\u3000bob", "a\u2028b", "bob\u200b",
+                     "\ufeffbob", "x\u0085y"]:
+            with self.subTest(user=user):
+                r = self.d.admin("POST", "/v1/sessions", json_body={"user_id": user})
+                self.assertEqual(r.status, 400, r)
+                self.assertEqual(r.json()["error"], "JWTS_E_INVALID_ARGUMENT")
+        # such an id cannot be named anywhere else either
+        r = self.d.admin("GET", "/v1/users/%20bob/sessions")
+        self.assertEqual((r.status, r.json()["error"]), (400, "JWTS_E_INVALID_ARGUMENT"), r)
 
     def test_public_api_through_nginx(self):
         t = self.d.create("dave")

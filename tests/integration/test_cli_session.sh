@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_cli_session.sh JWTSESSION_BIN - the session lifecycle end to end from the CLI on the real
 # redis-server of the CTest fixture (JWTS_TEST_REDIS_DIR): create, validate, refresh (and the
-# grace-window replay), list, revoke, revoke-user, the reuse-after-grace theft path, and the
-# stable error form "error: JWTS_E_<NAME>: <detail>" with a non-zero exit.
+# grace-window replay), list, revoke, revoke-user, the reuse-after-grace theft path, the stable
+# error form "error: JWTS_E_<NAME>: <detail>" with a non-zero exit, the user id grammar and the
+# aud rule (a token naming an audience is refused where none is configured).
 set -uo pipefail
 bin=${1:?usage: test_cli_session.sh JWTSESSION_BIN}
 dir=${JWTS_TEST_REDIS_DIR:?run through ctest (redis fixture)}
@@ -86,6 +87,32 @@ check "an unreachable store gives JWTS_E_UNAVAILABLE" bash -c '[[ "$0" == "error
 out=$("$bin" --max-sessions 1 session create --user "$user-limited")
 err=$("$bin" --max-sessions 1 session create --user "$user-limited" 2>&1 >/dev/null)
 check "max-sessions refuses with JWTS_E_LIMIT" bash -c '[[ "$0" == "error: JWTS_E_LIMIT: "* ]]' "$err"
+
+# user ids a proxy would change are refused by the library (issue #12 item 4); inner spaces are fine
+for bad in " $user" "$user " " "; do
+  err=$("$bin" session create --user "$bad" 2>&1 >/dev/null)
+  check "create refuses the user id \"$bad\" with JWTS_E_INVALID_ARGUMENT" \
+    bash -c '[[ "$0" == "error: JWTS_E_INVALID_ARGUMENT: user_id: "*"white space at either end"* ]]' "$err"
+done
+out=$("$bin" session create --user "$user with spaces")
+check "an id with inner spaces is kept as is" test "$(field user_id <<<"$("$bin" session validate "$(field access_token <<<"$out")")")" = "$user with spaces"
+
+# a token naming an audience is refused unless that audience is expected (issue #12 item 7)
+tok=$(echo '{"sub":"alice","aud":"api","exp":4000000000}' | "$bin" token sign --key "$JWTSESSION_KEY")
+err=$("$bin" token verify --key "$JWTSESSION_KEY" "$tok" 2>&1 >/dev/null)
+check "token verify without --aud refuses a token with aud" \
+  bash -c '[[ "$0" == "error: JWTS_E_CLAIM_MISMATCH: "*aud*"no audience"* ]]' "$err"
+"$bin" token verify --key "$JWTSESSION_KEY" --aud api "$tok" >/dev/null
+check "... and accepts it with --aud api" test $? -eq 0
+out=$("$bin" session create --user "$user")
+"$bin" session validate "$(field access_token <<<"$out")" >/dev/null
+check "the manager's own tokens (no audience configured) still validate" test $? -eq 0
+out=$("$bin" --audience api session create --user "$user")
+err=$("$bin" session validate "$(field access_token <<<"$out")" 2>&1 >/dev/null)
+check "a token for audience api is refused where no audience is configured" \
+  bash -c '[[ "$0" == "error: JWTS_E_CLAIM_MISMATCH: "* ]]' "$err"
+"$bin" --audience api session validate "$(field access_token <<<"$out")" >/dev/null
+check "... and validates where it is" test $? -eq 0
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

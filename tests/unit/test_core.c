@@ -176,9 +176,43 @@ static void id_rules(void **state)
     assert_false(jwts_user_id_valid("\xc0\xaf"));         /* overlong '/' */
     assert_false(jwts_user_id_valid("\xed\xa0\x80"));     /* a UTF-16 surrogate */
     assert_true(jwts_user_id_valid("\xf0\x9f\x94\x91 key")); /* U+1F511 */
+    assert_true(jwts_user_id_valid("a"));
     assert_true(jwts_session_id_valid("abc-_XYZ09"));
     assert_false(jwts_session_id_valid("abc="));
     assert_false(jwts_session_id_valid(NULL));
+}
+
+/* Issue #12 item 4: ids a proxy would change on the way to the application are refused. */
+static void user_id_grammar(void **state)
+{
+    (void)state;
+    /* inner spaces (even several) survive nginx and are kept; so do printable ASCII and UTF-8 */
+    const char *good[] = {"bob smith", "bob  smith", "x y z", "100%", "a\"b'c,d;e=f", "~!@#$%^&*()[]<>?/\\|",
+                          "caf\xc3\xa9", "\xe5\xb1\xb1\xe7\x94\xb0 \xe5\xa4\xaa\xe9\x83\x8e", /* U+5C71... */
+                          "x\xc2\xa0y" /* NBSP inside */, "\xc2\xa9 2024"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        if (!jwts_user_id_valid(good[i])) fail_msg("\"%s\" should be a valid user id", good[i]);
+    const char *bad[] = {
+        " bob", "bob ", " ", "  ", " bob ", "bob\t", "\tbob", "a\tb", "a\nb", "a\rb", "\x1b[31m",
+        "\xc2\x80x", "x\xc2\x85y", "x\xc2\x9f",               /* C1 controls, NEL among them */
+        "a\xe2\x80\xa8" "b", "a\xe2\x80\xa9" "b",              /* line and paragraph separators, anywhere */
+        "\xc2\xa0" "bob", "bob\xc2\xa0",                        /* no-break space at an end */
+        "\xe3\x80\x80" "bob", "bob\xe3\x80\x80",              /* ideographic space */
+        "\xe2\x80\x83" "bob", "bob\xe2\x80\x8a", "bob\xe2\x80\xaf", "\xe2\x81\x9f" "bob", "\xe1\x9a\x80" "bob",
+        "\xef\xbb\xbf" "bob", "bob\xe2\x80\x8b", "\xe1\xa0\x8e" "bob", /* BOM, zero-width space, U+180E */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (jwts_user_id_valid(bad[i])) fail_msg("bad user id #%zu should be refused", i);
+    /* the length bound is in bytes, spaces inside count */
+    char id[JWTS_USER_ID_MAX + 2];
+    memset(id, 'a', sizeof id - 1);
+    id[sizeof id - 1] = '\0';
+    assert_false(jwts_user_id_valid(id));
+    id[JWTS_USER_ID_MAX] = '\0';
+    id[100] = ' ';
+    assert_true(jwts_user_id_valid(id));
+    id[JWTS_USER_ID_MAX - 1] = ' ';
+    assert_false(jwts_user_id_valid(id));
 }
 
 int main(void)
@@ -193,6 +227,7 @@ int main(void)
         cmocka_unit_test(ctx_deadlines),
         cmocka_unit_test(clocks),
         cmocka_unit_test(id_rules),
+        cmocka_unit_test(user_id_grammar),
         cmocka_unit_test(durations),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);

@@ -444,9 +444,10 @@ static void test_claim_checks(void **state)
     o.iss = NULL;
     o.aud = "mobile";
     assert_int_equal(verify(f, t, &o), JWTS_E_CLAIM_MISMATCH);
-    o.aud = NULL;
+    o.aud = "api"; /* the token names an audience: the recipient must be one of them (RFC 7519 4.1.3) */
     o.sub = "u";
     assert_int_equal(verify(f, t, &o), JWTS_E_CLAIM_MISMATCH);
+    assert_non_null(strstr(jwts_errdetail(), "sub"));
     o.sub = NULL;
     const char *req_ok[] = {"role", "exp"}, *req_bad[] = {"role", "tenant"};
     o.required = req_ok;
@@ -466,6 +467,37 @@ static void test_claim_checks(void **state)
     t = make(f->hs, "{\"alg\":\"HS256\"}", "{\"iss\":\"x\"}");
     o = (jwts_verify_options){.now_s = NOW, .aud = "api"};
     assert_int_equal(verify(f, t, &o), JWTS_E_CLAIM_MISMATCH);
+    free(t);
+}
+
+/* Issue #12 item 7: RFC 7519 4.1.3 - a token naming an audience is refused by a recipient that
+ * does not identify with it, including one that has no audience configured at all. */
+static void test_aud_without_audience_configured(void **state)
+{
+    fixture *f = *state;
+    const char *with_aud[] = {"{\"sub\":\"u1\",\"aud\":\"api\"}", "{\"sub\":\"u1\",\"aud\":[\"api\",\"web\"]}",
+                              "{\"sub\":\"u1\",\"aud\":[]}", "{\"sub\":\"u1\",\"aud\":\"\"}"};
+    jwts_verify_options none = {.now_s = NOW};
+    for (size_t i = 0; i < sizeof with_aud / sizeof *with_aud; i++) {
+        char *t = make(f->hs, "{\"alg\":\"HS256\"}", with_aud[i]);
+        assert_int_equal(verify(f, t, &none), JWTS_E_CLAIM_MISMATCH);
+        if (!strstr(jwts_errdetail(), "\"aud\"") || !strstr(jwts_errdetail(), "no audience"))
+            fail_msg("detail \"%s\" does not explain the aud refusal", jwts_errdetail());
+        /* NULL options (the real clock; these tokens have no exp): the same default */
+        assert_int_equal(jwts_jwt_verify(f->ks, t, strlen(t), NULL, NULL, NULL), JWTS_E_CLAIM_MISMATCH);
+        free(t);
+    }
+    /* a malformed aud is still MALFORMED, and a token without aud still passes */
+    char *t = make(f->hs, "{\"alg\":\"HS256\"}", "{\"aud\":5}");
+    assert_int_equal(verify(f, t, &none), JWTS_E_MALFORMED);
+    free(t);
+    t = make(f->hs, "{\"alg\":\"HS256\"}", OK_CLAIMS);
+    assert_int_equal(verify(f, t, &none), JWTS_OK);
+    free(t);
+    /* with the audience configured, the same token passes */
+    t = make(f->hs, "{\"alg\":\"HS256\"}", with_aud[1]);
+    jwts_verify_options web = {.now_s = NOW, .aud = "web"};
+    assert_int_equal(verify(f, t, &web), JWTS_OK);
     free(t);
 }
 
@@ -513,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_time_rules),
         cmocka_unit_test(test_injected_clock),
         cmocka_unit_test(test_claim_checks),
+        cmocka_unit_test(test_aud_without_audience_configured),
         cmocka_unit_test(test_key_selection),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

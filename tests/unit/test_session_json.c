@@ -117,6 +117,12 @@ static void rejects_bad_documents(void **state)
     expect_rejected("\"user_id\":\"al\\\"ice\"", "\"user_id\":5", "user_id");
     expect_rejected("\"user_id\":\"al\\\"ice\"", "\"user_id\":\"a{b}\"", "user_id");
     expect_rejected("\"user_id\":\"al\\\"ice\"", "\"user_id\":\"a\\u0000b\"", "not allowed");
+    /* issue #12 item 4: ids with white space at an end or a line separator are not ids */
+    expect_rejected("\"user_id\":\"al\\\"ice\"", "\"user_id\":\" bob\"", "user_id");
+    expect_rejected("\"user_id\":\"al\\\"ice\"", "\"user_id\":\"bob \"", "user_id");
+    expect_rejected("\"user_id\":\"al\\\"ice\"", "\"user_id\":\" \"", "user_id");
+    expect_rejected("\"user_id\":\"al\\\"ice\"", "\"user_id\":\"a\\u2028b\"", "user_id");
+    expect_rejected("\"user_id\":\"al\\\"ice\"", "\"user_id\":\"bob\\u00a0\"", "user_id");
     expect_rejected("\"session_id\":\"abcDEF-_12\"", "\"session_id\":\"a b\"", "session_id");
     expect_rejected("\"last_seen_at\":2500", "\"last_seen_at\":2500,\"extra\":1", "extra");
     expect_rejected("\"last_seen_at\":2500", "\"last_seen_at\":2500,\"last_seen_at\":2600", "duplicate");

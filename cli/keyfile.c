@@ -1,0 +1,160 @@
+/*
+ * keyfile.c - private key files: loading keys (with ssh's warning when a file holding a private or
+ * secret key is open to group or others) and writing a new private key (created 0600 with
+ * O_EXCL|O_NOFOLLOW; an existing file is replaced only on request, never through a symbolic link).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* true when a key of ks holds private or secret material (it can sign). */
+static int has_private(const jwts_keyset *ks)
+{
+    for (size_t i = 0; i < jwts_keyset_count(ks); i++)
+        if (jwts_key_can_sign(jwts_keyset_get(ks, i))) return 1;
+    return 0;
+}
+
+/* Read path ("-": stdin) into *text; *mode gets its permission bits (0 for stdin). */
+static jwts_err read_key_file(const char *path, char **text, size_t *len, mode_t *mode)
+{
+    *mode = 0;
+    if (strcmp(path, "-") == 0) return cli_read_file(path, text, len);
+    FILE *f = fopen(path, "rb");
+    if (!f) return cli_file_error(path, "read", errno);
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) *mode = st.st_mode & 07777;
+    jwts_err e = cli_read_stream(f, path, text, len);
+    fclose(f);
+    return e;
+}
+
+jwts_err cli_load_keys(const char *path, jwts_alg alg, jwts_keyset **ks)
+{
+    char *text;
+    size_t len;
+    mode_t mode;
+    jwts_err e = read_key_file(path, &text, &len, &mode);
+    if (e) return e;
+    jwts_keyset *got = NULL;
+    e = jwts_keyset_parse(text, len, alg, &got);
+    if (e == JWTS_E_INVALID_ARGUMENT && alg != JWTS_ALG_UNSET) /* a JWKS: load it whole */
+        e = jwts_keyset_parse(text, len, JWTS_ALG_UNSET, &got);
+    memset(text, 0, len); /* may hold a private key */
+    free(text);
+    if (e) {
+        cli_fail(e);
+        return e;
+    }
+    if ((mode & 077) && has_private(got)) /* as ssh does: warn, the key may already be known to others */
+        fprintf(stderr,
+                "warning: %s: private key file is accessible by group or others (mode %04o); "
+                "it should be 0600: chmod 600 %s\n",
+                path, (unsigned)mode, path);
+    if (!*ks) {
+        *ks = got;
+        return JWTS_OK;
+    }
+    e = jwts_keyset_merge(*ks, got);
+    jwts_keyset_free(got);
+    if (e) cli_fail(e);
+    return e;
+}
+
+/* Write all of text and a newline to fd, then flush it to disk; 0 or an errno. */
+static int write_all(int fd, const char *text)
+{
+    size_t n = strlen(text), off = 0;
+    while (off <= n) {
+        const char *p = off < n ? text + off : "\n";
+        size_t left = off < n ? n - off : 1;
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return w < 0 ? errno : EIO;
+        off += (size_t)w;
+    }
+    return fsync(fd) == 0 ? 0 : errno;
+}
+
+/* The error for a path that exists: a symbolic link (never followed) or a file kept without force. */
+static int exists_error(const char *path, int force)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+        fprintf(stderr, "error: %s: %s: is a symbolic link; not followed, nothing written\n",
+                jwts_errname(JWTS_E_INVALID_ARGUMENT), path);
+    else if (force)
+        fprintf(stderr, "error: %s: %s: exists and is not a regular file; nothing written\n",
+                jwts_errname(JWTS_E_INVALID_ARGUMENT), path);
+    else
+        fprintf(stderr, "error: %s: %s: exists; not overwritten (use --force to replace it)\n",
+                jwts_errname(JWTS_E_INVALID_ARGUMENT), path);
+    return CLI_FAILED;
+}
+
+/* Create path new (it must not exist, not even as a dangling symbolic link), mode 0600. */
+static int create_new(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST || errno == ELOOP) return exists_error(path, 0);
+        cli_file_error(path, "create", errno);
+        return CLI_FAILED;
+    }
+    int err = write_all(fd, text);
+    if (close(fd) != 0 && !err) err = errno;
+    if (err) {
+        unlink(path); /* ours: created above */
+        cli_file_error(path, "write", err);
+        return CLI_FAILED;
+    }
+    return CLI_OK;
+}
+
+/* Replace the regular file path (or create it): write a new 0600 file beside it and rename it over
+ * path, so the old key stays whole until the new one is on disk and a symbolic link is never
+ * written through. */
+static int replace(const char *path, const char *text)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode)) return exists_error(path, 1);
+    } else if (errno != ENOENT) {
+        cli_file_error(path, "create", errno);
+        return CLI_FAILED;
+    }
+    size_t n = strlen(path) + sizeof ".XXXXXX";
+    char *tmp = malloc(n);
+    if (!tmp) return cli_fail(JWTS_E_NO_MEMORY);
+    snprintf(tmp, n, "%s.XXXXXX", path);
+    int fd = mkostemp(tmp, O_CLOEXEC); /* O_EXCL, mode 0600 */
+    if (fd < 0) {
+        cli_file_error(path, "create", errno);
+        free(tmp);
+        return CLI_FAILED;
+    }
+    int err = fchmod(fd, 0600) == 0 ? write_all(fd, text) : errno;
+    if (close(fd) != 0 && !err) err = errno;
+    if (!err && rename(tmp, path) != 0) err = errno;
+    if (err) {
+        unlink(tmp);
+        cli_file_error(path, "write", err);
+    }
+    free(tmp);
+    return err ? CLI_FAILED : CLI_OK;
+}
+
+int cli_write_private(const char *path, const char *text, int force)
+{
+    if (!path || strcmp(path, "-") == 0) {
+        printf("%s\n", text);
+        return fflush(stdout) == 0 ? CLI_OK : CLI_FAILED;
+    }
+    return force ? replace(path, text) : create_new(path, text);
+}

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import DAEMON, REDIS_SERVER, Daemon, RedisServer, free_port
+from harness import DAEMON, REDIS_SERVER, SOURCE_DIR, Daemon, RedisServer, free_port
 
 
 class StoreFull(unittest.TestCase):
@@ -68,6 +68,17 @@ class BadSettings(unittest.TestCase):
             self.assertEqual(p.returncode, 2, p.stderr)
         p = self.run_daemon("--admin-key-file", "/nonexistent/admin.key")
         self.assertEqual(p.returncode, 2, p.stderr)
+
+    def test_help_and_docs_list_the_connection_limits(self):
+        out = subprocess.run([DAEMON, "--help"], capture_output=True, timeout=10).stdout.decode()
+        with open(os.path.join(SOURCE_DIR, "docs", "daemon.md")) as f:
+            docs = f.read()
+        for name in ("head-timeout", "max-connections-per-ip", "reserve-connections"):
+            env = "JWTSESSION_" + name.upper().replace("-", "_")
+            self.assertIn("--" + name, out)
+            self.assertIn(env, out)
+            self.assertIn("`--%s " % name, docs)
+            self.assertIn("`%s`" % env, docs)
 
     def test_new_limits_are_checked(self):
         for args in (["--head-timeout", "0"], ["--head-timeout", "50ms"], ["--connection-timeout", "0"],

@@ -63,8 +63,18 @@ static const opt opts[] = {
     {"memory-max-sessions", K_UINT, OFF(memory_max_sessions), "1000000", NULL, "N", "capacity of the memory store"},
     {"threads", K_UINT, OFF(threads), "0", NULL, "N", "HTTP worker threads (0: one per core)"},
     {"max-connections", K_UINT, OFF(max_connections), "1024", NULL, "N", "concurrent connections accepted"},
+    {"max-connections-per-ip", K_UINT, OFF(max_connections_per_ip), "256", NULL, "N",
+     "concurrent connections from one client address; more are closed at once (0: no limit;\n"
+     "behind a proxy every client shares the proxy's address)"},
+    {"reserve-connections", K_UINT, OFF(reserve_connections), "10", NULL, "PERCENT",
+     "share of max-connections kept for new clients: past the rest, a new connection closes the\n"
+     "oldest one still waiting for its request, or gets 503 when every one is busy (1-50)"},
     {"connection-timeout", K_DURATION, OFF(connection_timeout_ms), "30s", NULL, "DURATION",
-     "an idle connection is closed after this long (whole seconds)"},
+     "an idle connection is closed after this long (whole seconds); a kept-alive connection must\n"
+     "send its next complete request head within this long of the previous answer"},
+    {"head-timeout", K_DURATION, OFF(head_timeout_ms), "10s", NULL, "DURATION",
+     "a new connection must send a complete request head (request line and headers) within this\n"
+     "long of being accepted, however steadily it trickles (capped at connection-timeout)"},
     {"request-timeout", K_DURATION, OFF(request_timeout_ms), "5s", NULL, "DURATION",
      "deadline of the store calls of one request"},
     {"max-body", K_SIZE, OFF(max_body), "64k", NULL, "BYTES", "largest request body (413 beyond)"},
@@ -316,6 +326,11 @@ static bool check(jwtsd_config *cfg, char *err, size_t errlen)
     if (cfg->max_url < 64 || cfg->max_url > 16 * 1024)
         return snprintf(err, errlen, "max-url must be between 64 and 16k"), false;
     if (cfg->request_timeout_ms < 1) return snprintf(err, errlen, "request-timeout must be positive"), false;
+    if (cfg->connection_timeout_ms < 1000 || cfg->connection_timeout_ms > 24 * 3600 * 1000)
+        return snprintf(err, errlen, "connection-timeout must be between 1s and 24h"), false;
+    if (cfg->head_timeout_ms < 100) return snprintf(err, errlen, "head-timeout must be at least 100ms"), false;
+    if (cfg->reserve_connections < 1 || cfg->reserve_connections > 50)
+        return snprintf(err, errlen, "reserve-connections must be between 1 and 50 (percent)"), false;
     if (cfg->key_file && !cfg->key_file[0]) {
         free(cfg->key_file);
         cfg->key_file = NULL;

@@ -8,6 +8,8 @@
  *   json.c    a small JSON writer and the request-body readers
  *   auth.c    bearer tokens: the admin key and users' access tokens
  *   http.c    the libmicrohttpd server: limits, request bodies, responses, access log
+ *   guard.c   slow and idle connections: request-head deadline, room kept for new clients
+ *   storefull.c  tells a full store (503) from a client's limit (429)
  *   routes.c  the API endpoints
  *   observe.c metrics and tracing (the seam to src/observe)
  *   main.c    start-up, signals, graceful shutdown
@@ -51,7 +53,10 @@ typedef struct jwtsd_config {
     int64_t memory_max_sessions; /* memory store capacity */
     int64_t threads;             /* 0: one per core */
     int64_t max_connections;
+    int64_t max_connections_per_ip; /* 0: no per-address limit */
+    int64_t reserve_connections;    /* percent of max_connections kept for new clients */
     int64_t connection_timeout_ms;
+    int64_t head_timeout_ms;        /* from accept to a complete request head */
     int64_t request_timeout_ms;  /* bound of the store calls of one request */
     int64_t max_body;            /* bytes */
     int64_t max_header;          /* bytes of all request headers together */
@@ -180,6 +185,46 @@ jwts_tracer *jwtsd_observe_tracer(jwtsd_observe *o);
 /* Export every ended span (SIGTERM). */
 void jwtsd_observe_flush(jwtsd_observe *o, int64_t timeout_ms);
 
+/* ---- slow and idle connections (guard.c) ------------------------------------------------------- */
+
+typedef struct jwtsd_guard jwtsd_guard;
+typedef struct jwtsd_conn jwtsd_conn;
+
+/* Start the guard (its reaper thread) with cfg's limits. */
+jwts_err jwtsd_guard_new(const jwtsd_config *cfg, jwtsd_guard **out);
+
+/* Stop the reaper and free g; only after the HTTP server has stopped. */
+void jwtsd_guard_free(jwtsd_guard *g);
+
+/* A connection was accepted on socket fd: track it (NULL when out of memory), closing the oldest
+ * connection still waiting for a request head when the server is short of room. */
+jwtsd_conn *jwtsd_guard_open(jwtsd_guard *g, int fd);
+
+/* c's request head is complete: its deadline no longer applies. true when c arrived while every
+ * connection was busy: answer it 503 and close it. */
+bool jwtsd_guard_head(jwtsd_guard *g, jwtsd_conn *c);
+
+/* c answered a request and stays open: its next head is due within --connection-timeout. */
+void jwtsd_guard_idle(jwtsd_guard *g, jwtsd_conn *c);
+
+/* c was closed: forget and free it. */
+void jwtsd_guard_close(jwtsd_guard *g, jwtsd_conn *c);
+
+/* Connections closed at their head deadline, closed to make room, and answered 503 so far. */
+void jwtsd_guard_stats(jwtsd_guard *g, long *closed_deadline, long *closed_for_room, long *refused);
+
+/* ---- full stores (storefull.c) ------------------------------------------------------------------ */
+
+/* Wrap st so that a JWTS_E_LIMIT it returns ("the store is full": Redis OOM, memory store at
+ * capacity) is remembered for the calling thread. The returned store owns st; NULL on no memory. */
+jwts_store *jwtsd_storefull_wrap(jwts_store *st);
+
+/* Forget the calling thread's mark (at the start of each request). */
+void jwtsd_storefull_reset(void);
+
+/* true when a store call of this thread returned JWTS_E_LIMIT since the last reset. */
+bool jwtsd_storefull_seen(void);
+
 /* ---- the server state --------------------------------------------------------------------------- */
 
 typedef struct jwtsd_server {
@@ -194,6 +239,7 @@ typedef struct jwtsd_server {
     atomic_bool shutting_down;
     atomic_long in_flight; /* requests started and not yet completed */
     struct MHD_Daemon *mhd;
+    jwtsd_guard *guard;
     uint16_t port; /* the bound port */
 } jwtsd_server;
 
@@ -237,7 +283,8 @@ void jwtsd_reply_error(jwtsd_request *r, unsigned status, jwts_err code, const c
 /* As jwtsd_reply_error with a WWW-Authenticate: Bearer challenge (RFC 6750). */
 void jwtsd_reply_unauthorized(jwtsd_request *r, jwts_err code, const char *msg);
 
-/* The usual HTTP status of a library error outside credential checks. */
+/* The usual HTTP status of a library error outside credential checks: as the code says, except
+ * that JWTS_E_LIMIT from a full store is 503 (the server's trouble) rather than 429. */
 unsigned jwtsd_status_for(jwts_err code);
 
 /* A request header (NULL if absent) and a decoded query argument into out (false if absent or bad). */

@@ -3,17 +3,21 @@
  * by default), limits on everything a client sends, request bodies, JSON responses and the access
  * log.
  *
- * Limits: connections (--max-connections), idle time per connection (--connection-timeout),
- * request path + query (--max-url, 414), headers (--max-header, 431), body (--max-body, 413,
- * answered as soon as the Content-Length or the received bytes pass it). Anything larger than the
- * per-connection memory pool is refused by libmicrohttpd itself before reaching us. Every answer
- * we give is JSON; errors are {"error":"JWTS_E_<NAME>","message":"..."}.
+ * Limits: connections (--max-connections, --max-connections-per-ip, and guard.c's request-head
+ * deadline and room for new clients), idle time per connection (--connection-timeout), request
+ * path + query (--max-url, 414), headers (--max-header, 431), body (--max-body, 413, answered as
+ * soon as the Content-Length or the received bytes pass it). Anything larger than the
+ * per-connection memory pool is refused by libmicrohttpd itself before reaching us. Ambiguous
+ * requests (a framing or credential header twice, Content-Length with chunked, a NUL in a header)
+ * get 400 and the connection closes. Every answer we give is JSON; errors are
+ * {"error":"JWTS_E_<NAME>","message":"..."}; a 503 carries Retry-After.
  *
  * A request is one jwtsd_request inside a req_state, created on the first call of the access
  * handler and freed in the completion callback, which also ends its span, counts it and logs it.
  */
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -31,6 +35,7 @@
 #define PARAM_MAX 1024 /* decoded {id} path segment */
 #define HEADERS_COUNT_MAX 100
 #define DRAIN_MAX (1024 * 1024) /* bytes of an oversized body read and dropped before answering 413 */
+#define RETRY_AFTER_S "1"       /* Retry-After of a 503 */
 
 typedef struct req_state {
     jwtsd_request r;
@@ -75,7 +80,7 @@ unsigned jwtsd_status_for(jwts_err code)
     case JWTS_E_CONFLICT:
         return 409;
     case JWTS_E_LIMIT:
-        return 429;
+        return jwtsd_storefull_seen() ? 503 : 429;
     case JWTS_E_UNSUPPORTED:
         return 400;
     case JWTS_E_UNAVAILABLE:
@@ -151,8 +156,12 @@ static char *error_body(jwts_err code, const char *msg, size_t *len)
     return b.data;
 }
 
+#define EXTRA_HEADERS_MAX 4
+
+/* The error answer, with headers (n pairs, at most EXTRA_HEADERS_MAX - 2) and, on a 503,
+ * Retry-After; close: end the connection after it. */
 static void reply_error_headers(jwtsd_request *r, unsigned status, jwts_err code, const char *msg,
-                                const char *const *headers, size_t n)
+                                const char *const *headers, size_t n, bool close)
 {
     if (r->status) return;
     size_t len = 0;
@@ -162,12 +171,19 @@ static void reply_error_headers(jwtsd_request *r, unsigned status, jwts_err code
         r->status = 500;
         return;
     }
-    jwtsd_reply_owned(r, status ? status : jwtsd_status_for(code), "application/json", body, len, headers, n);
+    if (!status) status = jwtsd_status_for(code);
+    const char *all[2 * EXTRA_HEADERS_MAX];
+    size_t k = 0;
+    for (; k < n && k < EXTRA_HEADERS_MAX - 2; k++) all[2 * k] = headers[2 * k], all[2 * k + 1] = headers[2 * k + 1];
+    if (status == 503) all[2 * k] = MHD_HTTP_HEADER_RETRY_AFTER, all[2 * k + 1] = RETRY_AFTER_S, k++;
+    if (close && !atomic_load_explicit(&r->srv->shutting_down, memory_order_relaxed)) /* else added below */
+        all[2 * k] = MHD_HTTP_HEADER_CONNECTION, all[2 * k + 1] = "close", k++;
+    jwtsd_reply_owned(r, status, "application/json", body, len, all, k);
 }
 
 void jwtsd_reply_error(jwtsd_request *r, unsigned status, jwts_err code, const char *msg)
 {
-    reply_error_headers(r, status, code, msg, NULL, 0);
+    reply_error_headers(r, status, code, msg, NULL, 0, false);
 }
 
 void jwtsd_reply_unauthorized(jwtsd_request *r, jwts_err code, const char *msg)
@@ -189,7 +205,7 @@ void jwtsd_reply_unauthorized(jwtsd_request *r, jwts_err code, const char *msg)
                  jwts_errname(code), desc);
     }
     const char *headers[] = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, challenge};
-    reply_error_headers(r, 401, code, msg, headers, 1);
+    reply_error_headers(r, 401, code, msg, headers, 1, false);
 }
 
 /* ---- request values -------------------------------------------------------------------------------- */
@@ -227,6 +243,77 @@ static enum MHD_Result tally_value(void *cls, enum MHD_ValueKind kind, const cha
         t->query_bytes += n + 2; /* '=' and '&' */
     }
     return MHD_YES;
+}
+
+/* Headers a request may carry once: a second copy means two parties may read two different
+ * requests (or credentials) out of the same bytes. */
+static const char *const SINGLE_HEADERS[] = {MHD_HTTP_HEADER_CONTENT_LENGTH, MHD_HTTP_HEADER_TRANSFER_ENCODING,
+                                             MHD_HTTP_HEADER_AUTHORIZATION, MHD_HTTP_HEADER_HOST,
+                                             MHD_HTTP_HEADER_CONTENT_TYPE};
+#define NSINGLE (sizeof(SINGLE_HEADERS) / sizeof(SINGLE_HEADERS[0]))
+
+typedef struct head_scan {
+    const char *start, *end; /* the request head as received: request line, headers, empty line */
+    const char *line_end;    /* where the previous header's value ended */
+    unsigned seen[NSINGLE];
+    const char *twice; /* the first header seen twice */
+    bool hidden;       /* bytes of the head that no header accounts for (a NUL inside a value) */
+} head_scan;
+
+/* true when the bytes from a to b (both inside the head) are a line end as libmicrohttpd leaves
+ * it: 1 or 2 bytes (LF, CRLF), or min..max bytes at the end of the head, all overwritten with NUL. */
+static bool line_break(const head_scan *h, const char *a, const char *b, ptrdiff_t min, ptrdiff_t max)
+{
+    if (a < h->start || b > h->end || b - a < min || b - a > max) return false;
+    for (; a < b; a++)
+        if (*a) return false;
+    return true;
+}
+
+/* libmicrohttpd 0.9.75 keeps the head in its read buffer, header by header, with each line end
+ * overwritten by NUL, and reports value sizes as strlen(): a NUL inside a value silently cuts it.
+ * Headers are reported in the order received, so the bytes between one value's end and the next
+ * name must be just that line end; anything more is a hidden part of a value. A folded
+ * (obsolete multi-line) header, copied elsewhere by libmicrohttpd, fails the same check: refusing
+ * it is what RFC 9112 section 5.2 allows. */
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
+{
+    head_scan *h = cls;
+    (void)kind;
+    if (!value || key < h->start || value < key || value + value_size > h->end ||
+        (h->line_end && !line_break(h, h->line_end, key, 1, 2)))
+        h->hidden = true;
+    h->line_end = value ? value + value_size : NULL;
+    for (size_t i = 0; i < NSINGLE; i++)
+        if (key_size == strlen(SINGLE_HEADERS[i]) && !strcasecmp(key, SINGLE_HEADERS[i]) && ++h->seen[i] == 2 &&
+            !h->twice)
+            h->twice = SINGLE_HEADERS[i];
+    return MHD_YES;
+}
+
+/* Refuse (400, then close) a request that different readers could take differently: a header of
+ * SINGLE_HEADERS twice, Content-Length together with Transfer-Encoding, a NUL inside a header
+ * value (a proxy in front may have passed, or checked, the whole value; we would see it cut). */
+static bool check_unambiguous(req_state *st)
+{
+    jwtsd_request *r = &st->r;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    head_scan h = {.start = r->method, .end = r->method + (ci ? ci->header_size : 0)};
+    MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, scan_header, &h);
+    /* after the last header: its line end and the empty line (2 to 4 bytes) end the head */
+    if (h.line_end && !line_break(&h, h.line_end, h.end, 2, 4)) h.hidden = true;
+    char msg[128];
+    if (h.hidden)
+        snprintf(msg, sizeof(msg), "ambiguous request: a NUL byte inside a header");
+    else if (h.twice)
+        snprintf(msg, sizeof(msg), "ambiguous request: %s given more than once", h.twice);
+    else if (h.seen[0] && h.seen[1])
+        snprintf(msg, sizeof(msg), "ambiguous request: both Content-Length and Transfer-Encoding");
+    else
+        return true;
+    reply_error_headers(r, 400, JWTS_E_MALFORMED, msg, NULL, 0, true);
+    return false;
 }
 
 /* Answer requests over the header or URL limits. */
@@ -274,29 +361,57 @@ static bool check_body_headers(req_state *st)
     return true;
 }
 
+/* Answer an error in the middle of an upload, then close. libmicrohttpd queues answers only
+ * before the body or after all of it, so the answer is written to the socket directly (nothing else
+ * is being sent on it), the sending side is shut, and the caller returns MHD_NO to close. */
+static void reply_mid_upload(req_state *st, unsigned status, const char *reason, jwts_err code, const char *msg)
+{
+    jwtsd_request *r = &st->r;
+    r->status = status;
+    r->error = code;
+    size_t len = 0;
+    char *body = error_body(code, msg, &len);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!body || !ci) {
+        free(body);
+        return;
+    }
+    char head[256];
+    int hn = snprintf(head, sizeof(head),
+                      "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
+                      "Connection: close\r\nContent-Length: %zu\r\n\r\n",
+                      status, reason, len);
+    if (hn > 0 && (size_t)hn < sizeof(head) && send(ci->connect_fd, head, (size_t)hn, MSG_NOSIGNAL | MSG_DONTWAIT) == hn)
+        (void)!send(ci->connect_fd, body, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    shutdown(ci->connect_fd, SHUT_WR);
+    free(body);
+}
+
 /* Append an upload chunk. Past --max-body the rest is dropped (413 on the final call), and past
- * DRAIN_MAX dropped bytes the answer goes out at once and the connection closes. */
-static void take_body(req_state *st, const char *data, size_t n)
+ * DRAIN_MAX dropped bytes (only a chunked body gets there: a declared length that large is refused
+ * before the upload) the answer goes out at once and the connection closes. false: close now. */
+static bool take_body(req_state *st, const char *data, size_t n)
 {
     size_t max = (size_t)st->r.srv->cfg->max_body;
-    if (st->r.status) return; /* answered already: drop the rest */
+    if (st->r.status) return true; /* answered already: drop the rest */
     if (st->too_large || st->body_len + n > max) {
         st->too_large = true;
         st->dropped += n;
-        if (st->dropped > DRAIN_MAX)
-            jwtsd_reply_error(&st->r, 413, JWTS_E_LIMIT, "request body too large (--max-body)");
-        return;
+        if (st->dropped <= DRAIN_MAX) return true;
+        reply_mid_upload(st, 413, "Content Too Large", JWTS_E_LIMIT, "request body too large (--max-body)");
+        return false;
     }
     if (!st->body) {
         st->body = malloc(max + 1);
         if (!st->body) {
-            jwtsd_reply_error(&st->r, 503, JWTS_E_NO_MEMORY, "out of memory");
-            return;
+            reply_mid_upload(st, 503, "Service Unavailable", JWTS_E_NO_MEMORY, "out of memory");
+            return false;
         }
     }
     memcpy(st->body + st->body_len, data, n);
     st->body_len += n;
     st->body[st->body_len] = '\0';
+    return true;
 }
 
 static void dispatch(req_state *st)
@@ -314,6 +429,27 @@ static void dispatch(req_state *st)
     if (!r->status) jwtsd_reply_error(r, 500, JWTS_E_INTERNAL, "no answer");
 }
 
+/* The guard's record of conn (NULL if it has none). */
+static jwtsd_conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* A connection opened or closed: the guard tracks it (see guard.c). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    jwtsd_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? jwtsd_guard_open(srv->guard, ci->connect_fd) : NULL;
+    } else if (*socket_context) {
+        jwtsd_guard_close(srv->guard, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
 /* The first call of a request: limits, routing, tracing. Errors are answered at once (the
  * connection then closes, as libmicrohttpd cannot know an upload is not pending); everything
  * else is answered on the final call, which keeps the connection alive. */
@@ -327,7 +463,14 @@ static void request_begin(jwtsd_server *srv, req_state *st, struct MHD_Connectio
     r->method = method;
     r->path = url;
     r->ctx = (jwts_ctx){0};
-    if (!check_sizes(st)) return;
+    jwtsd_storefull_reset();
+    jwtsd_conn *c = conn_of(conn);
+    if (c && jwtsd_guard_head(srv->guard, c)) {
+        reply_error_headers(r, 503, JWTS_E_LIMIT, "server busy: every connection is in use (--max-connections)", NULL,
+                            0, true);
+        return;
+    }
+    if (!check_unambiguous(st) || !check_sizes(st)) return;
     bool routed = jwtsd_route_match(r, st->param, sizeof(st->param));
     st->span = jwtsd_span_begin(srv->observe, method, r->route, jwtsd_header(r, "traceparent"),
                                 jwtsd_header(r, "uber-trace-id"), srv->cfg->request_timeout_ms, &r->ctx);
@@ -353,9 +496,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size) {
-        take_body(st, upload_data, *upload_data_size);
+        bool go_on = take_body(st, upload_data, *upload_data_size);
         *upload_data_size = 0;
-        return MHD_YES;
+        return go_on ? MHD_YES : MHD_NO;
     }
     if (!st->r.status) dispatch(st);
     return MHD_YES;
@@ -395,6 +538,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                                      : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown"
                                                                                      : "aborted"));
     }
+    jwtsd_conn *c = conn_of(conn);
+    if (c && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) jwtsd_guard_idle(srv->guard, c);
     free(st->body);
     free(st);
     atomic_fetch_sub(&srv->in_flight, 1);
@@ -459,13 +604,20 @@ bool jwtsd_http_start(jwtsd_server *srv, char *err, size_t errlen)
      * URL) so oversized requests reach check_sizes and get a JSON answer; libmicrohttpd would
      * otherwise stall them. Pools above 32 KiB are mmap'd: untouched pages cost no memory. */
     size_t pool = (size_t)(32 * cfg->max_url + 2 * cfg->max_header) + 16 * 1024;
+    jwts_err rc = jwtsd_guard_new(cfg, &srv->guard);
+    if (rc != JWTS_OK) {
+        snprintf(err, errlen, "%s: %s", jwts_errname(rc), jwts_errdetail());
+        return false;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
                                 threads > 1 ? threads : 0, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
                                 MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
-                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK,
+                                MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
+                                MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_NOTIFY_COMPLETED,
+                                on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK,
                                 unescape_none, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (!srv->mhd) {
         snprintf(err, errlen, "cannot listen on %s (address in use, or not permitted?)", cfg->listen);
@@ -474,7 +626,9 @@ bool jwtsd_http_start(jwtsd_server *srv, char *err, size_t errlen)
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : 0;
     JWTSD_LOG(JWTSD_LOG_INFO, "listening", JWTSD_S("listen", cfg->listen), JWTSD_I("port", srv->port),
-              JWTSD_I("threads", threads), JWTSD_I("max_connections", cfg->max_connections));
+              JWTSD_I("threads", threads), JWTSD_I("max_connections", cfg->max_connections),
+              JWTSD_I("max_connections_per_ip", cfg->max_connections_per_ip),
+              JWTSD_I("head_timeout_ms", cfg->head_timeout_ms));
     return true;
 }
 
@@ -487,7 +641,13 @@ void jwtsd_http_quiesce(jwtsd_server *srv)
 
 void jwtsd_http_stop(jwtsd_server *srv)
 {
-    if (!srv->mhd) return;
-    MHD_stop_daemon(srv->mhd);
+    if (srv->mhd) MHD_stop_daemon(srv->mhd); /* reports every connection closed to the guard */
     srv->mhd = NULL;
+    if (!srv->guard) return;
+    long deadline, room, busy;
+    jwtsd_guard_stats(srv->guard, &deadline, &room, &busy);
+    JWTSD_LOG(JWTSD_LOG_INFO, "connection guard", JWTSD_I("closed_at_head_deadline", deadline),
+              JWTSD_I("closed_for_new_clients", room), JWTSD_I("answered_busy", busy));
+    jwtsd_guard_free(srv->guard);
+    srv->guard = NULL;
 }

@@ -4,7 +4,9 @@
  *
  * {"ts":"2026-01-02T03:04:05.678Z","level":"info","msg":"listening","addr":"127.0.0.1:8080"}
  *
- * Callers never pass a token or a key; values are escaped, and a line is cut at 4 KiB.
+ * Callers never pass a token or a key; values are escaped (a byte that is not part of valid UTF-8,
+ * such as one from a raw request path, becomes \ufffd, so a line is always valid JSON), and a line
+ * is cut at 4 KiB, never inside a character.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,45 +38,99 @@ bool jwtsd_log_enabled(jwtsd_log_level level)
     return (int)level <= atomic_load_explicit(&log_min_level, memory_order_relaxed);
 }
 
-/* A fixed-size line that silently stops growing when full (the closing "}\n" is reserved). */
+/* A fixed-size line that stops growing when full ("}\n" stays reserved). Every piece goes in whole
+ * or not at all, and a cut string still gets its closing quote, so a cut line is valid JSON. */
 typedef struct line {
     char buf[LOG_LINE_MAX];
     size_t len;
+    bool full;
 } line;
 
-static void put(line *l, const char *s, size_t n)
+static size_t room(const line *l)
 {
-    size_t room = sizeof(l->buf) - 3 - l->len;
-    if (n > room) n = room;
-    memcpy(l->buf + l->len, s, n);
-    l->len += n;
+    return sizeof(l->buf) - 2 - l->len;
 }
 
+/* Put n bytes, keeping keep bytes of room after them; else mark the line full. */
+static bool put_keep(line *l, const char *s, size_t n, size_t keep)
+{
+    if (l->full || n + keep > room(l)) {
+        l->full = true;
+        return false;
+    }
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+    return true;
+}
+
+static bool put(line *l, const char *s, size_t n)
+{
+    return put_keep(l, s, n, 0);
+}
+
+/* The length of the valid UTF-8 sequence at p (RFC 3629: no overlong forms, no surrogates, at
+ * most U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    if (p[0] < 0x80) return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+    unsigned lo = 0x80, hi = 0xbf;
+    size_t n;
+    if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3;
+        if (p[0] == 0xe0) lo = 0xa0;
+        if (p[0] == 0xed) hi = 0x9f;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4;
+        if (p[0] == 0xf0) lo = 0x90;
+        if (p[0] == 0xf4) hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (p[1] < lo || p[1] > hi) return 0; /* a NUL terminator fails here too */
+    for (size_t i = 2; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    return n;
+}
+
+/* A JSON string; cut (with its closing quote) when the line fills up. */
 static void put_str(line *l, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
-    put(l, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (!put_keep(l, "\"", 1, 1)) return;
+    for (const unsigned char *p = (const unsigned char *)s; *p && !l->full;) {
         char esc[7];
+        size_t n = utf8_len(p);
         if (*p == '"' || *p == '\\') {
             esc[0] = '\\', esc[1] = (char)*p;
-            put(l, esc, 2);
+            put_keep(l, esc, 2, 1);
         } else if (*p < 0x20 || *p == 0x7f) {
             memcpy(esc, "\\u00", 4);
             esc[4] = hex[*p >> 4], esc[5] = hex[*p & 15];
-            put(l, esc, 6);
+            put_keep(l, esc, 6, 1);
+        } else if (n == 0) {
+            put_keep(l, "\\ufffd", 6, 1); /* not UTF-8: one replacement character per byte */
+            n = 1;
         } else {
-            put(l, (const char *)p, 1);
+            put_keep(l, (const char *)p, n, 1);
         }
+        p += n;
     }
-    put(l, "\"", 1);
+    l->buf[l->len++] = '"'; /* the byte put_keep kept */
 }
 
-static void put_key(line *l, const char *key)
+/* ,"key": followed by room for at least an empty string; false (nothing written) if it does not fit. */
+static bool put_key(line *l, const char *key)
 {
+    size_t mark = l->len;
     put(l, ",", 1);
     put_str(l, key);
-    put(l, ":", 1);
+    if (l->full || !put_keep(l, ":", 1, 2)) {
+        l->len = mark;
+        l->full = true;
+        return false;
+    }
+    return true;
 }
 
 void jwtsd_log(jwtsd_log_level level, const char *msg, const jwtsd_kv *kv, size_t n)
@@ -93,16 +149,15 @@ void jwtsd_log(jwtsd_log_level level, const char *msg, const jwtsd_kv *kv, size_
     put_str(&l, level_names[level]);
     put_key(&l, "msg");
     put_str(&l, msg);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !l.full; i++) {
         if (!kv[i].key) continue;
+        size_t mark = l.len;
         if (kv[i].is_int) {
             char num[32];
             int k = snprintf(num, sizeof(num), "%lld", (long long)kv[i].i);
-            put_key(&l, kv[i].key);
-            put(&l, num, (size_t)k);
+            if (put_key(&l, kv[i].key) && !put(&l, num, (size_t)k)) l.len = mark; /* the whole field or none */
         } else if (kv[i].s) {
-            put_key(&l, kv[i].key);
-            put_str(&l, kv[i].s);
+            if (put_key(&l, kv[i].key)) put_str(&l, kv[i].s);
         }
     }
     l.buf[l.len++] = '}';

@@ -1,8 +1,9 @@
 /*
  * main.c - jwtsessiond: start-up, signals and graceful shutdown.
  *
- * Start-up builds, in order: settings, metrics/tracing, the store, the signing keys, the admin
- * key, the session manager, then the HTTP server. Signals are blocked in every thread and taken
+ * Start-up builds, in order: settings, metrics/tracing, the store (wrapped to tell a full store
+ * from a client's limit), the signing keys, the admin key, the session manager, then the HTTP
+ * server. Exit status: 0 after a clean stop, 1 when it cannot start, 2 for a bad setting. Signals are blocked in every thread and taken
  * by sigwait() here. SIGTERM or SIGINT: stop accepting (the listening socket closes at once),
  * let in-flight requests finish (up to --shutdown-timeout), stop the server, flush spans, exit 0.
  */
@@ -120,17 +121,25 @@ int main(int argc, char **argv)
     jwtsd_server srv = {.cfg = &cfg};
     atomic_init(&srv.shutting_down, false);
     atomic_init(&srv.in_flight, 0);
-    int status = 1;
+    int status = 1; /* cannot start; 2: a bad setting */
     jwts_err rc = jwtsd_observe_new(&cfg, &srv.observe);
     if (rc != JWTS_OK) {
         snprintf(err, sizeof(err), "metrics: %s: %s", jwts_errname(rc), jwts_errdetail());
         goto out;
     }
-    jwts_store *raw = NULL;
+    jwts_store *raw = NULL, *marked;
     if (!open_store(&cfg, &raw, err, sizeof(err))) goto out;
-    srv.store = jwtsd_observe_store(srv.observe, raw);
+    if (!(marked = jwtsd_storefull_wrap(raw))) {
+        jwts_store_free(raw);
+        snprintf(err, sizeof(err), "store: out of memory");
+        goto out;
+    }
+    srv.store = jwtsd_observe_store(srv.observe, marked);
     if (jwtsd_keys_load(&cfg, &srv.keyset, err, sizeof(err)) != JWTS_OK) goto out;
-    if (!jwtsd_admin_key_load(&cfg, &srv, err, sizeof(err))) goto out;
+    if (!jwtsd_admin_key_load(&cfg, &srv, err, sizeof(err))) {
+        status = 2; /* a bad setting: too short, or its file unreadable */
+        goto out;
+    }
     if (!open_manager(&srv, err, sizeof(err))) goto out;
     if (!jwtsd_http_start(&srv, err, sizeof(err))) goto out;
     JWTSD_LOG(JWTSD_LOG_INFO, "jwtsessiond ready", JWTSD_S("version", JWTSD_VERSION),
@@ -141,7 +150,7 @@ int main(int argc, char **argv)
     JWTSD_LOG(JWTSD_LOG_INFO, "stopped", JWTSD_I("status", 0));
     status = 0;
 out:
-    if (status) JWTSD_LOG(JWTSD_LOG_ERROR, "cannot start", JWTSD_S("error", err));
+    if (status) JWTSD_LOG(JWTSD_LOG_ERROR, "cannot start", JWTSD_S("error", err), JWTSD_I("exit_status", status));
     jwtsd_http_stop(&srv);
     jwts_manager_free(srv.manager);
     jwts_jose_free(srv.jwks_json);

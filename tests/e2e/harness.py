@@ -134,6 +134,11 @@ class Daemon:
     def log_lines(self):
         return [json.loads(line) for line in self.log_text().splitlines() if line.strip()]
 
+    def log_bytes(self):
+        """The raw log, for checks that it is valid UTF-8."""
+        with open(self.logfile.name, "rb") as f:
+            return f.read()
+
     def close(self):
         self.stop()
         self.logfile.close()
@@ -211,3 +216,56 @@ class Nginx:
         self.stop()
         import shutil
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+REDIS_SERVER = os.environ.get("JWTS_REDIS_SERVER") or "/usr/bin/redis-server"
+
+
+class RedisServer:
+    """A throwaway redis-server on a free loopback port (no persistence), stopped by its pid."""
+
+    def __init__(self, *args):
+        self.port = free_port()
+        self.proc = subprocess.Popen([REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                                      "--appendonly", "no"] + list(args),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_until(self._up, timeout=15):
+            self.close()
+            raise RuntimeError("redis-server did not start")
+
+    def _up(self):
+        try:
+            return self.command("PING") == b"+PONG"
+        except OSError:
+            return False
+
+    def command(self, *words):
+        """Send one command; return the first reply line (bytes, without CRLF)."""
+        req = b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%s\r\n" % (len(w), w.encode()) for w in words)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(req)
+            out = b""
+            while not out.endswith(b"\r\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                out += chunk
+        return out.split(b"\r\n", 1)[0]
+
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

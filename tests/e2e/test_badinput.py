@@ -114,6 +114,81 @@ class BadInput(unittest.TestCase):
         resp = raw_exchange(self.d.port, head + body)
         self.assertEqual(status_of(resp), 413, resp[:200])
 
+    def test_chunked_body_far_over_limit_answered_at_once(self):
+        # issue #12 item 5: past the drain allowance libmicrohttpd cannot queue an answer mid-upload;
+        # the client used to wait for the connection timeout (30 s) and get nothing
+        head = ("POST /v1/refresh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n").encode()
+        chunk = b"a" * 65536
+        s = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+
+        def upload():
+            try:
+                s.sendall(head)
+                for _ in range(64):  # 4 MiB, far past --max-body and the 1 MiB drained before closing
+                    s.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except OSError:
+                pass  # the server answered and closed
+
+        t0 = time.monotonic()
+        sender = threading.Thread(target=upload)
+        sender.start()
+        resp = b""
+        try:
+            while not _complete(resp):
+                try:
+                    data = s.recv(65536)
+                except (socket.timeout, ConnectionResetError):
+                    break
+                if not data:
+                    break
+                resp += data
+        finally:
+            took = time.monotonic() - t0
+            s.close()
+            sender.join()
+        self.assertEqual(status_of(resp), 413, resp[:200])
+        self.assertEqual(json_error(resp), "JWTS_E_LIMIT")
+        self.assertLess(took, 5.0)
+
+    # ---- ambiguous requests (issue #12 item 6) ----
+
+    def test_ambiguous_requests_refused(self):
+        body = b'{"user_id":"dup"}'
+        create = ("POST /v1/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                  "Content-Type: application/json\r\n" % ADMIN_KEY).encode()
+        auth = ("GET /v1/auth HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s" % self.token).encode()
+        cases = {
+            "two different Content-Length": create + b"Content-Length: %d\r\nContent-Length: 40\r\n\r\n%s"
+                                            % (len(body), body),
+            "two equal Content-Length": create + b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n%s"
+                                        % (len(body), len(body), body),
+            "Content-Length and chunked": create + b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                          b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), len(body), body),
+            "two Authorization": auth + b"\r\nAuthorization: Bearer " + ADMIN_KEY.encode() + b"\r\n\r\n",
+            "two equal Authorization": auth + b"\r\n" + auth.split(b"\r\n")[2] + b"\r\n\r\n",
+            "NUL in Authorization": auth + b"\x00junk\r\n\r\n",
+            "NUL in another header": auth + b"\r\nX-Note: a\x00b\r\n\r\n",
+            "two Host": auth + b"\r\nHost: y\r\n\r\n",
+        }
+        for name, req in cases.items():
+            with self.subTest(name):
+                resp = raw_exchange(self.d.port, req)
+                self.assertEqual(status_of(resp), 400, resp[:300])
+                self.assertEqual(json_error(resp), "JWTS_E_MALFORMED")
+                self.assertIn(b"\r\nConnection: close\r\n", resp.partition(b"\r\n\r\n")[0])
+        # the same requests without the second copy are fine
+        self.assertEqual(status_of(raw_exchange(self.d.port, auth + b"\r\n\r\n")), 200)
+
+    def test_invalid_utf8_path_keeps_the_log_valid_json(self):
+        # issue #12 item 8: raw bytes of the path went into the JSON access log unescaped
+        resp = raw_exchange(self.d.port, b"GET /v1/users/\xff\xfe%ff/sessions HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIsNotNone(status_of(resp))
+        self.assertTrue(wait_until(lambda: b"%ff/sessions" in self.d.log_bytes(), timeout=5))  # this request's line
+        text = self.d.log_bytes().decode("utf-8")  # strict: raises on invalid UTF-8
+        paths = [json.loads(line).get("path", "") for line in text.splitlines() if line.strip()]
+        self.assertIn("/v1/users/\ufffd\ufffd%ff/sessions", paths)
+
     def test_headers_over_limit(self):
         resp = raw_exchange(self.d.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10000 + b"\r\n\r\n")
         self.assertEqual(status_of(resp), 431, resp[:200])
@@ -210,7 +285,14 @@ class BadInput(unittest.TestCase):
         self.assertEqual(results, [200] * len(results))
 
     def test_many_idle_connections(self):
-        socks = [socket.create_connection(("127.0.0.1", self.d.port), timeout=10) for _ in range(300)]
+        # from one other address: past --max-connections-per-ip (256) its connections are refused
+        socks = []
+        for _ in range(300):
+            s = socket.socket()
+            s.bind(("127.0.0.2", 0))
+            s.settimeout(10)
+            s.connect(("127.0.0.1", self.d.port))
+            socks.append(s)
         try:
             for k, s in enumerate(socks[:100]):
                 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # half a request, then silence
@@ -248,33 +330,72 @@ class BadInput(unittest.TestCase):
 
 
 class IdleLimits(unittest.TestCase):
-    """A daemon with a tiny connection limit and timeout: idle and stalled clients are reaped."""
+    """A daemon with a tiny connection limit (8, one of them kept for new clients): connections
+    waiting for a request head give way to new clients; when none can, a new client gets a 503 at
+    once; stalled requests are closed by the timeout."""
 
-    def test_idle_and_stalled_connections_are_closed_and_service_resumes(self):
-        with Daemon("--threads", "1", "--max-connections", "8", "--connection-timeout", "1") as d:
+    @staticmethod
+    def stalled_body(port):
+        """A request whose head the server has processed (it answered 100 Continue), then a
+        stalled body."""
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"POST /v1/refresh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100\r\nExpect: 100-continue\r\n\r\n")
+        got = b""
+        while b"\r\n\r\n" not in got:
+            got += s.recv(1024)
+        assert got.startswith(b"HTTP/1.1 100"), got
+        s.sendall(b"{\"refresh")
+        return s
+
+    def test_idle_connections_give_way_to_a_new_client(self):
+        with Daemon("--threads", "1", "--max-connections", "8", "--connection-timeout", "30s",
+                    "--head-timeout", "30s") as d:
             token = d.create("reaper")["access_token"]
             socks = [socket.create_connection(("127.0.0.1", d.port), timeout=10) for _ in range(8)]
             try:
-                socks[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # a stalled request
-                socks[1].sendall(b"POST /v1/refresh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                                 b"Content-Length: 100\r\n\r\n{\"refresh")  # a stalled body
-                # every slot is taken: a new client is not served now ...
-                extra = socket.create_connection(("127.0.0.1", d.port), timeout=10)
-                extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-                extra.settimeout(0.5)
-                try:
-                    first = extra.recv(100)
-                except (socket.timeout, ConnectionResetError):
-                    first = b""
-                extra.close()
-                self.assertFalse(first.startswith(b"HTTP/1.1 200"), first)
-                # ... but the idle and stalled ones are closed by the server after the timeout
+                socks[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # half a head, then silence
+                # every slot is held by a connection that sent no complete request: a new client is
+                # served at once, and the oldest waiting connections are closed to make room
+                r = d.req("GET", "/v1/auth", token=token, timeout=3)
+                self.assertEqual(r.status, 200)
+                self.assertTrue(closed_by_server(socks[0], 2))
+                self.assertTrue(closed_by_server(socks[1], 2))
+                self.assertFalse(closed_by_server(socks[7], 0.2))
+            finally:
+                for s in socks:
+                    s.close()
+
+    def test_no_connection_to_give_way_answers_503(self):
+        with Daemon("--threads", "1", "--max-connections", "8", "--connection-timeout", "30s") as d:
+            stalled = [self.stalled_body(d.port) for _ in range(7)]
+            try:
+                # every slot but the reserved one holds a request in progress: nothing can give way,
+                # so the new client is answered 503 at once instead of waiting in the backlog
+                resp = raw_exchange(d.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout=3)
+                self.assertEqual(status_of(resp), 503, resp[:300])
+                self.assertEqual(json_error(resp), "JWTS_E_LIMIT")
+                head = resp.partition(b"\r\n\r\n")[0]
+                self.assertIn(b"\r\nRetry-After: ", head)
+                self.assertIn(b"\r\nConnection: close\r\n", head)
+            finally:
+                for s in stalled:
+                    s.close()
+            self.assertTrue(wait_until(lambda: d.req("GET", "/healthz").status == 200, timeout=10))
+
+    def test_stalled_connections_are_closed_after_the_timeout(self):
+        with Daemon("--threads", "1", "--max-connections", "8", "--connection-timeout", "1") as d:
+            token = d.create("reaper")["access_token"]
+            socks = [self.stalled_body(d.port) for _ in range(2)]
+            socks.append(socket.create_connection(("127.0.0.1", d.port), timeout=10))
+            socks[2].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # a stalled head
+            try:
                 for s in socks:
                     self.assertTrue(closed_by_server(s, 15))
             finally:
                 for s in socks:
                     s.close()
-            self.assertTrue(wait_until(lambda: d.req("GET", "/v1/auth", token=token).status == 200, timeout=10))
+            self.assertEqual(d.req("GET", "/v1/auth", token=token).status, 200)
             self.assertIn('"outcome":"timeout"', d.log_text())
 
 

@@ -18,26 +18,39 @@ build: deps
 run: build
 	@daemon/quickstart.sh $(BUILD)/daemon/jwtsessiond
 
-# Every test suite.
-test: build
-	@ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+# Every test suite. scripts/check-suites.sh first: the registered tests must match
+# tests/suites.list label by label, so a renamed or dropped suite fails instead of vanishing;
+# --no-tests=error makes a label that matches nothing fail too.
+CTEST = ctest --no-tests=error --output-on-failure -j$(JOBS)
 
-# ASan+UBSan and TSan builds running the unit and integration suites.
+test: build
+	@scripts/check-suites.sh $(BUILD)
+	@$(CTEST) --test-dir $(BUILD)
+
+# ASan+UBSan running the unit, integration and e2e suites (jwtsessiond itself built with them:
+# a report on its stderr or an unclean exit fails the e2e test), and TSan running the unit,
+# integration and stress suites.
 test-sanitize: test-asan test-tsan
+
+ASAN_ENV = ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1" \
+	UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 
 test-asan: deps
 	@cmake -S . -B build-asan -DJWTS_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug -DJWTS_BUILD_BENCH=OFF >/dev/null
 	@cmake --build build-asan -j$(JOBS)
-	@ctest --test-dir build-asan -L 'unit|integration' --output-on-failure -j$(JOBS)
+	@scripts/check-suites.sh build-asan unit integration e2e
+	@$(ASAN_ENV) $(CTEST) --test-dir build-asan -L 'unit|integration|e2e'
 
 test-tsan: deps
 	@cmake -S . -B build-tsan -DJWTS_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug -DJWTS_BUILD_BENCH=OFF >/dev/null
 	@cmake --build build-tsan -j$(JOBS)
+	@scripts/check-suites.sh build-tsan unit integration stress
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" scripts/no-aslr.sh \
-		ctest --test-dir build-tsan -L 'unit|integration' --output-on-failure -j$(JOBS)
+		$(CTEST) --test-dir build-tsan -L 'unit|integration|stress'
 
 # The unit suites under valgrind memcheck (invalid accesses and leaks fail the run).
 test-valgrind: build
+	@scripts/check-suites.sh $(BUILD) unit
 	@scripts/valgrind-tests.sh $(BUILD) unit
 
 # Speed targets: every bench/bench_* program, figures next to their same-run baselines.

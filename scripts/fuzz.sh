@@ -14,6 +14,7 @@ for src in "$root"/tests/fuzz/fuzz_*.c; do targets+=("$(basename "$src" .c)"); d
 lock=(flock /tmp/jwts-build.lock)
 command -v flock >/dev/null || lock=()
 "${lock[@]}" cmake --build "$build" -j2 --target "${targets[@]}"
+"$root/scripts/check-suites.sh" "$build" fuzz # every target in tests/suites.list is built and registered
 status=0
 for t in "${targets[@]}"; do
   work="$build/tests/fuzz/corpus-work/$t"

@@ -8,6 +8,7 @@ mapfile -t cmds < <(ctest --test-dir "$build" -L "$label" --show-only=json-v1 | 
 import json, shlex, sys
 for t in json.load(sys.stdin)["tests"]:
     print(shlex.join(t["command"]))')
+if [ ${#cmds[@]} -eq 0 ]; then echo "valgrind-tests: no test has label $label in $build" >&2; exit 1; fi
 status=0
 for cmd in "${cmds[@]}"; do
   name=$(basename "${cmd%% *}")

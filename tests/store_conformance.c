@@ -32,6 +32,16 @@ static void sleep_ms(int64_t ms)
     while (nanosleep(&ts, &ts) != 0) {}
 }
 
+/* Monotonic milliseconds: the time the test itself measures around store calls. */
+static int64_t mono_ms(void) { return jwts_monotonic_ns() / 1000000; }
+
+/* TTL tests run on real time (Redis expires keys on its own clock). A store call made within
+ * SHORT_TTL_MS of setting a key must find it, and the key must be gone once SHORT_TTL_MS has
+ * passed; on a stalled machine the first half cannot be asserted (the test says so and retries
+ * or moves on), but nothing ever fails because the machine was slow. */
+#define SHORT_TTL_MS 1000
+#define EXPIRY_WAIT_MS 15000 /* how long an expired key may take to be reported gone */
+
 /* A user id unique to this run and test. */
 static void user_name(char *out, size_t cap, const char *base)
 {
@@ -195,12 +205,35 @@ static void ttl_expires(void **state)
     user_name(user, sizeof user, "ttl");
     jwts_session s = make_session(user, id, NULL), keep = make_session(user, keep_id, NULL);
     keep.created_at_ms += 1;
-    assert_int_equal(jwts_store_set(st, NULL, &s, 150), JWTS_OK);
+    int64_t before_set = mono_ms();
+    assert_int_equal(jwts_store_set(st, NULL, &s, SHORT_TTL_MS), JWTS_OK);
+    int64_t set_done = mono_ms();
     assert_int_equal(jwts_store_set(st, NULL, &keep, 60000), JWTS_OK);
-    assert_stored(st, &s);
-    sleep_ms(400);
-    assert_absent(st, user, id);
+    jwts_session *got = NULL;
     jwts_session_key k = key_of(&s);
+    jwts_err rc = jwts_store_get(st, NULL, &k, &got);
+    if (mono_ms() - before_set < SHORT_TTL_MS) { /* read within the TTL: it must be there */
+        assert_int_equal(rc, JWTS_OK);
+        assert_true(jwts_session_equal(got, &s));
+    } else {
+        fprintf(stderr, "note: the machine stalled past the TTL; the before-expiry read is not checked\n");
+    }
+    jwts_session_free(got);
+    /* Gone once the TTL has passed: never before it, and reported within EXPIRY_WAIT_MS after. */
+    for (;;) {
+        int64_t asked = mono_ms();
+        got = NULL;
+        rc = jwts_store_get(st, NULL, &k, &got);
+        jwts_session_free(got);
+        if (rc == JWTS_E_NOT_FOUND) { /* the server read after its set plus the TTL: */
+            assert_true(mono_ms() - before_set >= SHORT_TTL_MS - 5); /* 5 ms: ms rounding */
+            break;
+        }
+        assert_int_equal(rc, JWTS_OK);
+        assert_true(asked - before_set < SHORT_TTL_MS + EXPIRY_WAIT_MS);
+        sleep_ms(asked - set_done < SHORT_TTL_MS ? SHORT_TTL_MS - (asked - set_done) : 20);
+    }
+    assert_absent(st, user, id);
     assert_int_equal(jwts_store_touch(st, NULL, &k, 1, 0, 1000), JWTS_E_NOT_FOUND);
     jwts_session_list list;
     assert_int_equal(jwts_store_list_user(st, NULL, user, &list), JWTS_OK);
@@ -218,13 +251,30 @@ static void touch_extends_and_records(void **state)
     jwts_store *st = *state;
     char user[64], id[32];
     user_name(user, sizeof user, "touch");
-    jwts_session s = make_session(user, id, "{\"a\":1}");
-    assert_int_equal(jwts_store_set(st, NULL, &s, 300), JWTS_OK);
-    sleep_ms(150);
-    jwts_session_key k = key_of(&s);
-    int64_t seen = s.last_seen_ms + 150, idle = seen + 600000;
-    assert_int_equal(jwts_store_touch(st, NULL, &k, seen, idle, 5000), JWTS_OK);
-    sleep_ms(300); /* past the first TTL, within the extended one */
+    jwts_session s;
+    jwts_session_key k;
+    int64_t seen = 0, idle = 0, ttl = SHORT_TTL_MS, set_done = 0;
+    /* Set with a short TTL and touch it before that TTL ends, with a long one. On a machine that
+     * stalls past the short TTL before the touch lands, try again with a fresh session and twice
+     * the TTL: a slow machine makes the test slower, never wrong. */
+    for (int attempt = 0;; attempt++, ttl *= 2) {
+        s = make_session(user, id, "{\"a\":1}");
+        int64_t before_set = mono_ms();
+        assert_int_equal(jwts_store_set(st, NULL, &s, ttl), JWTS_OK);
+        set_done = mono_ms();
+        k = key_of(&s);
+        seen = s.last_seen_ms + 150, idle = seen + 600000;
+        jwts_err rc = jwts_store_touch(st, NULL, &k, seen, idle, 60000);
+        if (mono_ms() - before_set < ttl) {
+            assert_int_equal(rc, JWTS_OK);
+            break;
+        }
+        fprintf(stderr, "note: the machine stalled past the %lld ms TTL before the touch; again\n", (long long)ttl);
+        assert_true(attempt < 5);
+    }
+    /* Past the first TTL (measured from when the set returned), within the extended one. */
+    int64_t wait = set_done + ttl + 100 - mono_ms();
+    if (wait > 0) sleep_ms(wait);
     s.last_seen_ms = seen;
     s.idle_expires_at_ms = idle;
     assert_stored(st, &s);
@@ -536,11 +586,13 @@ typedef struct worker {
     jwts_store *st;
     int index;
     int mismatches;
+    pthread_barrier_t *start; /* the workers start together, so their calls overlap */
 } worker;
 
 static void *work(void *arg)
 {
     worker *w = arg;
+    pthread_barrier_wait(w->start);
     char user[64], id[32], meta[64];
     snprintf(user, sizeof user, "worker%d-%s", w->index, run_tag);
     for (int i = 0; i < PER_WORKER; i++) {
@@ -569,14 +621,15 @@ static void concurrent_clients_see_their_writes(void **state)
 {
     worker workers[WORKERS];
     pthread_t threads[WORKERS];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, WORKERS);
     for (int i = 0; i < WORKERS; i++) {
-        workers[i] = (worker){.st = *state, .index = i};
+        workers[i] = (worker){.st = *state, .index = i, .start = &start};
         assert_int_equal(pthread_create(&threads[i], NULL, work, &workers[i]), 0);
     }
-    for (int i = 0; i < WORKERS; i++) {
-        pthread_join(threads[i], NULL);
-        assert_int_equal(workers[i].mismatches, 0);
-    }
+    for (int i = 0; i < WORKERS; i++) pthread_join(threads[i], NULL);
+    pthread_barrier_destroy(&start);
+    for (int i = 0; i < WORKERS; i++) assert_int_equal(workers[i].mismatches, 0);
 }
 
 /* ---- bad arguments and close ------------------------------------------------------------- */

@@ -107,6 +107,7 @@ jwts_err jwts_redis_record_decode(const char *rec, size_t len, jwts_session **ou
     if (user > JWTS_USER_ID_MAX || sid > JWTS_SESSION_ID_MAX || meta > JWTS_METADATA_MAX ||
         JWTS_REC_HEADER + user + sid + meta != len)
         return malformed("lengths do not add up");
+    if (memchr(p + JWTS_REC_HEADER, '\0', user + sid + meta)) return malformed("a NUL byte inside a string");
     size_t size = sizeof(jwts_session) + user + 1 + sid + 1 + (meta_raw == NO_METADATA ? 0 : meta + 1);
     jwts_session *s = malloc(size);
     if (!s) return jwts_fail(JWTS_E_NO_MEMORY, "redis: cannot allocate session");

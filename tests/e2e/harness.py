@@ -3,12 +3,15 @@
 Everything uses the Python standard library only. A Daemon is started on a free loopback port,
 waited for through GET /healthz, and stopped by its pid (SIGTERM, then SIGKILL after a grace
 period), so a test never leaves a process behind. Its stderr (JSON log lines) is kept in a file
-that tests read back.
+that tests read back. Closing a Daemon fails the test when its stderr holds a sanitizer report
+(ASan, LSan, UBSan, TSan builds) or when it did not exit 0 on the SIGTERM that stopped it.
+A Redis is a throwaway redis-server on a free port that tests can pause, stop and restart.
 """
 import base64
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -116,9 +119,10 @@ class Daemon:
             raise AssertionError("create failed: %r" % r)
         return r.json()
 
-    def stop(self, sig=signal.SIGTERM, timeout=15):
-        """Stop by pid; returns the exit code."""
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stop by pid; returns the exit code. An exit before this call counts as a crash."""
         if self.proc.poll() is None:
+            self.signalled = sig
             self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=timeout)
@@ -126,6 +130,20 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+    def sanitizer_reports(self):
+        """The lines of stderr that a sanitizer wrote (empty in a clean run)."""
+        return [line for line in self.log_text().splitlines() if any(m in line for m in SANITIZER_MARKS)]
+
+    def check_exit(self):
+        """Raise AssertionError when a sanitizer reported or the daemon did not exit 0 on SIGTERM."""
+        reports = self.sanitizer_reports()
+        if reports:
+            raise AssertionError("jwtsessiond sanitizer report:\n%s" % self.log_text()[-8000:])
+        code = self.proc.returncode
+        if code != 0 and getattr(self, "signalled", None) in (None, signal.SIGTERM, signal.SIGINT):
+            raise AssertionError("jwtsessiond exit status %s%s: %s" % (
+                code, "" if getattr(self, "signalled", None) else " before it was stopped", self.log_text()[-4000:]))
 
     def log_text(self):
         with open(self.logfile.name, "r", errors="replace") as f:
@@ -139,10 +157,100 @@ class Daemon:
         with open(self.logfile.name, "rb") as f:
             return f.read()
 
+    def close(self, check=True):
+        """Stop, then (check) fail on a sanitizer report or an unclean exit; the log is removed."""
+        self.stop()
+        try:
+            if check:
+                self.check_exit()
+        finally:
+            self.logfile.close()
+            os.unlink(self.logfile.name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close(check=exc[0] is None)
+
+
+# What ASan, LSan, UBSan and TSan write on stderr when they find something.
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "UndefinedBehaviorSanitizer", "WARNING: ThreadSanitizer", "ThreadSanitizer: ")
+
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
+
+
+class Redis:
+    """A throwaway redis-server on a free loopback port, with its data in a temp dir.
+
+    persist=True saves the data set on a clean stop and loads it on start, so a restart on the
+    same port keeps the sessions (stop(), then start()). pause()/resume() send SIGSTOP/SIGCONT:
+    the port still accepts connections but nothing answers, like a hung server.
+    """
+
+    def __init__(self, persist=False, args=()):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="jwts-redis-")
+        self.persist = persist
+        self.args = [str(a) for a in args]
+        self.proc = None
+        self.start()
+
+    def start(self):
+        args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+                "--appendonly", "no", "--protected-mode", "yes", "--logfile", os.path.join(self.dir, "redis.log")]
+        args += ["--save", "3600 1", "--dbfilename", "dump.rdb"] if self.persist else ["--save", ""]
+        args += self.args
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_until(lambda: self.proc.poll() is None and self.ping(), timeout=15):
+            self.stop()
+            raise RuntimeError("redis-server did not start on port %d: %s" % (self.port, self.log_text()))
+
+    def cli(self, *args, timeout=10):
+        """Run redis-cli against this server; its stdout, stripped."""
+        r = subprocess.run([REDIS_CLI, "-p", str(self.port)] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=timeout)
+        return r.stdout.strip()
+
+    def ping(self):
+        try:
+            return self.cli("ping", timeout=2) == "PONG"
+        except subprocess.TimeoutExpired:
+            return False
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self):
+        """SIGTERM (a persisting server saves first) and wait; SIGKILL after 15 s."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log_text(self):
+        try:
+            with open(os.path.join(self.dir, "redis.log"), errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
     def close(self):
         self.stop()
-        self.logfile.close()
-        os.unlink(self.logfile.name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
 
     def __enter__(self):
         return self
@@ -214,58 +322,5 @@ class Nginx:
 
     def close(self):
         self.stop()
-        import shutil
         shutil.rmtree(self.dir, ignore_errors=True)
 
-
-REDIS_SERVER = os.environ.get("JWTS_REDIS_SERVER") or "/usr/bin/redis-server"
-
-
-class RedisServer:
-    """A throwaway redis-server on a free loopback port (no persistence), stopped by its pid."""
-
-    def __init__(self, *args):
-        self.port = free_port()
-        self.proc = subprocess.Popen([REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no"] + list(args),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not wait_until(self._up, timeout=15):
-            self.close()
-            raise RuntimeError("redis-server did not start")
-
-    def _up(self):
-        try:
-            return self.command("PING") == b"+PONG"
-        except OSError:
-            return False
-
-    def command(self, *words):
-        """Send one command; return the first reply line (bytes, without CRLF)."""
-        req = b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%s\r\n" % (len(w), w.encode()) for w in words)
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(req)
-            out = b""
-            while not out.endswith(b"\r\n"):
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                out += chunk
-        return out.split(b"\r\n", 1)[0]
-
-    def url(self):
-        return "redis://127.0.0.1:%d/0" % self.port
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import DAEMON, REDIS_SERVER, SOURCE_DIR, Daemon, RedisServer, free_port
+from harness import DAEMON, REDIS_SERVER, SOURCE_DIR, Daemon, Redis, free_port
 
 
 class StoreFull(unittest.TestCase):
@@ -22,10 +22,10 @@ class StoreFull(unittest.TestCase):
 
     @unittest.skipUnless(shutil.which(REDIS_SERVER) or os.path.exists(REDIS_SERVER), "no redis-server")
     def test_redis_out_of_memory_is_503(self):
-        with RedisServer("--maxmemory-policy", "noeviction") as redis:
+        with Redis(args=("--maxmemory-policy", "noeviction")) as redis:
             with Daemon("--store", redis.url()) as d:
                 tokens = d.create("oom")
-                self.assertEqual(redis.command("CONFIG", "SET", "maxmemory", "1"), b"+OK")
+                self.assertEqual(redis.cli("CONFIG", "SET", "maxmemory", "1"), "OK")
                 r = d.admin("POST", "/v1/sessions", json_body={"user_id": "oom"})
                 self.assert_store_full(r)
                 self.assertIn("OOM", r.json()["message"])
@@ -33,7 +33,7 @@ class StoreFull(unittest.TestCase):
                 self.assert_store_full(r)
                 # reads still work, and writes again once Redis has room
                 self.assertEqual(d.req("GET", "/v1/auth", token=tokens["access_token"]).status, 200)
-                self.assertEqual(redis.command("CONFIG", "SET", "maxmemory", "0"), b"+OK")
+                self.assertEqual(redis.cli("CONFIG", "SET", "maxmemory", "0"), "OK")
                 self.assertEqual(d.admin("POST", "/v1/sessions", json_body={"user_id": "oom"}).status, 201)
 
     def test_memory_store_full_is_503(self):

@@ -3,11 +3,13 @@
  *
  * The server runs with appendonly yes and appendfsync always, so a write it acknowledged is on
  * disk. Writer threads set sessions continuously with a per-call deadline while the server is
- * killed (SIGKILL) and, after a pause, restarted on the same port and AOF. Checked, for the pool
- * and for auto-pipelining: every failure is UNAVAILABLE or TIMEOUT with a detail; no call hangs
- * (returns more than a second after its deadline); every thread succeeds again after the restart
- * with no action of ours (the store reconnects by itself); and every acknowledged write is there
- * afterwards, unchanged.
+ * killed (SIGKILL) and, once the writers have seen the outage, restarted on the same port and
+ * AOF. Checked, for the pool and for auto-pipelining: every failure is UNAVAILABLE or TIMEOUT with
+ * a detail; no call hangs (returns well after its deadline: the command timeout is far longer, so
+ * a call ignoring its deadline shows); every thread succeeds again after the restart with no
+ * action of ours (the store reconnects by itself); and every acknowledged write is there
+ * afterwards, unchanged. The phases follow events (every writer acknowledged a write, a failure
+ * was seen, every writer succeeded again), not fixed sleeps, so a loaded machine only slows it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,7 +29,9 @@
 #define THREADS 4
 #define MAX_WRITES 20000
 #define DEADLINE_MS 300
-#define HANG_GRACE_NS 1000000000LL /* a call returning this long after its deadline counts as a hang */
+#define COMMAND_TIMEOUT_MS 20000    /* far past the deadline: a call that ignores its ctx hangs */
+#define HANG_GRACE_NS 3000000000LL /* a call returning this long after its deadline counts as a hang */
+#define EVENT_WAIT_MS 30000        /* bound of each wait for a phase's event */
 
 typedef struct writer {
     jwts_store *st;
@@ -35,9 +39,9 @@ typedef struct writer {
     char user[32];
     char (*ids)[JWTS_SESSION_ID_LEN + 1];
     int64_t *created;
-    size_t acked;          /* sessions [0, acked) were acknowledged */
+    size_t acked; /* sessions [0, acked) were acknowledged */
     size_t failures, bad_codes, no_detail, hangs;
-    size_t ok_after_restart;
+    size_t ok_after_restart; /* acked, failures and this one are polled by the main thread: atomic */
     volatile int *restarted, *stop;
 } writer;
 
@@ -74,12 +78,13 @@ static void *write_loop(void *arg)
                 memcpy(w->ids[w->acked], w->ids[next], sizeof w->ids[0]);
                 w->created[w->acked] = w->created[next];
             }
-            w->acked++;
+            __atomic_store_n(&w->acked, w->acked + 1, __ATOMIC_SEQ_CST);
             next = w->acked;
-            if (__atomic_load_n(w->restarted, __ATOMIC_SEQ_CST)) w->ok_after_restart++;
+            if (__atomic_load_n(w->restarted, __ATOMIC_SEQ_CST))
+                __atomic_store_n(&w->ok_after_restart, w->ok_after_restart + 1, __ATOMIC_SEQ_CST);
             continue;
         }
-        w->failures++;
+        __atomic_store_n(&w->failures, w->failures + 1, __ATOMIC_SEQ_CST);
         if (rc != JWTS_E_UNAVAILABLE && rc != JWTS_E_TIMEOUT) {
             w->bad_codes++;
             fprintf(stderr, "writer %d: %s: %s\n", w->index, jwts_errname(rc), jwts_errdetail());
@@ -89,6 +94,24 @@ static void *write_loop(void *arg)
         sleep_ms(2);
     }
     return NULL;
+}
+
+/* How many writers have a non-zero counter at offset (acked, failures, ok_after_restart). */
+static int writers_with(writer *w, size_t offset)
+{
+    int n = 0;
+    for (int i = 0; i < THREADS; i++) n += __atomic_load_n((size_t *)((char *)&w[i] + offset), __ATOMIC_SEQ_CST) > 0;
+    return n;
+}
+
+/* Wait until at least want writers have a non-zero counter at offset; false after EVENT_WAIT_MS. */
+static bool wait_writers(writer *w, size_t offset, int want)
+{
+    for (int waited = 0; waited < EVENT_WAIT_MS; waited += 10) {
+        if (writers_with(w, offset) >= want) return true;
+        sleep_ms(10);
+    }
+    return writers_with(w, offset) >= want;
 }
 
 /* Acknowledged sessions whose stored value is missing or different. */
@@ -112,7 +135,7 @@ static void kill_and_restart_under_load(bool pipeline)
     char url[128];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d", srv.port);
     jwts_redis_options o = {.url = url, .auto_pipeline = pipeline, .pool_size = THREADS,
-                            .connect_timeout_ms = 200, .command_timeout_ms = 1000};
+                            .connect_timeout_ms = 200, .command_timeout_ms = COMMAND_TIMEOUT_MS};
     jwts_store *st = NULL;
     assert_int_equal(jwts_store_redis_new(&o, &st), JWTS_OK);
 
@@ -128,12 +151,13 @@ static void kill_and_restart_under_load(bool pipeline)
         assert_non_null(w[i].created);
         assert_int_equal(pthread_create(&t[i], NULL, write_loop, &w[i]), 0);
     }
-    sleep_ms(300);
+    assert_true(wait_writers(w, offsetof(writer, acked), THREADS)); /* all of them are writing */
     redis_server_stop(&srv, true); /* SIGKILL: no shutdown save, only the AOF survives */
-    sleep_ms(500);
+    assert_true(wait_writers(w, offsetof(writer, failures), 1)); /* the outage was seen */
+    sleep_ms(200);                                                 /* and lasts a little */
     assert_true(redis_server_restart(&srv));
     __atomic_store_n(&restarted, 1, __ATOMIC_SEQ_CST);
-    sleep_ms(700);
+    bool recovered = wait_writers(w, offsetof(writer, ok_after_restart), THREADS);
     __atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
     size_t failures = 0;
     for (int i = 0; i < THREADS; i++) {
@@ -145,7 +169,8 @@ static void kill_and_restart_under_load(bool pipeline)
         assert_true(w[i].acked > 0);
         assert_true(w[i].ok_after_restart > 0); /* recovered by itself */
     }
-    assert_true(failures > 0); /* the outage was seen */
+    assert_true(recovered);
+    assert_true(failures > 0);
     for (int i = 0; i < THREADS; i++) {
         assert_int_equal(lost_writes(st, &w[i]), 0);
         free(w[i].ids);

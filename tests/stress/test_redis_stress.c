@@ -43,6 +43,7 @@ typedef struct stresser {
     size_t ops, mismatches, errors;
     const jwts_session *shared;
     size_t shared_wins;
+    pthread_barrier_t *start; /* every thread starts (and races the shared session) together */
 } stresser;
 
 static int port;
@@ -192,6 +193,7 @@ static void race_shared(stresser *t)
 static void *run(void *arg)
 {
     stresser *t = arg;
+    pthread_barrier_wait(t->start);
     int64_t end = jwts_monotonic_ns() + (int64_t)RUN_MS * 1000000;
     while (jwts_monotonic_ns() < end) {
         one_op(t);
@@ -223,14 +225,17 @@ static void stress(bool unix_socket, bool pipeline)
 
     static stresser t[THREADS];
     pthread_t th[THREADS];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, THREADS);
     for (int i = 0; i < THREADS; i++) {
-        t[i] = (stresser){.st = st, .index = i, .rng = (unsigned)(i * 7919 + 1), .shared = &shared};
+        t[i] = (stresser){.st = st, .index = i, .rng = (unsigned)(i * 7919 + 1), .shared = &shared, .start = &start};
         for (int u = 0; u < USERS; u++) snprintf(t[i].users[u], sizeof t[i].users[u], "st%d-%d-%s", i, u, tagstr);
         assert_int_equal(pthread_create(&th[i], NULL, run, &t[i]), 0);
     }
     size_t ops = 0, wins = 0;
+    for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&start);
     for (int i = 0; i < THREADS; i++) {
-        pthread_join(th[i], NULL);
         assert_int_equal(t[i].mismatches, 0);
         assert_int_equal(t[i].errors, 0);
         ops += t[i].ops;

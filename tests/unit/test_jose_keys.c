@@ -458,11 +458,13 @@ typedef struct worker {
     const jwts_keyset *ks;
     const char *good, *bad;
     int failures;
+    pthread_barrier_t *start; /* the verifiers start together, so they share the key set at once */
 } worker;
 
 static void *verify_loop(void *arg)
 {
     worker *w = arg;
+    pthread_barrier_wait(w->start);
     jwts_verify_options o = {.now_s = NOW};
     for (int i = 0; i < 300; i++) {
         jwts_claims c;
@@ -487,14 +489,15 @@ static void test_concurrent_verify(void **s)
         bad[strlen(bad) - 4] = bad[strlen(bad) - 4] == 'A' ? 'B' : 'A';
         worker w[4];
         pthread_t th[4];
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, 4);
         for (int i = 0; i < 4; i++) {
-            w[i] = (worker){ks, good, bad, 0};
+            w[i] = (worker){ks, good, bad, 0, &start};
             assert_int_equal(pthread_create(&th[i], NULL, verify_loop, &w[i]), 0);
         }
-        for (int i = 0; i < 4; i++) {
-            pthread_join(th[i], NULL);
-            assert_int_equal(w[i].failures, 0);
-        }
+        for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&start);
+        for (int i = 0; i < 4; i++) assert_int_equal(w[i].failures, 0);
         free(bad);
         jwts_jose_free(good);
         jwts_keyset_free(ks);

@@ -160,11 +160,13 @@ typedef struct hammer {
     jwts_counter *c;
     jwts_histogram *h;
     int n;
+    pthread_barrier_t *start; /* all threads hold their slots at once */
 } hammer;
 
 static void *hammer_main(void *arg)
 {
     hammer *hm = arg;
+    pthread_barrier_wait(hm->start);
     for (int i = 0; i < hm->n; i++) {
         jwts_counter_inc(hm->c);
         jwts_histogram_observe(hm->h, 1.0);
@@ -183,10 +185,13 @@ static void concurrent_increments_are_exact(void **state)
     assert_int_equal(jwts_metrics_histogram(m, "par_h", "P.", NULL, 0, NULL, 0, &h), JWTS_OK);
     enum { THREADS = 80, N = 20000 };
     static pthread_t th[THREADS];
-    hammer hm = {c, h, N};
+    pthread_barrier_t start;
+    hammer hm = {c, h, N, &start};
     for (int round = 0; round < 2; round++) {
+        pthread_barrier_init(&start, NULL, THREADS);
         for (int i = 0; i < THREADS; i++) assert_int_equal(pthread_create(&th[i], NULL, hammer_main, &hm), 0);
         for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&start);
     }
     assert_int_equal(jwts_counter_value(c), 2 * THREADS * N);
     assert_int_equal(jwts_histogram_count(h), 2 * THREADS * N);

@@ -48,8 +48,8 @@ struct jwtsd_guard {
     pthread_t reaper;
     bool stop;
     conn_list fresh, kept;
-    size_t live;   /* connections open and not shut down by us */
-    size_t room;   /* --max-connections minus the reserve */
+    size_t live; /* connections open and not shut down by us */
+    size_t room; /* --max-connections minus the reserve */
     int64_t head_ns, keep_ns;
     atomic_long closed_deadline, closed_for_room, refused;
 };
@@ -65,10 +65,14 @@ static void unlink_conn(jwtsd_guard *g, jwtsd_conn *c)
 {
     conn_list *l = list_of(g, c->list);
     if (!l) return;
-    if (c->prev) c->prev->next = c->next;
-    else l->head = c->next;
-    if (c->next) c->next->prev = c->prev;
-    else l->tail = c->prev;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        l->tail = c->prev;
     c->prev = c->next = NULL;
     c->list = LIST_NONE;
 }
@@ -79,8 +83,10 @@ static void append(jwtsd_guard *g, jwtsd_conn *c, list_id id)
     c->list = id;
     c->next = NULL;
     c->prev = l->tail;
-    if (l->tail) l->tail->next = c;
-    else l->head = c;
+    if (l->tail)
+        l->tail->next = c;
+    else
+        l->head = c;
     l->tail = c;
 }
 
@@ -145,8 +151,9 @@ jwts_err jwtsd_guard_new(const jwtsd_config *cfg, jwtsd_guard **out)
     size_t reserve = max * (size_t)cfg->reserve_connections / 100;
     if (reserve < 1) reserve = 1;
     g->room = max > reserve ? max - reserve : 1;
-    g->head_ns = (cfg->head_timeout_ms < cfg->connection_timeout_ms ? cfg->head_timeout_ms : cfg->connection_timeout_ms) *
-                 1000000;
+    g->head_ns =
+        (cfg->head_timeout_ms < cfg->connection_timeout_ms ? cfg->head_timeout_ms : cfg->connection_timeout_ms) *
+        1000000;
     g->keep_ns = cfg->connection_timeout_ms * 1000000;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

@@ -124,20 +124,14 @@ class Full(Base):
         self.assertEqual(self.d.admin("POST", "/v1/sessions", json_body={"user_id": "carol"}).status, 201)
         self.assertEqual(self.d.req("GET", "/readyz").status, 200)
 
-    # Expected to fail until Redis OOM maps to 503 (+ Retry-After): today (main at 30cb474) it is
-    # JWTS_E_LIMIT, 429. Remove this decorator when that change is merged; the run then reports an
-    # "unexpected success" and fails until it is removed, so neither state passes silently.
-    @unittest.expectedFailure
     def test_full_store_create_is_a_retryable_refusal(self):
-        """A create on a full store is refused: never 201 (a session that was not stored), never 5xx
-        other than 503. jwtsessiond <= 30cb474 answers 429 JWTS_E_LIMIT (Redis OOM maps to LIMIT);
-        503 with Retry-After is the agreed answer (issue #12) and lands with the store/daemon change."""
+        """A create on a full store is refused with 503 and Retry-After: never 201 (a session that
+        was not stored), never 429 (the client is not over a limit of its own)."""
         self.fill()
         r = self.d.admin("POST", "/v1/sessions", json_body={"user_id": "bob"})
         self.assertNotEqual(r.status, 201, r)
         self.assertEqual(r.status, 503, r)
-        if "retry-after" in r.headers:
-            self.assertTrue(r.headers["retry-after"].isdigit(), r.headers)
+        self.assertTrue(r.headers.get("retry-after", "").isdigit(), r.headers)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,26 @@ static const char *ssl_reason(const char *fallback)
     return r ? r : fallback;
 }
 
+/* Set on an SSL (as its app data) when the server asked for a client certificate and none is
+ * configured: a server that requires one then drops the connection after the handshake (TLS 1.3)
+ * with an alert or a reset, and the failure says why. */
+static const char CERT_ASKED = 1;
+
+static int client_cert_asked(SSL *ssl, X509 **x509, EVP_PKEY **pkey)
+{
+    (void)x509, (void)pkey;
+    SSL_set_app_data(ssl, (void *)&CERT_ASKED);
+    return 0; /* none: go on without (the server may only ask) */
+}
+
+/* The hint for a failure on ssl. */
+static const char *hint(const SSL *ssl)
+{
+    return SSL_get_app_data(ssl) == &CERT_ASKED
+               ? " (the server asked for a client certificate and none is configured: tls_cert, tls_key)"
+               : "";
+}
+
 /* Never prompt on the terminal for a key's passphrase: encrypted keys fail to load instead. */
 static int no_passphrase(char *buf, int size, int rwflag, void *u)
 {
@@ -71,6 +91,7 @@ jwts_err jwts_redis_tls_new(const jwts_redis_tls_options *o, redis_tls **out)
         SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         SSL_CTX_set_default_passwd_cb(t->ctx, no_passphrase);
         SSL_CTX_set_verify(t->ctx, t->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+        if (!o->cert_file) SSL_CTX_set_client_cert_cb(t->ctx, client_cert_asked);
     }
     if (!rc && (o->ca_file || o->ca_dir)) {
         if (SSL_CTX_load_verify_locations(t->ctx, o->ca_file, o->ca_dir) != 1)
@@ -111,12 +132,12 @@ jwts_err jwts_redis_tls_error(SSL *ssl, int ret, const char *op, const char *whe
         return JWTS_OK;
     case SSL_ERROR_ZERO_RETURN:
         ERR_clear_error();
-        return jwts_fail(JWTS_E_UNAVAILABLE, "redis %s %s: server closed the TLS connection", op, where);
+        return jwts_fail(JWTS_E_UNAVAILABLE, "redis %s %s: server closed the TLS connection%s", op, where, hint(ssl));
     case SSL_ERROR_SYSCALL:
         ERR_clear_error();
         if (ret < 0 && saved)
-            return jwts_fail(JWTS_E_UNAVAILABLE, "redis %s %s: %s", op, where, strerror(saved));
-        return jwts_fail(JWTS_E_UNAVAILABLE, "redis %s %s: server closed the connection (TLS)", op, where);
+            return jwts_fail(JWTS_E_UNAVAILABLE, "redis %s %s: %s%s", op, where, strerror(saved), hint(ssl));
+        return jwts_fail(JWTS_E_UNAVAILABLE, "redis %s %s: server closed the connection (TLS)%s", op, where, hint(ssl));
     default: {
         long v = SSL_get_verify_result(ssl);
         if (v != X509_V_OK) {
@@ -124,7 +145,7 @@ jwts_err jwts_redis_tls_error(SSL *ssl, int ret, const char *op, const char *whe
             return jwts_fail(JWTS_E_UNAVAILABLE, "redis tls %s: certificate verify failed: %s", where,
                              X509_verify_cert_error_string(v));
         }
-        return jwts_fail(JWTS_E_UNAVAILABLE, "redis tls %s %s: %s", op, where, ssl_reason("TLS failure"));
+        return jwts_fail(JWTS_E_UNAVAILABLE, "redis tls %s %s: %s%s", op, where, ssl_reason("TLS failure"), hint(ssl));
     }
     }
 }

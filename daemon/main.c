@@ -15,19 +15,13 @@
 
 #include "daemon.h"
 
+/* The store --store names, through the library's one opener (every URL form and its query
+ * options); the request timeout is the default bound of each store call. */
 static bool open_store(const jwtsd_config *cfg, jwts_store **out, char *err, size_t errlen)
 {
-    jwts_err rc;
-    if (!strcmp(cfg->store, "memory")) {
-        jwts_memory_options mo = {.max_sessions = (size_t)cfg->memory_max_sessions};
-        rc = jwts_store_memory_new(&mo, out);
-    } else if (!strncmp(cfg->store, "redis://", 8) || !strncmp(cfg->store, "unix://", 7)) {
-        jwts_redis_options ro = {.url = cfg->store, .command_timeout_ms = cfg->request_timeout_ms};
-        rc = jwts_store_redis_new(&ro, out);
-    } else {
-        snprintf(err, errlen, "--store must be memory, redis://... or unix://...");
-        return false;
-    }
+    jwts_store_open_options so = {.command_timeout_ms = cfg->request_timeout_ms,
+                                  .memory_max_sessions = (size_t)cfg->memory_max_sessions};
+    jwts_err rc = jwts_store_open(cfg->store, &so, out);
     if (rc != JWTS_OK) {
         snprintf(err, errlen, "store: %s: %s", jwts_errname(rc), jwts_errdetail());
         return false;

@@ -144,13 +144,30 @@ jwts_err jwts_store_memory_new(const jwts_memory_options *opts, jwts_store **out
 
 /* ---- opening a store by URL --------------------------------------------------------------- */
 
-/* A store from a URL, as the CLI and the daemon take it (--store, JWTSESSION_STORE):
- *   "memory"                                     the in-memory store with default options
- *   "redis://[user:password@]host[:port][/db]"   Redis (see store_redis.h)
- *   "unix:///path/to/redis.sock[?db=N]"          Redis over a unix socket
- *   "redis-cluster://host:port[,host:port...]"   Redis Cluster (see store_redis_cluster.h)
- *   "redis-sentinel://host:port[,...]/master"    the master Redis Sentinel names
- * JWTS_E_UNSUPPORTED for another scheme, JWTS_E_INVALID_ARGUMENT for a bad URL. */
+/* Defaults for jwts_store_open; a zeroed struct gives each store's own defaults. Options in the
+ * URL's query win over these. */
+typedef struct jwts_store_open_options {
+    int64_t command_timeout_ms; /* Redis stores: bound of one call (the daemon: --request-timeout) */
+    int64_t connect_timeout_ms; /* Redis stores: connect + TLS handshake + AUTH */
+    size_t memory_max_sessions; /* the memory store's capacity */
+} jwts_store_open_options;
+
+/* The one way to open a store from a URL, used by the library's users, the CLI and jwtsessiond
+ * (--store, JWTSESSION_STORE):
+ *   "memory"                                                the in-memory store
+ *   "redis://[[user]:password@]host[:port][/db][?opts]"     Redis (see store_redis.h)
+ *   "rediss://..."                                          Redis over TLS
+ *   "unix:///path/to/redis.sock[?opts]"                     Redis over a unix socket
+ *   "redis-cluster://host:port[,host:port...][?opts]"       Redis Cluster (store_redis_cluster.h)
+ *   "rediss-cluster://..."                                  Redis Cluster over TLS
+ *   "redis-sentinel://host:port[,...]/master[/db][?opts]"   the master Redis Sentinel names
+ *   "rediss-sentinel://..."                                 Sentinel and master over TLS
+ * The query options (timeouts, pool size, pipelining, wait_replicas, TLS files, sentinel
+ * credentials) are listed in store_redis.h; an unknown one is JWTS_E_INVALID_ARGUMENT naming it.
+ * opts may be NULL. JWTS_E_UNSUPPORTED for another scheme, JWTS_E_INVALID_ARGUMENT for a bad URL. */
+jwts_err jwts_store_open(const char *url, const jwts_store_open_options *opts, jwts_store **out);
+
+/* jwts_store_open(url, NULL, out). */
 jwts_err jwts_store_open_url(const char *url, jwts_store **out);
 
 #ifdef __cplusplus

@@ -1,10 +1,14 @@
 /*
  * redis.h - private: the parts of the Redis store and how they fit.
  *
- *   redis_url.c       parse redis:// and unix:// URLs into a redis_addr
- *   redis_conn.c      one hiredis connection: connect, AUTH, SELECT, and a deadline-bounded round
- *                     trip on a non-blocking socket (poll, never SO_RCVTIMEO)
- *   redis_reply.c     map Redis error replies and hiredis I/O errors to jwts_err codes
+ *   redis_url.c       parse redis://, rediss:// and unix:// URLs into a redis_addr
+ *   redis_query.c     the URL forms (kind, TLS or not) and their ?name=value options
+ *   redis_conn.c      one connection of our own: a non-blocking socket, optionally TLS, with the
+ *                     hiredis reply reader and command formatter; connect, AUTH, SELECT, and a
+ *                     deadline-bounded round trip (poll, never SO_RCVTIMEO)
+ *   redis_tls.c       the store's SSL_CTX (CA, client certificate) and the verified handshake
+ *   redis_reply.c     map Redis error replies to jwts_err codes
+ *   redis_wait.c      WAIT after writes (cluster and sentinel)
  *   redis_pool.c      a thread-safe pool of connections, each call takes one for its round trip
  *   redis_pipeline.c  auto-pipelining: concurrent callers share writes on one connection
  *   redis_record.c    the binary session record kept in Redis
@@ -23,6 +27,7 @@
 #define JWTS_STORE_REDIS_PRIVATE_H
 
 #include <hiredis/hiredis.h>
+#include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,11 +46,15 @@ typedef struct redis_addr {
     int db;
 } redis_addr;
 
+/* A store's TLS settings: one SSL_CTX, built once (redis_tls.c). */
+typedef struct redis_tls redis_tls;
+
 /* Everything a connection needs. */
 typedef struct redis_config {
     redis_addr addr;
     int64_t connect_timeout_ms;
     int64_t command_timeout_ms;
+    const redis_tls *tls; /* NULL: plain; owned by the store */
 } redis_config;
 
 /* One command: argc arguments with their lengths (binary safe). */
@@ -55,32 +64,102 @@ typedef struct redis_cmd {
     const size_t *argvlen;
 } redis_cmd;
 
+/* ---- redis_query.c ----------------------------------------------------------------------- */
+
+typedef enum redis_url_kind { REDIS_URL_SINGLE, REDIS_URL_UNIX, REDIS_URL_CLUSTER, REDIS_URL_SENTINEL } redis_url_kind;
+
+/* The kind of url, whether it is a TLS form (rediss...), and the length of "<scheme>://".
+ * false if url starts with no Redis scheme. */
+bool jwts_redis_url_kind(const char *url, redis_url_kind *kind, bool *tls, size_t *prefix_len);
+
+/* The options of a URL's query. Numbers are -1 and strings NULL when not given. */
+typedef struct redis_query {
+    int64_t connect_timeout_ms, command_timeout_ms, wait_timeout_ms;
+    long pool_size, pipeline_connections, wait_replicas, db;
+    int pipeline, tls_insecure; /* -1, 0 or 1 */
+    char *key_prefix, *tls_ca, *tls_ca_dir, *tls_cert, *tls_key, *tls_server_name;
+    char *sentinel_username, *sentinel_password; /* the password is wiped on clear */
+} redis_query;
+
+/* Parse the query of url (after its first '?'; none is fine) into *q, checking each option is
+ * known and allowed for url's kind. JWTS_E_INVALID_ARGUMENT naming the option; never a value. */
+jwts_err jwts_redis_query_parse(const char *url, redis_query *q);
+
+/* Free the strings of q (wiping the password). */
+void jwts_redis_query_clear(redis_query *q);
+
+/* Copy q's tls_* options over *tls (pointers into q: keep q until the store is made). */
+void jwts_redis_query_tls(const redis_query *q, jwts_redis_tls_options *tls);
+
+/* Apply the options every kind takes (timeouts, pool size, key prefix, TLS) from q over the
+ * given option fields; tls_url (a rediss form) turns TLS on. Strings point into q. */
+void jwts_redis_query_common(const redis_query *q, bool tls_url, int64_t *connect_timeout_ms, int64_t *command_timeout_ms,
+                             size_t *pool_size, const char **key_prefix, jwts_redis_tls_options *tls);
+
 /* ---- redis_url.c ------------------------------------------------------------------------- */
 
-/* Parse url into *out (fields not in the URL are left as they are, so defaults can be set
- * first). JWTS_E_INVALID_ARGUMENT with the offending part in the detail; never the password. */
+/* Parse a redis://, rediss:// or unix:// url into *out (fields not in the URL are left as they
+ * are, so defaults can be set first); its query is checked and db taken from it.
+ * JWTS_E_INVALID_ARGUMENT with the offending part in the detail; never the password. */
 jwts_err jwts_redis_url_parse(const char *url, redis_addr *out);
 
 /* Free the strings of a (wiping the password) and zero it. */
 void jwts_redis_addr_clear(redis_addr *a);
 
+/* ---- redis_tls.c ------------------------------------------------------------------------- */
+
+/* The TLS settings of o as a shared SSL_CTX (*out NULL when o is NULL or not enabled): CA file or
+ * directory (else the system's), client certificate and key, verification on unless insecure.
+ * JWTS_E_INVALID_ARGUMENT naming the file that cannot be loaded (never its content). */
+jwts_err jwts_redis_tls_new(const jwts_redis_tls_options *o, redis_tls **out);
+
+void jwts_redis_tls_free(redis_tls *t);
+
+/* A TLS client over the connected non-blocking socket fd, handshake done before deadline_ns,
+ * the certificate checked against host (or the configured server name). where names the server
+ * in details. JWTS_E_UNAVAILABLE with the cause, JWTS_E_TIMEOUT. */
+jwts_err jwts_redis_tls_handshake(const redis_tls *t, int fd, const char *host, const char *where, int64_t deadline_ns,
+                                  SSL **out);
+
+/* The failure of an SSL call on ssl that returned ret (after ERR_clear_error before the call):
+ * *want is set to POLLIN/POLLOUT and JWTS_OK returned when it only has to wait; otherwise a
+ * jwts_err naming op, where and the cause. */
+jwts_err jwts_redis_tls_error(SSL *ssl, int ret, const char *op, const char *where, short *want);
+
 /* ---- redis_conn.c ------------------------------------------------------------------------ */
 
-/* Connect to cfg's address, then AUTH and SELECT as configured, all before deadline_ns
- * (monotonic). *out is a non-blocking hiredis context. */
-jwts_err jwts_redis_conn_open(const redis_config *cfg, int64_t deadline_ns, redisContext **out);
+/* One connection: a non-blocking socket (TLS when the config says so), a hiredis reply reader
+ * and an output buffer. */
+typedef struct redis_conn redis_conn;
+
+/* Connect to cfg's address (TLS handshake when configured), then AUTH and SELECT as configured,
+ * all before deadline_ns (monotonic) and the connect timeout. */
+jwts_err jwts_redis_conn_open(const redis_config *cfg, int64_t deadline_ns, redis_conn **out);
+
+/* Close c (NULL is fine). */
+void jwts_redis_conn_free(redis_conn *c);
 
 /* Send n commands in one write and read their n replies, before deadline_ns. On failure the
- * context is out of step with the server and must be freed; replies are freed. */
-jwts_err jwts_redis_conn_run(redisContext *c, int64_t deadline_ns, const redis_cmd *cmds, size_t n,
+ * connection is out of step with the server and must be freed; replies are freed. */
+jwts_err jwts_redis_conn_run(redis_conn *c, int64_t deadline_ns, const redis_cmd *cmds, size_t n,
                              redisReply **replies);
 
 /* Read one reply (a pushed message, say) before deadline_ns. JWTS_E_TIMEOUT leaves c usable:
  * what was read so far stays buffered for the next call. */
-jwts_err jwts_redis_conn_read(redisContext *c, int64_t deadline_ns, redisReply **reply);
+jwts_err jwts_redis_conn_read(redis_conn *c, int64_t deadline_ns, redisReply **reply);
 
-/* true if c has seen the server close or reset it (checked without blocking). */
-bool jwts_redis_conn_dead(const redisContext *c);
+/* true if c has seen the server close or reset it, or sent stray bytes (checked without
+ * blocking; an idle TLS connection may consume a session ticket here). */
+bool jwts_redis_conn_dead(redis_conn *c);
+
+/* Non-blocking steps for an event loop (the auto-pipeline's I/O thread): */
+jwts_err jwts_redis_conn_append(redis_conn *c, const char *resp, size_t len); /* queue formatted commands */
+jwts_err jwts_redis_conn_write(redis_conn *c);                   /* write what the socket takes now */
+jwts_err jwts_redis_conn_fill(redis_conn *c);                    /* read what is there into the reader */
+jwts_err jwts_redis_conn_next(redis_conn *c, redisReply **reply); /* a complete reply, or NULL */
+bool jwts_redis_conn_output_pending(const redis_conn *c);
+int jwts_redis_conn_fd(const redis_conn *c);
+short jwts_redis_conn_events(const redis_conn *c); /* what to poll for */
 
 /* Wait until fd is ready for events or deadline_ns passes: JWTS_OK, JWTS_E_TIMEOUT or
  * JWTS_E_UNAVAILABLE (poll failed). */
@@ -95,11 +174,33 @@ void jwts_redis_sleep_within(int64_t deadline_ns, int64_t ms);
  * in the detail after "redis <op>: ". */
 jwts_err jwts_redis_reply_fail(const redisReply *r, const char *op);
 
-/* The code for a failed hiredis context c (refused, reset, closed, protocol). */
-jwts_err jwts_redis_io_fail(const redisContext *c, const char *op);
-
 /* true if r is the error reply starting with the word prefix (e.g. "NOSCRIPT"). */
 bool jwts_redis_reply_is(const redisReply *r, const char *prefix);
+
+/* ---- redis_wait.c ------------------------------------------------------------------------ */
+
+/* "WAIT <replicas> <timeout_ms>" after writes: the command and how to judge its reply. */
+typedef struct redis_wait {
+    int replicas; /* 0: off */
+    int64_t timeout_ms;
+    char num[16], ms[24];
+    const char *argv[3];
+    size_t lens[3];
+} redis_wait;
+
+/* Set w up (timeout_ms 0 = 500). */
+void jwts_redis_wait_init(redis_wait *w, int replicas, int64_t timeout_ms);
+
+/* true if w is on and one of cmds[0..n) writes (anything but GET and MGET). */
+bool jwts_redis_wait_wanted(const redis_wait *w, const redis_cmd *cmds, size_t n);
+
+/* The WAIT command of w (argv inside w). */
+redis_cmd jwts_redis_wait_cmd(const redis_wait *w);
+
+/* Judge the WAIT reply after the n command replies: JWTS_OK when enough replicas acknowledged,
+ * or when a command failed (nothing written worth waiting for; the caller sees that error);
+ * JWTS_E_UNAVAILABLE "redis WAIT: k of n replicas ..." otherwise. */
+jwts_err jwts_redis_wait_check(const redis_wait *w, redisReply *const *replies, size_t n, const redisReply *wait_reply);
 
 /* ---- runners: redis_pool.c and redis_pipeline.c ------------------------------------------ */
 
@@ -147,15 +248,17 @@ jwts_err jwts_redis_pipeline_new(const redis_config *cfg, size_t conns, redis_ru
 /* How a store built on a runner behaves. */
 typedef struct redis_store_spec {
     const char *name;           /* jwts_store_name(): "redis-cluster", ... */
+    const jwts_redis_tls_options *tls; /* NULL or not enabled: plain */
     const char *key_prefix;     /* NULL = "jwts:"; checked here */
     int64_t command_timeout_ms; /* 0 = the default */
     bool split_by_slot;         /* batches over many users go as one command per cluster slot */
 } redis_store_spec;
 
-/* A Redis store over runner (made by new_runner(arg, &runner) once the store exists; the store
- * owns it). Used by the cluster and sentinel stores. */
-jwts_err jwts_redis_store_new(const redis_store_spec *spec, jwts_err (*new_runner)(void *arg, redis_runner **out),
-                              void *arg, jwts_store **out);
+/* A Redis store over runner (made by new_runner(arg, tls, &runner) once the store and its TLS
+ * context exist; the store owns both). Used by the cluster and sentinel stores. */
+jwts_err jwts_redis_store_new(const redis_store_spec *spec,
+                              jwts_err (*new_runner)(void *arg, const redis_tls *tls, redis_runner **out), void *arg,
+                              jwts_store **out);
 
 /* The checks the cluster and sentinel constructors share: out not NULL (set to NULL), a url,
  * pool_size and connect_timeout_ms in range. JWTS_E_INVALID_ARGUMENT naming name. */
@@ -179,9 +282,10 @@ int jwts_redis_cmd_slot(const redis_cmd *cmd);
 
 /* ---- redis_seeds.c ----------------------------------------------------------------------- */
 
-/* Parse "<scheme>://[[user]:password@]host:port[,host:port...][/path]" into *n malloc'd
+/* Parse "<scheme>://[[user]:password@]host:port[,host:port...][/path][?query]" into *n malloc'd
  * addresses (each with the user and password) and a malloc'd path without its leading '/'
- * ("" when none). JWTS_E_INVALID_ARGUMENT naming the bad part. */
+ * ("" when none); the query is left to jwts_redis_query_parse. JWTS_E_INVALID_ARGUMENT naming
+ * the bad part. */
 jwts_err jwts_redis_seeds_parse(const char *url, const char *scheme, redis_addr **addrs, size_t *n, char **path);
 
 /* Clear and free n addresses. */

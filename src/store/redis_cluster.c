@@ -15,7 +15,10 @@
  * Several commands in one call (get_many's per-slot MGETs) go as one pipeline per node; those
  * answered with a redirect then run one by one as above.
  * A command that may have reached the server (its connection broke after the write) is not
- * retried: rotate and replace are compare-and-set and must not run twice. Nodes are only ever
+ * retried: rotate and replace are compare-and-set and must not run twice. With wait_replicas,
+ * each write is pipelined with "WAIT n timeout" on the same connection (redis_wait.c, as the
+ * sentinel store does); a batch with writes then runs command by command. rediss-cluster://
+ * reaches every node over TLS with the store's settings. Nodes are only ever
  * added, so a node number stays valid for the runner's life. The hot path reads the slot map,
  * the node table and the map generation with atomic loads; only adding a node takes the lock.
  */
@@ -38,7 +41,8 @@
 
 typedef struct cluster {
     redis_runner base;
-    redis_config tmpl; /* auth and timeouts for every node */
+    redis_config tmpl; /* auth, TLS and timeouts for every node */
+    redis_wait wait;
     size_t pool_size;
     pthread_mutex_t lock; /* adding nodes */
     _Atomic(redis_node *) nodes[MAX_NODES];
@@ -172,19 +176,33 @@ static void repoint(cluster *c, unsigned slot, uint16_t n)
 
 /* ---- running a command ------------------------------------------------------------------- */
 
-/* cmd on node n (after ASKING when asking) in one round trip; *reply is cmd's reply. */
-static jwts_err send_to(redis_node *n, int64_t deadline_ns, const redis_cmd *cmd, bool asking, redisReply **reply,
-                        bool *sent)
+/* cmd on node n (after ASKING when asking, and followed by the WAIT when it writes) in one round
+ * trip; *reply is cmd's reply, and a WAIT that fewer replicas answered fails the call. */
+static jwts_err send_to(cluster *c, redis_node *n, int64_t deadline_ns, const redis_cmd *cmd, bool asking,
+                        redisReply **reply, bool *sent)
 {
-    if (!asking) return jwts_redis_pool_exec(n->pool, deadline_ns, cmd, 1, reply, sent);
     const char *argv[1] = {"ASKING"};
     size_t lens[1] = {6};
-    redis_cmd cmds[2] = {{1, argv, lens}, *cmd};
-    redisReply *replies[2] = {0};
-    jwts_err rc = jwts_redis_pool_exec(n->pool, deadline_ns, cmds, 2, replies, sent);
+    redis_cmd cmds[3];
+    size_t k = 0, at;
+    if (asking) cmds[k++] = (redis_cmd){1, argv, lens};
+    at = k;
+    cmds[k++] = *cmd;
+    bool wait = jwts_redis_wait_wanted(&c->wait, cmd, 1);
+    if (wait) cmds[k++] = jwts_redis_wait_cmd(&c->wait);
+    if (k == 1) return jwts_redis_pool_exec(n->pool, deadline_ns, cmd, 1, reply, sent);
+    redisReply *replies[3] = {0};
+    jwts_err rc = jwts_redis_pool_exec(n->pool, deadline_ns, cmds, k, replies, sent);
     if (rc) return rc;
-    freeReplyObject(replies[0]);
-    *reply = replies[1];
+    /* a redirected or refused command wrote nothing: the caller handles its reply */
+    if (wait) rc = jwts_redis_wait_check(&c->wait, &replies[at], 1, replies[at + 1]);
+    for (size_t i = 0; i < k; i++)
+        if (i != at && replies[i]) freeReplyObject(replies[i]);
+    if (rc) {
+        freeReplyObject(replies[at]);
+        return rc;
+    }
+    *reply = replies[at];
     return JWTS_OK;
 }
 
@@ -208,7 +226,7 @@ static jwts_err run_one(cluster *c, int64_t deadline_ns, const redis_cmd *cmd, r
             if (!rc && owner(c, slot, &gen) == NO_NODE)
                 rc = jwts_fail(JWTS_E_UNAVAILABLE, "redis cluster: no master serves slot %d", slot);
         } else {
-            rc = send_to(node_at(c, at), deadline_ns, cmd, asking, reply, &sent);
+            rc = send_to(c, node_at(c, at), deadline_ns, cmd, asking, reply, &sent);
             if (!rc) {
                 redisReply *r = *reply;
                 unsigned moved_slot = 0;
@@ -279,6 +297,14 @@ static jwts_err cluster_run(redis_runner *r, int64_t deadline_ns, const redis_cm
     cluster *c = from_base(r);
     for (size_t i = 0; i < n; i++) replies[i] = NULL;
     if (n == 1) return run_one(c, deadline_ns, cmds, replies);
+    if (jwts_redis_wait_wanted(&c->wait, cmds, n)) { /* each write with its own WAIT */
+        jwts_err rc = JWTS_OK;
+        for (size_t i = 0; i < n && !rc; i++) rc = run_one(c, deadline_ns, &cmds[i], &replies[i]);
+        if (rc)
+            for (size_t i = 0; i < n; i++)
+                if (replies[i]) freeReplyObject(replies[i]), replies[i] = NULL;
+        return rc;
+    }
     uint16_t *owners = malloc(n * sizeof *owners);
     if (!owners) return jwts_fail(JWTS_E_NO_MEMORY, "redis cluster: out of memory");
     uint64_t gen;
@@ -333,7 +359,7 @@ typedef struct cluster_args {
     size_t nseeds;
 } cluster_args;
 
-static jwts_err cluster_new(void *arg, redis_runner **out)
+static jwts_err cluster_new(void *arg, const redis_tls *tls, redis_runner **out)
 {
     const cluster_args *a = arg;
     cluster *c = calloc(1, sizeof *c);
@@ -343,6 +369,8 @@ static jwts_err cluster_new(void *arg, redis_runner **out)
     pthread_mutex_init(&c->refresh_lock, NULL);
     for (size_t i = 0; i < JWTS_REDIS_SLOTS; i++) atomic_init(&c->slots[i], NO_NODE);
     c->pool_size = a->opts->pool_size ? a->opts->pool_size : DEFAULT_POOL;
+    c->tmpl.tls = tls;
+    jwts_redis_wait_init(&c->wait, a->opts->wait_replicas, a->opts->wait_timeout_ms);
     c->tmpl.connect_timeout_ms = a->opts->connect_timeout_ms ? a->opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     c->tmpl.command_timeout_ms = a->opts->command_timeout_ms;
     const redis_addr *s0 = &a->seeds[0];
@@ -361,25 +389,37 @@ static jwts_err cluster_new(void *arg, redis_runner **out)
 
 jwts_err jwts_store_redis_cluster_new(const jwts_redis_cluster_options *opts, jwts_store **out)
 {
-    jwts_redis_cluster_options none = {0};
-    if (!opts) opts = &none;
-    jwts_err rc = jwts_redis_check_new("redis-cluster", out, opts->url, opts->pool_size, opts->connect_timeout_ms);
+    jwts_redis_cluster_options o = opts ? *opts : (jwts_redis_cluster_options){0};
+    jwts_err rc = jwts_redis_check_new("redis-cluster", out, o.url, o.pool_size, o.connect_timeout_ms);
     if (rc) return rc;
+    redis_url_kind kind;
+    bool tls_url = false;
+    size_t prefix;
+    if (!jwts_redis_url_kind(o.url, &kind, &tls_url, &prefix) || kind != REDIS_URL_CLUSTER)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: expected redis-cluster:// or rediss-cluster://");
+    redis_query q;
+    if ((rc = jwts_redis_query_parse(o.url, &q))) return rc;
+    jwts_redis_query_common(&q, tls_url, &o.connect_timeout_ms, &o.command_timeout_ms, &o.pool_size, &o.key_prefix,
+                            &o.tls);
+    if (q.wait_replicas >= 0) o.wait_replicas = (int)q.wait_replicas;
+    if (q.wait_timeout_ms > 0) o.wait_timeout_ms = q.wait_timeout_ms;
+    if (o.wait_timeout_ms < 0 || o.wait_replicas < 0)
+        rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis-cluster: negative wait_timeout_ms or wait_replicas");
     redis_addr *seeds = NULL;
     size_t nseeds = 0;
     char *path = NULL;
-    rc = jwts_redis_seeds_parse(opts->url, "redis-cluster", &seeds, &nseeds, &path);
-    if (rc) return rc;
+    if (!rc) rc = jwts_redis_seeds_parse(o.url, tls_url ? "rediss-cluster" : "redis-cluster", &seeds, &nseeds, &path);
     for (size_t i = 0; !rc && i < nseeds; i++)
         if (seeds[i].db) rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis cluster: a cluster has only db 0");
     if (!rc && path[0] != '\0')
         rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis cluster: unexpected path \"%.32s\" in the url", path);
     if (!rc) {
-        cluster_args a = {opts, seeds, nseeds};
-        redis_store_spec spec = {"redis-cluster", opts->key_prefix, opts->command_timeout_ms, true};
+        cluster_args a = {&o, seeds, nseeds};
+        redis_store_spec spec = {"redis-cluster", &o.tls, o.key_prefix, o.command_timeout_ms, true};
         rc = jwts_redis_store_new(&spec, cluster_new, &a, out);
     }
     jwts_redis_seeds_free(seeds, nseeds);
     free(path);
+    jwts_redis_query_clear(&q);
     return rc;
 }

@@ -1,22 +1,45 @@
 /*
- * redis_conn.c - one hiredis connection with deadline-bounded I/O.
+ * redis_conn.c - one Redis connection of our own, plain or TLS, with deadline-bounded I/O.
  *
- * Contexts are non-blocking: hiredis formats commands and parses replies, and this file moves
- * the bytes with poll() against an absolute deadline, so no call can outlive its ctx and no
- * setsockopt is needed per call. A connection whose round trip failed (timeout, reset, protocol
- * error) is out of step with the server; the caller frees it.
+ * hiredis is used only to format commands (redisFormatCommandArgv) and parse replies (its
+ * redisReader); the bytes move here, over a non-blocking socket: read()/send() for plain TCP and
+ * unix sockets, SSL_read()/SSL_write() (redis_tls.c) for TLS, each waiting with poll() against an
+ * absolute deadline, so no call can outlive its ctx and no setsockopt is needed per call. A TLS
+ * call may want the other direction (WANT_READ during a write); the poll asks for what it wants.
+ * A connection whose round trip failed (timeout, reset, protocol error) is out of step with the
+ * server; the caller frees it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/fail.h"
 #include "jwtsession/clock.h"
 #include "store/redis.h"
+
+#define READ_CHUNK 16384
+
+struct redis_conn {
+    int fd;
+    SSL *ssl;
+    redisReader *reader;
+    char *obuf;
+    size_t olen, ooff, ocap;
+    short want; /* what the last TLS call that could not proceed waits for (0: nothing) */
+    char where[300];
+};
 
 jwts_err jwts_redis_wait_fd(int fd, short events, int64_t deadline_ns)
 {
@@ -40,12 +63,176 @@ void jwts_redis_sleep_within(int64_t deadline_ns, int64_t ms)
     nanosleep(&ts, NULL);
 }
 
-bool jwts_redis_conn_dead(const redisContext *c)
+void jwts_redis_conn_free(redis_conn *c)
 {
-    if (!c || c->err || c->fd < 0) return true;
+    if (!c) return;
+    if (c->ssl) SSL_free(c->ssl); /* no close_notify: the socket closes under it anyway */
+    if (c->fd >= 0) close(c->fd);
+    if (c->reader) redisReaderFree(c->reader);
+    free(c->obuf);
+    free(c);
+}
+
+int jwts_redis_conn_fd(const redis_conn *c) { return c->fd; }
+
+bool jwts_redis_conn_output_pending(const redis_conn *c) { return c->ooff < c->olen; }
+
+short jwts_redis_conn_events(const redis_conn *c)
+{
+    return (short)(POLLIN | (jwts_redis_conn_output_pending(c) ? POLLOUT : 0) | c->want);
+}
+
+/* ---- moving bytes ------------------------------------------------------------------------ */
+
+/* Read up to cap bytes: > 0 bytes read, 0 would block (*want set), -1 failed (detail set). */
+static ssize_t io_read(redis_conn *c, char *buf, size_t cap, short *want)
+{
+    if (c->ssl) {
+        ERR_clear_error();
+        errno = 0;
+        int r = SSL_read(c->ssl, buf, cap > INT_MAX ? INT_MAX : (int)cap);
+        if (r > 0) return r;
+        return jwts_redis_tls_error(c->ssl, r, "read", c->where, want) ? -1 : 0;
+    }
+    for (;;) {
+        ssize_t r = read(c->fd, buf, cap);
+        if (r > 0) return r;
+        if (r == 0) {
+            jwts_fail(JWTS_E_UNAVAILABLE, "redis read: server closed the connection");
+            return -1;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            *want = POLLIN;
+            return 0;
+        }
+        jwts_fail(JWTS_E_UNAVAILABLE, "redis read: %s", strerror(errno));
+        return -1;
+    }
+}
+
+/* Write up to len bytes: as io_read. */
+static ssize_t io_write(redis_conn *c, const char *buf, size_t len, short *want)
+{
+    if (c->ssl) {
+        ERR_clear_error();
+        errno = 0;
+        int r = SSL_write(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+        if (r > 0) return r;
+        return jwts_redis_tls_error(c->ssl, r, "write", c->where, want) ? -1 : 0;
+    }
+    for (;;) {
+        ssize_t r = send(c->fd, buf, len, MSG_NOSIGNAL);
+        if (r >= 0) return r;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            *want = POLLOUT;
+            return 0;
+        }
+        jwts_fail(JWTS_E_UNAVAILABLE, "redis write: %s", strerror(errno));
+        return -1;
+    }
+}
+
+jwts_err jwts_redis_conn_append(redis_conn *c, const char *resp, size_t len)
+{
+    if (c->ooff == c->olen) c->ooff = c->olen = 0;
+    if (c->olen + len > c->ocap) {
+        size_t cap = c->ocap ? c->ocap : 1024;
+        while (cap < c->olen + len) cap *= 2;
+        char *b = realloc(c->obuf, cap);
+        if (!b) return jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+        c->obuf = b, c->ocap = cap;
+    }
+    memcpy(c->obuf + c->olen, resp, len);
+    c->olen += len;
+    return JWTS_OK;
+}
+
+jwts_err jwts_redis_conn_write(redis_conn *c)
+{
+    c->want = 0;
+    while (c->ooff < c->olen) {
+        short want = 0;
+        ssize_t n = io_write(c, c->obuf + c->ooff, c->olen - c->ooff, &want);
+        if (n < 0) return JWTS_E_UNAVAILABLE;
+        if (n == 0) {
+            c->want = want;
+            return JWTS_OK;
+        }
+        c->ooff += (size_t)n;
+    }
+    c->ooff = c->olen = 0;
+    return JWTS_OK;
+}
+
+jwts_err jwts_redis_conn_fill(redis_conn *c)
+{
+    char buf[READ_CHUNK];
+    c->want = 0;
+    for (;;) {
+        short want = 0;
+        ssize_t n = io_read(c, buf, sizeof buf, &want);
+        if (n < 0) return JWTS_E_UNAVAILABLE;
+        if (n == 0) {
+            if (want != POLLIN) c->want = want;
+            return JWTS_OK;
+        }
+        if (redisReaderFeed(c->reader, buf, (size_t)n) != REDIS_OK)
+            return jwts_fail(JWTS_E_NO_MEMORY, "redis read: out of memory");
+        /* a short plain read drained the socket; TLS: nothing decrypted is left in the SSL */
+        if (c->ssl ? SSL_pending(c->ssl) == 0 : (size_t)n < sizeof buf) return JWTS_OK;
+    }
+}
+
+jwts_err jwts_redis_conn_next(redis_conn *c, redisReply **reply)
+{
+    void *r = NULL;
+    *reply = NULL;
+    if (redisReaderGetReply(c->reader, &r) != REDIS_OK)
+        return jwts_fail(JWTS_E_PROTOCOL, "redis read: protocol error: %s", c->reader->errstr);
+    *reply = r;
+    return JWTS_OK;
+}
+
+static jwts_err flush(redis_conn *c, int64_t deadline_ns)
+{
+    for (;;) {
+        jwts_err rc = jwts_redis_conn_write(c);
+        if (rc || !jwts_redis_conn_output_pending(c)) return rc;
+        if ((rc = jwts_redis_wait_fd(c->fd, c->want ? c->want : POLLOUT, deadline_ns))) return rc;
+    }
+}
+
+static jwts_err read_reply(redis_conn *c, int64_t deadline_ns, redisReply **out)
+{
+    for (;;) {
+        jwts_err rc = jwts_redis_conn_next(c, out);
+        if (rc || *out) return rc;
+        if ((rc = jwts_redis_wait_fd(c->fd, c->want ? c->want : POLLIN, deadline_ns))) return rc;
+        if ((rc = jwts_redis_conn_fill(c))) return rc;
+    }
+}
+
+bool jwts_redis_conn_dead(redis_conn *c)
+{
+    if (!c || c->fd < 0) return true;
     struct pollfd p = {.fd = c->fd, .events = POLLIN};
     /* an idle connection has nothing to read: readable means EOF, reset or stray bytes */
-    return poll(&p, 1, 0) != 0;
+    if (poll(&p, 1, 0) == 0) return false;
+    if (!c->ssl || (p.revents & (POLLERR | POLLHUP))) return true;
+    /* TLS 1.3 servers send session tickets after the handshake: consume those, die on data */
+    char b;
+    short want = 0;
+    ssize_t n = io_read(c, &b, 1, &want);
+    ERR_clear_error();
+    return n != 0;
+}
+
+jwts_err jwts_redis_conn_read(redis_conn *c, int64_t deadline_ns, redisReply **reply)
+{
+    *reply = NULL;
+    return read_reply(c, deadline_ns, reply);
 }
 
 static void free_replies(redisReply **replies, size_t n)
@@ -56,66 +243,83 @@ static void free_replies(redisReply **replies, size_t n)
     }
 }
 
-static jwts_err flush(redisContext *c, int64_t deadline_ns)
-{
-    for (;;) {
-        int done = 0;
-        if (redisBufferWrite(c, &done) != REDIS_OK) return jwts_redis_io_fail(c, "write");
-        if (done) return JWTS_OK;
-        jwts_err rc = jwts_redis_wait_fd(c->fd, POLLOUT, deadline_ns);
-        if (rc) return rc;
-    }
-}
-
-static jwts_err read_reply(redisContext *c, int64_t deadline_ns, redisReply **out)
-{
-    for (;;) {
-        void *r = NULL;
-        if (redisGetReplyFromReader(c, &r) != REDIS_OK) return jwts_redis_io_fail(c, "read");
-        if (r) {
-            *out = r;
-            return JWTS_OK;
-        }
-        jwts_err rc = jwts_redis_wait_fd(c->fd, POLLIN, deadline_ns);
-        if (rc) return rc;
-        if (redisBufferRead(c) != REDIS_OK) return jwts_redis_io_fail(c, "read");
-    }
-}
-
-jwts_err jwts_redis_conn_read(redisContext *c, int64_t deadline_ns, redisReply **reply)
-{
-    *reply = NULL;
-    return read_reply(c, deadline_ns, reply);
-}
-
-jwts_err jwts_redis_conn_run(redisContext *c, int64_t deadline_ns, const redis_cmd *cmds, size_t n,
+jwts_err jwts_redis_conn_run(redis_conn *c, int64_t deadline_ns, const redis_cmd *cmds, size_t n,
                              redisReply **replies)
 {
     for (size_t i = 0; i < n; i++) replies[i] = NULL;
-    for (size_t i = 0; i < n; i++)
-        if (redisAppendCommandArgv(c, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].argvlen) != REDIS_OK)
-            return jwts_redis_io_fail(c, "format");
-    jwts_err rc = flush(c, deadline_ns);
+    jwts_err rc = JWTS_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char *resp = NULL;
+        int len = redisFormatCommandArgv(&resp, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].argvlen);
+        rc = len < 0 ? jwts_fail(JWTS_E_NO_MEMORY, "redis: cannot format a command")
+                     : jwts_redis_conn_append(c, resp, (size_t)len);
+        free(resp);
+    }
+    if (!rc) rc = flush(c, deadline_ns);
     for (size_t i = 0; i < n && !rc; i++) rc = read_reply(c, deadline_ns, &replies[i]);
     if (rc) free_replies(replies, n);
     return rc;
 }
 
-/* Wait for the non-blocking connect of c to finish. */
-static jwts_err finish_connect(redisContext *c, const char *where, int64_t deadline_ns)
+/* ---- connecting -------------------------------------------------------------------------- */
+
+/* Wait for the non-blocking connect of fd to finish. */
+static jwts_err finish_connect(int fd, const char *where, int64_t deadline_ns)
 {
-    jwts_err rc = jwts_redis_wait_fd(c->fd, POLLOUT, deadline_ns);
+    jwts_err rc = jwts_redis_wait_fd(fd, POLLOUT, deadline_ns);
     if (rc == JWTS_E_TIMEOUT) return jwts_fail(JWTS_E_TIMEOUT, "redis connect %s: timed out", where);
     if (rc) return rc;
     int err = 0;
     socklen_t len = sizeof err;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
     if (err) return jwts_fail(JWTS_E_UNAVAILABLE, "redis connect %s: %s", where, strerror(err));
     return JWTS_OK;
 }
 
+/* A connected non-blocking socket to addr (len bytes) of family, in *fd. */
+static jwts_err connect_one(int family, const struct sockaddr *addr, socklen_t len, const char *where,
+                            int64_t deadline_ns, int *fd)
+{
+    *fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (*fd < 0) return jwts_fail(JWTS_E_UNAVAILABLE, "redis connect %s: socket: %s", where, strerror(errno));
+    jwts_err rc = JWTS_OK;
+    if (connect(*fd, addr, len) != 0) {
+        if (errno == EINPROGRESS) rc = finish_connect(*fd, where, deadline_ns);
+        else rc = jwts_fail(JWTS_E_UNAVAILABLE, "redis connect %s: %s", where, strerror(errno));
+    }
+    if (!rc && family != AF_UNIX) {
+        int one = 1;
+        setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (rc) close(*fd), *fd = -1;
+    return rc;
+}
+
+static jwts_err connect_socket(const redis_addr *a, const char *where, int64_t deadline_ns, int *fd)
+{
+    if (a->unix_path) {
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        if (strlen(a->unix_path) >= sizeof sun.sun_path)
+            return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis connect %s: socket path too long", where);
+        strcpy(sun.sun_path, a->unix_path);
+        return connect_one(AF_UNIX, (const struct sockaddr *)&sun, sizeof sun, where, deadline_ns, fd);
+    }
+    char port[8];
+    snprintf(port, sizeof port, "%d", a->port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    int g = getaddrinfo(a->host, port, &hints, &res);
+    if (g != 0)
+        return jwts_fail(JWTS_E_UNAVAILABLE, "redis connect %s: %s", where,
+                         g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+    jwts_err rc = JWTS_E_UNAVAILABLE;
+    for (struct addrinfo *ai = res; ai && rc && rc != JWTS_E_TIMEOUT; ai = ai->ai_next)
+        rc = connect_one(ai->ai_family, ai->ai_addr, ai->ai_addrlen, where, deadline_ns, fd);
+    freeaddrinfo(res);
+    return rc;
+}
+
 /* AUTH and SELECT in one round trip, as configured. */
-static jwts_err handshake(redisContext *c, const redis_config *cfg, int64_t deadline_ns)
+static jwts_err handshake(redis_conn *c, const redis_config *cfg, int64_t deadline_ns)
 {
     const redis_addr *a = &cfg->addr;
     char db[16];
@@ -141,28 +345,27 @@ static jwts_err handshake(redisContext *c, const redis_config *cfg, int64_t dead
     return rc;
 }
 
-jwts_err jwts_redis_conn_open(const redis_config *cfg, int64_t deadline_ns, redisContext **out)
+jwts_err jwts_redis_conn_open(const redis_config *cfg, int64_t deadline_ns, redis_conn **out)
 {
     *out = NULL;
     int64_t connect_deadline = jwts_monotonic_ns() + cfg->connect_timeout_ms * 1000000;
     if (connect_deadline < deadline_ns) deadline_ns = connect_deadline;
-    char where[300];
+    redis_conn *c = calloc(1, sizeof *c);
+    if (!c || !(c->reader = redisReaderCreate())) {
+        free(c);
+        return jwts_fail(JWTS_E_NO_MEMORY, "redis connect: out of memory");
+    }
+    c->fd = -1;
     if (cfg->addr.unix_path)
-        snprintf(where, sizeof where, "%s", cfg->addr.unix_path);
+        snprintf(c->where, sizeof c->where, "%s", cfg->addr.unix_path);
     else
-        snprintf(where, sizeof where, "%s:%d", cfg->addr.host, cfg->addr.port);
-    redisContext *c = cfg->addr.unix_path ? redisConnectUnixNonBlock(cfg->addr.unix_path)
-                                          : redisConnectNonBlock(cfg->addr.host, cfg->addr.port);
-    if (!c) return jwts_fail(JWTS_E_NO_MEMORY, "redis connect %s: out of memory", where);
-    jwts_err rc;
-    if (c->err)
-        rc = jwts_fail(c->err == REDIS_ERR_OOM ? JWTS_E_NO_MEMORY : JWTS_E_UNAVAILABLE, "redis connect %s: %s", where,
-                       c->errstr);
-    else
-        rc = finish_connect(c, where, deadline_ns);
+        snprintf(c->where, sizeof c->where, "%s:%d", cfg->addr.host, cfg->addr.port);
+    jwts_err rc = connect_socket(&cfg->addr, c->where, deadline_ns, &c->fd);
+    if (!rc && cfg->tls)
+        rc = jwts_redis_tls_handshake(cfg->tls, c->fd, cfg->addr.host, c->where, deadline_ns, &c->ssl);
     if (!rc) rc = handshake(c, cfg, deadline_ns);
     if (rc) {
-        redisFree(c);
+        jwts_redis_conn_free(c);
         return rc;
     }
     *out = c;

@@ -63,7 +63,7 @@ typedef struct conn {
     bool stop;         /* under lock */
     int wake_fd;       /* eventfd */
     /* I/O thread only: */
-    redisContext *c;
+    redis_conn *c;
     queue inflight;
 } conn;
 
@@ -121,7 +121,7 @@ static void complete_all(conn *cn, queue *q, jwts_err rc)
 
 static void drop_connection(conn *cn, jwts_err rc)
 {
-    if (cn->c) redisFree(cn->c);
+    jwts_redis_conn_free(cn->c);
     cn->c = NULL;
     complete_all(cn, &cn->inflight, rc);
 }
@@ -145,8 +145,8 @@ static void take_pending(conn *cn)
     }
     int64_t now = jwts_monotonic_ns();
     for (request *r; (r = pop(&q));) {
-        if (redisAppendFormattedCommand(cn->c, r->cmd, r->cmd_len) != REDIS_OK) {
-            jwts_err rc = jwts_redis_io_fail(cn->c, "format");
+        jwts_err rc = jwts_redis_conn_append(cn->c, r->cmd, r->cmd_len);
+        if (rc) {
             queue one = {0};
             push(&one, r);
             complete_all(cn, &one, rc);
@@ -165,11 +165,8 @@ static jwts_err route_replies(conn *cn)
     queue finished = {0};
     jwts_err rc = JWTS_OK;
     for (;;) {
-        void *reply = NULL;
-        if (redisGetReplyFromReader(cn->c, &reply) != REDIS_OK) {
-            rc = jwts_redis_io_fail(cn->c, "read");
-            break;
-        }
+        redisReply *reply = NULL;
+        if ((rc = jwts_redis_conn_next(cn->c, &reply))) break;
         if (!reply) break;
         request *r = cn->inflight.head;
         if (!r) {
@@ -184,7 +181,7 @@ static jwts_err route_replies(conn *cn)
     return rc;
 }
 
-static bool output_pending(const conn *cn) { return cn->c && cn->c->obuf && cn->c->obuf[0]; }
+static bool output_pending(const conn *cn) { return cn->c && jwts_redis_conn_output_pending(cn->c); }
 
 /* poll timeout: until the oldest request in flight has waited command_timeout_ms. */
 static int stall_timeout_ms(const conn *cn)
@@ -210,11 +207,11 @@ static void *io_main(void *arg)
     while (!stopping(cn)) {
         take_pending(cn);
         if (output_pending(cn)) {
-            int done = 0;
-            if (redisBufferWrite(cn->c, &done) != REDIS_OK) drop_connection(cn, jwts_redis_io_fail(cn->c, "write"));
+            jwts_err rc = jwts_redis_conn_write(cn->c);
+            if (rc) drop_connection(cn, rc);
         }
         struct pollfd fds[2] = {{.fd = cn->wake_fd, .events = POLLIN}, {.fd = -1}};
-        if (cn->c) fds[1] = (struct pollfd){.fd = cn->c->fd, .events = POLLIN | (output_pending(cn) ? POLLOUT : 0)};
+        if (cn->c) fds[1] = (struct pollfd){.fd = jwts_redis_conn_fd(cn->c), .events = jwts_redis_conn_events(cn->c)};
         int k = poll(fds, 2, stall_timeout_ms(cn));
         if (k < 0 && errno != EINTR) {
             drop_connection(cn, jwts_fail(JWTS_E_UNAVAILABLE, "redis: poll: %s", strerror(errno)));
@@ -224,8 +221,11 @@ static void *io_main(void *arg)
             uint64_t count;
             if (read(cn->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN) continue;
         }
-        if (cn->c && (fds[1].revents & (POLLIN | POLLERR | POLLHUP))) {
-            jwts_err rc = redisBufferRead(cn->c) == REDIS_OK ? route_replies(cn) : jwts_redis_io_fail(cn->c, "read");
+        /* POLLOUT with nothing to write: a TLS read that must write first */
+        if (cn->c && ((fds[1].revents & (POLLIN | POLLERR | POLLHUP)) ||
+                      ((fds[1].revents & POLLOUT) && !output_pending(cn)))) {
+            jwts_err rc = jwts_redis_conn_fill(cn->c);
+            if (!rc) rc = route_replies(cn);
             if (rc) drop_connection(cn, rc);
         }
         if (cn->inflight.head && stall_timeout_ms(cn) == 0)

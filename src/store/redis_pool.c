@@ -26,7 +26,7 @@ typedef struct pool {
     const redis_config *cfg;
     pthread_mutex_t lock;
     pthread_cond_t freed;
-    redisContext **conns; /* by slot */
+    redis_conn **conns; /* by slot */
     size_t *free_slots;   /* stack of free slot numbers */
     size_t nfree, size;
     size_t waiting;
@@ -65,7 +65,7 @@ static void release(pool *p, size_t slot)
 {
     pthread_mutex_lock(&p->lock);
     if (p->closed && p->conns[slot]) {
-        redisFree(p->conns[slot]);
+        jwts_redis_conn_free(p->conns[slot]);
         p->conns[slot] = NULL;
     }
     p->free_slots[p->nfree++] = slot;
@@ -81,9 +81,9 @@ jwts_err jwts_redis_pool_exec(redis_runner *r, int64_t deadline_ns, const redis_
     *sent = false;
     jwts_err rc = acquire(p, deadline_ns, &slot);
     if (rc) return rc;
-    redisContext *c = p->conns[slot];
+    redis_conn *c = p->conns[slot];
     if (c && jwts_redis_conn_dead(c)) {
-        redisFree(c);
+        jwts_redis_conn_free(c);
         c = NULL;
     }
     if (!c) rc = jwts_redis_conn_open(p->cfg, deadline_ns, &c);
@@ -91,7 +91,7 @@ jwts_err jwts_redis_pool_exec(redis_runner *r, int64_t deadline_ns, const redis_
         *sent = true;
         rc = jwts_redis_conn_run(c, deadline_ns, cmds, n, replies);
         if (rc) {
-            redisFree(c); /* out of step with the server */
+            jwts_redis_conn_free(c); /* out of step with the server */
             c = NULL;
         }
     }
@@ -113,7 +113,7 @@ static void pool_close(redis_runner *r)
     p->closed = true;
     for (size_t i = 0; i < p->nfree; i++) { /* busy slots are freed by their release */
         size_t slot = p->free_slots[i];
-        if (p->conns[slot]) redisFree(p->conns[slot]);
+        if (p->conns[slot]) jwts_redis_conn_free(p->conns[slot]);
         p->conns[slot] = NULL;
     }
     pthread_cond_broadcast(&p->freed);
@@ -124,7 +124,7 @@ static void pool_destroy(redis_runner *r)
 {
     pool *p = from_base(r);
     for (size_t i = 0; p->conns && i < p->size; i++)
-        if (p->conns[i]) redisFree(p->conns[i]);
+        if (p->conns[i]) jwts_redis_conn_free(p->conns[i]);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->freed);
     free(p->conns);
@@ -160,7 +160,7 @@ redis_node *jwts_redis_node_new(const redis_config *tmpl, const char *host, int 
     redis_node *n = calloc(1, sizeof *n);
     if (!n) return NULL;
     n->cfg = *tmpl;
-    n->cfg.addr = (redis_addr){.port = port, .db = tmpl->addr.db};
+    n->cfg.addr = (redis_addr){.port = port, .db = tmpl->addr.db}; /* cfg.tls: tmpl's, the store's */
     n->cfg.addr.host = strdup(host);
     n->cfg.addr.username = tmpl->addr.username ? strdup(tmpl->addr.username) : NULL;
     n->cfg.addr.password = tmpl->addr.password ? strdup(tmpl->addr.password) : NULL;

@@ -1,5 +1,5 @@
 /*
- * redis_reply.c - map Redis error replies and hiredis transport errors to jwts_err codes.
+ * redis_reply.c - map Redis error replies to jwts_err codes (transport errors: redis_conn.c).
  *
  * The first word of an error reply is its code (Redis 7 keeps it for errors raised inside
  * scripts too). Transient states of the server (LOADING, READONLY replica, BUSY script, auth)
@@ -44,19 +44,4 @@ jwts_err jwts_redis_reply_fail(const redisReply *r, const char *op)
     }
     int len = r->len > 200 ? 200 : (int)r->len;
     return jwts_fail(code, "redis %s: %.*s", op, len, r->str);
-}
-
-jwts_err jwts_redis_io_fail(const redisContext *c, const char *op)
-{
-    if (!c) return jwts_fail(JWTS_E_NO_MEMORY, "redis %s: cannot allocate a connection", op);
-    switch (c->err) {
-    case REDIS_ERR_PROTOCOL:
-        return jwts_fail(JWTS_E_PROTOCOL, "redis %s: protocol error: %s", op, c->errstr);
-    case REDIS_ERR_OOM:
-        return jwts_fail(JWTS_E_NO_MEMORY, "redis %s: %s", op, c->errstr);
-    case REDIS_ERR_EOF:
-        return jwts_fail(JWTS_E_UNAVAILABLE, "redis %s: server closed the connection", op);
-    default:
-        return jwts_fail(JWTS_E_UNAVAILABLE, "redis %s: %s", op, c->errstr[0] ? c->errstr : "connection failed");
-    }
 }

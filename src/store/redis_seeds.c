@@ -1,8 +1,8 @@
 /*
  * redis_seeds.c - the host lists of the cluster and sentinel URLs:
  *
- *   redis-cluster://[[user]:password@]host:port[,host:port...][/]
- *   redis-sentinel://[[user]:password@]host:port[,host:port...]/mastername
+ *   redis[s]-cluster://[[user]:password@]host:port[,host:port...][/][?options]
+ *   redis[s]-sentinel://[[user]:password@]host:port[,host:port...]/mastername[/db][?options]
  *
  * Each host is parsed as "redis://<userinfo>@<host:port>" by jwts_redis_url_parse, so escapes,
  * IPv6 brackets and port checks are the single-node store's own.
@@ -44,8 +44,10 @@ jwts_err jwts_redis_seeds_parse(const char *url, const char *scheme, redis_addr 
     size_t sl = strlen(scheme);
     if (strncmp(url, scheme, sl) != 0 || strncmp(url + sl, "://", 3) != 0)
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: expected %s://", scheme);
-    const char *p = url + sl + 3, *slash = strchr(p, '/');
-    const char *end = slash ? slash : p + strlen(p);
+    const char *p = url + sl + 3;
+    const char *query = p + strcspn(p, "?");
+    const char *slash = memchr(p, '/', (size_t)(query - p));
+    const char *end = slash ? slash : query;
     const char *at = memchr(p, '@', (size_t)(end - p));
     const char *ui = p;
     size_t ui_len = at ? (size_t)(at - p) : 0;
@@ -66,7 +68,8 @@ jwts_err jwts_redis_seeds_parse(const char *url, const char *scheme, redis_addr 
             rc = parse_host(ui, ui_len, h, (size_t)(stop - h), &a[count++]);
         h = comma ? comma + 1 : end;
     }
-    if (!rc && !(*path = strdup(slash ? slash + 1 : ""))) rc = jwts_fail(JWTS_E_NO_MEMORY, "redis url: out of memory");
+    if (!rc && !(*path = slash ? strndup(slash + 1, (size_t)(query - slash - 1)) : strdup("")))
+        rc = jwts_fail(JWTS_E_NO_MEMORY, "redis url: out of memory");
     if (rc) {
         jwts_redis_seeds_free(a, MAX_SEEDS);
         return rc;

@@ -16,7 +16,9 @@
  * only reads, does not keep talking to a demoted master.
  *
  * With wait_replicas, "WAIT <n> <timeout>" follows every write in the same round trip, and a
- * write that fewer than n replicas acknowledged fails with JWTS_E_UNAVAILABLE.
+ * write that fewer than n replicas acknowledged fails with JWTS_E_UNAVAILABLE (redis_wait.c).
+ * rediss-sentinel://: the sentinels and the master are all reached over TLS with the store's
+ * settings; sentinel_user/sentinel_password authenticate to the sentinels.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,7 +34,6 @@
 
 #define DEFAULT_POOL 8
 #define DEFAULT_CONNECT_TIMEOUT_MS 1000
-#define DEFAULT_WAIT_TIMEOUT_MS 500
 #define MAX_CMDS 8
 
 typedef struct sentinel {
@@ -42,8 +43,7 @@ typedef struct sentinel {
     size_t nsentinels;
     char *name;
     size_t pool_size;
-    int wait_replicas;
-    int64_t wait_timeout_ms;
+    redis_wait wait;
     pthread_mutex_t lock; /* current, generation */
     redis_node *current;  /* NULL until found; its next chain holds former masters */
     uint64_t generation;
@@ -65,10 +65,10 @@ static jwts_err ask(const redis_config *cfg, int64_t deadline_ns, int argc, cons
     size_t lens[4];
     for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
     redis_cmd cmd = {argc, argv, lens};
-    redisContext *ctx = NULL;
+    redis_conn *ctx = NULL;
     jwts_err rc = jwts_redis_conn_open(cfg, deadline_ns, &ctx);
     if (!rc) rc = jwts_redis_conn_run(ctx, deadline_ns, &cmd, 1, reply);
-    if (ctx) redisFree(ctx);
+    jwts_redis_conn_free(ctx);
     return rc;
 }
 
@@ -178,7 +178,7 @@ static void *watch(void *arg)
         const char *argv[2] = {"SUBSCRIBE", "+switch-master"};
         size_t lens[2] = {9, 14};
         redis_cmd cmd = {2, argv, lens};
-        redisContext *c = NULL;
+        redis_conn *c = NULL;
         redisReply *r = NULL;
         int64_t deadline = jwts_monotonic_ns() + sc->connect_timeout_ms * 1000000;
         jwts_err rc = jwts_redis_conn_open(sc, deadline, &c);
@@ -189,7 +189,7 @@ static void *watch(void *arg)
             if (rc == JWTS_E_TIMEOUT) rc = JWTS_OK;
             if (r) on_message(s, r), freeReplyObject(r), r = NULL;
         }
-        if (c) redisFree(c);
+        jwts_redis_conn_free(c);
         for (int i = 0; rc && i < 5 && !atomic_load(&s->closed); i++) /* that sentinel is down: next one soon */
             jwts_redis_sleep_within(jwts_monotonic_ns() + 1000000000LL, WATCH_POLL_MS / 2);
     }
@@ -205,29 +205,10 @@ static void watch_stop(sentinel *s)
 
 /* ---- running commands -------------------------------------------------------------------- */
 
-static bool is_read(const redis_cmd *cmd)
-{
-    return (cmd->argvlen[0] == 3 && strncasecmp(cmd->argv[0], "GET", 3) == 0) ||
-           (cmd->argvlen[0] == 4 && strncasecmp(cmd->argv[0], "MGET", 4) == 0);
-}
-
 static void free_replies(redisReply **replies, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (replies[i]) freeReplyObject(replies[i]), replies[i] = NULL;
-}
-
-/* Check the WAIT reply w after the n command replies: enough replicas, unless a command failed
- * (then nothing was written worth waiting for, and the caller sees the error). */
-static jwts_err check_wait(const sentinel *s, redisReply **replies, size_t n, const redisReply *w)
-{
-    for (size_t i = 0; i < n; i++)
-        if (replies[i]->type == REDIS_REPLY_ERROR) return JWTS_OK;
-    if (w->type != REDIS_REPLY_INTEGER) return jwts_redis_reply_fail(w, "WAIT");
-    if (w->integer < s->wait_replicas)
-        return jwts_fail(JWTS_E_UNAVAILABLE, "redis WAIT: %lld of %d replicas acknowledged the write in %lld ms",
-                         w->integer, s->wait_replicas, (long long)s->wait_timeout_ms);
-    return JWTS_OK;
 }
 
 static bool any_readonly(redisReply **replies, size_t n)
@@ -246,13 +227,7 @@ static jwts_err sentinel_run(redis_runner *r, int64_t deadline_ns, const redis_c
     redisReply *got[MAX_CMDS] = {0};
     memcpy(all, cmds, n * sizeof *cmds);
     size_t total = n;
-    char wn[16], wt[24];
-    const char *wargv[3] = {"WAIT", wn, wt};
-    size_t wlens[3] = {4, (size_t)snprintf(wn, sizeof wn, "%d", s->wait_replicas),
-                       (size_t)snprintf(wt, sizeof wt, "%lld", (long long)s->wait_timeout_ms)};
-    bool writes = false;
-    for (size_t i = 0; i < n; i++) writes = writes || !is_read(&cmds[i]);
-    if (s->wait_replicas > 0 && writes) all[total++] = (redis_cmd){3, wargv, wlens};
+    if (jwts_redis_wait_wanted(&s->wait, cmds, n)) all[total++] = jwts_redis_wait_cmd(&s->wait);
     int64_t backoff_ms = 10;
     for (;;) {
         if (atomic_load(&s->closed)) return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
@@ -271,7 +246,7 @@ static jwts_err sentinel_run(redis_runner *r, int64_t deadline_ns, const redis_c
                 free_replies(got, total);
                 rc = jwts_fail(JWTS_E_UNAVAILABLE, "redis sentinel: the master became a replica (READONLY)");
             } else if (!rc) {
-                rc = total > n ? check_wait(s, got, n, got[n]) : JWTS_OK;
+                rc = total > n ? jwts_redis_wait_check(&s->wait, got, n, got[n]) : JWTS_OK;
                 if (total > n) freeReplyObject(got[n]);
                 if (rc)
                     free_replies(got, n);
@@ -326,14 +301,14 @@ static const redis_runner_ops SENTINEL_OPS = {
 /* ---- construction ------------------------------------------------------------------------ */
 
 typedef struct sentinel_args {
-    const jwts_redis_sentinel_options *opts;
+    const jwts_redis_sentinel_options *opts; /* the URL's query applied */
     redis_addr *addrs; /* taken over */
     size_t n;
     const char *name;
     int db;
 } sentinel_args;
 
-static jwts_err sentinel_new(void *arg, redis_runner **out)
+static jwts_err sentinel_new(void *arg, const redis_tls *tls, redis_runner **out)
 {
     sentinel_args *a = arg;
     const jwts_redis_sentinel_options *o = a->opts;
@@ -343,8 +318,8 @@ static jwts_err sentinel_new(void *arg, redis_runner **out)
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->discover_lock, NULL);
     s->pool_size = o->pool_size ? o->pool_size : DEFAULT_POOL;
-    s->wait_replicas = o->wait_replicas;
-    s->wait_timeout_ms = o->wait_timeout_ms ? o->wait_timeout_ms : DEFAULT_WAIT_TIMEOUT_MS;
+    jwts_redis_wait_init(&s->wait, o->wait_replicas, o->wait_timeout_ms);
+    s->tmpl.tls = tls;
     s->tmpl.connect_timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     s->tmpl.command_timeout_ms = o->command_timeout_ms;
     /* the master's credentials move to the template; the sentinels are asked without them */
@@ -357,14 +332,22 @@ static jwts_err sentinel_new(void *arg, redis_runner **out)
         sentinel_destroy(&s->base);
         return jwts_fail(JWTS_E_NO_MEMORY, "redis sentinel: out of memory");
     }
+    bool ok = true;
     for (size_t i = 0; i < a->n; i++) {
         jwts_redis_addr_clear(&(redis_addr){.username = a->addrs[i].username, .password = a->addrs[i].password});
-        a->addrs[i].username = a->addrs[i].password = NULL;
+        a->addrs[i].username = o->sentinel_username ? strdup(o->sentinel_username) : NULL;
+        a->addrs[i].password = o->sentinel_password ? strdup(o->sentinel_password) : NULL;
+        ok = ok && (!o->sentinel_username || a->addrs[i].username) && (!o->sentinel_password || a->addrs[i].password);
         a->addrs[i].db = 0;
-        s->sentinels[i] = (redis_config){.addr = a->addrs[i], .connect_timeout_ms = s->tmpl.connect_timeout_ms};
+        s->sentinels[i] =
+            (redis_config){.addr = a->addrs[i], .connect_timeout_ms = s->tmpl.connect_timeout_ms, .tls = tls};
         a->addrs[i] = (redis_addr){0};
     }
     s->nsentinels = a->n;
+    if (!ok) {
+        sentinel_destroy(&s->base);
+        return jwts_fail(JWTS_E_NO_MEMORY, "redis sentinel: out of memory");
+    }
     s->watching = pthread_create(&s->watcher, NULL, watch, s) == 0;
     *out = &s->base;
     return JWTS_OK;
@@ -372,21 +355,32 @@ static jwts_err sentinel_new(void *arg, redis_runner **out)
 
 jwts_err jwts_store_redis_sentinel_new(const jwts_redis_sentinel_options *opts, jwts_store **out)
 {
-    jwts_redis_sentinel_options none = {0};
-    if (!opts) opts = &none;
-    jwts_err rc = jwts_redis_check_new("redis-sentinel", out, opts->url, opts->pool_size, opts->connect_timeout_ms);
+    jwts_redis_sentinel_options o = opts ? *opts : (jwts_redis_sentinel_options){0};
+    jwts_err rc = jwts_redis_check_new("redis-sentinel", out, o.url, o.pool_size, o.connect_timeout_ms);
     if (rc) return rc;
-    if (opts->wait_timeout_ms < 0 || opts->wait_replicas < 0)
-        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis-sentinel: negative wait_timeout_ms or wait_replicas");
+    redis_url_kind kind;
+    bool tls_url = false;
+    size_t prefix;
+    if (!jwts_redis_url_kind(o.url, &kind, &tls_url, &prefix) || kind != REDIS_URL_SENTINEL)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: expected redis-sentinel:// or rediss-sentinel://");
+    redis_query q;
+    if ((rc = jwts_redis_query_parse(o.url, &q))) return rc;
+    jwts_redis_query_common(&q, tls_url, &o.connect_timeout_ms, &o.command_timeout_ms, &o.pool_size, &o.key_prefix,
+                            &o.tls);
+    if (q.wait_replicas >= 0) o.wait_replicas = (int)q.wait_replicas;
+    if (q.wait_timeout_ms > 0) o.wait_timeout_ms = q.wait_timeout_ms;
+    if (q.sentinel_username) o.sentinel_username = q.sentinel_username;
+    if (q.sentinel_password) o.sentinel_password = q.sentinel_password;
+    if (o.wait_timeout_ms < 0 || o.wait_replicas < 0)
+        rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis-sentinel: negative wait_timeout_ms or wait_replicas");
     redis_addr *addrs = NULL;
     size_t n = 0;
     char *path = NULL;
-    rc = jwts_redis_seeds_parse(opts->url, "redis-sentinel", &addrs, &n, &path);
-    if (rc) return rc;
+    if (!rc) rc = jwts_redis_seeds_parse(o.url, tls_url ? "rediss-sentinel" : "redis-sentinel", &addrs, &n, &path);
     /* path: mastername[/db] */
-    char *slash = strchr(path, '/');
+    char *slash = path ? strchr(path, '/') : NULL;
     int db = 0;
-    if (slash) {
+    if (!rc && slash) {
         *slash = '\0';
         char *end = NULL;
         long v = strtol(slash + 1, &end, 10);
@@ -394,14 +388,16 @@ jwts_err jwts_store_redis_sentinel_new(const jwts_redis_sentinel_options *opts, 
             rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis sentinel: bad db after the master name");
         db = (int)v;
     }
+    if (!rc && q.db >= 0) db = (int)q.db;
     if (!rc && path[0] == '\0')
         rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis sentinel: the url names no master (.../mastername)");
     if (!rc) {
-        sentinel_args a = {opts, addrs, n, path, db};
-        redis_store_spec spec = {"redis-sentinel", opts->key_prefix, opts->command_timeout_ms, false};
+        sentinel_args a = {&o, addrs, n, path, db};
+        redis_store_spec spec = {"redis-sentinel", &o.tls, o.key_prefix, o.command_timeout_ms, false};
         rc = jwts_redis_store_new(&spec, sentinel_new, &a, out);
     }
     jwts_redis_seeds_free(addrs, n);
     free(path);
+    jwts_redis_query_clear(&q);
     return rc;
 }

@@ -39,6 +39,7 @@ typedef struct redis_store {
     redis_config cfg;   /* the single-node store's server; timeouts for all */
     char *prefix;
     redis_runner *runner;
+    redis_tls *tls; /* NULL: plain; outlives the runner */
     bool split_by_slot;
     atomic_bool closed;
 } redis_store;
@@ -537,6 +538,7 @@ static void redis_destroy(jwts_store *st)
 {
     redis_store *rs = from_base(st);
     if (rs->runner) rs->runner->ops->destroy(rs->runner);
+    jwts_redis_tls_free(rs->tls);
     jwts_redis_addr_clear(&rs->cfg.addr);
     free(rs->prefix);
     free(rs);
@@ -636,8 +638,9 @@ jwts_err jwts_redis_check_new(const char *name, jwts_store **out, const char *ur
     return JWTS_OK;
 }
 
-jwts_err jwts_redis_store_new(const redis_store_spec *spec, jwts_err (*new_runner)(void *arg, redis_runner **out),
-                              void *arg, jwts_store **out)
+jwts_err jwts_redis_store_new(const redis_store_spec *spec,
+                              jwts_err (*new_runner)(void *arg, const redis_tls *tls, redis_runner **out), void *arg,
+                              jwts_store **out)
 {
     *out = NULL;
     if (spec->key_prefix && !jwts_redis_prefix_valid(spec->key_prefix))
@@ -649,11 +652,28 @@ jwts_err jwts_redis_store_new(const redis_store_spec *spec, jwts_err (*new_runne
     if (rc) return rc;
     rs->cfg.command_timeout_ms = spec->command_timeout_ms ? spec->command_timeout_ms : DEFAULT_COMMAND_TIMEOUT_MS;
     rs->split_by_slot = spec->split_by_slot;
-    if ((rc = new_runner(arg, &rs->runner))) {
+    if ((rc = jwts_redis_tls_new(spec->tls, &rs->tls)) || (rc = new_runner(arg, rs->tls, &rs->runner))) {
         redis_destroy(&rs->base);
         return rc;
     }
     *out = &rs->base;
+    return JWTS_OK;
+}
+
+/* The options of the URL's query over o (strings point into q). */
+static jwts_err apply_query(jwts_redis_options *o, redis_query *q)
+{
+    redis_url_kind kind;
+    bool tls_url = false;
+    size_t prefix;
+    if (!jwts_redis_url_kind(o->url, &kind, &tls_url, &prefix) || (kind != REDIS_URL_SINGLE && kind != REDIS_URL_UNIX))
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: scheme must be redis://, rediss:// or unix://");
+    jwts_err rc = jwts_redis_query_parse(o->url, q);
+    if (rc) return rc;
+    jwts_redis_query_common(q, tls_url, &o->connect_timeout_ms, &o->command_timeout_ms, &o->pool_size, &o->key_prefix,
+                            &o->tls);
+    if (q->pipeline >= 0) o->auto_pipeline = q->pipeline == 1;
+    if (q->pipeline_connections > 0) o->pipeline_connections = (size_t)q->pipeline_connections;
     return JWTS_OK;
 }
 
@@ -662,17 +682,27 @@ jwts_err jwts_store_redis_new(const jwts_redis_options *opts, jwts_store **out)
     if (!out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis store: out is NULL");
     *out = NULL;
     jwts_redis_options o = opts ? *opts : (jwts_redis_options){0};
-    jwts_err rc = check_options(&o);
-    if (rc) return rc;
+    redis_query q = {0};
+    jwts_err rc = o.url ? apply_query(&o, &q) : JWTS_OK;
+    if (!rc) rc = check_options(&o);
     redis_store *rs = NULL;
-    if ((rc = store_alloc("redis", o.key_prefix, &rs))) return rc;
+    if (!rc) rc = store_alloc("redis", o.key_prefix, &rs);
+    if (rc) {
+        jwts_redis_query_clear(&q);
+        return rc;
+    }
     rs->cfg.connect_timeout_ms = o.connect_timeout_ms ? o.connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     rs->cfg.command_timeout_ms = o.command_timeout_ms ? o.command_timeout_ms : DEFAULT_COMMAND_TIMEOUT_MS;
     rc = build_addr(&o, &rs->cfg.addr);
+    if (!rc && o.tls.enabled && rs->cfg.addr.unix_path)
+        rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: TLS over a unix socket is not supported");
+    if (!rc) rc = jwts_redis_tls_new(&o.tls, &rs->tls);
+    rs->cfg.tls = rs->tls;
     if (!rc && o.auto_pipeline)
         rc = jwts_redis_pipeline_new(&rs->cfg, o.pipeline_connections ? o.pipeline_connections : 1, &rs->runner);
     else if (!rc)
         rc = jwts_redis_pool_new(&rs->cfg, o.pool_size ? o.pool_size : DEFAULT_POOL, &rs->runner);
+    jwts_redis_query_clear(&q);
     if (rc) {
         redis_destroy(&rs->base);
         return rc;

@@ -1,10 +1,12 @@
 /*
  * redis_url.c - parse the Redis URL forms into a redis_addr.
  *
- *   redis://[[user]:password@]host[:port][/db][?db=N]   host may be a bracketed IPv6 literal
- *   unix://[[user]:password@]/path/to/socket[?db=N]
- * User, password and path may be percent-encoded. rediss:// (TLS) is refused: the hiredis 0.14
- * of Debian 12 has no TLS. Details name the offending part, never the password.
+ *   redis://[[user]:password@]host[:port][/db][?options]   host may be a bracketed IPv6 literal
+ *   rediss://... (the same, TLS)
+ *   unix://[[user]:password@]/path/to/socket[?options]
+ * User, password and path may be percent-encoded. The query is checked by redis_query.c (every
+ * option must be known and fit the form); db is taken from it here, the store takes the rest.
+ * Details name the offending part, never the password.
  */
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -93,16 +95,6 @@ static jwts_err parse_userinfo(const char *s, size_t n, redis_addr *out)
     return JWTS_OK;
 }
 
-/* ?db=N (the only query parameter). */
-static jwts_err parse_query(const char *q, size_t n, redis_addr *out)
-{
-    if (n < 3 || memcmp(q, "db=", 3) != 0)
-        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: unknown query parameter (only db=N)");
-    if (!parse_int(q + 3, n - 3, 0, 1 << 30, &out->db))
-        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: db is not a number");
-    return JWTS_OK;
-}
-
 /* host[:port] or [v6][:port] in s[0..n). */
 static jwts_err parse_hostport(const char *s, size_t n, redis_addr *out)
 {
@@ -156,9 +148,7 @@ static jwts_err parse_redis(const char *rest, redis_addr *out)
         size_t n = strcspn(p + 1, "?");
         if (n && !parse_int(p + 1, n, 0, 1 << 30, &out->db))
             return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: the path must be a db number");
-        p += 1 + n;
     }
-    if (*p == '?') return parse_query(p + 1, strlen(p + 1), out);
     return JWTS_OK;
 }
 
@@ -178,7 +168,6 @@ static jwts_err parse_unix(const char *rest, redis_addr *out)
     if (!p) return rc;
     replace(&out->unix_path, p, false);
     replace(&out->host, NULL, false);
-    if (path[n] == '?') return parse_query(path + n + 1, strlen(path + n + 1), out);
     return JWTS_OK;
 }
 
@@ -189,11 +178,18 @@ jwts_err jwts_redis_url_parse(const char *url, redis_addr *out)
     for (const char *p = url; *p; p++)
         if ((unsigned char)*p < 0x21 || *p == 0x7f)
             return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: space or control character");
-    if (strncmp(url, "redis://", 8) == 0) return parse_redis(url + 8, out);
-    if (strncmp(url, "unix://", 7) == 0) return parse_unix(url + 7, out);
-    if (strncmp(url, "rediss://", 9) == 0)
-        return jwts_fail(JWTS_E_UNSUPPORTED, "redis url: rediss:// (TLS) needs hiredis with SSL");
-    return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: scheme must be redis:// or unix://");
+    redis_url_kind kind;
+    bool tls;
+    size_t prefix;
+    if (!jwts_redis_url_kind(url, &kind, &tls, &prefix) || (kind != REDIS_URL_SINGLE && kind != REDIS_URL_UNIX))
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: scheme must be redis://, rediss:// or unix://");
+    redis_query q;
+    jwts_err rc = jwts_redis_query_parse(url, &q);
+    if (rc) return rc;
+    rc = kind == REDIS_URL_UNIX ? parse_unix(url + prefix, out) : parse_redis(url + prefix, out);
+    if (!rc && q.db >= 0) out->db = (int)q.db; /* the query wins over the path */
+    jwts_redis_query_clear(&q);
+    return rc;
 }
 
 void jwts_redis_addr_clear(redis_addr *a)

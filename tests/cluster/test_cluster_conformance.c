@@ -2,7 +2,9 @@
  * test_cluster_conformance.c - the store conformance suite and the manager suite on a real
  * Redis Cluster of 3 masters and 3 replicas started by this test, plus the key slot function
  * checked against the servers' own CLUSTER KEYSLOT, and the sessions checked to be spread over
- * every master.
+ * every master; then WAIT on the cluster: the suites with every write followed by WAIT 1 (each
+ * master has one replica), and WAIT for more replicas than exist failing the write with
+ * JWTS_E_UNAVAILABLE while reads go on.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,46 @@ static jwts_err open_cluster(void *arg, jwts_store **out)
 {
     jwts_redis_cluster_options o = {.url = url, .pool_size = 4, .key_prefix = arg};
     return jwts_store_redis_cluster_new(&o, out);
+}
+
+/* The cluster store from the URL with a query (the form the programs take). */
+static jwts_err open_cluster_query(void *arg, jwts_store **out)
+{
+    char u[700];
+    snprintf(u, sizeof u, "%s?pool_size=4&key_prefix=%s&wait_replicas=1&wait_timeout=2s", url, (const char *)arg);
+    return jwts_store_open_url(u, out);
+}
+
+static int check(bool ok, const char *what)
+{
+    if (!ok) fprintf(stderr, "FAIL: %s (%s)\n", what, jwts_errdetail());
+    return !ok;
+}
+
+/* WAIT for 2 replicas where each master has 1: every write fails UNAVAILABLE naming WAIT, was
+ * applied on the master all the same (documented), and reads carry no WAIT. */
+static int check_wait_too_many(void)
+{
+    char u[700];
+    snprintf(u, sizeof u, "%s?wait_replicas=2&wait_timeout=100ms&key_prefix=wait2:", url);
+    jwts_store *st = NULL;
+    if (check(jwts_store_open_url(u, &st) == JWTS_OK, "open with wait_replicas=2")) return 1;
+    int failures = 0;
+    for (int i = 0; i < 6; i++) { /* users on several masters */
+        char user[32], sid[32];
+        snprintf(user, sizeof user, "wait-user-%d", i);
+        snprintf(sid, sizeof sid, "waitsid%d", i);
+        jwts_session s = topo_session(user, sid);
+        jwts_err rc = jwts_store_set(st, NULL, &s, 60000);
+        failures += check(rc == JWTS_E_UNAVAILABLE && strstr(jwts_errdetail(), "redis WAIT: 1 of 2 replicas"),
+                          "WAIT 2 of 1 replica fails the write with UNAVAILABLE");
+        jwts_session *got = NULL;
+        jwts_session_key k = {user, sid};
+        failures += check(jwts_store_get(st, NULL, &k, &got) == JWTS_OK, "the write is on the master; get has no WAIT");
+        jwts_session_free(got);
+    }
+    jwts_store_free(st);
+    return failures;
 }
 
 /* Our CRC16 slots equal the server's for plain keys, hash-tagged keys and edge cases. */
@@ -92,6 +134,11 @@ int main(void)
     failures += jwts_store_conformance_run(&t);
     jwts_manager_target m = {.name = "redis cluster 3x2", .open = open_cluster, .arg = "mgr:"};
     failures += jwts_manager_suite_run(&m);
+    jwts_conformance_target tw = {.name = "redis cluster 3x2 (WAIT 1)", .open = open_cluster_query, .arg = "confw:"};
+    failures += jwts_store_conformance_run(&tw);
+    jwts_manager_target mw = {.name = "redis cluster 3x2 (WAIT 1)", .open = open_cluster_query, .arg = "mgrw:"};
+    failures += jwts_manager_suite_run(&mw);
+    failures += check_wait_too_many();
     /* the URL form the programs take */
     jwts_store *st = NULL;
     if (jwts_store_open_url(url, &st) != JWTS_OK || strcmp(jwts_store_name(st), "redis-cluster") != 0) failures++;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "store.h"
+#include "store_redis.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -27,6 +28,7 @@ typedef struct jwts_redis_cluster_options {
     size_t pool_size;           /* connections per node; default 8 (max 1024) */
     int64_t connect_timeout_ms; /* default 1000 */
     int64_t command_timeout_ms; /* bound of one call, redirects and retries included; default 2000 */
+    jwts_redis_cache_options cache; /* the near cache (store_redis.h): one stream per master */
 } jwts_redis_cluster_options;
 
 /* A Redis Cluster store. The slot map comes from CLUSTER SLOTS (fetched lazily, so this succeeds
@@ -50,6 +52,7 @@ typedef struct jwts_redis_sentinel_options {
     int64_t command_timeout_ms; /* bound of one call, rediscovery included; default 2000 */
     int wait_replicas;          /* > 0: every write is followed by WAIT wait_replicas (same round trip) */
     int64_t wait_timeout_ms;    /* the WAIT's timeout; default 500 */
+    jwts_redis_cache_options cache; /* the near cache (store_redis.h): flushed on every failover */
 } jwts_redis_sentinel_options;
 
 /* A store on the master that Redis Sentinel names. The master is asked of the sentinels

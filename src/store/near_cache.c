@@ -274,6 +274,7 @@ void jwts_nc_forget_user(near_cache *c, const char *user)
 
 void jwts_nc_flush(near_cache *c)
 {
+    jwts_nc_count_event(c, NC_C_FLUSH, 1); /* counted first: whoever sees the cache empty sees the count */
     atomic_fetch_add(&c->epoch, 1);
     for (size_t s = 0; s < c->nshards; s++) {
         nc_shard *sh = &c->shards[s];
@@ -283,7 +284,6 @@ void jwts_nc_flush(near_cache *c)
         sh->hand = 0;
         pthread_rwlock_unlock(&sh->lock);
     }
-    jwts_nc_count_event(c, NC_C_FLUSH, 1);
 }
 
 bool jwts_nc_defer_touch(near_cache *c, const char *key, size_t len, const jwts_session_key *sk,

@@ -69,6 +69,10 @@ static void *reader(void *arg)
 /* Write KEYS sessions through a, read each on b until b answers from its cache. */
 static int prepare(load *l, jwts_store *a, const char *tag)
 {
+    /* B's first call finds the master (Sentinel) or the slot map (Cluster); its stream follows */
+    jwts_session_key none = {"nobody", "none"};
+    jwts_session *ns = NULL;
+    jwts_store_get(l->b, NULL, &none, &ns);
     for (int k = 0; k < KEYS; k++) {
         snprintf(l->users[k], sizeof l->users[k], "%s%d", tag, k);
         snprintf(l->sids[k], sizeof l->sids[k], "s%d", k);
@@ -101,7 +105,7 @@ static int delete_half(load *l, jwts_store *a)
 }
 
 /* After the change: no stale read, deleted ones gone on B, B's cache back. */
-static int settle(load *l, pthread_t th, uint64_t flushes_before, const char *what)
+static int settle(load *l, pthread_t th, uint64_t flushes_before, jwts_store *truth, const char *what)
 {
     topo_sleep_ms(MAX_STALE_MS + 300);
     atomic_store(&l->stop, true);
@@ -113,9 +117,12 @@ static int settle(load *l, pthread_t th, uint64_t flushes_before, const char *wh
     for (int k = 0; k < KEYS; k++) {
         jwts_session_key key = {l->users[k], l->sids[k]};
         jwts_session *s = NULL;
-        jwts_err rc = jwts_store_get(l->b, NULL, &key, &s);
+        jwts_err rc = jwts_store_get(l->b, NULL, &key, &s), want;
+        jwts_session_free(s), s = NULL;
+        want = jwts_store_get(truth, NULL, &key, &s);
         jwts_session_free(s);
-        f += check(k % 2 == 0 ? rc == JWTS_E_NOT_FOUND : rc == JWTS_OK, "B sees A's deletes, and the rest");
+        f += check(k % 2 == 0 ? want == JWTS_E_NOT_FOUND : want == JWTS_OK, "Redis kept A's deletes and the rest");
+        f += check(rc == want, "B (cached) answers what Redis holds");
     }
     uint64_t hits = stats_of(l->b).hits;
     for (int round = 0; round < 50 && stats_of(l->b).hits <= hits; round++) {
@@ -142,9 +149,11 @@ static int sentinel_failover(void)
     topo_sentinel_url(&t, url, sizeof url);
     jwts_redis_sentinel_options o = {.url = url, .pool_size = 4, .key_prefix = "ct:",
                                      .cache = {.enabled = true, .max_stale_ms = MAX_STALE_MS}};
-    jwts_store *a = NULL, *b = NULL;
+    jwts_store *a = NULL, *b = NULL, *truth = NULL;
     int f = check(jwts_store_redis_sentinel_new(&o, &a) == JWTS_OK && jwts_store_redis_sentinel_new(&o, &b) == JWTS_OK,
                   "open the sentinel stores with caches");
+    o.cache.enabled = false;
+    f += check(jwts_store_redis_sentinel_new(&o, &truth) == JWTS_OK, "open a sentinel store without cache");
     load *l = calloc(1, sizeof *l);
     l->b = b;
     if (!f) f += prepare(l, a, "sf");
@@ -160,12 +169,25 @@ static int sentinel_failover(void)
         for (long long until = topo_now_ms() + 20000; topo_now_ms() < until; topo_sleep_ms(50))
             if ((port = topo_sentinel_master_port(&t, 1)) > 0 && port != old_port) break;
         f += check(port > 0 && port != old_port, "the sentinels name a new master");
-        topo_sleep_ms(500); /* let both stores follow +switch-master */
+        /* delete only once the old master replicates from the new one: a write the old master
+         * acknowledged before its demotion is lost by Redis itself (no WAIT here) */
+        redis_server *old = NULL;
+        for (int i = 0; i < 3; i++)
+            if (t.data[i].port == old_port) old = &t.data[i];
+        bool demoted = false;
+        for (long long until = topo_now_ms() + 20000; old && !demoted && topo_now_ms() < until; topo_sleep_ms(50)) {
+            char info[4096];
+            const char *iargv[] = {"INFO", "replication"};
+            demoted = redis_server_command(old, info, sizeof info, 2, iargv) && strstr(info, "role:slave") &&
+                      strstr(info, "master_link_status:up");
+        }
+        f += check(demoted, "the old master became a replica of the new one");
+        topo_sleep_ms(300); /* let both stores follow +switch-master */
         f += delete_half(l, a);
-        f += settle(l, th, flushes, "sentinel failover");
+        f += settle(l, th, flushes, truth, "sentinel failover");
     }
     free(l);
-    jwts_store_free(a), jwts_store_free(b);
+    jwts_store_free(a), jwts_store_free(b), jwts_store_free(truth);
     topo_sentinel_destroy(&t);
     return f;
 }
@@ -186,18 +208,14 @@ static int cluster_reshard(void)
     topo_cluster_url(&c, url, sizeof url);
     jwts_redis_cluster_options o = {.url = url, .pool_size = 4, .key_prefix = "ct:",
                                     .cache = {.enabled = true, .max_stale_ms = MAX_STALE_MS}};
-    jwts_store *a = NULL, *b = NULL;
+    jwts_store *a = NULL, *b = NULL, *truth = NULL;
     int f = check(jwts_store_redis_cluster_new(&o, &a) == JWTS_OK && jwts_store_redis_cluster_new(&o, &b) == JWTS_OK,
                   "open the cluster stores with caches");
+    o.cache.enabled = false;
+    f += check(jwts_store_redis_cluster_new(&o, &truth) == JWTS_OK, "open a cluster store without cache");
     load *l = calloc(1, sizeof *l);
     l->b = b;
-    if (!f) {
-        /* the slot map is fetched by the first call; the stream follows it */
-        jwts_session_key key = {"nobody", "none"};
-        jwts_session *s = NULL;
-        jwts_store_get(b, NULL, &key, &s);
-        f += prepare(l, a, "cr");
-    }
+    if (!f) f += prepare(l, a, "cr");
     char from_id[64], to_id[64];
     if (!f && !(node_id(&c.nodes[0], from_id, sizeof from_id) && node_id(&c.nodes[1], to_id, sizeof to_id)))
         f += check(false, "node ids");
@@ -212,10 +230,10 @@ static int cluster_reshard(void)
                  c.nodes[0].port, from_id, to_id, c.nodes[0].dir);
         f += check(system(cmd) == 0, "redis-cli --cluster reshard");
         f += delete_half(l, a);
-        f += settle(l, th, flushes, "cluster reshard");
+        f += settle(l, th, flushes, truth, "cluster reshard");
     }
     free(l);
-    jwts_store_free(a), jwts_store_free(b);
+    jwts_store_free(a), jwts_store_free(b), jwts_store_free(truth);
     topo_cluster_destroy(&c);
     return f;
 }

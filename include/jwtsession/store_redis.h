@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics.h"
 #include "store.h"
 
 #ifdef __cplusplus
@@ -53,6 +54,38 @@ typedef struct jwts_redis_tls_options {
                               * the certificate's IP entries) */
     bool insecure;           /* DANGER: no certificate or host name check (tests only) */
 } jwts_redis_tls_options;
+/* The near cache (docs/cache.md): get answers from local memory while Redis's own invalidation
+ * stream (CLIENT TRACKING ... BCAST, redirected to a connection subscribed to
+ * __redis__:invalidate) is known to be live; any change to a cached session by anyone (this
+ * process, another instance, redis-cli, expiry, FLUSHALL) removes it. Fails closed: while the
+ * stream is not proven live within max_stale_ms, every get goes to Redis. A zeroed struct is
+ * "off"; with enabled set, zero fields take the defaults shown. */
+typedef struct jwts_redis_cache_options {
+    bool enabled;
+    size_t max_entries;        /* sessions kept; the least recently used go first; default 65536 */
+    int64_t max_stale_ms;      /* a hit needs a PONG for a PING sent at most this long ago; default 250 */
+    int64_t ping_interval_ms;  /* PING period on the stream's connections; default 50 */
+    int64_t max_age_ms;        /* an entry ends this long after it was read from Redis; default 60000 */
+    int64_t touch_flush_ms;    /* touches of cached sessions are batched and written this often; default 50 */
+    size_t max_pending_touches; /* beyond this a touch is written at once; default 65536 */
+    jwts_metrics *metrics;     /* jwtsession_cache_* series go here (must outlive the store); NULL = none */
+} jwts_redis_cache_options;
+
+/* What a near cache has done so far (jwts_store_redis_cache_stats). */
+typedef struct jwts_redis_cache_stats {
+    uint64_t hits;          /* gets answered from memory */
+    uint64_t misses;        /* gets sent to Redis while the stream was live (filling the cache) */
+    uint64_t bypasses;      /* gets sent to Redis because the stream was not known to be live */
+    uint64_t invalidations; /* keys Redis (or a local write) invalidated */
+    uint64_t flushes;       /* whole-cache flushes: FLUSHALL/FLUSHDB, stream lost, topology change */
+    uint64_t evictions;     /* entries dropped for room */
+    uint64_t touches_deferred; /* touches answered from the cache and written in the background */
+    uint64_t touches_written;  /* deferred touches written to Redis */
+    uint64_t stream_connects;  /* times the invalidation stream (re)connected */
+    size_t entries;         /* sessions cached now */
+    bool live;              /* the stream is live now (hits are allowed) */
+    double propagation_p50_ms, propagation_p99_ms; /* own write -> own invalidation, recent samples */
+} jwts_redis_cache_stats;
 
 /* Options of the Redis store; a zeroed struct gives the defaults shown. Strings are copied. */
 typedef struct jwts_redis_options {
@@ -74,6 +107,7 @@ typedef struct jwts_redis_options {
     bool auto_pipeline;         /* share writes between concurrent callers (see above) */
     size_t pipeline_connections; /* auto_pipeline: connections, one I/O thread each; default 1 (max 64) */
     jwts_redis_tls_options tls;  /* TLS; rediss:// enables it */
+    jwts_redis_cache_options cache; /* the near cache; off unless cache.enabled */
 } jwts_redis_options;
 
 /* A new Redis store. Connections are opened lazily, so this succeeds while Redis is down; the
@@ -86,6 +120,17 @@ typedef struct jwts_redis_options {
  * reply or a bad reply), JWTS_E_MALFORMED (a record this library did not write); the detail holds
  * what Redis said. */
 jwts_err jwts_store_redis_new(const jwts_redis_options *opts, jwts_store **out);
+
+/* Put a near cache in front of st, a store made by jwts_store_redis_new,
+ * jwts_store_redis_cluster_new, jwts_store_redis_sentinel_new or jwts_store_open_url on a Redis
+ * URL (how a program turns it on for a store it opened by URL). Call before st is shared between
+ * threads. Starts the stream's threads; the cache stays bypassed until the stream is live.
+ * JWTS_E_UNSUPPORTED for another kind of store, JWTS_E_CONFLICT if st already has one,
+ * JWTS_E_INVALID_ARGUMENT for a bad option. */
+jwts_err jwts_store_redis_cache_enable(jwts_store *st, const jwts_redis_cache_options *opts);
+
+/* The near cache's figures so far. JWTS_E_NOT_FOUND if st has no near cache. */
+jwts_err jwts_store_redis_cache_stats(jwts_store *st, jwts_redis_cache_stats *out);
 
 #ifdef __cplusplus
 }

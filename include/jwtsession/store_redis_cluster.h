@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store.h"
 #include "store_redis.h"
 
 #ifdef __cplusplus
@@ -31,6 +32,7 @@ typedef struct jwts_redis_cluster_options {
     int wait_replicas;          /* > 0: every write is followed by WAIT wait_replicas on its master */
     int64_t wait_timeout_ms;    /* the WAIT's timeout; default 500 */
     jwts_redis_tls_options tls; /* TLS to every node; rediss-cluster:// enables it */
+    jwts_redis_cache_options cache; /* the near cache (store_redis.h): one stream per master */
 } jwts_redis_cluster_options;
 
 /* A Redis Cluster store. The slot map comes from CLUSTER SLOTS (fetched lazily, so this succeeds
@@ -61,6 +63,7 @@ typedef struct jwts_redis_sentinel_options {
     jwts_redis_tls_options tls; /* TLS to sentinels and master; rediss-sentinel:// enables it */
     const char *sentinel_username; /* ACL user on the sentinels (NULL: "default" with a password) */
     const char *sentinel_password; /* NULL: sentinels asked without AUTH; wiped on free */
+    jwts_redis_cache_options cache; /* the near cache (store_redis.h): flushed on every failover */
 } jwts_redis_sentinel_options;
 
 /* A store on the master that Redis Sentinel names. The master is asked of the sentinels

@@ -211,6 +211,11 @@ typedef struct redis_runner_ops {
     jwts_err (*run)(redis_runner *r, int64_t deadline_ns, const redis_cmd *cmds, size_t n, redisReply **replies);
     void (*close)(redis_runner *r); /* drop connections, stop threads; later runs give JWTS_E_CLOSED */
     void (*destroy)(redis_runner *r);
+    /* Optional (the near cache): the masters whose writes must be heard, as borrowed configs
+     * valid until destroy, into out[0..cap) (out NULL: only *generation); returns how many.
+     * *generation changes whenever that set or a slot's owner may have changed. NULL: the
+     * store's own server, generation 0. */
+    size_t (*servers)(redis_runner *r, const redis_config **out, size_t cap, uint64_t *generation);
 } redis_runner_ops;
 
 struct redis_runner {

@@ -49,6 +49,7 @@ typedef struct cluster {
     atomic_size_t nnodes;
     _Atomic uint16_t slots[JWTS_REDIS_SLOTS]; /* node number by slot */
     atomic_uint_fast64_t generation;          /* bumped by every refresh */
+    atomic_uint_fast64_t moves;               /* bumped by every MOVED repoint (the near cache) */
     pthread_mutex_t refresh_lock;             /* one CLUSTER SLOTS at a time */
     atomic_size_t next_probe;                 /* where the next refresh starts asking */
     atomic_bool closed;
@@ -172,6 +173,7 @@ static uint16_t owner(cluster *c, int slot, uint64_t *generation)
 static void repoint(cluster *c, unsigned slot, uint16_t n)
 {
     atomic_store_explicit(&c->slots[slot], n, memory_order_relaxed);
+    atomic_fetch_add(&c->moves, 1);
 }
 
 /* ---- running a command ------------------------------------------------------------------- */
@@ -349,7 +351,26 @@ static void cluster_destroy(redis_runner *r)
     free(c);
 }
 
-static const redis_runner_ops CLUSTER_OPS = {.run = cluster_run, .close = cluster_close, .destroy = cluster_destroy};
+/* The near cache follows every master that owns a slot; any refresh or MOVED is a new generation. */
+static size_t cluster_servers(redis_runner *r, const redis_config **out, size_t cap, uint64_t *generation)
+{
+    cluster *c = from_base(r);
+    *generation = atomic_load(&c->generation) + atomic_load(&c->moves);
+    if (!out) return 0;
+    bool seen[MAX_NODES] = {0};
+    size_t n = 0;
+    for (size_t i = 0; i < JWTS_REDIS_SLOTS; i++) {
+        uint16_t o = atomic_load_explicit(&c->slots[i], memory_order_relaxed);
+        if (o == NO_NODE || seen[o]) continue;
+        seen[o] = true;
+        if (n == cap) return 0; /* more masters than the cache follows: never live */
+        out[n++] = &node_at(c, o)->cfg;
+    }
+    return n;
+}
+
+static const redis_runner_ops CLUSTER_OPS = {
+    .run = cluster_run, .close = cluster_close, .destroy = cluster_destroy, .servers = cluster_servers};
 
 /* ---- construction ------------------------------------------------------------------------ */
 
@@ -417,6 +438,10 @@ jwts_err jwts_store_redis_cluster_new(const jwts_redis_cluster_options *opts, jw
         cluster_args a = {&o, seeds, nseeds};
         redis_store_spec spec = {"redis-cluster", &o.tls, o.key_prefix, o.command_timeout_ms, true};
         rc = jwts_redis_store_new(&spec, cluster_new, &a, out);
+    }
+    if (!rc && opts->cache.enabled && (rc = jwts_store_redis_cache_enable(*out, &opts->cache))) {
+        jwts_store_free(*out);
+        *out = NULL;
     }
     jwts_redis_seeds_free(seeds, nseeds);
     free(path);

@@ -143,7 +143,7 @@ static jwts_err discover(sentinel *s, uint64_t seen, int64_t deadline_ns)
                 rc = jwts_fail(JWTS_E_NO_MEMORY, "redis sentinel: out of memory");
             }
         }
-        if (!rc) s->generation++;
+        if (!rc) __atomic_fetch_add(&s->generation, 1, __ATOMIC_RELEASE); /* read lock-free by the near cache */
         pthread_mutex_unlock(&s->lock);
     }
     pthread_mutex_unlock(&s->discover_lock);
@@ -295,8 +295,22 @@ static void sentinel_destroy(redis_runner *r)
     free(s);
 }
 
+/* The near cache follows the current master; a failover (a new generation) rebuilds its stream. */
+static size_t sentinel_servers(redis_runner *r, const redis_config **out, size_t cap, uint64_t *generation)
+{
+    sentinel *s = from_base(r);
+    *generation = __atomic_load_n(&s->generation, __ATOMIC_ACQUIRE);
+    if (!out) return 0;
+    pthread_mutex_lock(&s->lock);
+    *generation = s->generation;
+    size_t n = 0;
+    if (cap && s->current) out[n++] = &s->current->cfg;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
 static const redis_runner_ops SENTINEL_OPS = {
-    .run = sentinel_run, .close = sentinel_close, .destroy = sentinel_destroy};
+    .run = sentinel_run, .close = sentinel_close, .destroy = sentinel_destroy, .servers = sentinel_servers};
 
 /* ---- construction ------------------------------------------------------------------------ */
 
@@ -395,6 +409,10 @@ jwts_err jwts_store_redis_sentinel_new(const jwts_redis_sentinel_options *opts, 
         sentinel_args a = {&o, addrs, n, path, db};
         redis_store_spec spec = {"redis-sentinel", &o.tls, o.key_prefix, o.command_timeout_ms, false};
         rc = jwts_redis_store_new(&spec, sentinel_new, &a, out);
+    }
+    if (!rc && opts->cache.enabled && (rc = jwts_store_redis_cache_enable(*out, &opts->cache))) {
+        jwts_store_free(*out);
+        *out = NULL;
     }
     jwts_redis_seeds_free(addrs, n);
     free(path);

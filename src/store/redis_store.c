@@ -13,6 +13,11 @@
  * (split_by_slot) a batch over many users is cut into one command per slot: get_many sends its
  * MGETs in one runner call (the cluster runner pipelines those of one node), set_many and
  * delete_many run their per-slot scripts in turn.
+ *
+ * With a near cache (near_cache.h), get asks it first; a miss reads GET and PTTL in one round
+ * trip and offers the reply to it; every write forgets the keys it touched once Redis answered
+ * (so this instance never serves its own overwritten state), and a touch of a cached session is
+ * queued for the cache's writer instead of a round trip on the caller's thread.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,6 +26,7 @@
 
 #include "core/fail.h"
 #include "jwtsession/clock.h"
+#include "store/near_cache.h"
 #include "store/redis.h"
 
 #define DEFAULT_PREFIX "jwts:"
@@ -42,6 +48,7 @@ typedef struct redis_store {
     redis_tls *tls; /* NULL: plain; outlives the runner */
     bool split_by_slot;
     atomic_bool closed;
+    near_cache *cache; /* the near cache (near_cache.c), or NULL */
 } redis_store;
 
 static redis_store *from_base(jwts_store *st) { return (redis_store *)st; }
@@ -104,17 +111,37 @@ static jwts_err redis_get(jwts_store *st, const jwts_ctx *ctx, const jwts_sessio
     jwts_err rc = begin(rs, ctx, &deadline);
     if (rc) return rc;
     char rec[KEY_MAX];
-    const char *argv[2] = {"GET", rec};
-    size_t lens[2] = {3, record_key(rs, rec, key->user_id, key->session_id)};
-    redis_cmd cmd = {2, argv, lens};
-    redisReply *r = NULL;
-    rc = rs->runner->ops->run(rs->runner, deadline, &cmd, 1, &r);
-    if (rc) return rc;
-    if (r->type == REDIS_REPLY_NIL) rc = not_found();
-    else if (r->type == REDIS_REPLY_STRING) rc = decode_for(r, key->user_id, key->session_id, out);
-    else rc = unexpected(r, "GET");
-    freeReplyObject(r);
+    size_t rec_len = record_key(rs, rec, key->user_id, key->session_id);
+    nc_ticket t = {0};
+    if (rs->cache && jwts_nc_lookup(rs->cache, rec, rec_len, out, &t) == NC_HIT) return JWTS_OK;
+    const char *argv[2] = {"GET", rec}, *pttl_argv[2] = {"PTTL", rec};
+    size_t lens[2] = {3, rec_len}, pttl_lens[2] = {4, rec_len};
+    redis_cmd cmds[2] = {{2, argv, lens}, {2, pttl_argv, pttl_lens}};
+    redisReply *r[2] = {NULL, NULL};
+    rc = rs->runner->ops->run(rs->runner, deadline, cmds, t.id ? 2 : 1, r);
+    if (rc) {
+        if (t.id) jwts_nc_fill(rs->cache, rec, rec_len, &t, NULL, -2);
+        return rc;
+    }
+    if (r[0]->type == REDIS_REPLY_NIL) rc = not_found();
+    else if (r[0]->type == REDIS_REPLY_STRING) rc = decode_for(r[0], key->user_id, key->session_id, out);
+    else rc = unexpected(r[0], "GET");
+    if (t.id) {
+        int64_t pttl = r[1]->type == REDIS_REPLY_INTEGER ? (int64_t)r[1]->integer : -2;
+        jwts_nc_fill(rs->cache, rec, rec_len, &t, rc ? NULL : *out, pttl);
+        freeReplyObject(r[1]);
+    }
+    freeReplyObject(r[0]);
     return rc;
+}
+
+/* After a write to (user, sid) was attempted: drop what the near cache holds of it (probe: the
+ * write was acknowledged; time its own invalidation). */
+static void forget(redis_store *rs, const char *user, const char *sid, bool probe)
+{
+    if (!rs->cache) return;
+    char rec[KEY_MAX];
+    jwts_nc_forget(rs->cache, rec, record_key(rs, rec, user, sid), probe);
 }
 
 /* Arguments of a script call over n sessions or keys, allocated in one block. */
@@ -184,6 +211,7 @@ static jwts_err set_many_one(jwts_store *st, const jwts_ctx *ctx, const jwts_ses
     if (!rc && r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "set");
     if (r) freeReplyObject(r);
     args_free(&a);
+    for (size_t i = 0; i < n; i++) forget(rs, sessions[i]->user_id, sessions[i]->session_id, !rc && i == 0);
     return rc;
 }
 
@@ -211,6 +239,7 @@ static jwts_err delete_keys(redis_store *rs, const jwts_ctx *ctx, const jwts_ses
     if (!rc) *deleted = (size_t)r->integer;
     if (r) freeReplyObject(r);
     args_free(&a);
+    for (size_t i = 0; i < n; i++) forget(rs, keys[i].user_id, keys[i].session_id, !rc && i == 0);
     return rc;
 }
 
@@ -228,8 +257,9 @@ static jwts_err delete_many_one(jwts_store *st, const jwts_ctx *ctx, const jwts_
     return delete_keys(from_base(st), ctx, keys, n, deleted);
 }
 
-static jwts_err redis_touch(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, int64_t last_seen_ms,
-                            int64_t idle_expires_at_ms, int64_t ttl_ms)
+/* The TOUCH script now, on the caller's thread. */
+static jwts_err touch_now(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, int64_t last_seen_ms,
+                          int64_t idle_expires_at_ms, int64_t ttl_ms)
 {
     redis_store *rs = from_base(st);
     int64_t deadline = 0;
@@ -244,11 +274,23 @@ static jwts_err redis_touch(jwts_store *st, const jwts_ctx *ctx, const jwts_sess
                       (size_t)snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms), strlen(key->session_id)};
     redisReply *r = NULL;
     rc = jwts_redis_script_run(rs->runner, deadline, JWTS_SCRIPT_TOUCH, 2, 3, argv, lens, &r);
-    if (rc) return rc;
-    if (r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "touch");
-    else if (r->integer == 0) rc = not_found();
-    freeReplyObject(r);
+    if (!rc && r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "touch");
+    else if (!rc && r->integer == 0) rc = not_found();
+    if (r) freeReplyObject(r);
+    forget(rs, key->user_id, key->session_id, !rc);
     return rc;
+}
+
+static jwts_err redis_touch(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, int64_t last_seen_ms,
+                            int64_t idle_expires_at_ms, int64_t ttl_ms)
+{
+    redis_store *rs = from_base(st);
+    if (rs->cache && !atomic_load(&rs->closed)) {
+        char rec[KEY_MAX];
+        size_t n = record_key(rs, rec, key->user_id, key->session_id);
+        if (jwts_nc_defer_touch(rs->cache, rec, n, key, last_seen_ms, idle_expires_at_ms, ttl_ms)) return JWTS_OK;
+    }
+    return touch_now(st, ctx, key, last_seen_ms, idle_expires_at_ms, ttl_ms);
 }
 
 static jwts_err redis_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key,
@@ -275,6 +317,7 @@ static jwts_err redis_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_ses
                       1};
     redisReply *r = NULL;
     rc = jwts_redis_script_run(rs->runner, deadline, JWTS_SCRIPT_ROTATE, 2, 6, argv, lens, &r);
+    forget(rs, key->user_id, key->session_id, !rc);
     if (rc) return rc;
     if (r->type == REDIS_REPLY_NIL) {
         rc = not_found();
@@ -312,6 +355,7 @@ static jwts_err redis_replace(jwts_store *st, const jwts_ctx *ctx, const jwts_se
     redisReply *r = NULL;
     rc = jwts_redis_script_run(rs->runner, deadline, JWTS_SCRIPT_REPLACE, 2, 4, argv, lens, &r);
     free(blob);
+    forget(rs, s->user_id, s->session_id, !rc);
     if (rc) return rc;
     if (r->type == REDIS_REPLY_NIL) rc = not_found();
     else if (r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "replace");
@@ -366,6 +410,7 @@ static jwts_err redis_delete_user(jwts_store *st, const jwts_ctx *ctx, const cha
 {
     redisReply *r = NULL;
     jwts_err rc = user_script(from_base(st), ctx, JWTS_SCRIPT_DELETE_USER, user_id, &r);
+    if (from_base(st)->cache) jwts_nc_forget_user(from_base(st)->cache, user_id);
     if (rc) return rc;
     if (r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "delete_user");
     else *deleted = (size_t)r->integer;
@@ -530,6 +575,8 @@ static jwts_err redis_count(jwts_store *st, size_t *sessions)
 static void redis_close(jwts_store *st)
 {
     redis_store *rs = from_base(st);
+    if (rs->cache && !atomic_load(&rs->closed)) /* its threads stop; pending touches written first */
+        jwts_nc_stop(rs->cache, jwts_monotonic_ns() + rs->cfg.command_timeout_ms * 1000000);
     if (atomic_exchange(&rs->closed, true)) return;
     rs->runner->ops->close(rs->runner);
 }
@@ -537,6 +584,7 @@ static void redis_close(jwts_store *st)
 static void redis_destroy(jwts_store *st)
 {
     redis_store *rs = from_base(st);
+    jwts_nc_free(rs->cache);
     if (rs->runner) rs->runner->ops->destroy(rs->runner);
     jwts_redis_tls_free(rs->tls);
     jwts_redis_addr_clear(&rs->cfg.addr);
@@ -703,10 +751,48 @@ jwts_err jwts_store_redis_new(const jwts_redis_options *opts, jwts_store **out)
     else if (!rc)
         rc = jwts_redis_pool_new(&rs->cfg, o.pool_size ? o.pool_size : DEFAULT_POOL, &rs->runner);
     jwts_redis_query_clear(&q);
+    if (!rc && o.cache.enabled) rc = jwts_store_redis_cache_enable(&rs->base, &o.cache);
     if (rc) {
         redis_destroy(&rs->base);
         return rc;
     }
     *out = &rs->base;
+    return JWTS_OK;
+}
+
+/* ---- the near cache ------------------------------------------------------------------------- */
+
+static size_t cache_servers(void *arg, const redis_config **out, size_t cap, uint64_t *generation)
+{
+    redis_store *rs = arg;
+    if (rs->runner->ops->servers) return rs->runner->ops->servers(rs->runner, out, cap, generation);
+    *generation = 0;
+    if (out && cap) out[0] = &rs->cfg;
+    return 1;
+}
+
+static jwts_err cache_touch(void *arg, const jwts_ctx *ctx, const jwts_session_key *key, int64_t last_seen_ms,
+                            int64_t idle_expires_at_ms, int64_t ttl_ms)
+{
+    return touch_now(&((redis_store *)arg)->base, ctx, key, last_seen_ms, idle_expires_at_ms, ttl_ms);
+}
+
+jwts_err jwts_store_redis_cache_enable(jwts_store *st, const jwts_redis_cache_options *opts)
+{
+    if (!st || !opts) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis cache: NULL store or options");
+    if (st->ops->get != redis_get) return jwts_fail(JWTS_E_UNSUPPORTED, "redis cache: not a Redis store");
+    redis_store *rs = from_base(st);
+    if (atomic_load(&rs->closed)) return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
+    if (rs->cache) return jwts_fail(JWTS_E_CONFLICT, "redis cache: this store already has one");
+    nc_host host = {.servers = cache_servers, .touch = cache_touch, .arg = rs, .prefix = rs->prefix};
+    return jwts_nc_new(opts, &host, &rs->cache);
+}
+
+jwts_err jwts_store_redis_cache_stats(jwts_store *st, jwts_redis_cache_stats *out)
+{
+    if (!st || !out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis cache: NULL store or stats");
+    if (st->ops->get != redis_get || !from_base(st)->cache)
+        return jwts_fail(JWTS_E_NOT_FOUND, "redis cache: this store has no near cache");
+    jwts_nc_stats(from_base(st)->cache, out);
     return JWTS_OK;
 }

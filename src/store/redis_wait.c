@@ -31,7 +31,8 @@ void jwts_redis_wait_init(redis_wait *w, int replicas, int64_t timeout_ms)
 static bool is_read(const redis_cmd *cmd)
 {
     return (cmd->argvlen[0] == 3 && strncasecmp(cmd->argv[0], "GET", 3) == 0) ||
-           (cmd->argvlen[0] == 4 && strncasecmp(cmd->argv[0], "MGET", 4) == 0);
+           (cmd->argvlen[0] == 4 && strncasecmp(cmd->argv[0], "MGET", 4) == 0) ||
+           (cmd->argvlen[0] == 4 && strncasecmp(cmd->argv[0], "PTTL", 4) == 0); /* the near cache's miss */
 }
 
 bool jwts_redis_wait_wanted(const redis_wait *w, const redis_cmd *cmds, size_t n)

@@ -82,6 +82,10 @@ static const opt opts[] = {
      "long of being accepted, however steadily it trickles (capped at connection-timeout)"},
     {"request-timeout", K_DURATION, OFF(request_timeout_ms), "5s", NULL, "DURATION",
      "deadline of the store calls of one request"},
+    {"store-workers", K_UINT, OFF(store_workers), "64", NULL, "N",
+     "threads that run the requests waiting on a shared store, so a slow store never blocks the\n"
+     "HTTP threads (/healthz, /metrics, JWKS answer at once); 0: run them on the HTTP threads.\n"
+     "Not used with the memory store"},
     {"max-body", K_SIZE, OFF(max_body), "64k", NULL, "BYTES", "largest request body (413 beyond)"},
     {"max-header", K_SIZE, OFF(max_header), "8k", NULL, "BYTES", "largest total of request headers (431 beyond)"},
     {"max-url", K_SIZE, OFF(max_url), "4k", NULL, "BYTES", "longest request path and query (414 beyond)"},
@@ -322,6 +326,7 @@ static bool check(jwtsd_config *cfg, char *err, size_t errlen)
     if (cfg->refresh_ttl_ms < 1000) return snprintf(err, errlen, "refresh-ttl must be at least 1s"), false;
     if (cfg->absolute_lifetime_ms < 1000) return snprintf(err, errlen, "absolute-lifetime must be at least 1s"), false;
     if (cfg->threads > 256) return snprintf(err, errlen, "threads must be at most 256"), false;
+    if (cfg->store_workers > 4096) return snprintf(err, errlen, "store-workers must be at most 4096"), false;
     if (cfg->max_connections < 1 || cfg->max_connections > 1000000)
         return snprintf(err, errlen, "max-connections must be between 1 and 1000000"), false;
     if (cfg->max_body < 1 || cfg->max_body > 16 * 1024 * 1024)

@@ -9,6 +9,7 @@
  *   auth.c    bearer tokens: the admin key and users' access tokens
  *   http.c    the libmicrohttpd server: limits, request bodies, responses, access log
  *   guard.c   slow and idle connections: request-head deadline, room kept for new clients
+ *   workers.c the store workers: requests that wait on the store never block an HTTP thread
  *   storefull.c  tells a full store (503) from a client's limit (429)
  *   routes.c  the API endpoints
  *   observe.c metrics and tracing (the seam to src/observe)
@@ -58,6 +59,7 @@ typedef struct jwtsd_config {
     int64_t connection_timeout_ms;
     int64_t head_timeout_ms;        /* from accept to a complete request head */
     int64_t request_timeout_ms;  /* bound of the store calls of one request */
+    int64_t store_workers;       /* threads that run requests waiting on the store; 0: HTTP threads */
     int64_t max_body;            /* bytes */
     int64_t max_header;          /* bytes of all request headers together */
     int64_t max_url;             /* bytes of the request path plus query */
@@ -227,6 +229,19 @@ bool jwtsd_storefull_seen(void);
 
 /* ---- the server state --------------------------------------------------------------------------- */
 
+/* ---- store workers (workers.c) ------------------------------------------------------------ */
+
+typedef struct jwtsd_workers jwtsd_workers;
+
+/* threads workers running run(item) for each submitted item, FIFO, at most capacity queued. */
+jwts_err jwtsd_workers_new(size_t threads, size_t capacity, void (*run)(void *item), jwtsd_workers **out);
+
+/* Queue item; false when the queue is full or the workers are stopping (the caller answers). */
+bool jwtsd_workers_submit(jwtsd_workers *w, void *item);
+
+/* Run what is still queued, stop and join the threads, free w (NULL is fine). */
+void jwtsd_workers_free(jwtsd_workers *w);
+
 typedef struct jwtsd_server {
     const jwtsd_config *cfg;
     jwts_store *store;
@@ -240,6 +255,7 @@ typedef struct jwtsd_server {
     atomic_long in_flight; /* requests started and not yet completed */
     struct MHD_Daemon *mhd;
     jwtsd_guard *guard;
+    jwtsd_workers *workers; /* NULL: store calls run on the HTTP threads (memory store) */
     uint16_t port; /* the bound port */
 } jwtsd_server;
 
@@ -266,7 +282,9 @@ typedef struct jwtsd_request {
     jwts_ctx ctx; /* deadline and trace parent for library calls */
     /* what the handler answered */
     unsigned status;
-    jwts_err error; /* JWTS_OK, or the error code answered */
+    jwts_err error;                 /* JWTS_OK, or the error code answered */
+    bool deferred;                  /* running on a store worker: the answer waits in pending */
+    struct MHD_Response *pending;   /* the answer, queued by the HTTP thread once resumed */
 } jwtsd_request;
 
 /* Answer with status and a JSON body (copied). */
@@ -301,6 +319,9 @@ bool jwtsd_route_match(jwtsd_request *r, char *param, size_t cap);
 
 /* Whether route takes a request body for method. */
 bool jwtsd_route_wants_body(jwtsd_route route, const char *method);
+
+/* true when route's handler calls the store (it then runs on a store worker, if there are any). */
+bool jwtsd_route_uses_store(jwtsd_route route);
 
 /* Run the handler of r->route (the answer is always set on return). */
 void jwtsd_route_dispatch(jwtsd_request *r);

@@ -123,6 +123,10 @@ void jwtsd_reply_owned(jwtsd_request *r, unsigned status, const char *content_ty
     for (size_t i = 0; i < n; i++) MHD_add_response_header(resp, headers[2 * i], headers[2 * i + 1]);
     if (atomic_load_explicit(&r->srv->shutting_down, memory_order_relaxed))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (r->deferred) { /* on a store worker: the HTTP thread queues it once the connection resumes */
+        r->pending = resp;
+        return;
+    }
     if (MHD_queue_response(r->conn, status, resp) != MHD_YES) r->status = 500;
     MHD_destroy_response(resp);
 }
@@ -429,6 +433,38 @@ static void dispatch(req_state *st)
     if (!r->status) jwtsd_reply_error(r, 500, JWTS_E_INTERNAL, "no answer");
 }
 
+/* On a store worker: answer st (503 when it waited past its deadline), then hand the connection
+ * back to its HTTP thread, which sends the answer. */
+static void run_deferred(void *item)
+{
+    req_state *st = item;
+    jwtsd_request *r = &st->r;
+    jwtsd_storefull_reset(); /* thread-local, read while the answer is built on this thread */
+    if (jwts_ctx_expired(&r->ctx))
+        jwtsd_reply_error(r, 503, JWTS_E_TIMEOUT, "waited for a store worker past --request-timeout");
+    else
+        dispatch(st);
+    MHD_resume_connection(r->conn);
+}
+
+/* Answer st now, or (a store call on a server with store workers) suspend its connection and let a
+ * worker answer it; a full queue is answered 503 at once. */
+static void answer(req_state *st)
+{
+    jwtsd_request *r = &st->r;
+    jwtsd_workers *w = r->srv->workers;
+    if (!w || st->too_large || !jwtsd_route_uses_store(r->route)) {
+        dispatch(st);
+        return;
+    }
+    r->deferred = true;
+    MHD_suspend_connection(r->conn);
+    if (jwtsd_workers_submit(w, st)) return;
+    r->deferred = false;
+    MHD_resume_connection(r->conn);
+    jwtsd_reply_error(r, 503, JWTS_E_LIMIT, "server busy: every store worker is taken (--store-workers)");
+}
+
 /* The guard's record of conn (NULL if it has none). */
 static jwtsd_conn *conn_of(struct MHD_Connection *conn)
 {
@@ -500,7 +536,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return go_on ? MHD_YES : MHD_NO;
     }
-    if (!st->r.status) dispatch(st);
+    if (st->r.deferred && !st->r.pending && st->r.status) return MHD_NO; /* the worker could not build it */
+    if (st->r.pending) { /* back from a store worker */
+        struct MHD_Response *resp = st->r.pending;
+        st->r.pending = NULL;
+        if (MHD_queue_response(conn, st->r.status, resp) != MHD_YES) st->r.status = 500;
+        MHD_destroy_response(resp);
+    } else if (!st->r.status && !st->r.deferred) {
+        answer(st);
+    }
     return MHD_YES;
 }
 
@@ -540,6 +584,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     jwtsd_conn *c = conn_of(conn);
     if (c && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) jwtsd_guard_idle(srv->guard, c);
+    if (st->r.pending) MHD_destroy_response(st->r.pending);
     free(st->body);
     free(st);
     atomic_fetch_sub(&srv->in_flight, 1);
@@ -609,7 +654,14 @@ bool jwtsd_http_start(jwtsd_server *srv, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", jwts_errname(rc), jwts_errdetail());
         return false;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    /* The memory store never waits: its calls stay on the HTTP threads. */
+    if (cfg->store_workers > 0 && strncmp(cfg->store, "memory", 6) != 0 &&
+        jwtsd_workers_new((size_t)cfg->store_workers, (size_t)cfg->max_connections, run_deferred, &srv->workers)) {
+        snprintf(err, errlen, "cannot start %lld store workers", (long long)cfg->store_workers);
+        return false;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
     if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
@@ -641,6 +693,8 @@ void jwtsd_http_quiesce(jwtsd_server *srv)
 
 void jwtsd_http_stop(jwtsd_server *srv)
 {
+    jwtsd_workers_free(srv->workers); /* answers what is queued: no connection stays suspended */
+    srv->workers = NULL;
     if (srv->mhd) MHD_stop_daemon(srv->mhd); /* reports every connection closed to the guard */
     srv->mhd = NULL;
     if (!srv->guard) return;

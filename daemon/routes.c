@@ -67,6 +67,12 @@ bool jwtsd_route_wants_body(jwtsd_route route, const char *method)
     return !strcmp(method, "POST") || !strcmp(method, "PATCH");
 }
 
+bool jwtsd_route_uses_store(jwtsd_route route)
+{
+    return route != JWTSD_ROUTE_NONE && route != JWTSD_ROUTE_JWKS && route != JWTSD_ROUTE_METRICS &&
+           route != JWTSD_ROUTE_HEALTHZ;
+}
+
 /* Decode the {id} segment seg (n raw bytes) into param. */
 static bool take_param(jwtsd_request *r, const char *seg, size_t n, char *param, size_t cap)
 {

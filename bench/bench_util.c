@@ -29,8 +29,67 @@ double bench_us_per_op(void (*fn)(void *arg, uint64_t i), void *arg, double seco
     return (double)elapsed / 1e3 / (double)ops;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bench_median(double *v, int n)
+{
+    if (n <= 0) return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+void bench_alternate(void (*a)(void *, uint64_t), void *arg_a, void (*b)(void *, uint64_t), void *arg_b, int rounds,
+                     double seconds, double *med_a, double *med_b)
+{
+    double va[64], vb[64];
+    if (rounds > 64) rounds = 64;
+    if (rounds < 1) rounds = 1;
+    for (int r = 0; r < rounds; r++) {
+        if (r % 2 == 0) {
+            va[r] = bench_us_per_op(a, arg_a, seconds);
+            vb[r] = bench_us_per_op(b, arg_b, seconds);
+        } else {
+            vb[r] = bench_us_per_op(b, arg_b, seconds);
+            va[r] = bench_us_per_op(a, arg_a, seconds);
+        }
+    }
+    *med_a = bench_median(va, rounds);
+    *med_b = bench_median(vb, rounds);
+}
+
+#define BENCH_MISSES_MAX 32
+static char bench_misses[BENCH_MISSES_MAX][96];
+static int bench_nmisses;
+
+void bench_miss(const char *what)
+{
+    if (bench_nmisses < BENCH_MISSES_MAX) snprintf(bench_misses[bench_nmisses], sizeof bench_misses[0], "%s", what);
+    bench_nmisses++;
+}
+
+int bench_finish(const char *prog)
+{
+    if (bench_nmisses == 0) {
+        printf("%s: every target met\n", prog);
+        return 0;
+    }
+    for (int out = 0; out < 2; out++) {
+        FILE *f = out ? stderr : stdout;
+        fprintf(f, "%s: MISSED %d target(s):", prog, bench_nmisses);
+        for (int i = 0; i < bench_nmisses && i < BENCH_MISSES_MAX; i++) fprintf(f, "%s %s", i ? ";" : "", bench_misses[i]);
+        fprintf(f, "\n");
+        fflush(f);
+    }
+    return 1;
+}
+
 void bench_row(const char *what, double ours, double baseline, const char *target, int pass)
 {
+    if (pass == 0) bench_miss(what);
     printf("  %-52s %12.3f %12.3f %8.2fx %9s %s\n", what, ours, baseline, baseline > 0 ? ours / baseline : 0.0, target,
            pass < 0 ? "" : pass ? "PASS" : "MISS");
 }

@@ -165,8 +165,25 @@ void bench_redis_stop(bench_redis *r)
     }
 }
 
+bool bench_redis_fill_get_key(const bench_redis *r)
+{
+    struct timeval tv = {2, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+    bool ok = false;
+    if (c && !c->err) {
+        char value[BENCH_GET_VALUE_BYTES];
+        memset(value, 'v', sizeof value);
+        redisReply *rep = redisCommand(c, "SET key:__rand_int__ %b", value, sizeof value);
+        ok = rep && rep->type == REDIS_REPLY_STATUS;
+        if (rep) freeReplyObject(rep);
+    }
+    if (c) redisFree(c);
+    return ok;
+}
+
 double bench_redis_benchmark_rps(const bench_redis *r, int clients, int pipeline, int requests)
 {
+    if (!bench_redis_fill_get_key(r)) return 0; /* GET an existing key, as ours do */
     char cmd[256], line[512];
     snprintf(cmd, sizeof cmd, "redis-benchmark -h 127.0.0.1 -p %d -c %d -P %d -t get -n %d -q 2>/dev/null", r->port,
              clients, pipeline, requests);

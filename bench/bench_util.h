@@ -45,10 +45,17 @@ typedef struct bench_redis {
 bool bench_redis_start(bench_redis *r);
 void bench_redis_stop(bench_redis *r);
 
+/* Bytes of the value stored under redis-benchmark's GET key (about one session record). */
+#define BENCH_GET_VALUE_BYTES 256
+
+/* Store a BENCH_GET_VALUE_BYTES value under "key:__rand_int__", the key `redis-benchmark -t get`
+ * reads, so the GET baseline reads a value as our gets do rather than missing. */
+bool bench_redis_fill_get_key(const bench_redis *r);
+
 /* requests/s that `redis-benchmark -c clients -P pipeline -t get` reports against r. */
 double bench_redis_benchmark_rps(const bench_redis *r, int clients, int pipeline, int requests);
 
-/* The raw GET round trip in microseconds: 1e6 / redis-benchmark -c 1 -P 1 -t get. */
+/* The raw GET round trip in microseconds: 1e6 / redis-benchmark -c 1 -P 1 -t get (key filled first). */
 double bench_redis_get_rtt_us(const bench_redis *r);
 
 #endif

@@ -136,7 +136,10 @@ bool bench_redis_start(bench_redis *r)
     fflush(NULL); /* the child must not flush our buffered output a second time */
     r->pid = fork();
     if (r->pid == 0) {
-        freopen("/dev/null", "w", stdout);
+        if (!freopen("/dev/null", "w", stdout)) _exit(127);
+        /* no inherited descriptor (a caller's `flock` lock among them) may outlive us in a server
+         * left behind when this benchmark is killed */
+        closefrom(3);
         execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", r->dir, "--save", "",
                "--appendonly", "no", (char *)NULL);
         _exit(127);

@@ -178,6 +178,7 @@ int main(int argc, char **argv)
     jwts_store *one = open_store(srv.port, false, 1);
     jwts_store *piped = open_store(srv.port, true, 0);
     jwts_store *pooled = open_store(srv.port, false, 16);
+    for (size_t i = 0; i < KEYS; i++) op_set(one, i); /* every key stored before the first timed get */
     double rtt_r[64], p1_r[64], p16_r[64], set_r[64], get_r[64], del_r[64], piped_r[64], pooled_r[64], batch_r[64];
     for (int r = 0; r < rounds; r++) {
         for (int step = 0; step < 2; step++) {

@@ -121,6 +121,29 @@ static bool answers_ping(int port)
     return ok;
 }
 
+/* The servers started and not yet stopped, stopped at exit too (a benchmark that dies on a failed
+ * call must not leave its redis-server running). */
+static bench_redis *started[8];
+
+static void stop_started(void)
+{
+    for (int i = 0; i < 8; i++)
+        if (started[i]) bench_redis_stop(started[i]);
+}
+
+static void remember(bench_redis *r, bool on)
+{
+    static bool registered;
+    if (!registered) registered = atexit(stop_started) == 0;
+    for (int i = 0; i < 8; i++) {
+        if (on && !started[i]) {
+            started[i] = r;
+            return;
+        }
+        if (!on && started[i] == r) started[i] = NULL;
+    }
+}
+
 bool bench_redis_start(bench_redis *r)
 {
     memset(r, 0, sizeof *r);
@@ -144,6 +167,7 @@ bool bench_redis_start(bench_redis *r)
                "--appendonly", "no", (char *)NULL);
         _exit(127);
     }
+    remember(r, true);
     for (int i = 0; i < 100; i++) {
         if (answers_ping(r->port)) return true;
         struct timespec ts = {0, 50000000};
@@ -155,6 +179,7 @@ bool bench_redis_start(bench_redis *r)
 
 void bench_redis_stop(bench_redis *r)
 {
+    remember(r, false);
     if (r->pid > 0) {
         kill(r->pid, SIGTERM);
         waitpid(r->pid, NULL, 0);

@@ -65,6 +65,7 @@ static pid_t spawn(char *const argv[], char *const envp[])
     pid_t pid = fork();
     if (pid == 0) {
         if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(127);
+        closefrom(3); /* a server left behind must not hold a caller's `flock` lock */
         if (envp)
             execve(argv[0], argv, envp);
         else

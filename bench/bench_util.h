@@ -12,9 +12,24 @@
 /* Call fn(arg, i) for i = 0, 1, ... for about seconds; returns microseconds per call. */
 double bench_us_per_op(void (*fn)(void *arg, uint64_t i), void *arg, double seconds);
 
+/* Median of the n values in v (v is reordered). */
+double bench_median(double *v, int n);
+
+/* Same-run comparison on a shared machine: rounds rounds, each timing a then b (then b then a on
+ * odd rounds) for seconds each with bench_us_per_op; *med_a and *med_b get the medians (us/op). */
+void bench_alternate(void (*a)(void *, uint64_t), void *arg_a, void (*b)(void *, uint64_t), void *arg_b, int rounds,
+                     double seconds, double *med_a, double *med_b);
+
 /* One table row: ours, the same-run baseline, ours/baseline, the target and PASS/MISS
- * (pass < 0: no target). */
+ * (pass < 0: no target). A MISS is remembered for bench_finish. */
 void bench_row(const char *what, double ours, double baseline, const char *target, int pass);
+
+/* Record a missed target that has no table row (bench_row records its own). */
+void bench_miss(const char *what);
+
+/* The exit status of a benchmark: 0 when every target was met; otherwise 1, after printing
+ * "PROG: MISSED n target(s): ..." with each missed target's name on stderr and stdout. */
+int bench_finish(const char *prog);
 
 /* A free TCP port on 127.0.0.1 (bound, read back, released), or -1. */
 int bench_free_port(void);
@@ -30,10 +45,17 @@ typedef struct bench_redis {
 bool bench_redis_start(bench_redis *r);
 void bench_redis_stop(bench_redis *r);
 
+/* Bytes of the value stored under redis-benchmark's GET key (about one session record). */
+#define BENCH_GET_VALUE_BYTES 256
+
+/* Store a BENCH_GET_VALUE_BYTES value under "key:__rand_int__", the key `redis-benchmark -t get`
+ * reads, so the GET baseline reads a value as our gets do rather than missing. */
+bool bench_redis_fill_get_key(const bench_redis *r);
+
 /* requests/s that `redis-benchmark -c clients -P pipeline -t get` reports against r. */
 double bench_redis_benchmark_rps(const bench_redis *r, int clients, int pipeline, int requests);
 
-/* The raw GET round trip in microseconds: 1e6 / redis-benchmark -c 1 -P 1 -t get. */
+/* The raw GET round trip in microseconds: 1e6 / redis-benchmark -c 1 -P 1 -t get (key filled first). */
 double bench_redis_get_rtt_us(const bench_redis *r);
 
 #endif

@@ -8,6 +8,7 @@
  * the error stays in microseconds. Without an invariant TSC it is plain jwts_monotonic_ns().
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #define SCALE_SHIFT 32
 
 static bool tsc_usable;
+static atomic_bool calibrated; /* set (release) once calibrate() has run: the hot path skips pthread_once */
 static uint64_t initial_scale; /* ns per tick << SCALE_SHIFT, from a first short measurement */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -49,7 +51,10 @@ static uint64_t measure_scale(uint64_t tsc0, int64_t ns0, uint64_t tsc1, int64_t
 
 static void calibrate(void)
 {
-    if (!invariant_tsc()) return;
+    if (!invariant_tsc()) {
+        atomic_store_explicit(&calibrated, true, memory_order_release);
+        return;
+    }
     uint64_t t0 = __rdtsc();
     int64_t n0 = jwts_monotonic_ns();
     while (jwts_monotonic_ns() - n0 < 2000000) {} /* 2 ms */
@@ -57,6 +62,7 @@ static void calibrate(void)
     int64_t n1 = jwts_monotonic_ns();
     initial_scale = measure_scale(t0, n0, t1, n1);
     tsc_usable = initial_scale != 0;
+    atomic_store_explicit(&calibrated, true, memory_order_release);
 }
 
 static _Thread_local struct {
@@ -67,7 +73,7 @@ static _Thread_local struct {
 
 int64_t jwts_fast_ns(void)
 {
-    pthread_once(&once, calibrate);
+    if (__builtin_expect(!atomic_load_explicit(&calibrated, memory_order_acquire), 0)) pthread_once(&once, calibrate);
     if (!tsc_usable) return jwts_monotonic_ns();
     uint64_t now = __rdtsc();
     uint64_t ticks = now - anchor.tsc;

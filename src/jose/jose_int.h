@@ -75,6 +75,7 @@ struct jwts_key {
     EVP_PKEY *pkey;
     EVP_PKEY_CTX *verify_tmpl; /* verify-initialised template, duplicated per verify (RSA, EC) */
     size_t sig_len;            /* exact signature length in a JWS */
+    uint8_t ed25519_pk[32];    /* Ed25519: the raw public key, checked at load, verified against */
     /* base64url of the protected header jwts_jwt_sign writes, used for signing and as a verify
      * fast path (an exact match means alg and kid are known without parsing) */
     char *jwt_header;
@@ -101,6 +102,11 @@ jwts_err jwts_key_canonical_jwk(const jwts_key *key, char **out);
 
 /* Sign msg with key into sig (capacity JWTS_SIG_MAX); *sig_len gets the JWS signature length. */
 jwts_err jwts_sig_sign(const jwts_key *key, const void *msg, size_t len, uint8_t *sig, size_t *sig_len);
+
+/* Ed25519: copy pkey's raw public key into out after checking it is a canonical point of the
+ * prime-order subgroup (JWTS_E_BAD_KEY for small-order, mixed-order or non-canonical keys, under
+ * which a cofactorless verify accepts forgeries). Initialises libsodium once. */
+jwts_err jwts_ed25519_public(const EVP_PKEY *pkey, uint8_t out[32]);
 
 /* Verify the JWS signature sig over msg with key. JWTS_E_BAD_SIGNATURE when it does not verify. */
 jwts_err jwts_sig_verify(const jwts_key *key, const void *msg, size_t len, const uint8_t *sig, size_t sig_len);

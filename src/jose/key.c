@@ -1,8 +1,8 @@
 /*
  * key.c - the jwts_key object: construction from HMAC secrets and EVP_PKEYs (with the key
  * type, algorithm and strength rules), generation, accessors and freeing. Every key caches what
- * a sign or verify needs (HMAC key schedule, verify template context, signature length, its
- * encoded JWT header) so the hot path never parses a key.
+ * a sign or verify needs (HMAC key schedule, verify template context, the checked Ed25519 public
+ * key bytes, signature length, its encoded JWT header) so the hot path never parses a key.
  */
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -240,6 +240,10 @@ jwts_err jwts_key_from_pkey(EVP_PKEY *pkey, jwts_alg alg, const char *kid, jwts_
     k->pkey = pkey;
     k->can_sign = jwts_pkey_has_private(pkey);
     k->sig_len = info->kty == JWTS_KTY_RSA ? (size_t)EVP_PKEY_get_size(pkey) : 2 * info->coord_len;
+    if (info->kty == JWTS_KTY_OKP && (e = jwts_ed25519_public(pkey, k->ed25519_pk))) {
+        jwts_key_free(k);
+        return e;
+    }
     if (info->kty != JWTS_KTY_OKP && !(k->verify_tmpl = verify_template(pkey, info))) {
         jwts_key_free(k);
         return jwts_fail(JWTS_E_BAD_KEY, "OpenSSL cannot set up %s verification for this key", info->name);

@@ -4,17 +4,49 @@
  *
  * Verification of RSA and ECDSA hashes the input with the low-level SHA-2 code and runs
  * EVP_PKEY_verify on a duplicate of the key's verify-initialised template context, so a verify
- * pays neither a method fetch nor a digest context; Ed25519 (one-shot by design) uses
- * EVP_DigestVerify on a fresh context.
+ * pays neither a method fetch nor a digest context. Ed25519 verifies with libsodium's
+ * crypto_sign_ed25519_verify_detached over the 32 public key bytes cached in the key (no allocation,
+ * about twice as fast as OpenSSL 3.0): it refuses S >= L, small-order and non-canonical R and
+ * public keys, where OpenSSL's check accepts R = identity, S = 0 under a small-order key. Keys are
+ * also refused at load unless their point is canonical and in the prime-order subgroup
+ * (jwts_ed25519_public). Ed25519 signing stays with OpenSSL (EVP_DigestSign).
  */
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <pthread.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "core/fail.h"
 #include "jose/jose_int.h"
+
+static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
+static int sodium_status = -1;
+
+static void sodium_start(void)
+{
+    sodium_status = sodium_init() < 0 ? -1 : 0;
+}
+
+jwts_err jwts_ed25519_public(const EVP_PKEY *pkey, uint8_t out[32])
+{
+    uint8_t pk[32];
+    size_t n = sizeof pk;
+    pthread_once(&sodium_once, sodium_start);
+    if (sodium_status != 0) return jwts_fail(JWTS_E_INTERNAL, "libsodium failed to initialise");
+    if (EVP_PKEY_get_raw_public_key(pkey, pk, &n) != 1 || n != sizeof pk) {
+        ERR_clear_error();
+        return jwts_fail(JWTS_E_BAD_KEY, "cannot read the Ed25519 public key bytes");
+    }
+    /* canonical encoding, on the curve, not of small order, in the prime-order subgroup */
+    if (crypto_core_ed25519_is_valid_point(pk) != 1)
+        return jwts_fail(JWTS_E_BAD_KEY,
+                         "Ed25519 public key is not a canonical point of the prime-order subgroup");
+    memcpy(out, pk, sizeof pk);
+    return JWTS_OK;
+}
 
 jwts_err jwts_sig_verify(const jwts_key *key, const void *msg, size_t len, const uint8_t *sig, size_t sig_len)
 {
@@ -30,13 +62,8 @@ jwts_err jwts_sig_verify(const jwts_key *key, const void *msg, size_t len, const
         return ok ? JWTS_OK : jwts_fail(JWTS_E_BAD_SIGNATURE, "%s MAC does not match", in->name);
     }
     if (in->kty == JWTS_KTY_OKP) {
-        EVP_MD_CTX *c = EVP_MD_CTX_new();
-        int ok = c && EVP_DigestVerifyInit_ex(c, NULL, NULL, NULL, NULL, key->pkey, NULL) == 1;
-        int r = ok ? EVP_DigestVerify(c, sig, sig_len, msg, len) : -1;
-        EVP_MD_CTX_free(c);
-        if (r == 1) return JWTS_OK;
-        ERR_clear_error();
-        if (!ok) return jwts_fail(JWTS_E_NO_MEMORY, "cannot set up an EdDSA verify");
+        /* sig_len is 64 (checked above); the key bytes were checked and libsodium set up at load */
+        if (crypto_sign_ed25519_verify_detached(sig, msg, len, key->ed25519_pk) == 0) return JWTS_OK;
         return jwts_fail(JWTS_E_BAD_SIGNATURE, "EdDSA signature does not verify");
     }
     uint8_t der[2 * 66 + 16];

@@ -197,9 +197,30 @@ void jwts_histogram_observe(jwts_histogram *h, double v)
     cell_add_double(p + f->nbounds + 1, s, v);
 }
 
+/* A duration into histogram cells p of slot s: whole-nanosecond bounds, no double compare. */
+static inline void observe_ns_at(const family *f, _Atomic uint64_t *p, int s, int64_t ns)
+{
+    if (ns < 0) ns = 0; /* jwts_fast_ns may step back a little */
+    size_t i = 0;
+    while (i < f->nbounds && ns > f->bounds_ns[i]) i++;
+    cell_add(p + i, s, 1);
+    cell_add_double(p + f->nbounds + 1, s, (double)ns * 1e-9);
+}
+
 void jwts_histogram_observe_ns(jwts_histogram *h, int64_t ns)
 {
-    jwts_histogram_observe(h, ns > 0 ? (double)ns * 1e-9 : 0.0); /* jwts_fast_ns may step back a little */
+    if (!h) return;
+    int s = thread_slot();
+    _Atomic uint64_t *p = cell_ptr(h->s.m, s, h->s.cell);
+    if (p) observe_ns_at(h->s.fam, p, s, ns);
+}
+
+void metrics_count_observe_ns(jwts_counter *c, jwts_histogram *h, int64_t ns)
+{
+    int s = thread_slot(); /* one slot lookup for both */
+    _Atomic uint64_t *p;
+    if (c && (p = cell_ptr(c->s.m, s, c->s.cell))) cell_add(p, s, 1);
+    if (h && (p = cell_ptr(h->s.m, s, h->s.cell))) observe_ns_at(h->s.fam, p, s, ns);
 }
 
 uint64_t jwts_counter_value(const jwts_counter *c)
@@ -325,6 +346,7 @@ static void family_free(family *f)
     free(f->name);
     free(f->help);
     free(f->bounds);
+    free(f->bounds_ns);
     free(f);
 }
 
@@ -343,6 +365,13 @@ static family *family_new(metric_type type, const char *name, const char *help, 
         f->bounds = malloc(nbounds * sizeof *bounds);
         ok = ok && f->bounds;
         if (f->bounds) memcpy(f->bounds, bounds, nbounds * sizeof *bounds);
+        /* the same bounds in whole nanoseconds: ns lands in bucket i when ns <= floor(bound * 1e9) */
+        f->bounds_ns = malloc(nbounds * sizeof *f->bounds_ns);
+        ok = ok && f->bounds_ns;
+        for (size_t i = 0; f->bounds_ns && i < nbounds; i++) {
+            double x = floor(bounds[i] * 1e9 + 1e-6);
+            f->bounds_ns[i] = x >= 9.2e18 ? INT64_MAX : x <= -9.2e18 ? INT64_MIN : (int64_t)x;
+        }
     }
     f->nbounds = type == TYPE_HISTOGRAM ? nbounds : 0;
     if (!ok) {

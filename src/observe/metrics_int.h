@@ -65,6 +65,7 @@ struct family {
     char *label_names[MAX_LABELS];
     size_t nbounds;
     double *bounds;
+    int64_t *bounds_ns; /* the bounds in whole nanoseconds, for jwts_histogram_observe_ns */
     series *first, *last;
 };
 
@@ -105,6 +106,10 @@ uint64_t metrics_cell_sum(const jwts_metrics *m, uint32_t c);
 
 /* The sum over the slots of cell c read as doubles. */
 double metrics_cell_sum_double(const jwts_metrics *m, uint32_t c);
+
+/* Count one event on c and observe a duration of ns on h (either may be NULL) with one thread-slot
+ * lookup: the operation and store-call hot paths. */
+void metrics_count_observe_ns(jwts_counter *c, jwts_histogram *h, int64_t ns);
 
 /* Register the standard families into m (metrics_std.c). */
 jwts_err metrics_std_register(jwts_metrics *m);

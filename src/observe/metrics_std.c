@@ -74,8 +74,7 @@ void jwts_metrics_observe_op(jwts_metrics *m, jwts_op op, jwts_err rc, int64_t d
 {
     if (!m || !m->std.ready || (unsigned)op >= JWTS_OP__COUNT) return;
     if ((unsigned)rc >= JWTS_E__COUNT) rc = JWTS_E_INTERNAL;
-    jwts_counter_inc(m->std.ops[op][rc]);
-    jwts_histogram_observe_ns(m->std.op_duration[op], duration_ns);
+    metrics_count_observe_ns(m->std.ops[op][rc], m->std.op_duration[op], duration_ns);
 }
 
 void jwts_metrics_refresh_outcome(jwts_metrics *m, jwts_refresh_outcome outcome)

@@ -95,8 +95,8 @@ static inline jwts_err end(observed *o, int op, scope *sc, jwts_err rc)
         trace_span_end_at(sc->span, now);
     }
     if (o->m) {
-        jwts_counter_inc(o->result[op][(unsigned)rc < JWTS_E__COUNT ? rc : JWTS_E_INTERNAL]);
-        jwts_histogram_observe_ns(o->duration[op], now - sc->t0);
+        metrics_count_observe_ns(o->result[op][(unsigned)rc < JWTS_E__COUNT ? rc : JWTS_E_INTERNAL], o->duration[op],
+                                 now - sc->t0);
     }
     return rc;
 }

@@ -78,16 +78,19 @@ static void new_id(uint8_t *out, size_t n)
     if (n == 16) memcpy(out + 8, &b, 8);
 }
 
-static uint64_t be64(const uint8_t *p)
+static inline uint64_t be64(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
     return v;
 }
 
 /* ---- sampling --------------------------------------------------------------------------------- */
 
-static bool ratio_says(const jwts_tracer *t, const uint8_t trace_id[16])
+static inline bool ratio_says(const jwts_tracer *t, const uint8_t trace_id[16])
 {
     return (be64(trace_id + 8) >> 1) < t->ratio_bound;
 }
@@ -124,8 +127,21 @@ jwts_span *trace_span_start_at(jwts_tracer *t, const char *name, jwts_span_kind 
 {
     if (!child) return NULL;
     bool has_parent = parent && parent->parent.valid;
-    jwts_trace_parent in = has_parent ? parent->parent : (jwts_trace_parent){0};
     child->deadline_ns = parent ? parent->deadline_ns : 0;
+    if (!has_parent && t && !t->disabled && uses_ratio(t->sampler)) {
+        /* the common root under a ratio sampler: ids straight into the child, decided by the trace id */
+        jwts_trace_parent *p = &child->parent;
+        uint64_t hi = rng_next(), lo = rng_next(), sid = rng_next();
+        if (!(hi | lo)) lo = 1;
+        if (!sid) sid = 1;
+        memcpy(p->trace_id, &hi, 8), memcpy(p->trace_id + 8, &lo, 8), memcpy(p->span_id, &sid, 8);
+        p->flags = 0;
+        p->valid = true;
+        if (!ratio_says(t, p->trace_id)) return NULL; /* unsampled: the trace passes on with these ids */
+        parent = child; /* sampled: continue below with these ids as the trace to join */
+        has_parent = false;
+    }
+    jwts_trace_parent in = parent && parent->parent.valid ? parent->parent : (jwts_trace_parent){0};
     bool sampled = false;
     if (!t || t->disabled) { /* not tracing: the trace passes through untouched */
         child->parent = in;
@@ -135,11 +151,7 @@ jwts_span *trace_span_start_at(jwts_tracer *t, const char *name, jwts_span_kind 
     } else if (t->sampler == JWTS_SAMPLER_ALWAYS_ON || t->sampler == JWTS_SAMPLER_PARENTBASED_ALWAYS_ON) {
         sampled = true;
     } else if (uses_ratio(t->sampler)) {
-        if (!has_parent) { /* a new trace: its id decides, now and for every child span */
-            new_id(in.trace_id, 16);
-            new_id(in.span_id, 8);
-            in.valid = true;
-        }
+        /* a new trace got its ids above (its id decides, now and for every child span) */
         sampled = ratio_says(t, in.trace_id);
     }
     if (!sampled) { /* pass the trace on, unsampled */

@@ -93,6 +93,15 @@ static const opt opts[] = {
      "on SIGTERM, how long in-flight requests may take to finish"},
     {"log-level", K_ENUM, OFF(log_level), "info", "error|warn|info|debug", "LEVEL", "lowest level logged"},
     {"access-log", K_BOOL, OFF(access_log), "true", NULL, "BOOL", "one log line per request (info level)"},
+    {"verify-only", K_BOOL, OFF(verify_only), "false", NULL, "BOOL",
+     "a resource server: --key may be a public JWKS; validate and revoke work, creating and\n"
+     "refreshing sessions answer 501 JWTS_E_UNSUPPORTED"},
+    {"cache", K_BOOL, OFF(cache), "true", NULL, "BOOL",
+     "near cache in front of a shared (Redis) store, invalidated by Redis's tracking stream and\n"
+     "bypassed whenever that stream is not known to be live (docs/cache.md)"},
+    {"cache-max-entries", K_UINT, OFF(cache_max_entries), "65536", NULL, "N", "sessions the near cache keeps"},
+    {"cache-max-stale", K_DURATION, OFF(cache_max_stale_ms), "250ms", NULL, "DURATION",
+     "a cached answer needs the invalidation stream proven live this recently"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -326,6 +335,10 @@ static bool check(jwtsd_config *cfg, char *err, size_t errlen)
     if (cfg->refresh_ttl_ms < 1000) return snprintf(err, errlen, "refresh-ttl must be at least 1s"), false;
     if (cfg->absolute_lifetime_ms < 1000) return snprintf(err, errlen, "absolute-lifetime must be at least 1s"), false;
     if (cfg->threads > 256) return snprintf(err, errlen, "threads must be at most 256"), false;
+    if (cfg->cache_max_entries < 1 || cfg->cache_max_entries > 100000000)
+        return snprintf(err, errlen, "cache-max-entries must be between 1 and 100000000"), false;
+    if (cfg->cache_max_stale_ms < 10 || cfg->cache_max_stale_ms > 60000)
+        return snprintf(err, errlen, "cache-max-stale must be between 10ms and 60s"), false;
     if (cfg->store_workers > 4096) return snprintf(err, errlen, "store-workers must be at most 4096"), false;
     if (cfg->max_connections < 1 || cfg->max_connections > 1000000)
         return snprintf(err, errlen, "max-connections must be between 1 and 1000000"), false;

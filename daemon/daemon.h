@@ -66,6 +66,10 @@ typedef struct jwtsd_config {
     int64_t shutdown_timeout_ms; /* how long SIGTERM waits for in-flight requests */
     char *log_level;             /* error | warn | info | debug */
     bool access_log;
+    bool verify_only;            /* no signing key: validate/revoke only */
+    bool cache;                  /* near cache on a shared store */
+    int64_t cache_max_entries;
+    int64_t cache_max_stale_ms;
     char *config_file; /* where the file values came from, or NULL */
 } jwtsd_config;
 

@@ -48,6 +48,10 @@ static char *read_secret_file(const char *path, size_t *len, char *err, size_t e
 jwts_err jwtsd_keys_load(const jwtsd_config *cfg, jwts_keyset **out, char *err, size_t errlen)
 {
     jwts_err rc;
+    if (!cfg->key_file && cfg->verify_only) {
+        snprintf(err, errlen, "--verify-only needs --key (the signer's public JWKS)");
+        return JWTS_E_INVALID_ARGUMENT;
+    }
     if (!cfg->key_file) {
         jwts_key *key;
         if ((rc = jwts_key_generate(JWTS_ALG_HS256, "jwtsessiond-ephemeral", &key)) != JWTS_OK) {
@@ -75,7 +79,7 @@ jwts_err jwtsd_keys_load(const jwtsd_config *cfg, jwts_keyset **out, char *err, 
         snprintf(err, errlen, "%s: %s: %s", cfg->key_file, jwts_errname(rc), jwts_errdetail());
         return rc;
     }
-    if (!jwts_keyset_active(*out)) {
+    if (!jwts_keyset_active(*out) && !cfg->verify_only) {
         snprintf(err, errlen, "%s: no key that can sign (a private or secret key is needed)", cfg->key_file);
         jwts_keyset_free(*out);
         *out = NULL;
@@ -83,7 +87,8 @@ jwts_err jwtsd_keys_load(const jwtsd_config *cfg, jwts_keyset **out, char *err, 
     }
     const jwts_key *active = jwts_keyset_active(*out);
     JWTSD_LOG(JWTSD_LOG_INFO, "keys loaded", JWTSD_S("file", cfg->key_file), JWTSD_I("keys", jwts_keyset_count(*out)),
-              JWTSD_S("alg", jwts_alg_name(jwts_key_alg(active))), JWTSD_S("active_kid", jwts_key_kid(active)));
+              JWTSD_S("alg", active ? jwts_alg_name(jwts_key_alg(active)) : NULL),
+              JWTSD_S("active_kid", active ? jwts_key_kid(active) : NULL), JWTSD_S("mode", cfg->verify_only ? "verify-only" : NULL));
     return JWTS_OK;
 }
 

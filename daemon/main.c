@@ -16,12 +16,25 @@
 #include "daemon.h"
 
 /* The store --store names, through the library's one opener (every URL form and its query
- * options); the request timeout is the default bound of each store call. */
-static bool open_store(const jwtsd_config *cfg, jwts_store **out, char *err, size_t errlen)
+ * options); the request timeout is the default bound of each store call. A shared store gets the
+ * near cache unless --cache=false (it fails closed, so it is on by default). */
+static bool open_store(jwtsd_server *srv, jwts_store **out, char *err, size_t errlen)
 {
+    const jwtsd_config *cfg = srv->cfg;
     jwts_store_open_options so = {.command_timeout_ms = cfg->request_timeout_ms,
                                   .memory_max_sessions = (size_t)cfg->memory_max_sessions};
     jwts_err rc = jwts_store_open(cfg->store, &so, out);
+    if (rc == JWTS_OK && cfg->cache && strncmp(cfg->store, "memory", 6) != 0) {
+        jwts_redis_cache_options co = {.enabled = true,
+                                       .max_entries = (size_t)cfg->cache_max_entries,
+                                       .max_stale_ms = cfg->cache_max_stale_ms,
+                                       .metrics = jwtsd_observe_metrics(srv->observe)};
+        rc = jwts_store_redis_cache_enable(*out, &co);
+        if (rc != JWTS_OK) {
+            jwts_store_free(*out);
+            *out = NULL;
+        }
+    }
     if (rc != JWTS_OK) {
         snprintf(err, errlen, "store: %s: %s", jwts_errname(rc), jwts_errdetail());
         return false;
@@ -35,6 +48,7 @@ static bool open_manager(jwtsd_server *srv, char *err, size_t errlen)
     jwts_manager_options mo = {
         .store = srv->store,
         .keyset = srv->keyset,
+        .verify_only = cfg->verify_only,
         .issuer = cfg->issuer[0] ? cfg->issuer : NULL,
         .audience = cfg->audience[0] ? cfg->audience : NULL,
         .access_ttl_ms = cfg->access_ttl_ms,
@@ -122,7 +136,7 @@ int main(int argc, char **argv)
         goto out;
     }
     jwts_store *raw = NULL, *marked;
-    if (!open_store(&cfg, &raw, err, sizeof(err))) goto out;
+    if (!open_store(&srv, &raw, err, sizeof(err))) goto out;
     if (!(marked = jwtsd_storefull_wrap(raw))) {
         jwts_store_free(raw);
         snprintf(err, sizeof(err), "store: out of memory");

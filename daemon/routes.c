@@ -211,10 +211,18 @@ static bool admin_user(jwtsd_request *r, char *out, size_t cap)
 
 /* ---- handlers ------------------------------------------------------------------------------------ */
 
+/* A --verify-only daemon holds no signing key: it cannot issue tokens. */
+static bool can_issue(jwtsd_request *r)
+{
+    if (!r->srv->cfg->verify_only) return true;
+    jwtsd_reply_error(r, 501, JWTS_E_UNSUPPORTED, "this jwtsessiond only verifies tokens (--verify-only)");
+    return false;
+}
+
 static void h_create(jwtsd_request *r)
 {
     jwtsd_caller caller;
-    if (!jwtsd_authenticate(r, true, &caller)) return;
+    if (!jwtsd_authenticate(r, true, &caller) || !can_issue(r)) return;
     static const char *const allowed[] = {"user_id", "metadata", NULL};
     jwtsd_body *body;
     if (!parse_body(r, allowed, &body)) return;
@@ -282,7 +290,7 @@ static void h_refresh(jwtsd_request *r)
 {
     static const char *const allowed[] = {"refresh_token", NULL};
     jwtsd_body *body;
-    if (!parse_body(r, allowed, &body)) return;
+    if (!can_issue(r) || !parse_body(r, allowed, &body)) return;
     char msg[256] = "";
     const char *token;
     jwts_err rc = jwtsd_body_string(body, "refresh_token", &token, msg, sizeof(msg));

@@ -31,7 +31,7 @@ class Base(unittest.TestCase):
         self.redis = Redis(persist=self.persist)
         self.addCleanup(self.redis.close)
         self.d = Daemon("--store", self.redis.url(), "--request-timeout", "%dms" % (REQUEST_TIMEOUT_S * 1000),
-                        "--threads", "4")
+                        "--threads", "4", "--no-cache")  # the store's own answers; tests/e2e/test_stall.py: cache on
         self.addCleanup(self.d.close)
         self.good = self.d.create("alice", {"device": "laptop"})
         self.revoked = self.d.create("alice", {"device": "phone"})

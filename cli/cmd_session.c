@@ -73,6 +73,9 @@ static int open_env(key_use use, session_env *e)
     jwts_manager_options o = {
         .store = e->store,
         .keyset = e->keys,
+        /* a public key set (the signer's JWKS): validate, revoke and list work; create and
+         * refresh fail JWTS_E_UNSUPPORTED before touching the store */
+        .verify_only = jwts_keyset_active(e->keys) == NULL,
         .issuer = cli_globals.issuer,
         .audience = cli_globals.audience,
         .access_ttl_ms = cli_globals.access_ttl_ms,

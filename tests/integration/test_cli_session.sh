@@ -114,5 +114,18 @@ check "a token for audience api is refused where no audience is configured" \
 "$bin" --audience api session validate "$(field access_token <<<"$out")" >/dev/null
 check "... and validates where it is" test $? -eq 0
 
+# a resource server with only the signer's public JWKS: validates, sees revocations, cannot issue
+"$bin" keygen --alg ES256 --out "$work/es.jwk" >/dev/null 2>&1
+"$bin" jwks "$work/es.jwk" >"$work/es.jwks"
+out=$(JWTSESSION_KEY="$work/es.jwk" "$bin" session create --user "$user")
+es_access=$(field access_token <<<"$out")
+out=$(JWTSESSION_KEY="$work/es.jwks" "$bin" session validate "$es_access")
+check "a public JWKS validates (verify-only)" test "$(field user_id <<<"$out")" = "$user"
+err=$(JWTSESSION_KEY="$work/es.jwks" "$bin" session create --user "$user" 2>&1 >/dev/null)
+check "... and cannot create: JWTS_E_UNSUPPORTED" bash -c '[[ "$0" == "error: JWTS_E_UNSUPPORTED: "* ]]' "$err"
+JWTSESSION_KEY="$work/es.jwk" "$bin" session revoke "$(field session_id <<<"$(JWTSESSION_KEY="$work/es.jwks" "$bin" session validate "$es_access")")" --user "$user" >/dev/null
+err=$(JWTSESSION_KEY="$work/es.jwks" "$bin" session validate "$es_access" 2>&1 >/dev/null)
+check "... and sees the revocation" bash -c '[[ "$0" == "error: JWTS_E_REVOKED: "* ]]' "$err"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

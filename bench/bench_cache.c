@@ -22,32 +22,6 @@
 #define USERS 1000
 #define ROUNDS 5
 
-static void die(jwts_err rc, const char *what)
-{
-    fprintf(stderr, "bench_cache: %s: %s: %s\n", what, jwts_errname(rc), jwts_errdetail());
-    exit(1);
-}
-
-static jwts_keyset *hs256_keys(void)
-{
-    jwts_keyset *ks;
-    jwts_key *k;
-    jwts_err rc = jwts_keyset_new(&ks);
-    if (!rc) rc = jwts_key_generate(JWTS_ALG_HS256, "bench", &k);
-    if (!rc) rc = jwts_keyset_add(ks, k, 1);
-    if (rc) die(rc, "keys");
-    return ks;
-}
-
-static jwts_manager *manager_on(jwts_store *st, const jwts_keyset *ks)
-{
-    jwts_manager_options o = {.store = st, .keyset = ks, .issuer = "https://auth.example.com", .audience = "api"};
-    jwts_manager *m;
-    jwts_err rc = jwts_manager_new(&o, &m);
-    if (rc) die(rc, "manager");
-    return m;
-}
-
 static jwts_store *redis_store(const bench_redis *r, bool cache)
 {
     char url[64];
@@ -55,7 +29,7 @@ static jwts_store *redis_store(const bench_redis *r, bool cache)
     jwts_redis_options o = {.url = url, .key_prefix = "bc:", .cache = {.enabled = cache}};
     jwts_store *st;
     jwts_err rc = jwts_store_redis_new(&o, &st);
-    if (rc) die(rc, "redis store");
+    if (rc) bench_die("bench_cache", rc, "redis store");
     for (int i = 0; cache && i < 1000; i++) { /* wait until the stream is live (10 s at most) */
         jwts_redis_cache_stats s;
         jwts_store_redis_cache_stats(st, &s);
@@ -71,7 +45,7 @@ static void create_sessions(jwts_manager *m, jwts_tokens *tokens)
     for (int i = 0; i < USERS; i++) {
         snprintf(user, sizeof user, "user%d@example.com", i);
         jwts_err rc = jwts_manager_create(m, NULL, user, "{\"device\":\"laptop\",\"ip\":\"192.0.2.1\"}", &tokens[i]);
-        if (rc) die(rc, "create");
+        if (rc) bench_die("bench_cache", rc, "create");
     }
 }
 
@@ -85,7 +59,7 @@ static void validate_once(void *arg, uint64_t i)
     job *j = arg;
     const char *tok = j->tokens[i % USERS].access_token;
     jwts_err rc = jwts_manager_validate(j->m, NULL, tok, strlen(tok), NULL, NULL);
-    if (rc) die(rc, "validate");
+    if (rc) bench_die("bench_cache", rc, "validate");
 }
 
 static int by_double(const void *a, const void *b)
@@ -108,16 +82,16 @@ static void propagation(jwts_manager *a, jwts_manager *b, jwts_store *bst, doubl
     for (int i = 0; i < n; i++) {
         jwts_tokens t;
         jwts_err rc = jwts_manager_create(a, NULL, "prop@example.com", NULL, &t);
-        if (rc) die(rc, "create");
+        if (rc) bench_die("bench_cache", rc, "create");
         size_t len = strlen(t.access_token);
         jwts_redis_cache_stats s0, s1;
         jwts_store_redis_cache_stats(bst, &s0);
         for (int k = 0; k < 1000; k++) { /* until B answers it from its cache */
-            if ((rc = jwts_manager_validate(b, NULL, t.access_token, len, NULL, NULL))) die(rc, "warm");
+            if ((rc = jwts_manager_validate(b, NULL, t.access_token, len, NULL, NULL))) bench_die("bench_cache", rc, "warm");
             jwts_store_redis_cache_stats(bst, &s1);
             if (s1.hits >= s0.hits + 2) break;
         }
-        if ((rc = jwts_manager_revoke(a, NULL, "prop@example.com", t.session_id))) die(rc, "revoke");
+        if ((rc = jwts_manager_revoke(a, NULL, "prop@example.com", t.session_id))) bench_die("bench_cache", rc, "revoke");
         double ack = now_ms(), refused;
         while (jwts_manager_validate(b, NULL, t.access_token, len, NULL, NULL) == JWTS_OK) {}
         refused = now_ms();
@@ -136,11 +110,11 @@ int main(int argc, char **argv)
     }
     bench_redis r;
     if (!bench_redis_start(&r)) return 1;
-    jwts_keyset *ks = hs256_keys();
+    jwts_keyset *ks = bench_hs256_keys();
     jwts_store *mem, *cached = redis_store(&r, true), *plain = redis_store(&r, false);
     jwts_err rc = jwts_store_memory_new(NULL, &mem);
-    if (rc) die(rc, "memory store");
-    jwts_manager *mm = manager_on(mem, ks), *mc = manager_on(cached, ks), *mp = manager_on(plain, ks);
+    if (rc) bench_die("bench_cache", rc, "memory store");
+    jwts_manager *mm = bench_manager_on(mem, ks), *mc = bench_manager_on(cached, ks), *mp = bench_manager_on(plain, ks);
     jwts_tokens *tm = calloc(USERS, sizeof *tm), *tc = calloc(USERS, sizeof *tc);
     create_sessions(mm, tm);
     create_sessions(mc, tc);
@@ -162,7 +136,7 @@ int main(int argc, char **argv)
                                                       (after.bypasses - before.bypasses);
 
     jwts_store *sa = redis_store(&r, true), *sb = redis_store(&r, true);
-    jwts_manager *ma = manager_on(sa, ks), *mb = manager_on(sb, ks);
+    jwts_manager *ma = bench_manager_on(sa, ks), *mb = bench_manager_on(sb, ks);
     double *delay = calloc((size_t)samples, sizeof *delay);
     propagation(ma, mb, sb, delay, samples);
     qsort(delay, (size_t)samples, sizeof *delay, by_double);

@@ -24,32 +24,6 @@
 static double seconds = 1.0;
 static int rounds = 5;
 
-static void die(jwts_err rc, const char *what)
-{
-    fprintf(stderr, "bench_manager: %s: %s: %s\n", what, jwts_errname(rc), jwts_errdetail());
-    exit(1);
-}
-
-static jwts_keyset *hs256_keys(void)
-{
-    jwts_keyset *ks;
-    jwts_key *k;
-    jwts_err rc = jwts_keyset_new(&ks);
-    if (!rc) rc = jwts_key_generate(JWTS_ALG_HS256, "bench", &k);
-    if (!rc) rc = jwts_keyset_add(ks, k, 1);
-    if (rc) die(rc, "keys");
-    return ks;
-}
-
-static jwts_manager *manager_on(jwts_store *st, const jwts_keyset *ks)
-{
-    jwts_manager_options o = {.store = st, .keyset = ks, .issuer = "https://auth.example.com", .audience = "api"};
-    jwts_manager *m;
-    jwts_err rc = jwts_manager_new(&o, &m);
-    if (rc) die(rc, "manager");
-    return m;
-}
-
 /* USERS sessions, their access tokens kept in tokens[]. */
 static void create_sessions(jwts_manager *m, jwts_tokens *tokens)
 {
@@ -57,7 +31,7 @@ static void create_sessions(jwts_manager *m, jwts_tokens *tokens)
     for (int i = 0; i < USERS; i++) {
         snprintf(user, sizeof user, "user%d@example.com", i);
         jwts_err rc = jwts_manager_create(m, NULL, user, "{\"device\":\"laptop\",\"ip\":\"192.0.2.1\"}", &tokens[i]);
-        if (rc) die(rc, "create");
+        if (rc) bench_die("bench_manager", rc, "create");
     }
 }
 
@@ -87,7 +61,7 @@ static void validate_once(void *arg, uint64_t i)
         rc = jwts_store_get(j->st, NULL, &(jwts_session_key){user, j->tokens[i % USERS].session_id}, &s);
         jwts_session_free(s);
     }
-    if (rc) die(rc, "validate");
+    if (rc) bench_die("bench_manager", rc, "validate");
 }
 
 typedef struct lifecycle_job {
@@ -112,7 +86,7 @@ static void lifecycle_once(void *arg, uint64_t i)
         /* revoke: create one untimed, then time its revoke */
         rc = jwts_manager_revoke(j->m, NULL, j->user, j->t.session_id);
     }
-    if (rc) die(rc, "lifecycle");
+    if (rc) bench_die("bench_manager", rc, "lifecycle");
 }
 
 /* Time revokes: each needs a fresh session, created outside the timed part. */
@@ -121,12 +95,12 @@ static double time_revokes(jwts_manager *m, size_t n)
     jwts_tokens *t = calloc(n, sizeof *t);
     for (size_t i = 0; i < n; i++) {
         jwts_err rc = jwts_manager_create(m, NULL, "revokee", NULL, &t[i]);
-        if (rc) die(rc, "create");
+        if (rc) bench_die("bench_manager", rc, "create");
     }
     int64_t t0 = jwts_monotonic_ns();
     for (size_t i = 0; i < n; i++) {
         jwts_err rc = jwts_manager_revoke(m, NULL, "revokee", t[i].session_id);
-        if (rc) die(rc, "revoke");
+        if (rc) bench_die("bench_manager", rc, "revoke");
     }
     double us = (double)(jwts_monotonic_ns() - t0) / 1e3 / (double)n;
     for (size_t i = 0; i < n; i++) jwts_tokens_clear(&t[i]);
@@ -136,11 +110,11 @@ static double time_revokes(jwts_manager *m, size_t n)
 
 static void memory_part(void)
 {
-    jwts_keyset *ks = hs256_keys();
+    jwts_keyset *ks = bench_hs256_keys();
     jwts_store *st;
     jwts_err rc = jwts_store_memory_new(NULL, &st);
-    if (rc) die(rc, "memory store");
-    jwts_manager *m = manager_on(st, ks);
+    if (rc) bench_die("bench_manager", rc, "memory store");
+    jwts_manager *m = bench_manager_on(st, ks);
     jwts_tokens *tokens = calloc(USERS, sizeof *tokens);
     create_sessions(m, tokens);
     validate_job v = {m, ks, st, tokens, 0}, verify = v, get = v;
@@ -173,16 +147,16 @@ static void redis_part(void)
         bench_miss("manager on Redis (no redis-server to measure against)");
         return;
     }
-    jwts_keyset *ks = hs256_keys();
+    jwts_keyset *ks = bench_hs256_keys();
     jwts_store *st;
     jwts_redis_options ro = {.port = redis.port, .pool_size = 1};
     jwts_err rc = jwts_store_redis_new(&ro, &st);
-    if (rc) die(rc, "redis store");
-    jwts_manager *m = manager_on(st, ks);
+    if (rc) bench_die("bench_manager", rc, "redis store");
+    jwts_manager *m = bench_manager_on(st, ks);
 
     lifecycle_job create = {.m = m, .op = 0}, validate = {.m = m, .op = 1};
     rc = jwts_manager_create(m, NULL, "validator", NULL, &validate.t);
-    if (rc) die(rc, "create");
+    if (rc) bench_die("bench_manager", rc, "create");
     double rtt_r[64], create_r[64], validate_r[64], revoke_r[64];
     for (int r = 0; r < rounds; r++) { /* the baseline first on even rounds, last on odd ones */
         if (r % 2 == 0) rtt_r[r] = bench_redis_get_rtt_us(&redis);

@@ -233,3 +233,29 @@ double bench_redis_get_rtt_us(const bench_redis *r)
     double rps = bench_redis_benchmark_rps(r, 1, 1, 50000);
     return rps > 0 ? 1e6 / rps : 0;
 }
+
+void bench_die(const char *prog, jwts_err rc, const char *what)
+{
+    fprintf(stderr, "%s: %s: %s: %s\n", prog, what, jwts_errname(rc), jwts_errdetail());
+    exit(1);
+}
+
+jwts_keyset *bench_hs256_keys(void)
+{
+    jwts_keyset *ks;
+    jwts_key *k;
+    jwts_err rc = jwts_keyset_new(&ks);
+    if (!rc) rc = jwts_key_generate(JWTS_ALG_HS256, "bench", &k);
+    if (!rc) rc = jwts_keyset_add(ks, k, 1);
+    if (rc) bench_die("bench", rc, "keys");
+    return ks;
+}
+
+jwts_manager *bench_manager_on(jwts_store *st, const jwts_keyset *ks)
+{
+    jwts_manager_options o = {.store = st, .keyset = ks, .issuer = "https://auth.example.com", .audience = "api"};
+    jwts_manager *m;
+    jwts_err rc = jwts_manager_new(&o, &m);
+    if (rc) bench_die("bench", rc, "manager");
+    return m;
+}

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "jwtsession/jwtsession.h"
+
 /* Call fn(arg, i) for i = 0, 1, ... for about seconds; returns microseconds per call. */
 double bench_us_per_op(void (*fn)(void *arg, uint64_t i), void *arg, double seconds);
 
@@ -57,5 +59,14 @@ double bench_redis_benchmark_rps(const bench_redis *r, int clients, int pipeline
 
 /* The raw GET round trip in microseconds: 1e6 / redis-benchmark -c 1 -P 1 -t get (key filled first). */
 double bench_redis_get_rtt_us(const bench_redis *r);
+
+/* Print "prog: what: JWTS_E_...: detail" and exit 1. */
+void bench_die(const char *prog, jwts_err rc, const char *what);
+
+/* A key set with one HS256 signing key (kid "bench"); exits on failure. */
+jwts_keyset *bench_hs256_keys(void);
+
+/* A manager on st and ks (issuer https://auth.example.com, audience api); exits on failure. */
+jwts_manager *bench_manager_on(jwts_store *st, const jwts_keyset *ks);
 
 #endif

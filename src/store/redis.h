@@ -98,6 +98,10 @@ void jwts_redis_query_common(const redis_query *q, bool tls_url, int64_t *connec
 
 /* ---- redis_url.c ------------------------------------------------------------------------- */
 
+/* A malloc'd, percent-decoded, NUL-terminated copy of s[0..n) ('+' stays '+'). NULL on a bad
+ * escape, a decoded NUL or no memory, with *rc saying which and naming what (never the value). */
+char *jwts_redis_percent_decode(const char *s, size_t n, const char *what, jwts_err *rc);
+
 /* Parse a redis://, rediss:// or unix:// url into *out (fields not in the URL are left as they
  * are, so defaults can be set first); its query is checked and db taken from it.
  * JWTS_E_INVALID_ARGUMENT with the offending part in the detail; never the password. */

@@ -81,38 +81,6 @@ static const query_opt OPTS[] = {
 
 static const char *const KIND_NAMES[] = {"redis://", "unix://", "redis-cluster://", "redis-sentinel://"};
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* A malloc'd percent-decoded copy of s[0..n) ('+' stays '+'); NULL on a bad escape or NUL. */
-static char *decode(const char *s, size_t n)
-{
-    char *out = malloc(n + 1);
-    if (!out) return NULL;
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '%') {
-            out[j++] = s[i];
-            continue;
-        }
-        int hi = i + 2 < n ? hex_value(s[i + 1]) : -1;
-        int lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            OPENSSL_cleanse(out, n + 1);
-            free(out);
-            return NULL;
-        }
-        out[j++] = (char)(hi * 16 + lo);
-        i += 2;
-    }
-    out[j] = '\0';
-    return out;
-}
 
 static jwts_err set_value(const query_opt *o, const char *v, redis_query *q)
 {
@@ -187,9 +155,10 @@ static jwts_err parse_pair(const char *pair, size_t n, redis_url_kind kind, bool
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: option %s needs a TLS URL (rediss://...)", o->name);
     if (!eq) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: option %s has no value", o->name);
     if (given(o, q)) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: option %s given twice", o->name);
-    char *v = decode(eq + 1, n - name_len - 1);
-    if (!v) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: option %s: bad percent escape", o->name);
-    jwts_err rc = set_value(o, v, q);
+    jwts_err rc = JWTS_OK;
+    char *v = jwts_redis_percent_decode(eq + 1, n - name_len - 1, o->name, &rc);
+    if (!v) return rc;
+    rc = set_value(o, v, q);
     OPENSSL_cleanse(v, strlen(v));
     free(v);
     return rc;

@@ -24,9 +24,7 @@ static int hex_value(char c)
     return -1;
 }
 
-/* A malloc'd, percent-decoded, NUL-terminated copy of s[0..n). NULL on a bad escape, a decoded
- * NUL or no memory (*rc says which). */
-static char *decode(const char *s, size_t n, const char *what, jwts_err *rc)
+char *jwts_redis_percent_decode(const char *s, size_t n, const char *what, jwts_err *rc)
 {
     char *out = malloc(n + 1);
     if (!out) {
@@ -83,12 +81,12 @@ static jwts_err parse_userinfo(const char *s, size_t n, redis_addr *out)
     const char *colon = memchr(s, ':', n);
     size_t user_len = colon ? (size_t)(colon - s) : n;
     if (user_len) {
-        char *user = decode(s, user_len, "user", &rc);
+        char *user = jwts_redis_percent_decode(s, user_len, "user", &rc);
         if (!user) return rc;
         replace(&out->username, user, false);
     }
     if (colon) {
-        char *pw = decode(colon + 1, n - user_len - 1, "password", &rc);
+        char *pw = jwts_redis_percent_decode(colon + 1, n - user_len - 1, "password", &rc);
         if (!pw) return rc;
         replace(&out->password, pw, true);
     }
@@ -164,7 +162,7 @@ static jwts_err parse_unix(const char *rest, redis_addr *out)
     }
     size_t n = strcspn(path, "?");
     if (n == 0 || path[0] != '/') return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: unix path must be absolute");
-    char *p = decode(path, n, "path", &rc);
+    char *p = jwts_redis_percent_decode(path, n, "path", &rc);
     if (!p) return rc;
     replace(&out->unix_path, p, false);
     replace(&out->host, NULL, false);

@@ -19,14 +19,17 @@
 
 #define KEY_FILE_MAX (1024 * 1024)
 
-/* Read all of path (at most KEY_FILE_MAX bytes) into a malloc'd NUL-terminated buffer. */
-static char *read_secret_file(const char *path, size_t *len, char *err, size_t errlen)
+/* Read all of path (at most KEY_FILE_MAX bytes) into a malloc'd NUL-terminated buffer; *mode gets
+ * its permission bits. */
+static char *read_secret_file(const char *path, size_t *len, mode_t *mode, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
+    struct stat st;
+    *mode = fstat(fileno(f), &st) == 0 ? st.st_mode & 07777 : 0;
     char *buf = malloc(KEY_FILE_MAX + 1);
     size_t n = buf ? fread(buf, 1, KEY_FILE_MAX + 1, f) : 0;
     bool bad = ferror(f) || n > KEY_FILE_MAX;
@@ -43,6 +46,16 @@ static char *read_secret_file(const char *path, size_t *len, char *err, size_t e
     buf[n] = '\0';
     *len = n;
     return buf;
+}
+
+/* As ssh does: a secret readable by group or others may already be known to them. */
+static void warn_if_shared(const char *path, mode_t mode)
+{
+    if (!(mode & 077)) return;
+    char bits[16];
+    snprintf(bits, sizeof bits, "%04o", (unsigned)(mode & 07777));
+    JWTSD_LOG(JWTSD_LOG_WARN, "secret file is accessible by group or others; it should be 0600",
+              JWTSD_S("file", path), JWTSD_S("mode", bits));
 }
 
 jwts_err jwtsd_keys_load(const jwtsd_config *cfg, jwts_keyset **out, char *err, size_t errlen)
@@ -70,7 +83,8 @@ jwts_err jwtsd_keys_load(const jwtsd_config *cfg, jwts_keyset **out, char *err, 
         return JWTS_OK;
     }
     size_t len;
-    char *text = read_secret_file(cfg->key_file, &len, err, errlen);
+    mode_t mode;
+    char *text = read_secret_file(cfg->key_file, &len, &mode, err, errlen);
     if (!text) return JWTS_E_INVALID_ARGUMENT;
     rc = jwts_keyset_parse(text, len, JWTS_ALG_UNSET, out);
     OPENSSL_cleanse(text, len);
@@ -86,6 +100,7 @@ jwts_err jwtsd_keys_load(const jwtsd_config *cfg, jwts_keyset **out, char *err, 
         return JWTS_E_BAD_KEY;
     }
     const jwts_key *active = jwts_keyset_active(*out);
+    if (active) warn_if_shared(cfg->key_file, mode); /* a public JWKS may be world-readable */
     JWTSD_LOG(JWTSD_LOG_INFO, "keys loaded", JWTSD_S("file", cfg->key_file), JWTSD_I("keys", jwts_keyset_count(*out)),
               JWTSD_S("alg", active ? jwts_alg_name(jwts_key_alg(active)) : NULL),
               JWTSD_S("active_kid", active ? jwts_key_kid(active) : NULL), JWTSD_S("mode", cfg->verify_only ? "verify-only" : NULL));
@@ -118,8 +133,10 @@ bool jwtsd_admin_key_load(const jwtsd_config *cfg, jwtsd_server *srv, char *err,
         return true;
     }
     size_t len;
-    char *text = read_secret_file(cfg->admin_key_file, &len, err, errlen);
+    mode_t mode;
+    char *text = read_secret_file(cfg->admin_key_file, &len, &mode, err, errlen);
     if (!text) return false;
+    warn_if_shared(cfg->admin_key_file, mode);
     bool ok = digest_key(text, len, cfg->admin_key_file, srv, err, errlen);
     OPENSSL_cleanse(text, len);
     free(text);

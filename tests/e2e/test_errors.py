@@ -69,6 +69,16 @@ class BadSettings(unittest.TestCase):
         p = self.run_daemon("--admin-key-file", "/nonexistent/admin.key")
         self.assertEqual(p.returncode, 2, p.stderr)
 
+    def test_shared_secret_file_is_warned_about(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".key") as f:
+            f.write("a-long-enough-admin-key-0123456789\n")
+            f.flush()
+            for mode, warned in ((0o644, True), (0o600, False)):
+                os.chmod(f.name, mode)
+                with Daemon("--admin-key-file", f.name, admin=False) as d:
+                    log = d.log_text()
+                self.assertEqual("accessible by group or others" in log, warned, (oct(mode), log))
+
     def test_help_and_docs_list_the_connection_limits(self):
         out = subprocess.run([DAEMON, "--help"], capture_output=True, timeout=10).stdout.decode()
         with open(os.path.join(SOURCE_DIR, "docs", "daemon.md")) as f:

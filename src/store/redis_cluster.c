@@ -208,6 +208,13 @@ static jwts_err send_to(cluster *c, redis_node *n, int64_t deadline_ns, const re
     return JWTS_OK;
 }
 
+/* true if r says a script met a key that left its node mid-migration. Our scripts touch every key
+ * before their first write (redis_scripts.c), so such a script changed nothing: send it again. */
+static bool left_mid_script(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "attempted to access a non local key in a cluster node");
+}
+
 /* One command, with its redirects and retries. */
 static jwts_err run_one(cluster *c, int64_t deadline_ns, const redis_cmd *cmd, redisReply **reply)
 {
@@ -241,7 +248,8 @@ static jwts_err run_one(cluster *c, int64_t deadline_ns, const redis_cmd *cmd, r
                     continue;
                 }
                 bool wait = jwts_redis_reply_is(r, "TRYAGAIN") || jwts_redis_reply_is(r, "CLUSTERDOWN") ||
-                            jwts_redis_reply_is(r, "READONLY") || jwts_redis_reply_is(r, "LOADING");
+                            jwts_redis_reply_is(r, "READONLY") || jwts_redis_reply_is(r, "LOADING") ||
+                            left_mid_script(r);
                 if (!wait || jwts_monotonic_ns() >= deadline_ns) return JWTS_OK; /* the caller maps errors */
                 if (!jwts_redis_reply_is(r, "TRYAGAIN")) refresh(c, gen, deadline_ns);
                 freeReplyObject(r), *reply = NULL;
@@ -267,7 +275,7 @@ static bool needs_retry(const redisReply *r)
     static const char *const WORDS[] = {"MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN", "READONLY", "LOADING"};
     for (size_t i = 0; i < sizeof WORDS / sizeof *WORDS; i++)
         if (jwts_redis_reply_is(r, WORDS[i])) return true;
-    return false;
+    return left_mid_script(r);
 }
 
 /* The commands of cmds[0..n) that node `at` owns, as one pipeline. Those it answers with a

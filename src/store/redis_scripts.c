@@ -7,6 +7,11 @@
  * its longest member's, so neither records nor index entries outlive their sessions. Index
  * scores are expiry times in the server's clock, so clients' clocks never matter.
  *
+ * Every script first touches each of its keys (EXISTS), before any write: in a Redis Cluster slot
+ * that is being migrated, a key that already left makes the script fail right there ("non local
+ * key"), so it fails whole and the cluster runner can send it again once the slot settles, where
+ * a failure after the first write would leave it half applied.
+ *
  * Scripts carry no shebang flags (Redis 6 compatible). Keys a script builds itself (list and
  * delete by user) share the user's hash tag with the declared index key, so they stay in one
  * Redis Cluster slot. A script is sent by SHA-1 (EVALSHA); after a restart or SCRIPT FLUSH the
@@ -39,7 +44,8 @@
     "local function unindex(idx, sid, now)\n"                                                    \
     "  redis.call('ZREM', idx, sid)\n"                                                           \
     "  redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)\n"                                       \
-    "end\n"
+    "end\n"                                                                                      \
+    "for i = 1, #KEYS do redis.call('EXISTS', KEYS[i]) end\n"
 
 static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
     [JWTS_SCRIPT_SET] = PRELUDE

@@ -2,7 +2,7 @@
  * routes.c - the jwtsessiond API: which path and method go to which handler, and the handlers.
  *
  *   POST   /v1/sessions                 admin       create a session -> 201 tokens
- *   GET    /v1/auth                     bearer      200 + X-Session-User/X-Session-Id, or 401
+ *   GET    /v1/auth                     bearer      200 + X-Session-User/X-Session-Id, or 401; no body
  *   POST   /v1/refresh                  refresh tok rotate -> 200 new pair
  *   DELETE /v1/sessions/{id}            user/admin  revoke one session (admin: ?user_id=)
  *   PATCH  /v1/sessions/{id}            admin       replace metadata (?user_id=)
@@ -252,38 +252,85 @@ static void h_create(jwtsd_request *r)
     jwtsd_body_free(body);
 }
 
+/* ---- GET/HEAD /v1/auth: bodiless answers -------------------------------------------------------- */
+
+/* Every answer of /v1/auth has an empty body (Content-Length: 0) and says everything in headers: a
+ * proxy's auth subrequest (nginx auth_request) reads the headers only, and can keep its upstream
+ * connection alive only when no body is left unread on it (issue #15 item 0). */
+
+#define AUTH_DESC_MAX 256 /* bytes of an error description in a header */
+
+/* msg as an RFC 6750 error_description: only %x20-21 / %x23-5B / %x5D-7E, at most
+ * AUTH_DESC_MAX - 1 bytes; anything else (quote, backslash, controls, non-ASCII) becomes a space. */
+static void auth_desc(const char *msg, char out[AUTH_DESC_MAX])
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)(msg ? msg : ""); *p && o < AUTH_DESC_MAX - 1; p++)
+        out[o++] = (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\') ? ' ' : (char)*p;
+    out[o] = '\0';
+}
+
+/* An empty answer with status and headers (n name/value pairs). jwtsd_reply_owned always sends a
+ * Content-Type; text/plain is the honest one for zero bytes. */
+static void reply_empty(jwtsd_request *r, unsigned status, const char *const *headers, size_t n)
+{
+    char *body = calloc(1, 1); /* jwtsd_reply_owned takes a NUL-terminated malloc'd body */
+    if (!body) {
+        r->status = 500;
+        return;
+    }
+    jwtsd_reply_owned(r, status, "text/plain", body, 0, headers, n);
+}
+
+/* A refused or failed check: 401 with a Bearer challenge for a credential's error, else the code's
+ * status (503 + Retry-After for store trouble). The error name is in X-Session-Error and the
+ * message in X-Session-Error-Description, on every status. */
+static void reply_auth_error(jwtsd_request *r, jwts_err code, const char *msg, bool has_token)
+{
+    char desc[AUTH_DESC_MAX], challenge[AUTH_DESC_MAX + 128];
+    auth_desc(msg && msg[0] ? msg : jwts_strerror(code), desc);
+    bool credential = !(code == JWTS_E_UNAVAILABLE || code == JWTS_E_TIMEOUT || code == JWTS_E_CLOSED ||
+                        code == JWTS_E_PROTOCOL || code == JWTS_E_INTERNAL || code == JWTS_E_NO_MEMORY);
+    unsigned status = credential ? 401 : jwtsd_status_for(code);
+    const char *h[8];
+    size_t n = 0;
+    h[2 * n] = "X-Session-Error", h[2 * n + 1] = jwts_errname(code), n++;
+    h[2 * n] = "X-Session-Error-Description", h[2 * n + 1] = desc, n++;
+    if (status == 401) {
+        /* RFC 6750 section 3.1: no error attribute when the request carried no token at all. */
+        if (has_token)
+            snprintf(challenge, sizeof challenge,
+                     "Bearer realm=\"jwtsession\", error=\"invalid_token\", error_description=\"%s: %s\"",
+                     jwts_errname(code), desc);
+        else
+            snprintf(challenge, sizeof challenge, "Bearer realm=\"jwtsession\"");
+        h[2 * n] = "WWW-Authenticate", h[2 * n + 1] = challenge, n++;
+    } else if (status == 503) {
+        h[2 * n] = "Retry-After", h[2 * n + 1] = "1", n++;
+    }
+    r->error = code;
+    reply_empty(r, status, h, n);
+}
+
 static void h_auth(jwtsd_request *r)
 {
     size_t len = 0;
     const char *token = jwtsd_bearer(r, &len);
     if (!token) {
-        jwtsd_reply_unauthorized(r, JWTS_E_INVALID_ARGUMENT, "missing bearer token (Authorization: Bearer ...)");
+        reply_auth_error(r, JWTS_E_INVALID_ARGUMENT, "missing bearer token (Authorization: Bearer ...)", false);
         return;
     }
     jwts_validation v;
     jwts_err rc = jwtsd_validate_token(r, token, len, &v);
-    if (rc == JWTS_E_UNAVAILABLE || rc == JWTS_E_TIMEOUT || rc == JWTS_E_CLOSED || rc == JWTS_E_PROTOCOL ||
-        rc == JWTS_E_INTERNAL || rc == JWTS_E_NO_MEMORY) {
-        reply_rc(r, 0, rc);
-        return;
-    }
     if (rc != JWTS_OK) {
-        const char *detail = jwts_errdetail();
-        jwtsd_reply_unauthorized(r, rc, detail[0] ? detail : jwts_strerror(rc));
+        reply_auth_error(r, rc, jwts_errdetail(), true);
         return;
     }
-    jwts_buf b = {0};
-    jwts_buf_puts(&b, "{\"user_id\":");
-    jwtsd_buf_str(&b, v.user_id);
-    jwts_buf_puts(&b, ",\"session_id\":");
-    jwtsd_buf_str(&b, v.session_id);
-    jwts_buf_puts(&b, ",\"expires_at\":");
-    jwts_buf_i64(&b, v.token_expires_at_s);
-    jwts_buf_puts(&b, "}");
-    char user_header[JWTSD_USER_HEADER_MAX];
+    char user_header[JWTSD_USER_HEADER_MAX], expires[24];
     jwtsd_user_header(v.user_id, user_header); /* printable ASCII: see auth.c */
-    const char *headers[] = {"X-Session-User", user_header, "X-Session-Id", v.session_id};
-    reply_buf(r, 200, &b, headers, 2);
+    snprintf(expires, sizeof expires, "%lld", (long long)v.token_expires_at_s);
+    const char *headers[] = {"X-Session-User", user_header, "X-Session-Id", v.session_id, "X-Session-Expires", expires};
+    reply_empty(r, 200, headers, 3);
 }
 
 static void h_refresh(jwtsd_request *r)

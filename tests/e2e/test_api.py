@@ -60,6 +60,16 @@ class Base(unittest.TestCase):
         self.assertEqual(error_of(r), name, r)
         self.assertTrue(r.headers["content-type"].startswith("application/json"))
 
+    def assertAuthError(self, r, status, name):
+        """GET /v1/auth's refusals: no body (a proxy's auth subrequest keeps its connection), the
+        error in headers, and on a 401 a Bearer challenge naming it."""
+        self.assertEqual(r.status, status, r)
+        self.assertEqual((r.body, r.headers["content-length"]), (b"", "0"), r)
+        self.assertEqual(r.headers["x-session-error"], name, r)
+        self.assertTrue(r.headers["x-session-error-description"], r)
+        if status == 401:
+            self.assertTrue(r.headers["www-authenticate"].startswith('Bearer realm="jwtsession"'), r)
+
 
 class TestHealth(Base):
     def test_healthz(self):
@@ -197,30 +207,45 @@ class TestAuth(Base):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.headers["x-session-user"], "carol")
         self.assertEqual(r.headers["x-session-id"], t["session_id"])
-        body = r.json()
-        self.assertEqual((body["user_id"], body["session_id"]), ("carol", t["session_id"]))
+        self.assertEqual((r.body, r.headers["content-length"]), (b"", "0"))  # nothing for a proxy to drain
+        exp = b64url_json(t["access_token"].split(".")[1])["exp"]
+        self.assertEqual(r.headers["x-session-expires"], str(exp))
         r = self.d.req("HEAD", "/v1/auth", token=t["access_token"])
         self.assertEqual((r.status, r.headers["x-session-user"], r.body), (200, "carol", b""))
+        r = self.d.req("HEAD", "/v1/auth", token="not-a-jwt")
+        self.assertEqual((r.status, r.headers["x-session-error"], r.body), (401, "JWTS_E_MALFORMED", b""))
 
     def test_missing_token_401(self):
         r = self.d.req("GET", "/v1/auth")
-        self.assertError(r, 401, "JWTS_E_INVALID_ARGUMENT")
+        self.assertAuthError(r, 401, "JWTS_E_INVALID_ARGUMENT")
         self.assertEqual(r.headers["www-authenticate"], 'Bearer realm="jwtsession"')
         r = self.d.req("GET", "/v1/auth", headers={"Authorization": "Basic YTpi"})
         self.assertEqual(r.status, 401)
 
     def test_garbage_token_401(self):
         r = self.d.req("GET", "/v1/auth", token="not-a-jwt")
-        self.assertError(r, 401, "JWTS_E_MALFORMED")
+        self.assertAuthError(r, 401, "JWTS_E_MALFORMED")
         www = r.headers["www-authenticate"]
         self.assertTrue(www.startswith('Bearer realm="jwtsession", error="invalid_token", error_description="'), www)
+
+    def test_error_description_is_a_safe_quoted_string(self):
+        """RFC 6750 3: error_description holds only %x20-21 / %x23-5B / %x5D-7E, bounded."""
+        for token in ["not-a-jwt", "a.b.c", "\u00e9\u00e9.x.y", 'x"y\\z.a.b', "x" * 5000]:
+            with self.subTest(token=token[:20]):
+                r = self.d.req("GET", "/v1/auth", headers={"Authorization": ("Bearer " + token).encode().decode("latin-1")})
+                self.assertEqual(r.status, 401, r)
+                www = r.headers["www-authenticate"]
+                desc = www.split('error_description="', 1)[1]
+                self.assertTrue(desc.endswith('"'), www)
+                self.assertTrue(all(0x20 <= ord(c) <= 0x7e and c not in '"\\' for c in desc[:-1]), www)
+                self.assertLess(len(www), 512)
 
     def test_tampered_signature_401(self):
         t = self.create("dave")
         h, p, s = t["access_token"].split(".")
         s = ("A" if s[0] != "A" else "B") + s[1:]
         r = self.d.req("GET", "/v1/auth", token="%s.%s.%s" % (h, p, s))
-        self.assertError(r, 401, "JWTS_E_BAD_SIGNATURE")
+        self.assertAuthError(r, 401, "JWTS_E_BAD_SIGNATURE")
 
     def test_admin_key_is_not_a_session_401(self):
         self.assertEqual(self.d.req("GET", "/v1/auth", token=ADMIN_KEY).status, 401)
@@ -276,7 +301,7 @@ class TestRefreshNoGrace(Base):
         self.assertEqual(self.d.req("GET", "/v1/auth", token=n["access_token"]).status, 200)
         r = self.refresh(t["refresh_token"])
         self.assertError(r, 401, "JWTS_E_REFRESH_REUSED")
-        self.assertError(self.d.req("GET", "/v1/auth", token=n["access_token"]), 401, "JWTS_E_REVOKED")
+        self.assertAuthError(self.d.req("GET", "/v1/auth", token=n["access_token"]), 401, "JWTS_E_REVOKED")
         r = self.refresh(n["refresh_token"])
         self.assertEqual(r.status, 401, r)
 
@@ -287,7 +312,7 @@ class TestRefreshNoGrace(Base):
         r2 = self.refresh(r1["refresh_token"]).json()
         self.assertEqual(self.d.req("GET", "/v1/auth", token=r2["access_token"]).status, 200)
         self.assertError(self.refresh(stolen["refresh_token"]), 401, "JWTS_E_REFRESH_REUSED")
-        self.assertError(self.d.req("GET", "/v1/auth", token=r2["access_token"]), 401, "JWTS_E_REVOKED")
+        self.assertAuthError(self.d.req("GET", "/v1/auth", token=r2["access_token"]), 401, "JWTS_E_REVOKED")
 
     def test_forged_token_after_rotations_revokes_nothing(self):
         t = self.create("forged-after")
@@ -305,7 +330,7 @@ class TestSessions(Base):
         r = self.d.req("DELETE", "/v1/sessions/" + sid, token=t["access_token"])
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json(), {"revoked": 1, "session_id": sid, "user_id": "gina"})
-        self.assertError(self.d.req("GET", "/v1/auth", token=t["access_token"]), 401, "JWTS_E_REVOKED")
+        self.assertAuthError(self.d.req("GET", "/v1/auth", token=t["access_token"]), 401, "JWTS_E_REVOKED")
         self.assertEqual(self.d.req("GET", "/v1/auth", token=other["access_token"]).status, 200)
         # The revoked token can no longer act.
         self.assertEqual(self.d.req("DELETE", "/v1/sessions/" + sid, token=t["access_token"]).status, 401)
@@ -326,7 +351,7 @@ class TestSessions(Base):
         self.assertError(self.d.admin("DELETE", path + "?user_id=someone-else"), 404, "JWTS_E_NOT_FOUND")
         self.assertEqual(self.d.admin("DELETE", path + "?user_id=jack").status, 200)
         self.assertError(self.d.admin("DELETE", path + "?user_id=jack"), 404, "JWTS_E_NOT_FOUND")
-        self.assertError(self.d.req("GET", "/v1/auth", token=t["access_token"]), 401, "JWTS_E_REVOKED")
+        self.assertAuthError(self.d.req("GET", "/v1/auth", token=t["access_token"]), 401, "JWTS_E_REVOKED")
 
     def test_revoke_errors(self):
         self.assertError(self.d.req("DELETE", "/v1/sessions/abc"), 401, "JWTS_E_INVALID_ARGUMENT")
@@ -414,7 +439,7 @@ class TestShortTokens(Base):
         self.assertEqual(self.d.req("GET", "/v1/auth", token=t["access_token"]).status, 200)
         exp = b64url_json(t["access_token"].split(".")[1])["exp"]
         wait_until(lambda: time.time() > exp + 1.05, timeout=5)
-        self.assertError(self.d.req("GET", "/v1/auth", token=t["access_token"]), 401, "JWTS_E_EXPIRED")
+        self.assertAuthError(self.d.req("GET", "/v1/auth", token=t["access_token"]), 401, "JWTS_E_EXPIRED")
         # the refresh token still works and gives a fresh access token
         r = self.d.req("POST", "/v1/refresh", json_body={"refresh_token": t["refresh_token"]})
         self.assertEqual(r.status, 200, r)

@@ -7,10 +7,18 @@ is refused without a token, with a bad token, and after the session is revoked. 
 reaches the application exactly as the id was created (ASCII, inner spaces) or, for '%' and
 non-ASCII ids, percent-encoded so that any percent-decoder gives the id back byte for byte; ids
 that a proxy would change (white space at an end, only spaces) are refused at create.
+
+TestNginxKeepalive (issue #15 item 0) sends 3,000 requests through nginx from a few persistent
+clients, good and bad tokens mixed, and counts the TCP connections nginx opened to jwtsessiond
+(`ss`, by nginx's local port, TIME-WAIT included): the auth subrequests must reuse the upstream
+keepalive pool, so no more than the pool's size may be opened.
 """
+import http.client
 import http.server
 import json
 import os
+import re
+import subprocess
 import threading
 import unittest
 import urllib.parse
@@ -112,9 +120,10 @@ class TestNginxAuthRequest(unittest.TestCase):
         headers = r.json()["headers"]
         self.assertEqual(headers["x-session-id"], t["session_id"])
         self.assertIn("x-session-user", headers, "the app got no user header for %r" % user)
-        # the daemon's own answer names the exact id in its JSON body
+        # the daemon's own answer is bodiless; its header percent-decodes to the exact id
         a = self.d.req("GET", "/v1/auth", token=t["access_token"])
-        self.assertEqual((a.status, a.json()["user_id"]), (200, user))
+        self.assertEqual((a.status, a.body, a.headers["content-length"]), (200, b"", "0"))
+        self.assertEqual(urllib.parse.unquote(a.headers["x-session-user"], errors="strict"), user)
         return headers["x-session-user"]
 
     def test_user_header_is_exactly_the_created_ascii_id(self):
@@ -158,6 +167,92 @@ class TestNginxAuthRequest(unittest.TestCase):
         # the internal check location and the admin API are not reachable through nginx
         self.assertEqual(self.nginx.req("GET", "/_jwtsession_auth", token=t["access_token"]).status, 404)
         self.assertEqual(self.nginx.req("POST", "/v1/sessions", json_body={"user_id": "x"}).status, 404)
+
+
+def daemon_conns(port):
+    """The local ports of every client socket connected to 127.0.0.1:port, in any state."""
+    out = subprocess.run(["ss", "-tanH", "state", "all", "( dport = :%d )" % port], check=True,
+                         capture_output=True, text=True).stdout
+    ports = set()
+    for line in out.splitlines():
+        cols = line.split()
+        # State Recv-Q Send-Q Local:Port Peer:Port
+        if len(cols) >= 5 and cols[4].endswith(":%d" % port):
+            ports.add(int(cols[3].rsplit(":", 1)[1]))
+    return ports
+
+
+class TestNginxKeepalive(unittest.TestCase):
+    """The shipped config reuses its upstream connections to jwtsessiond for auth subrequests."""
+    CLIENTS, REQUESTS = 4, 3000
+
+    @classmethod
+    def setUpClass(cls):
+        cls.app = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+        threading.Thread(target=cls.app.serve_forever, daemon=True).start()
+        cls.d = Daemon()
+        port = free_port()
+        try:
+            cls.conf = render(cls.d.port, cls.app.server_address[1], port)
+            cls.nginx = Nginx(cls.conf, port)
+        except Exception:
+            cls.d.close()
+            cls.app.shutdown()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.nginx.close()
+        code = cls.d.stop()
+        cls.d.close()
+        cls.app.shutdown()
+        cls.app.server_close()
+        assert code == 0
+
+    def pool_size(self):
+        m = re.search(r"upstream jwtsessiond \{[^}]*?keepalive (\d+);", self.conf)
+        self.assertIsNotNone(m, "the shipped jwtsessiond upstream has no keepalive pool")
+        return int(m.group(1))
+
+    def client(self, tokens, n, statuses, errors):
+        """n requests on one persistent connection to nginx, cycling through tokens."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.nginx.port, timeout=10)
+        try:
+            for i in range(n):
+                token, _ = tokens[i % len(tokens)]
+                conn.request("GET", "/app/k%d" % i, headers={"Authorization": "Bearer " + token})
+                r = conn.getresponse()
+                r.read()
+                statuses.append((tokens[i % len(tokens)][1], r.status, r.getheader("WWW-Authenticate", "")))
+        except Exception as e:  # reported by the test thread
+            errors.append(repr(e))
+        finally:
+            conn.close()
+
+    def test_auth_subrequests_reuse_upstream_connections(self):
+        good = self.d.create("kim")
+        revoked = self.d.create("kim")
+        self.assertEqual(self.d.req("DELETE", "/v1/sessions/" + revoked["session_id"],
+                                    token=revoked["access_token"]).status, 200)
+        tokens = [(good["access_token"], 200)] * 8 + [(revoked["access_token"], 401), ("garbage", 401)]
+        before = daemon_conns(self.d.port)
+        statuses, errors = [], []
+        threads = [threading.Thread(target=self.client, args=(tokens, self.REQUESTS // self.CLIENTS, statuses, errors))
+                   for _ in range(self.CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        opened = daemon_conns(self.d.port) - before
+        self.assertEqual(errors, [])
+        self.assertEqual(len(statuses), self.REQUESTS)
+        for want, got, www in statuses:
+            self.assertEqual(got, want, www)
+            if want == 401:
+                self.assertIn('error="invalid_token"', www)
+        self.assertGreater(len(opened), 0, "no connection to jwtsessiond seen: is ss counting the right port?")
+        self.assertLessEqual(len(opened), self.pool_size(),
+                             "%d connections to jwtsessiond for %d requests" % (len(opened), self.REQUESTS))
 
 
 if __name__ == "__main__":

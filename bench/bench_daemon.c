@@ -1,14 +1,22 @@
 /*
- * bench_daemon.c - jwtsessiond's GET /v1/auth (memory store) against nginx answering `return 200`
- * on the same machine, both driven by wrk with the same settings in the same run.
+ * bench_daemon.c - jwtsessiond's GET /v1/auth on three stores against nginx answering `return 200`
+ * on the same machine, all driven by wrk with the same settings in the same run.
  *
- *   bench_daemon [seconds-per-run] [rounds] [connections]      (defaults 5, 5, 50)
+ *   bench_daemon [seconds-per-run] [rounds] [connections] [redis-url-query]
+ *                                          (defaults 5, 5, 50, "pipeline=true")
  *
- * Both servers run at once on free loopback ports; each round runs wrk against nginx, then
- * against jwtsessiond, so drifts of the machine hit both alike. Reported: the median requests/s of
- * each, their ratio (target: jwtsessiond >= 70% of nginx), and the median p99 latency wrk --latency
- * measured. nginx runs as many workers as there are cores, as jwtsessiond runs as many threads;
- * both without access logs. wrk shares the machine with both, as it does in any same-host run.
+ * Four servers run at once on free loopback ports: nginx, jwtsessiond on the memory store, and two
+ * jwtsessiond on one redis-server this program starts (and stops) itself: one with --no-cache
+ * (every GET /v1/auth is a Redis round trip, run on the --store-workers threads), one with the near
+ * cache (--cache, the daemon's default). Each round runs wrk against each of them, the order
+ * reversed every other round, so drifts of the machine hit all alike. Reported: the median
+ * requests/s and median p99 latency (wrk --latency) of each, with the targets
+ *   memory store        >= 0.70x nginx
+ *   redis, --no-cache   >= 0.60x memory store   (issue #13)
+ *   redis, --cache      >= 0.90x memory store   (issue #14)
+ * and every jwtsessiond answer must be 2xx. Exit status 1 on any miss (bench_finish names them).
+ * nginx runs as many workers as there are cores, as jwtsessiond runs as many HTTP threads; none
+ * logs accesses. wrk and redis-server share the machine with the servers, as in any same-host run.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -160,11 +168,13 @@ static pid_t start_nginx(const char *dir, int port)
     return spawn(argv, NULL);
 }
 
-static pid_t start_daemon(int port)
+/* jwtsessiond on port with store (a --store URL) and cache ("--cache" or "--no-cache"). */
+static pid_t start_daemon(int port, const char *store, const char *cache)
 {
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    char *argv[] = {JWTSD_BIN, "--listen", listen, "--no-access-log", "--log-level", "warn", NULL};
+    char *argv[] = {JWTSD_BIN,          "--listen",       listen, "--store", (char *)store, (char *)cache,
+                    "--no-access-log", "--log-level", "warn",   NULL};
     char *envp[] = {"JWTSESSION_ADMIN_KEY=" ADMIN_KEY, "PATH=/usr/bin:/bin", NULL};
     return spawn(argv, envp);
 }
@@ -189,63 +199,115 @@ static bool create_session(int port, char *token, size_t cap)
     return true;
 }
 
+/* What is measured: one server, its wrk target and the figures of each round. */
+typedef struct target {
+    const char *name;
+    pid_t pid;
+    int port;
+    bool auth; /* a jwtsessiond: GET /v1/auth with a session's token */
+    char token[8192], header[8300], url[128];
+    double rps[MAX_ROUNDS], p99[MAX_ROUNDS];
+    long non2xx;
+} target;
+
+enum { T_NGINX, T_MEMORY, T_REDIS, T_CACHED, T_COUNT };
+
 int main(int argc, char **argv)
 {
     int seconds = argc > 1 ? atoi(argv[1]) : 5, rounds = argc > 2 ? atoi(argv[2]) : 5;
     int conns = argc > 3 ? atoi(argv[3]) : 50;
+    const char *query = argc > 4 ? argv[4] : "pipeline=true";
     if (seconds < 1) seconds = 1;
     if (rounds < 1 || rounds > MAX_ROUNDS) rounds = 5;
-    if (!have("wrk") || (access("/usr/sbin/nginx", X_OK) && access("/sbin/nginx", X_OK)) || access(JWTSD_BIN, X_OK)) {
-        fprintf(stderr, "bench_daemon: needs wrk, nginx and %s (scripts/install-deps.sh installs them)\n", JWTSD_BIN);
+    if (conns < 1 || conns > 10000) conns = 50;
+    if (strlen(query) > 200 || strpbrk(query, "'\\\"")) {
+        fprintf(stderr, "bench_daemon: redis-url-query too long or quoted\n");
+        return 1;
+    }
+    if (!have("wrk") || !have("redis-server") || (access("/usr/sbin/nginx", X_OK) && access("/sbin/nginx", X_OK)) ||
+        access(JWTSD_BIN, X_OK)) {
+        fprintf(stderr, "bench_daemon: needs wrk, nginx, redis-server and %s (scripts/install-deps.sh installs them)\n",
+                JWTSD_BIN);
         return 1;
     }
     char dir[] = "/tmp/jwts-bench-nginx-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     chmod(dir, 0755); /* nginx workers drop privileges when run as root */
-    int dport = bench_free_port(), nport = bench_free_port();
-    pid_t d = start_daemon(dport), n = start_nginx(dir, nport);
+    static target t[T_COUNT] = {
+        [T_NGINX] = {.name = "nginx"},
+        [T_MEMORY] = {.name = "memory", .auth = true},
+        [T_REDIS] = {.name = "redis --no-cache", .auth = true},
+        [T_CACHED] = {.name = "redis --cache", .auth = true},
+    };
+    bench_redis redis;
     int status = 1;
-    char token[8192], header[8300], durl[128], nurl[128];
-    if (!wait_http(dport, "/healthz") || !wait_http(nport, "/")) {
-        fprintf(stderr, "bench_daemon: a server did not start\n");
+    if (!bench_redis_start(&redis)) { /* stopped at exit whatever happens below */
+        fprintf(stderr, "bench_daemon: could not start redis-server\n");
         goto out;
     }
-    if (!create_session(dport, token, sizeof token)) {
-        fprintf(stderr, "bench_daemon: could not create a session\n");
-        goto out;
-    }
-    snprintf(header, sizeof header, "Authorization: Bearer %s", token);
-    snprintf(durl, sizeof durl, "http://127.0.0.1:%d/v1/auth", dport);
-    snprintf(nurl, sizeof nurl, "http://127.0.0.1:%d/", nport);
-
-    double ours[MAX_ROUNDS], base[MAX_ROUNDS], ours_p99[MAX_ROUNDS], base_p99[MAX_ROUNDS];
-    long bad = 0;
-    for (int i = 0; i < rounds; i++) {
-        run a, b;
-        if (!run_wrk(nurl, NULL, seconds, conns, &b) || !run_wrk(durl, header, seconds, conns, &a)) {
-            fprintf(stderr, "bench_daemon: wrk failed\n");
+    char store[300];
+    snprintf(store, sizeof store, "redis://127.0.0.1:%d/?%s", redis.port, query);
+    for (int i = 0; i < T_COUNT; i++) t[i].port = bench_free_port();
+    t[T_NGINX].pid = start_nginx(dir, t[T_NGINX].port);
+    t[T_MEMORY].pid = start_daemon(t[T_MEMORY].port, "memory", "--no-cache");
+    t[T_REDIS].pid = start_daemon(t[T_REDIS].port, store, "--no-cache");
+    t[T_CACHED].pid = start_daemon(t[T_CACHED].port, store, "--cache");
+    for (int i = 0; i < T_COUNT; i++) {
+        if (!wait_http(t[i].port, t[i].auth ? "/healthz" : "/")) {
+            fprintf(stderr, "bench_daemon: %s did not start\n", t[i].name);
             goto out;
         }
-        base[i] = b.rps, base_p99[i] = b.p99_ms;
-        ours[i] = a.rps, ours_p99[i] = a.p99_ms;
-        bad += a.non2xx;
-        fprintf(stderr, "  round %d: nginx %.0f req/s (p99 %.2f ms), jwtsessiond %.0f req/s (p99 %.2f ms)\n", i + 1,
-                b.rps, b.p99_ms, a.rps, a.p99_ms);
+        snprintf(t[i].url, sizeof t[i].url, "http://127.0.0.1:%d%s", t[i].port, t[i].auth ? "/v1/auth" : "/");
+        if (!t[i].auth) continue;
+        if (!create_session(t[i].port, t[i].token, sizeof t[i].token)) {
+            fprintf(stderr, "bench_daemon: could not create a session on %s\n", t[i].name);
+            goto out;
+        }
+        snprintf(t[i].header, sizeof t[i].header, "Authorization: Bearer %s", t[i].token);
     }
-    double mo = median(ours, rounds), mb = median(base, rounds);
-    double po = median(ours_p99, rounds), pb = median(base_p99, rounds);
-    printf("jwtsessiond GET /v1/auth vs nginx `return 200` (wrk -t2 -c%d, %d s x %d rounds, medians; %ld cores)\n",
-           conns, seconds, rounds, sysconf(_SC_NPROCESSORS_ONLN));
-    printf("  %-52s %12s %12s %9s %9s\n", "measure", "ours", "nginx", "ratio", "target");
-    bench_row("requests/s, GET /v1/auth, memory store", mo, mb, ">= 0.70x", mo >= 0.70 * mb);
-    bench_row("p99 latency ms (wrk --latency)", po, pb, "-", -1);
-    if (bad) printf("  WARNING: %ld answers of jwtsessiond were not 2xx\n", bad);
-    status = bad ? 1 : 0;
+
+    for (int r = 0; r < rounds; r++) {
+        fprintf(stderr, "  round %d:", r + 1);
+        for (int k = 0; k < T_COUNT; k++) {
+            target *x = &t[r % 2 ? T_COUNT - 1 - k : k];
+            run w;
+            if (!run_wrk(x->url, x->auth ? x->header : NULL, seconds, conns, &w)) {
+                fprintf(stderr, "\nbench_daemon: wrk failed against %s\n", x->name);
+                goto out;
+            }
+            x->rps[r] = w.rps, x->p99[r] = w.p99_ms;
+            if (x->auth) x->non2xx += w.non2xx;
+            fprintf(stderr, " %s %.0f/s (p99 %.2f ms)%s", x->name, w.rps, w.p99_ms, k + 1 < T_COUNT ? "," : "\n");
+        }
+    }
+    double rps[T_COUNT], p99[T_COUNT];
+    for (int i = 0; i < T_COUNT; i++) rps[i] = median(t[i].rps, rounds), p99[i] = median(t[i].p99, rounds);
+    printf("jwtsessiond GET /v1/auth: memory store vs nginx `return 200`, Redis (redis://...?%s; --store-workers "
+           "default) without and with the near cache vs the memory store\n(wrk -t2 -c%d --latency, %d s x %d rounds, "
+           "order reversed every other round, medians; %ld cores)\n",
+           query, conns, seconds, rounds, sysconf(_SC_NPROCESSORS_ONLN));
+    printf("  %-52s %12s %12s %9s %9s\n", "measure", "ours", "baseline", "ratio", "target");
+    double m = rps[T_MEMORY];
+    bench_row("req/s, memory store (baseline: nginx)", m, rps[T_NGINX], ">= 0.70x", m >= 0.70 * rps[T_NGINX]);
+    bench_row("req/s, redis --no-cache (baseline: memory) #13", rps[T_REDIS], m, ">= 0.60x", rps[T_REDIS] >= 0.60 * m);
+    bench_row("req/s, redis --cache (baseline: memory) #14", rps[T_CACHED], m, ">= 0.90x", rps[T_CACHED] >= 0.90 * m);
+    bench_row("p99 ms, memory store (baseline: nginx)", p99[T_MEMORY], p99[T_NGINX], "-", -1);
+    bench_row("p99 ms, redis --no-cache (baseline: memory)", p99[T_REDIS], p99[T_MEMORY], "-", -1);
+    bench_row("p99 ms, redis --cache (baseline: memory)", p99[T_CACHED], p99[T_MEMORY], "-", -1);
+    for (int i = 0; i < T_COUNT; i++) {
+        if (!t[i].non2xx) continue;
+        char what[96];
+        snprintf(what, sizeof what, "%s: %ld answers not 2xx", t[i].name, t[i].non2xx);
+        printf("  WARNING: %s\n", what);
+        bench_miss(what);
+    }
+    status = 0;
 out:
-    stop(d, SIGTERM);
-    stop(n, SIGQUIT);
+    for (int i = 0; i < T_COUNT; i++) stop(t[i].pid, i == T_NGINX ? SIGQUIT : SIGTERM);
+    bench_redis_stop(&redis);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "bench_daemon: could not remove %s\n", dir);
-    return status;
+    if (status) return 1;
+    return bench_finish("bench_daemon");
 }

@@ -40,56 +40,6 @@
 #define ADMIN_KEY "bench-admin-key-0123456789abcdef"
 #define MAX_ROUNDS 21
 
-/* One HTTP/1.0 exchange on loopback: the whole answer into out (NUL-terminated). */
-static bool http_exchange(int port, const char *req, char *out, size_t cap)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (fd < 0) return false;
-    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, req, strlen(req)) == (ssize_t)strlen(req);
-    size_t n = 0;
-    ssize_t k;
-    while (ok && n + 1 < cap && (k = read(fd, out + n, cap - 1 - n)) > 0) n += (size_t)k;
-    out[n] = '\0';
-    close(fd);
-    return ok && n > 0;
-}
-
-static bool wait_http(int port, const char *path)
-{
-    char req[256], resp[4096];
-    snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
-    for (int i = 0; i < 500; i++) {
-        if (http_exchange(port, req, resp, sizeof resp) && strstr(resp, " 200 ")) return true;
-        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
-    }
-    return false;
-}
-
-static pid_t spawn(char *const argv[], char *const envp[])
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(127);
-        closefrom(3); /* a server left behind must not hold a caller's `flock` lock */
-        if (envp)
-            execve(argv[0], argv, envp);
-        else
-            execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void stop(pid_t pid, int sig)
-{
-    if (pid <= 0) return;
-    kill(pid, sig);
-    waitpid(pid, NULL, 0);
-}
-
 /* wrk's figures for one run. */
 typedef struct run {
     double rps;
@@ -127,18 +77,6 @@ static bool run_wrk(const char *url, const char *header, int seconds, int conns,
     return pclose(p) == 0 && out->rps > 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static bool have(const char *prog)
 {
     char cmd[256];
@@ -165,7 +103,7 @@ static pid_t start_nginx(const char *dir, int port)
     snprintf(globals, sizeof globals, "daemon off; pid %s; error_log %s;", pidfile, errlog);
     const char *nginx = access("/usr/sbin/nginx", X_OK) == 0 ? "/usr/sbin/nginx" : "/sbin/nginx";
     char *argv[] = {(char *)nginx, "-p", (char *)dir, "-e", errlog, "-c", conf, "-g", globals, NULL};
-    return spawn(argv, NULL);
+    return bench_spawn(argv, NULL);
 }
 
 /* jwtsessiond on port with store (a --store URL) and cache ("--cache" or "--no-cache"). */
@@ -176,7 +114,7 @@ static pid_t start_daemon(int port, const char *store, const char *cache)
     char *argv[] = {JWTSD_BIN,          "--listen",       listen, "--store", (char *)store, (char *)cache,
                     "--no-access-log", "--log-level", "warn",   NULL};
     char *envp[] = {"JWTSESSION_ADMIN_KEY=" ADMIN_KEY, "PATH=/usr/bin:/bin", NULL};
-    return spawn(argv, envp);
+    return bench_spawn(argv, envp);
 }
 
 /* Create a session for the bench user; its access token into token. */
@@ -188,7 +126,7 @@ static bool create_session(int port, char *token, size_t cap)
              "POST /v1/sessions HTTP/1.0\r\nAuthorization: Bearer " ADMIN_KEY "\r\n"
              "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
              strlen(body), body);
-    if (!http_exchange(port, req, resp, sizeof resp) || !strstr(resp, " 201 ")) return false;
+    if (!bench_http_exchange(port, req, resp, sizeof resp) || !strstr(resp, " 201 ")) return false;
     const char *p = strstr(resp, "\"access_token\":\"");
     if (!p) return false;
     p += 16;
@@ -253,7 +191,7 @@ int main(int argc, char **argv)
     t[T_REDIS].pid = start_daemon(t[T_REDIS].port, store, "--no-cache");
     t[T_CACHED].pid = start_daemon(t[T_CACHED].port, store, "--cache");
     for (int i = 0; i < T_COUNT; i++) {
-        if (!wait_http(t[i].port, t[i].auth ? "/healthz" : "/")) {
+        if (!bench_wait_http(t[i].port, t[i].auth ? "/healthz" : "/")) {
             fprintf(stderr, "bench_daemon: %s did not start\n", t[i].name);
             goto out;
         }
@@ -281,7 +219,7 @@ int main(int argc, char **argv)
         }
     }
     double rps[T_COUNT], p99[T_COUNT];
-    for (int i = 0; i < T_COUNT; i++) rps[i] = median(t[i].rps, rounds), p99[i] = median(t[i].p99, rounds);
+    for (int i = 0; i < T_COUNT; i++) rps[i] = bench_median(t[i].rps, rounds), p99[i] = bench_median(t[i].p99, rounds);
     printf("jwtsessiond GET /v1/auth: memory store vs nginx `return 200`, Redis (redis://...?%s; --store-workers "
            "default) without and with the near cache vs the memory store\n(wrk -t2 -c%d --latency, %d s x %d rounds, "
            "order reversed every other round, medians; %ld cores)\n",
@@ -303,7 +241,7 @@ int main(int argc, char **argv)
     }
     status = 0;
 out:
-    for (int i = 0; i < T_COUNT; i++) stop(t[i].pid, i == T_NGINX ? SIGQUIT : SIGTERM);
+    for (int i = 0; i < T_COUNT; i++) bench_stop(t[i].pid, i == T_NGINX ? SIGQUIT : SIGTERM);
     bench_redis_stop(&redis);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -38,55 +38,6 @@
 #define MAX_ROUNDS 21
 #define MAX_PORTS 65536
 
-/* One HTTP/1.0 exchange on loopback: the whole answer into out (NUL-terminated). */
-static bool http_exchange(int port, const char *req, char *out, size_t cap)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (fd < 0) return false;
-    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, req, strlen(req)) == (ssize_t)strlen(req);
-    size_t n = 0;
-    ssize_t k;
-    while (ok && n + 1 < cap && (k = read(fd, out + n, cap - 1 - n)) > 0) n += (size_t)k;
-    out[n] = '\0';
-    close(fd);
-    return ok && n > 0;
-}
-
-static bool wait_http(int port, const char *path)
-{
-    char req[256], resp[4096];
-    snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
-    for (int i = 0; i < 500; i++) {
-        if (http_exchange(port, req, resp, sizeof resp) && strstr(resp, " 200 ")) return true;
-        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
-    }
-    return false;
-}
-
-static pid_t spawn(char *const argv[], char *const envp[])
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(127);
-        if (envp)
-            execve(argv[0], argv, envp);
-        else
-            execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void stop(pid_t pid, int sig)
-{
-    if (pid <= 0) return;
-    kill(pid, sig);
-    waitpid(pid, NULL, 0);
-}
-
 /* wrk's requests/s and non-2xx count for one run; false when wrk failed. */
 static bool run_wrk(const char *url, const char *header, int seconds, int conns, double *rps, long *non2xx)
 {
@@ -101,18 +52,6 @@ static bool run_wrk(const char *url, const char *header, int seconds, int conns,
         if (sscanf(line, " Non-2xx or 3xx responses: %63s", num) == 1) *non2xx = atol(num);
     }
     return pclose(p) == 0 && *rps > 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* Mark in seen[] the local port of every socket connected to 127.0.0.1:port, any state. */
@@ -193,7 +132,7 @@ static pid_t start_nginx(const char *dir)
     snprintf(globals, sizeof globals, "daemon off; pid %s/nginx.pid; error_log %s;", dir, errlog);
     const char *nginx = access("/usr/sbin/nginx", X_OK) == 0 ? "/usr/sbin/nginx" : "/sbin/nginx";
     char *argv[] = {(char *)nginx, "-p", (char *)dir, "-e", errlog, "-c", conf, "-g", globals, NULL};
-    return spawn(argv, NULL);
+    return bench_spawn(argv, NULL);
 }
 
 static pid_t start_daemon(int port)
@@ -202,7 +141,7 @@ static pid_t start_daemon(int port)
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
     char *argv[] = {JWTSD_BIN, "--listen", listen, "--no-access-log", "--log-level", "warn", NULL};
     char *envp[] = {"JWTSESSION_ADMIN_KEY=" ADMIN_KEY, "PATH=/usr/bin:/bin", NULL};
-    return spawn(argv, envp);
+    return bench_spawn(argv, envp);
 }
 
 /* Create a session for the bench user; its access token into token. */
@@ -214,7 +153,7 @@ static bool create_session(int port, char *token, size_t cap)
              "POST /v1/sessions HTTP/1.0\r\nAuthorization: Bearer " ADMIN_KEY "\r\n"
              "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
              strlen(body), body);
-    if (!http_exchange(port, req, resp, sizeof resp) || !strstr(resp, " 201 ")) return false;
+    if (!bench_http_exchange(port, req, resp, sizeof resp) || !strstr(resp, " 201 ")) return false;
     const char *p = strstr(resp, "\"access_token\":\"");
     if (!p) return false;
     p += 16;
@@ -252,7 +191,7 @@ int main(int argc, char **argv)
     d = start_daemon(dport);
     n = start_nginx(dir);
     char token[8192], header[8300], aurl[128], burl[128];
-    if (!wait_http(dport, "/healthz") || !wait_http(app, "/")) {
+    if (!bench_wait_http(dport, "/healthz") || !bench_wait_http(app, "/")) {
         fprintf(stderr, "bench_nginx_auth: a server did not start\n");
         goto out;
     }
@@ -282,7 +221,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "  round %d: nginx proxy %.0f req/s, + auth_request %.0f req/s (%.2fx), %ld new connections to "
                 "jwtsessiond\n", i + 1, b, a, a / b, opened);
     }
-    double mo = median(ours, rounds), mb = median(plain, rounds);
+    double mo = bench_median(ours, rounds), mb = bench_median(plain, rounds);
     printf("nginx auth_request -> jwtsessiond GET /v1/auth vs the same nginx proxy without it\n"
            "(deploy/nginx/jwtsession.conf, wrk -t2 -c%d, %d s x %d rounds, medians; %ld cores, %ld nginx workers)\n",
            conns, seconds, rounds, workers, workers);
@@ -294,8 +233,8 @@ int main(int argc, char **argv)
     if (bad) printf("  WARNING: %ld answers were not 2xx\n", bad);
     status = (mo >= 0.5 * mb && max_new <= pool * workers && !bad) ? 0 : 1;
 out:
-    stop(d, SIGTERM);
-    stop(n, SIGQUIT);
+    bench_stop(d, SIGTERM);
+    bench_stop(n, SIGQUIT);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "bench_nginx_auth: could not remove %s\n", dir);

@@ -259,3 +259,52 @@ jwts_manager *bench_manager_on(jwts_store *st, const jwts_keyset *ks)
     if (rc) bench_die("bench", rc, "manager");
     return m;
 }
+
+bool bench_http_exchange(int port, const char *req, char *out, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd < 0) return false;
+    bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, req, strlen(req)) == (ssize_t)strlen(req);
+    size_t n = 0;
+    ssize_t k;
+    while (ok && n + 1 < cap && (k = read(fd, out + n, cap - 1 - n)) > 0) n += (size_t)k;
+    out[n] = '\0';
+    close(fd);
+    return ok && n > 0;
+}
+
+bool bench_wait_http(int port, const char *path)
+{
+    char req[256], resp[4096];
+    snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
+    for (int i = 0; i < 500; i++) {
+        if (bench_http_exchange(port, req, resp, sizeof resp) && strstr(resp, " 200 ")) return true;
+        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+    }
+    return false;
+}
+
+pid_t bench_spawn(char *const argv[], char *const envp[])
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) _exit(127);
+        closefrom(3); /* a server left behind must not hold a caller's `flock` lock */
+        if (envp)
+            execve(argv[0], argv, envp);
+        else
+            execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+void bench_stop(pid_t pid, int sig)
+{
+    if (pid <= 0) return;
+    kill(pid, sig);
+    waitpid(pid, NULL, 0);
+}

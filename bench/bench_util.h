@@ -69,4 +69,17 @@ jwts_keyset *bench_hs256_keys(void);
 /* A manager on st and ks (issuer https://auth.example.com, audience api); exits on failure. */
 jwts_manager *bench_manager_on(jwts_store *st, const jwts_keyset *ks);
 
+/* One HTTP/1.0 exchange with 127.0.0.1:port: the whole answer into out (NUL-terminated). */
+bool bench_http_exchange(int port, const char *req, char *out, size_t cap);
+
+/* Poll GET path on 127.0.0.1:port until it answers 200 (about 10 s at most). */
+bool bench_wait_http(int port, const char *path);
+
+/* Start argv (with envp, or this environment) with stdout/stderr to /dev/null and no inherited
+ * descriptor above 2; its pid. */
+pid_t bench_spawn(char *const argv[], char *const envp[]);
+
+/* Send sig to pid (if > 0) and reap it. */
+void bench_stop(pid_t pid, int sig);
+
 #endif

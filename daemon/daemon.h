@@ -260,6 +260,7 @@ typedef struct jwtsd_server {
     struct MHD_Daemon *mhd;
     jwtsd_guard *guard;
     jwtsd_workers *workers; /* NULL: store calls run on the HTTP threads (memory store) */
+    bool local_first;       /* near cache on: token checks try the HTTP thread first (http.c) */
     uint16_t port; /* the bound port */
 } jwtsd_server;
 
@@ -287,7 +288,7 @@ typedef struct jwtsd_request {
     /* what the handler answered */
     unsigned status;
     jwts_err error;                 /* JWTS_OK, or the error code answered */
-    bool deferred;                  /* running on a store worker: the answer waits in pending */
+    bool deferred;                  /* on a store worker, or tried locally: the answer waits in pending */
     struct MHD_Response *pending;   /* the answer, queued by the HTTP thread once resumed */
 } jwtsd_request;
 
@@ -326,6 +327,10 @@ bool jwtsd_route_wants_body(jwtsd_route route, const char *method);
 
 /* true when route's handler calls the store (it then runs on a store worker, if there are any). */
 bool jwtsd_route_uses_store(jwtsd_route route);
+
+/* true when route's usual answer only reads (a token check): worth trying on the HTTP thread
+ * against the near cache before a store worker (http.c, answer_locally). */
+bool jwtsd_route_reads_only(jwtsd_route route);
 
 /* Run the handler of r->route (the answer is always set on return). */
 void jwtsd_route_dispatch(jwtsd_request *r);

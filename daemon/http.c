@@ -91,6 +91,7 @@ unsigned jwtsd_status_for(jwts_err code)
         return 503;
     case JWTS_E_BAD_KEY:
     case JWTS_E_INTERNAL:
+    case JWTS_E_WOULD_BLOCK: /* never answered: answer_locally hands such a request to a worker */
     default:
         return 500;
     }
@@ -447,8 +448,36 @@ static void run_deferred(void *item)
     MHD_resume_connection(r->conn);
 }
 
+/* Try st on this HTTP thread with a local-only ctx: a token check that the near cache answers
+ * needs no store call, so it skips the hand-off to a worker. true: answered (queued); false: it
+ * needs the store, nothing was answered or written, and a worker runs it again from the start. */
+static bool answer_locally(req_state *st)
+{
+    jwtsd_request *r = &st->r;
+    r->ctx.flags |= JWTS_CTX_LOCAL_ONLY;
+    r->deferred = true; /* hold the answer in pending */
+    dispatch(st);
+    r->deferred = false;
+    r->ctx.flags &= ~JWTS_CTX_LOCAL_ONLY;
+    struct MHD_Response *resp = r->pending;
+    r->pending = NULL;
+    if (r->error == JWTS_E_WOULD_BLOCK) {
+        if (resp) MHD_destroy_response(resp);
+        r->status = 0;
+        r->error = JWTS_OK;
+        jwtsd_storefull_reset();
+        return false;
+    }
+    if (resp) {
+        if (MHD_queue_response(r->conn, r->status, resp) != MHD_YES) r->status = 500;
+        MHD_destroy_response(resp);
+    }
+    return true;
+}
+
 /* Answer st now, or (a store call on a server with store workers) suspend its connection and let a
- * worker answer it; a full queue is answered 503 at once. */
+ * worker answer it; a full queue is answered 503 at once. With the near cache on, a token check is
+ * first tried here (answer_locally). */
 static void answer(req_state *st)
 {
     jwtsd_request *r = &st->r;
@@ -457,6 +486,7 @@ static void answer(req_state *st)
         dispatch(st);
         return;
     }
+    if (r->srv->local_first && jwtsd_route_reads_only(r->route) && answer_locally(st)) return;
     r->deferred = true;
     MHD_suspend_connection(r->conn);
     if (jwtsd_workers_submit(w, st)) return;
@@ -660,6 +690,7 @@ bool jwtsd_http_start(jwtsd_server *srv, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start %lld store workers", (long long)cfg->store_workers);
         return false;
     }
+    srv->local_first = srv->workers && cfg->cache;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
                      MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
     if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;

@@ -73,6 +73,8 @@ bool jwtsd_route_uses_store(jwtsd_route route)
            route != JWTSD_ROUTE_HEALTHZ;
 }
 
+bool jwtsd_route_reads_only(jwtsd_route route) { return route == JWTSD_ROUTE_AUTH; }
+
 /* Decode the {id} segment seg (n raw bytes) into param. */
 static bool take_param(jwtsd_request *r, const char *seg, size_t n, char *param, size_t cap)
 {

@@ -22,9 +22,16 @@ typedef struct jwts_trace_parent {
     bool valid;
 } jwts_trace_parent;
 
+/* jwts_ctx.flags: answer from local state only (a near cache hit, the memory store). A call that
+ * would wait on the network fails at once with JWTS_E_WOULD_BLOCK and has changed nothing, so an
+ * event loop can try a validation on its own thread and hand only the misses to a thread that may
+ * block. Stores that never wait on the network (memory) ignore it. */
+#define JWTS_CTX_LOCAL_ONLY 1u
+
 typedef struct jwts_ctx {
     int64_t deadline_ns;      /* absolute, jwts_monotonic_ns() clock; 0 = no deadline */
     jwts_trace_parent parent; /* the span this call continues */
+    uint32_t flags;           /* JWTS_CTX_* bits; 0 for an ordinary call */
 } jwts_ctx;
 
 /* A ctx whose deadline is timeout_ms from now (timeout_ms <= 0: no deadline), no parent. */
@@ -36,6 +43,12 @@ int64_t jwts_ctx_remaining_ms(const jwts_ctx *ctx);
 
 /* true when ctx has a deadline and it has passed. */
 bool jwts_ctx_expired(const jwts_ctx *ctx);
+
+/* true when ctx asks for local answers only (JWTS_CTX_LOCAL_ONLY). */
+static inline bool jwts_ctx_local_only(const jwts_ctx *ctx)
+{
+    return ctx && (ctx->flags & JWTS_CTX_LOCAL_ONLY);
+}
 
 #ifdef __cplusplus
 }

@@ -36,6 +36,7 @@ typedef enum jwts_err {
     JWTS_E_CLOSED,
     JWTS_E_UNSUPPORTED,
     JWTS_E_INTERNAL,
+    JWTS_E_WOULD_BLOCK, /* a local-only call (JWTS_CTX_LOCAL_ONLY) needs the network; nothing changed */
     JWTS_E__COUNT /* number of codes; not a code */
 } jwts_err;
 

@@ -105,7 +105,10 @@ typedef struct jwts_validation {
  * instant) and be within its idle and absolute limits. Records last-seen at most once per
  * touch_interval. out may be NULL; session (may be NULL) gets a copy of the session.
  * JWTS_E_REVOKED when the session is gone, JWTS_E_EXPIRED when past a limit, or the token's own
- * error (JWTS_E_BAD_SIGNATURE, JWTS_E_EXPIRED, JWTS_E_CLAIM_MISMATCH, ...). */
+ * error (JWTS_E_BAD_SIGNATURE, JWTS_E_EXPIRED, JWTS_E_CLAIM_MISMATCH, ...). With
+ * JWTS_CTX_LOCAL_ONLY in ctx, JWTS_E_WOULD_BLOCK when the answer needs the network (a near-cache
+ * miss, or the first use of a rotated pair); nothing was changed, so the call may be repeated
+ * without the flag. */
 jwts_err jwts_manager_validate(jwts_manager *m, const jwts_ctx *ctx, const char *token, size_t len,
                                jwts_validation *out, jwts_session **session);
 

@@ -33,6 +33,7 @@ static const struct {
     [JWTS_E_CLOSED] = {"JWTS_E_CLOSED", "handle is closed"},
     [JWTS_E_UNSUPPORTED] = {"JWTS_E_UNSUPPORTED", "not supported"},
     [JWTS_E_INTERNAL] = {"JWTS_E_INTERNAL", "internal error"},
+    [JWTS_E_WOULD_BLOCK] = {"JWTS_E_WOULD_BLOCK", "the answer needs the network (local-only call)"},
 };
 
 static _Thread_local char detail[JWTS_DETAIL_MAX];

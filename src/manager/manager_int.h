@@ -70,8 +70,12 @@ void jwts_rt_jti(const uint8_t hash[JWTS_REFRESH_HASH_LEN], char out[JWTS_SESSIO
 /* true if hash is one of s's rotated-out refresh hashes older than the previous one. */
 bool jwts_rt_is_older(const jwts_refresh_state *r, const uint8_t hash[JWTS_REFRESH_HASH_LEN]);
 
-/* Make s's pair confirmed (its tokens were used) when the access token's jti says it is of the
- * current pair; a failed write is retried by the next validation. */
+/* true when a token with this jti confirms s's pair now: s is not confirmed yet and jti is the
+ * current pair's. */
+bool jwts_mgr_confirms(const jwts_session *s, const char *jti);
+
+/* Make s's pair confirmed (its tokens were used) when jwts_mgr_confirms says so; a failed write
+ * is retried by the next validation. */
 void jwts_mgr_confirm(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const char *jti, int64_t now_ms);
 
 #endif

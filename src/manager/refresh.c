@@ -155,12 +155,17 @@ jwts_err jwts_manager_refresh(jwts_manager *m, const jwts_ctx *ctx, const char *
     return jwts_op_end(&sc, refresh(m, &c, refresh_token, out));
 }
 
-void jwts_mgr_confirm(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const char *jti, int64_t now_ms)
+bool jwts_mgr_confirms(const jwts_session *s, const char *jti)
 {
-    if (s->refresh.generation == 0 || s->refresh.confirmed || !jti) return;
+    if (s->refresh.generation == 0 || s->refresh.confirmed || !jti) return false;
     char current[JWTS_SESSION_ID_LEN + 1];
     jwts_rt_jti(s->refresh.current_hash, current);
-    if (strlen(jti) != strlen(current) || CRYPTO_memcmp(jti, current, strlen(current)) != 0) return;
+    return strlen(jti) == strlen(current) && CRYPTO_memcmp(jti, current, strlen(current)) == 0;
+}
+
+void jwts_mgr_confirm(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const char *jti, int64_t now_ms)
+{
+    if (!jwts_mgr_confirms(s, jti)) return;
     jwts_refresh_state next = s->refresh;
     next.confirmed = true;
     jwts_session_key key = {s->user_id, s->session_id};

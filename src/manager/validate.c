@@ -48,9 +48,12 @@ static jwts_err validate(jwts_manager *m, const jwts_ctx *ctx, const char *token
     if (rc == JWTS_E_NOT_FOUND) return jwts_fail(JWTS_E_REVOKED, "session revoked or expired");
     if (rc) return rc;
     rc = check_limits(s, now);
+    const char *jti = (c.has & JWTS_CLAIM_JTI) ? c.jti : NULL;
+    if (rc == JWTS_OK && jwts_ctx_local_only(ctx) && jwts_mgr_confirms(s, jti))
+        rc = jwts_fail(JWTS_E_WOULD_BLOCK, "validate: the first use of a new pair is written to the store");
     if (rc == JWTS_OK) {
         maybe_touch(m, ctx, s, now);
-        jwts_mgr_confirm(m, ctx, s, (c.has & JWTS_CLAIM_JTI) ? c.jti : NULL, now);
+        jwts_mgr_confirm(m, ctx, s, jti, now);
     }
     if (rc == JWTS_OK && out) {
         memcpy(out->user_id, c.sub, strlen(c.sub) + 1);

@@ -40,6 +40,11 @@ jwts_err jwts_op_end(jwts_op_scope *scope, jwts_err rc)
 {
     if (!scope) return rc;
     if (!scope->m && !scope->span) return rc;
+    if (rc == JWTS_E_WOULD_BLOCK) { /* a local-only attempt that did not happen: the retry counts */
+        trace_span_discard(scope->span);
+        scope->span = NULL;
+        return rc;
+    }
     int64_t now = jwts_fast_ns();
     if (scope->span) {
         jwts_span_set_status(scope->span, rc);

@@ -86,6 +86,10 @@ static inline const jwts_ctx *begin(observed *o, int op, const jwts_ctx *ctx, sc
 static inline jwts_err end(observed *o, int op, scope *sc, jwts_err rc)
 {
     if (!o->m && !sc->span) return rc;
+    if (rc == JWTS_E_WOULD_BLOCK) { /* a local-only attempt that did not happen: the retry counts */
+        trace_span_discard(sc->span);
+        return rc;
+    }
     int64_t now = jwts_fast_ns();
     if (sc->span) {
         if (rc == JWTS_E_NOT_FOUND || rc == JWTS_E_CONFLICT)

@@ -128,6 +128,7 @@ jwts_span *trace_span_start_at(jwts_tracer *t, const char *name, jwts_span_kind 
     if (!child) return NULL;
     bool has_parent = parent && parent->parent.valid;
     child->deadline_ns = parent ? parent->deadline_ns : 0;
+    child->flags = parent ? parent->flags : 0;
     if (!has_parent && t && !t->disabled && uses_ratio(t->sampler)) {
         /* the common root under a ratio sampler: ids straight into the child, decided by the trace id */
         jwts_trace_parent *p = &child->parent;
@@ -302,6 +303,11 @@ void trace_spans_release(jwts_tracer *t, jwts_span *const *spans, size_t n)
     for (; i < n && t->nspare < t->queue_size; i++) t->spare[t->nspare++] = spans[i];
     pthread_mutex_unlock(&t->spare_lock);
     for (; i < n; i++) free(spans[i]);
+}
+
+void trace_span_discard(jwts_span *s)
+{
+    if (s) trace_spans_release(s->t, &s, 1);
 }
 
 void jwts_span_end(jwts_span *s)

@@ -94,6 +94,9 @@ void trace_spans_release(jwts_tracer *t, jwts_span *const *spans, size_t n);
 /* End s as jwts_span_end(), at now_mono_ns (0: read the clock). */
 void trace_span_end_at(jwts_span *s, int64_t now_mono_ns);
 
+/* Drop s unexported: the attempt it timed did not happen (a local-only call that would block). */
+void trace_span_discard(jwts_span *s);
+
 /* Encode n spans as one OTLP ExportTraceServiceRequest in JSON into out. */
 void otlp_encode(const jwts_tracer *t, jwts_span *const *spans, size_t n, jwts_buf *out);
 

@@ -169,7 +169,7 @@ static bool usable(const near_cache *c, const nc_entry *e, uint64_t epoch, int64
 
 nc_lookup_result jwts_nc_lookup(near_cache *c, const char *key, size_t len, jwts_session **out, nc_ticket *t)
 {
-    *t = (nc_ticket){0};
+    if (t) *t = (nc_ticket){0};
     /* the epoch before the liveness check: a flush between the two makes the fill fail */
     uint64_t epoch = atomic_load(&c->epoch);
     int64_t now = jwts_monotonic_ns();
@@ -177,7 +177,7 @@ nc_lookup_result jwts_nc_lookup(near_cache *c, const char *key, size_t len, jwts
     size_t tag_len;
     if (now >= atomic_load(&c->live_until_ns) || !jwts_nc_topology_current(c) ||
         !record_tag(c, key, len, &tag, &tag_len)) {
-        jwts_nc_count_event(c, NC_C_BYPASS, 1);
+        if (t) jwts_nc_count_event(c, NC_C_BYPASS, 1);
         return NC_BYPASS;
     }
     nc_shard *sh = shard_of(c, tag, tag_len);
@@ -195,6 +195,7 @@ nc_lookup_result jwts_nc_lookup(near_cache *c, const char *key, size_t len, jwts
         return NC_HIT;
     }
     pthread_rwlock_unlock(&sh->lock);
+    if (!t) return NC_MISS; /* a probe: the call that may block reads it */
     uint64_t ticket = atomic_fetch_add(&c->next_ticket, 1);
     pthread_rwlock_wrlock(&sh->lock);
     i = put_placeholder(c, sh, h, key, len, ticket, epoch);

@@ -96,7 +96,8 @@ void jwts_nc_stop(near_cache *c, int64_t deadline_ns);
 void jwts_nc_free(near_cache *c);
 
 /* Look up the record key (len bytes). NC_HIT: *out is a copy. NC_MISS: a placeholder is in and
- * *t names it. NC_BYPASS: nothing cached may be trusted now. */
+ * *t names it. NC_BYPASS: nothing cached may be trusted now. t NULL: a probe for a hit only (a
+ * local-only call), which puts no placeholder and counts only its hits. */
 nc_lookup_result jwts_nc_lookup(near_cache *c, const char *key, size_t len, jwts_session **out, nc_ticket *t);
 
 /* After a miss: keep a copy of s (the reply to the read named by t) if the placeholder is still

@@ -76,6 +76,7 @@ static jwts_err begin(redis_store *rs, const jwts_ctx *ctx, int64_t *deadline_ns
 {
     if (atomic_load_explicit(&rs->closed, memory_order_acquire)) return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
     if (jwts_ctx_expired(ctx)) return jwts_fail(JWTS_E_TIMEOUT, "redis: the deadline passed before the call");
+    if (jwts_ctx_local_only(ctx)) return jwts_fail(JWTS_E_WOULD_BLOCK, "redis: the call needs the server (local-only ctx)");
     int64_t d = jwts_monotonic_ns() + rs->cfg.command_timeout_ms * 1000000;
     if (ctx && ctx->deadline_ns && ctx->deadline_ns < d) d = ctx->deadline_ns;
     *deadline_ns = d;
@@ -107,11 +108,14 @@ static jwts_err decode_for(const redisReply *r, const char *user, const char *si
 static jwts_err redis_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_session **out)
 {
     redis_store *rs = from_base(st);
+    char rec[KEY_MAX];
+    size_t rec_len = record_key(rs, rec, key->user_id, key->session_id);
+    if (jwts_ctx_local_only(ctx) && rs->cache && !atomic_load_explicit(&rs->closed, memory_order_acquire) &&
+        jwts_nc_lookup(rs->cache, rec, rec_len, out, NULL) == NC_HIT)
+        return JWTS_OK;
     int64_t deadline = 0;
     jwts_err rc = begin(rs, ctx, &deadline);
     if (rc) return rc;
-    char rec[KEY_MAX];
-    size_t rec_len = record_key(rs, rec, key->user_id, key->session_id);
     nc_ticket t = {0};
     if (rs->cache && jwts_nc_lookup(rs->cache, rec, rec_len, out, &t) == NC_HIT) return JWTS_OK;
     const char *argv[2] = {"GET", rec}, *pttl_argv[2] = {"PTTL", rec};

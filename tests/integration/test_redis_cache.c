@@ -529,6 +529,74 @@ static void entries_are_bounded(void **state)
     instance_close(&b);
 }
 
+/* ---- local-only calls (JWTS_CTX_LOCAL_ONLY): a hit answers, anything else would block ---------- */
+
+static jwts_err validate_local(jwts_manager *m, const char *token)
+{
+    jwts_ctx lc = {.flags = JWTS_CTX_LOCAL_ONLY};
+    return jwts_manager_validate(m, &lc, token, strlen(token), NULL, NULL);
+}
+
+static void local_only_answers_hits_and_would_block_otherwise(void **state)
+{
+    instance a, b;
+    instance_open(&a), instance_open(&b);
+    jwts_tokens t;
+    assert_int_equal(jwts_manager_create(a.m, NULL, "local-user", NULL, &t), JWTS_OK);
+
+    /* a cold cache: WOULD_BLOCK, counted as neither a miss nor a hit, no placeholder left */
+    jwts_redis_cache_stats before = stats_of(b.store);
+    assert_int_equal(validate_local(b.m, t.access_token), JWTS_E_WOULD_BLOCK);
+    jwts_redis_cache_stats after = stats_of(b.store);
+    assert_int_equal(after.misses, before.misses);
+    assert_int_equal(after.hits, before.hits);
+    warm(&b, t.access_token); /* the ordinary call then fills the cache */
+    before = stats_of(b.store);
+    assert_int_equal(validate_local(b.m, t.access_token), JWTS_OK);
+    assert_int_equal(stats_of(b.store).hits, before.hits + 1);
+
+    /* a revoke on A ends B's local answer: WOULD_BLOCK, and the store then says REVOKED */
+    assert_int_equal(jwts_manager_revoke(a.m, NULL, "local-user", t.session_id), JWTS_OK);
+    double t0 = now_ms();
+    jwts_err rc;
+    while ((rc = validate_local(b.m, t.access_token)) == JWTS_OK) assert_true(now_ms() - t0 < MAX_STALE_MS);
+    assert_int_equal(rc, JWTS_E_WOULD_BLOCK);
+    assert_int_equal(validate(&b, t.access_token, NULL), JWTS_E_REVOKED);
+    jwts_tokens_clear(&t);
+
+    /* a write with a local-only ctx changes nothing */
+    jwts_ctx lc = {.flags = JWTS_CTX_LOCAL_ONLY};
+    assert_int_equal(jwts_manager_create(a.m, &lc, "local-writer", NULL, &t), JWTS_E_WOULD_BLOCK);
+    jwts_session_list list;
+    assert_int_equal(jwts_manager_list(a.m, NULL, "local-writer", &list), JWTS_OK);
+    assert_int_equal(list.count, 0);
+    jwts_session_list_free(&list);
+
+    /* the first use of a rotated pair is a write (its confirmation): never answered locally */
+    jwts_tokens t2, t3;
+    assert_int_equal(jwts_manager_create(a.m, NULL, "local-rotor", NULL, &t2), JWTS_OK);
+    assert_int_equal(jwts_manager_refresh(a.m, NULL, t2.refresh_token, &t3), JWTS_OK);
+    warm(&b, t2.access_token); /* the previous pair's token caches the session, unconfirmed */
+    assert_int_equal(validate_local(b.m, t3.access_token), JWTS_E_WOULD_BLOCK);
+    assert_int_equal(validate(&b, t3.access_token, NULL), JWTS_OK); /* confirms */
+    warm(&b, t3.access_token);
+    assert_int_equal(validate_local(b.m, t3.access_token), JWTS_OK);
+    jwts_tokens_clear(&t2), jwts_tokens_clear(&t3);
+    instance_close(&a), instance_close(&b);
+
+    /* the memory store never waits: local-only calls run as usual */
+    jwts_store *mem = NULL;
+    jwts_manager *mm = NULL;
+    assert_int_equal(jwts_store_memory_new(NULL, &mem), JWTS_OK);
+    jwts_manager_options mo = {.store = mem, .keyset = keys, .issuer = "https://t.example"};
+    assert_int_equal(jwts_manager_new(&mo, &mm), JWTS_OK);
+    assert_int_equal(jwts_manager_create(mm, &lc, "mem-user", NULL, &t), JWTS_OK);
+    assert_int_equal(validate_local(mm, t.access_token), JWTS_OK);
+    jwts_tokens_clear(&t);
+    jwts_manager_free(mm);
+    jwts_store_free(mem);
+}
+
 static void options_and_enable(void **state)
 {
     jwts_store *mem = NULL;
@@ -555,6 +623,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(options_and_enable),
         cmocka_unit_test(hits_after_the_first_validate),
+        cmocka_unit_test(local_only_answers_hits_and_would_block_otherwise),
         cmocka_unit_test(revoke_on_a_is_refused_on_b),
         cmocka_unit_test(revoke_user_on_a_is_refused_on_b),
         cmocka_unit_test(rotation_on_a_reaches_b),

@@ -22,6 +22,7 @@
  *   pool_size=N (1..1024)     key_prefix=TEXT
  *   db=N                      (redis://, rediss://, unix://, redis[s]-sentinel://)
  *   pipeline=BOOL  pipeline_connections=N (1..64)      (redis://, rediss://, unix://)
+ *   spin_us=N (0..1000)                                (redis://, rediss://, unix://: the pool)
  *   wait_replicas=N  wait_timeout=DURATION             (cluster and sentinel forms)
  *   sentinel_user=USER  sentinel_password=PASSWORD     (sentinel forms: the sentinels' ACL user)
  *   tls_ca=FILE  tls_ca_dir=DIR  tls_cert=FILE  tls_key=FILE  tls_server_name=NAME
@@ -106,6 +107,9 @@ typedef struct jwts_redis_options {
     int64_t command_timeout_ms; /* bound of one call when its ctx has no earlier deadline; default 2000 */
     bool auto_pipeline;         /* share writes between concurrent callers (see above) */
     size_t pipeline_connections; /* auto_pipeline: connections, one I/O thread each; default 1 (max 64) */
+    int64_t spin_us; /* pool: a caller busy-polls up to this long for its reply before it sleeps (0..1000,
+                      * default 0): one caller's round trip loses the sleep and wake-up, at the price of
+                      * a core spun while it waits; for few callers on spare cores, not for many threads */
     jwts_redis_tls_options tls;  /* TLS; rediss:// enables it */
     jwts_redis_cache_options cache; /* the near cache; off unless cache.enabled */
 } jwts_redis_options;

@@ -54,6 +54,7 @@ typedef struct redis_config {
     redis_addr addr;
     int64_t connect_timeout_ms;
     int64_t command_timeout_ms;
+    int64_t spin_ns;      /* a caller waiting for a reply busy-polls this long before it sleeps */
     const redis_tls *tls; /* NULL: plain; owned by the store */
 } redis_config;
 
@@ -75,7 +76,7 @@ bool jwts_redis_url_kind(const char *url, redis_url_kind *kind, bool *tls, size_
 /* The options of a URL's query. Numbers are -1 and strings NULL when not given. */
 typedef struct redis_query {
     int64_t connect_timeout_ms, command_timeout_ms, wait_timeout_ms;
-    long pool_size, pipeline_connections, wait_replicas, db;
+    long pool_size, pipeline_connections, wait_replicas, db, spin_us;
     int pipeline, tls_insecure; /* -1, 0 or 1 */
     char *key_prefix, *tls_ca, *tls_ca_dir, *tls_cert, *tls_key, *tls_server_name;
     char *sentinel_username, *sentinel_password; /* the password is wiped on clear */

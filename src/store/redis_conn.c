@@ -38,6 +38,7 @@ struct redis_conn {
     char *obuf;
     size_t olen, ooff, ocap;
     short want; /* what the last TLS call that could not proceed waits for (0: nothing) */
+    int64_t spin_ns; /* redis_config.spin_ns */
     char where[300];
 };
 
@@ -204,12 +205,26 @@ static jwts_err flush(redis_conn *c, int64_t deadline_ns)
     }
 }
 
+/* Busy-poll fd for input for up to spin_ns (redis_config.spin_ns): a reply that comes within it
+ * is read without the sleep and wake-up of a blocking poll, at the price of the CPU spun. */
+static bool spin_readable(int fd, int64_t spin_ns)
+{
+    int64_t end = jwts_monotonic_ns() + spin_ns;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    do {
+        if (poll(&p, 1, 0) != 0) return true; /* readable, an error or EINTR: read and see */
+    } while (jwts_monotonic_ns() < end);
+    return false;
+}
+
 static jwts_err read_reply(redis_conn *c, int64_t deadline_ns, redisReply **out)
 {
     for (;;) {
         jwts_err rc = jwts_redis_conn_next(c, out);
         if (rc || *out) return rc;
-        if ((rc = jwts_redis_wait_fd(c->fd, c->want ? c->want : POLLIN, deadline_ns))) return rc;
+        short want = c->want ? c->want : POLLIN;
+        bool ready = c->spin_ns > 0 && want == POLLIN && spin_readable(c->fd, c->spin_ns);
+        if (!ready && (rc = jwts_redis_wait_fd(c->fd, want, deadline_ns))) return rc;
         if ((rc = jwts_redis_conn_fill(c))) return rc;
     }
 }
@@ -356,6 +371,7 @@ jwts_err jwts_redis_conn_open(const redis_config *cfg, int64_t deadline_ns, redi
         return jwts_fail(JWTS_E_NO_MEMORY, "redis connect: out of memory");
     }
     c->fd = -1;
+    c->spin_ns = cfg->spin_ns;
     if (cfg->addr.unix_path)
         snprintf(c->where, sizeof c->where, "%s", cfg->addr.unix_path);
     else

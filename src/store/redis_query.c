@@ -67,6 +67,7 @@ static const query_opt OPTS[] = {
     {"db", T_COUNT, K_SINGLE | K_UNIX | K_SENTINEL, 0, 1 << 30, Q(db), false},
     {"pipeline", T_BOOL, K_SINGLE | K_UNIX, 0, 0, Q(pipeline), false},
     {"pipeline_connections", T_COUNT, K_SINGLE | K_UNIX, 1, 64, Q(pipeline_connections), false},
+    {"spin_us", T_COUNT, K_SINGLE | K_UNIX, 0, 1000, Q(spin_us), false},
     {"wait_replicas", T_COUNT, K_CLUSTER | K_SENTINEL, 0, 1000, Q(wait_replicas), false},
     {"wait_timeout", T_DURATION, K_CLUSTER | K_SENTINEL, 0, 0, Q(wait_timeout_ms), false},
     {"sentinel_user", T_TEXT, K_SENTINEL, 0, 0, Q(sentinel_username), false},
@@ -168,7 +169,7 @@ jwts_err jwts_redis_query_parse(const char *url, redis_query *q)
 {
     memset(q, 0, sizeof *q);
     q->connect_timeout_ms = q->command_timeout_ms = q->wait_timeout_ms = -1;
-    q->pool_size = q->pipeline_connections = q->wait_replicas = q->db = -1;
+    q->pool_size = q->pipeline_connections = q->wait_replicas = q->db = q->spin_us = -1;
     q->pipeline = q->tls_insecure = -1;
     redis_url_kind kind;
     bool tls;

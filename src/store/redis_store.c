@@ -635,6 +635,7 @@ static jwts_err check_options(const jwts_redis_options *o)
     if (o->pool_size > MAX_POOL) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: pool_size above %d", MAX_POOL);
     if (o->pipeline_connections > MAX_PIPELINES)
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: pipeline_connections above %d", MAX_PIPELINES);
+    if (o->spin_us < 0 || o->spin_us > 1000) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: spin_us outside 0..1000");
     if (o->connect_timeout_ms < 0 || o->command_timeout_ms < 0)
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: timeouts must not be negative");
     return JWTS_OK;
@@ -726,6 +727,7 @@ static jwts_err apply_query(jwts_redis_options *o, redis_query *q)
                             &o->tls);
     if (q->pipeline >= 0) o->auto_pipeline = q->pipeline == 1;
     if (q->pipeline_connections > 0) o->pipeline_connections = (size_t)q->pipeline_connections;
+    if (q->spin_us >= 0) o->spin_us = q->spin_us;
     return JWTS_OK;
 }
 
@@ -745,6 +747,7 @@ jwts_err jwts_store_redis_new(const jwts_redis_options *opts, jwts_store **out)
     }
     rs->cfg.connect_timeout_ms = o.connect_timeout_ms ? o.connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     rs->cfg.command_timeout_ms = o.command_timeout_ms ? o.command_timeout_ms : DEFAULT_COMMAND_TIMEOUT_MS;
+    rs->cfg.spin_ns = o.auto_pipeline ? 0 : o.spin_us * 1000; /* the I/O thread of a pipeline never spins */
     rc = build_addr(&o, &rs->cfg.addr);
     if (!rc && o.tls.enabled && rs->cfg.addr.unix_path)
         rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: TLS over a unix socket is not supported");

@@ -113,13 +113,14 @@ static void query_options_are_parsed(void **state)
 {
     redis_query q = query_ok("rediss://h/1?connect_timeout=250ms&command_timeout=3&pool_size=16&key_prefix=app%3A"
                              "&pipeline=yes&pipeline_connections=2&db=4&tls_ca=%2Fetc%2Fca.pem&tls_cert=/c.pem"
-                             "&tls_key=/k.pem&tls_server_name=redis.internal&tls_insecure=false&tls_ca_dir=/etc/ssl");
+                             "&tls_key=/k.pem&tls_server_name=redis.internal&tls_insecure=false&tls_ca_dir=/etc/ssl&spin_us=50");
     assert_int_equal(q.connect_timeout_ms, 250);
     assert_int_equal(q.command_timeout_ms, 3000); /* a bare number is seconds, as the programs take it */
     assert_int_equal(q.pool_size, 16);
     assert_string_equal(q.key_prefix, "app:");
     assert_int_equal(q.pipeline, 1);
     assert_int_equal(q.pipeline_connections, 2);
+    assert_int_equal(q.spin_us, 50);
     assert_int_equal(q.db, 4);
     assert_string_equal(q.tls_ca, "/etc/ca.pem");
     assert_string_equal(q.tls_server_name, "redis.internal");
@@ -164,6 +165,8 @@ static void bad_query_options_are_named(void **state)
     refused("redis-sentinel://h:1/m?sentinel_password=hunter2&sentinel_password=hunter2", "given twice");
     refused("redis://h?pool_size=0", "pool_size");
     refused("redis://h?pool_size=5000", "pool_size");
+    refused("redis://h?spin_us=1001", "spin_us");
+    refused("redis-cluster://h:1?spin_us=10", "spin_us does not apply");
     refused("redis://h?connect_timeout=soon", "connect_timeout");
     refused("redis://h?pipeline=maybe", "pipeline");
     refused("redis://h?key_prefix=", "key_prefix: empty");

@@ -261,6 +261,8 @@ typedef struct jwtsd_server {
     jwtsd_guard *guard;
     jwtsd_workers *workers; /* NULL: store calls run on the HTTP threads (memory store) */
     bool local_first;       /* near cache on: token checks try the HTTP thread first (http.c) */
+    atomic_long async_pending;  /* token checks waiting on jwts_manager_validate_async (http.c) */
+    atomic_bool async_unsupported; /* the store said it has no asynchronous path: use workers */
     uint16_t port; /* the bound port */
 } jwtsd_server;
 
@@ -331,6 +333,10 @@ bool jwtsd_route_uses_store(jwtsd_route route);
 /* true when route's usual answer only reads (a token check): worth trying on the HTTP thread
  * against the near cache before a store worker (http.c, answer_locally). */
 bool jwtsd_route_reads_only(jwtsd_route route);
+
+/* Answer GET /v1/auth from a token check's result rc (v: the validation when JWTS_OK): 200 with
+ * the identity headers, or the check's error (routes.c; http.c calls it for asynchronous checks). */
+void jwtsd_auth_answer(jwtsd_request *r, jwts_err rc, const jwts_validation *v);
 
 /* Run the handler of r->route (the answer is always set on return). */
 void jwtsd_route_dispatch(jwtsd_request *r);

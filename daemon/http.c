@@ -475,9 +475,52 @@ static bool answer_locally(req_state *st)
     return true;
 }
 
+/* Hand suspended st to a store worker; a full queue is answered 503 at once. */
+static void to_worker(req_state *st)
+{
+    jwtsd_request *r = &st->r;
+    if (jwtsd_workers_submit(r->srv->workers, st)) return;
+    r->deferred = false;
+    MHD_resume_connection(r->conn);
+    jwtsd_reply_error(r, 503, JWTS_E_LIMIT, "server busy: every store worker is taken (--store-workers)");
+}
+
+/* The end of an asynchronous token check (on the store's I/O thread, or within the call): answer
+ * and resume, or, when it needs a write, hand it to a worker that runs it from the start. */
+static void auth_validated(void *arg, jwts_err rc, const jwts_validation *v)
+{
+    req_state *st = arg;
+    jwtsd_request *r = &st->r;
+    jwtsd_server *srv = r->srv;
+    if (rc == JWTS_E_WOULD_BLOCK) {
+        to_worker(st);
+    } else {
+        jwtsd_auth_answer(r, rc, v);
+        MHD_resume_connection(r->conn);
+    }
+    atomic_fetch_sub(&srv->async_pending, 1); /* st is not to be touched from here on */
+}
+
+/* Start the token check of suspended st without a worker (jwts_manager_validate_async on an
+ * auto-pipelined store: the I/O thread finishes it). false: not started, st still suspended. */
+static bool answer_async(req_state *st)
+{
+    jwtsd_request *r = &st->r;
+    jwtsd_server *srv = r->srv;
+    size_t len = 0;
+    const char *token = jwtsd_bearer(r, &len);
+    if (!token || atomic_load_explicit(&srv->async_unsupported, memory_order_relaxed)) return false;
+    atomic_fetch_add(&srv->async_pending, 1);
+    jwts_err rc = jwts_manager_validate_async(srv->manager, &r->ctx, token, len, auth_validated, st);
+    if (rc == JWTS_OK) return true;
+    atomic_fetch_sub(&srv->async_pending, 1);
+    if (rc == JWTS_E_UNSUPPORTED) atomic_store(&srv->async_unsupported, true); /* ask once, not per request */
+    return false;
+}
+
 /* Answer st now, or (a store call on a server with store workers) suspend its connection and let a
  * worker answer it; a full queue is answered 503 at once. With the near cache on, a token check is
- * first tried here (answer_locally). */
+ * first tried here (answer_locally); then, on a store that can, without a worker (answer_async). */
 static void answer(req_state *st)
 {
     jwtsd_request *r = &st->r;
@@ -489,10 +532,8 @@ static void answer(req_state *st)
     if (r->srv->local_first && jwtsd_route_reads_only(r->route) && answer_locally(st)) return;
     r->deferred = true;
     MHD_suspend_connection(r->conn);
-    if (jwtsd_workers_submit(w, st)) return;
-    r->deferred = false;
-    MHD_resume_connection(r->conn);
-    jwtsd_reply_error(r, 503, JWTS_E_LIMIT, "server busy: every store worker is taken (--store-workers)");
+    if (r->route == JWTSD_ROUTE_AUTH && answer_async(st)) return;
+    to_worker(st);
 }
 
 /* The guard's record of conn (NULL if it has none). */
@@ -722,8 +763,21 @@ void jwtsd_http_quiesce(jwtsd_server *srv)
     if (fd != MHD_INVALID_SOCKET) close(fd);
 }
 
+/* Wait until no asynchronous token check is in flight: each ends by its deadline
+ * (--request-timeout); past twice that, closing the store ends the rest (JWTS_E_CLOSED). */
+static void drain_async(jwtsd_server *srv)
+{
+    int64_t give_up = jwtsd_now_ns() + 2 * srv->cfg->request_timeout_ms * 1000000 + 1000000000;
+    while (atomic_load(&srv->async_pending) > 0) {
+        if (jwtsd_now_ns() > give_up && srv->store) jwts_store_close(srv->store);
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+}
+
 void jwtsd_http_stop(jwtsd_server *srv)
 {
+    drain_async(srv); /* their completions use the workers and the connections */
     jwtsd_workers_free(srv->workers); /* answers what is queued: no connection stays suspended */
     srv->workers = NULL;
     if (srv->mhd) MHD_stop_daemon(srv->mhd); /* reports every connection closed to the guard */

@@ -129,6 +129,8 @@ int main(int argc, char **argv)
     jwtsd_server srv = {.cfg = &cfg};
     atomic_init(&srv.shutting_down, false);
     atomic_init(&srv.in_flight, 0);
+    atomic_init(&srv.async_pending, 0);
+    atomic_init(&srv.async_unsupported, false);
     int status = 1; /* cannot start; 2: a bad setting */
     jwts_err rc = jwtsd_observe_new(&cfg, &srv.observe);
     if (rc != JWTS_OK) {

@@ -324,14 +324,19 @@ static void h_auth(jwtsd_request *r)
     }
     jwts_validation v;
     jwts_err rc = jwtsd_validate_token(r, token, len, &v);
+    jwtsd_auth_answer(r, rc, &v);
+}
+
+void jwtsd_auth_answer(jwtsd_request *r, jwts_err rc, const jwts_validation *v)
+{
     if (rc != JWTS_OK) {
         reply_auth_error(r, rc, jwts_errdetail(), true);
         return;
     }
     char user_header[JWTSD_USER_HEADER_MAX], expires[24];
-    jwtsd_user_header(v.user_id, user_header); /* printable ASCII: see auth.c */
-    snprintf(expires, sizeof expires, "%lld", (long long)v.token_expires_at_s);
-    const char *headers[] = {"X-Session-User", user_header, "X-Session-Id", v.session_id, "X-Session-Expires", expires};
+    jwtsd_user_header(v->user_id, user_header); /* printable ASCII: see auth.c */
+    snprintf(expires, sizeof expires, "%lld", (long long)v->token_expires_at_s);
+    const char *headers[] = {"X-Session-User", user_header, "X-Session-Id", v->session_id, "X-Session-Expires", expires};
     reply_empty(r, 200, headers, 3);
 }
 

@@ -82,6 +82,13 @@ static jwts_err f_replace(jwts_store *st, const jwts_ctx *ctx, const jwts_sessio
     return mark(jwts_store_replace(INNER(st), ctx, s, expected_hash, ttl_ms));
 }
 
+/* A get never reports a full store: passed through unmarked. */
+static jwts_err f_get_async(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_get_done done,
+                            void *arg)
+{
+    return jwts_store_get_async(INNER(st), ctx, key, done, arg);
+}
+
 static jwts_err f_get_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
                            jwts_session **out)
 {
@@ -138,6 +145,7 @@ static jwts_store_ops full_ops = {
     .count = f_count,
     .close = f_close,
     .destroy = f_destroy,
+    .get_async = f_get_async,
 };
 
 jwts_store *jwtsd_storefull_wrap(jwts_store *st)

@@ -112,6 +112,22 @@ typedef struct jwts_validation {
 jwts_err jwts_manager_validate(jwts_manager *m, const jwts_ctx *ctx, const char *token, size_t len,
                                jwts_validation *out, jwts_session **session);
 
+/* The completion of jwts_manager_validate_async: rc as jwts_manager_validate returns it, and on
+ * JWTS_OK the validation (valid during the call only). Runs on a store thread or within the call
+ * (the detail of a failure is set on that thread); it must not block. */
+typedef void (*jwts_validate_done)(void *arg, jwts_err rc, const jwts_validation *v);
+
+/* Validate without waiting for the store: the token is checked on this thread, the session is
+ * read with jwts_store_get_async, and done runs exactly once. Returns JWTS_OK when done is or will
+ * be called; otherwise done is never called: JWTS_E_UNSUPPORTED when the store cannot answer
+ * without a waiting thread (its get_async is missing or unsupported by its runner: the pooled
+ * Redis store, Cluster, Sentinel), JWTS_E_INVALID_ARGUMENT, JWTS_E_CLOSED, JWTS_E_NO_MEMORY.
+ * done gets JWTS_E_WOULD_BLOCK when the validation needs a write now (a due activity touch that
+ * the store cannot defer, or the first use of a rotated pair): nothing was changed, and the
+ * caller runs jwts_manager_validate on a thread that may block. */
+jwts_err jwts_manager_validate_async(jwts_manager *m, const jwts_ctx *ctx, const char *token, size_t len,
+                                     jwts_validate_done done, void *arg);
+
 /* Exchange a refresh token for a new pair (rotation). JWTS_E_REFRESH_REUSED (and the session
  * revoked) for a rotated token shown after the grace window; JWTS_E_NOT_FOUND for an unknown
  * token or a session that is gone; JWTS_E_EXPIRED past the refresh, idle or absolute limits;

@@ -29,6 +29,11 @@ typedef struct jwts_session_key {
     const char *session_id;
 } jwts_session_key;
 
+/* The completion of jwts_store_get_async: rc, and on JWTS_OK the session, which the callee owns
+ * (free it with jwts_session_free). It runs on a store thread, or within the call, and must not
+ * block (no store call without JWTS_CTX_LOCAL_ONLY). */
+typedef void (*jwts_get_done)(void *arg, jwts_err rc, jwts_session *session);
+
 /* The backend vtable. Batch entries may be NULL: jwts_store_* then loops over the single form.
  * Arguments are checked by the jwts_store_* wrappers before a backend sees them. */
 typedef struct jwts_store_ops {
@@ -55,6 +60,9 @@ typedef struct jwts_store_ops {
     jwts_err (*count)(jwts_store *st, size_t *sessions);
     void (*close)(jwts_store *st); /* release connections/threads/data; idempotent */
     void (*destroy)(jwts_store *st); /* free the handle (after close) */
+    /* Optional: get without waiting (see jwts_store_get_async); NULL: JWTS_E_UNSUPPORTED. */
+    jwts_err (*get_async)(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_get_done done,
+                          void *arg);
 } jwts_store_ops;
 
 /* The common head of every store handle; backends embed it first. */
@@ -64,6 +72,17 @@ struct jwts_store {
 
 /* Get a copy of the session at key. JWTS_E_NOT_FOUND if absent or expired. */
 jwts_err jwts_store_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_session **out);
+
+/* Get without waiting: done(arg, rc, session) runs exactly once, with what jwts_store_get would
+ * return, on a store thread (or before this returns, for an answer at hand: the memory store, a
+ * near-cache hit, an error). The ctx deadline bounds the wait. The key is copied. Returns JWTS_OK
+ * when done is or will be called; otherwise done is never called: JWTS_E_UNSUPPORTED when the
+ * store has no path that waits on nobody (the pooled Redis store, Cluster, Sentinel: call
+ * jwts_store_get on a thread that may block), JWTS_E_INVALID_ARGUMENT, JWTS_E_CLOSED,
+ * JWTS_E_NO_MEMORY. With one thread and many gets in flight, the auto-pipelined Redis store
+ * answers them all from its I/O thread. */
+jwts_err jwts_store_get_async(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_get_done done,
+                              void *arg);
 
 /* Create or overwrite session s, kept for ttl_ms (> 0) milliseconds, and index it under its user.
  * JWTS_E_LIMIT when the store is full. A failed set leaves the previous value. */

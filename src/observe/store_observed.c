@@ -182,6 +182,40 @@ static jwts_err obs_get_many(jwts_store *st, const jwts_ctx *ctx, const jwts_ses
     return end(o, OP_GET_MANY, &sc, o->inner->ops->get_many(o->inner, c, keys, n, out));
 }
 
+/* An observed asynchronous get in flight: its scope lives until the completion. */
+typedef struct async_get {
+    observed *o;
+    scope sc;
+    jwts_get_done done;
+    void *arg;
+} async_get;
+
+static void obs_got(void *arg, jwts_err rc, jwts_session *s)
+{
+    async_get *a = arg;
+    jwts_get_done done = a->done;
+    void *done_arg = a->arg;
+    end(a->o, OP_GET, &a->sc, rc);
+    free(a);
+    done(done_arg, rc, s);
+}
+
+static jwts_err obs_get_async(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_get_done done,
+                              void *arg)
+{
+    observed *o = from_base(st);
+    async_get *a = malloc(sizeof *a);
+    if (!a) return jwts_fail(JWTS_E_NO_MEMORY, "store get_async: out of memory");
+    *a = (async_get){.o = o, .done = done, .arg = arg};
+    const jwts_ctx *c = begin(o, OP_GET, ctx, &a->sc, 0);
+    jwts_err rc = o->inner->ops->get_async(o->inner, c, key, obs_got, a);
+    if (rc) { /* not started: nothing to count */
+        trace_span_discard(a->sc.span);
+        free(a);
+    }
+    return rc;
+}
+
 static jwts_err obs_set_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session *const *sessions, size_t n,
                              int64_t ttl_ms)
 {
@@ -287,6 +321,7 @@ jwts_err jwts_store_observe_new(jwts_store *inner, jwts_metrics *m, jwts_tracer 
         .count = in->count ? obs_count : NULL,
         .close = obs_close,
         .destroy = obs_destroy,
+        .get_async = in->get_async ? obs_get_async : NULL,
     };
     o->base.ops = &o->ops;
     o->inner = inner;

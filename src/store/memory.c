@@ -617,7 +617,19 @@ static void mem_destroy(jwts_store *st)
     free(m);
 }
 
+/* The memory store never waits: its asynchronous get completes within the call. */
+static jwts_err mem_get_async(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_get_done done,
+                              void *arg)
+{
+    jwts_session *s = NULL;
+    jwts_err rc = mem_get(st, ctx, key, &s);
+    if (rc == JWTS_E_CLOSED) return rc;
+    done(arg, rc, s);
+    return JWTS_OK;
+}
+
 static const jwts_store_ops MEMORY_OPS = {
+    .get_async = mem_get_async,
     .name = "memory",
     .get = mem_get,
     .set = mem_set,

@@ -211,9 +211,17 @@ jwts_err jwts_redis_wait_check(const redis_wait *w, redisReply *const *replies, 
 
 typedef struct redis_runner redis_runner;
 
+/* The completion of an asynchronous run: rc (its detail set on this thread), and on JWTS_OK the n
+ * replies, valid during the call only. Runs on the runner's I/O thread and must not block. */
+typedef void (*redis_done_fn)(void *arg, jwts_err rc, redisReply **replies);
+
 typedef struct redis_runner_ops {
     /* n commands in one round trip before deadline_ns; replies[i] owned by the caller. */
     jwts_err (*run)(redis_runner *r, int64_t deadline_ns, const redis_cmd *cmds, size_t n, redisReply **replies);
+    /* Optional (the auto-pipeline): as run, without waiting. JWTS_OK: done(arg, ...) runs exactly
+     * once, on the I/O thread, by deadline_ns at the latest; otherwise done is never called. */
+    jwts_err (*run_async)(redis_runner *r, int64_t deadline_ns, const redis_cmd *cmds, size_t n, redis_done_fn done,
+                          void *arg);
     void (*close)(redis_runner *r); /* drop connections, stop threads; later runs give JWTS_E_CLOSED */
     void (*destroy)(redis_runner *r);
     /* Optional (the near cache): the masters whose writes must be heard, as borrowed configs

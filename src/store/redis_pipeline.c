@@ -12,6 +12,11 @@
  * queue behind the I/O thread. A caller whose deadline passes moves its request PENDING ->
  * ABANDONED instead; whichever side loses that race knows the other side owns the request.
  *
+ * An asynchronous request (run_async) carries a completion instead of a sleeping caller: the I/O
+ * thread calls it with the replies, or with TIMEOUT once the request's own deadline passes (the
+ * request then stays in the FIFO, abandoned, to absorb its replies). One I/O thread thus serves
+ * many requests in flight without a thread, or a wake-up, per request.
+ *
  * Failures: a caller whose deadline passes abandons its request (the I/O thread frees it and its
  * replies when they arrive, keeping the FIFO in step). If the oldest request in flight gets no
  * reply within command_timeout_ms, or the connection breaks, every request in flight fails
@@ -41,6 +46,9 @@ typedef struct request {
     size_t cmd_len;
     size_t n, got;            /* replies expected and received */
     int64_t sent_ns;          /* when it went out (I/O thread only) */
+    int64_t deadline_ns;      /* asynchronous: when the I/O thread fails it with TIMEOUT */
+    redis_done_fn done;       /* asynchronous: the completion (NULL: a caller sleeps on state) */
+    void *done_arg;
     jwts_err rc;              /* the failure, when done and not OK */
     char detail[JWTS_DETAIL_MAX];
     atomic_int state;         /* PENDING, DONE or ABANDONED; the futex callers sleep on */
@@ -102,11 +110,25 @@ static void request_free(request *r)
 
 /* ---- the I/O thread ---------------------------------------------------------------------- */
 
+/* Call r's completion once (an abandoned one has had it): with rc (detail: its text) or its replies. */
+static void call_done(request *r, jwts_err rc, const char *detail)
+{
+    if (atomic_exchange(&r->state, DONE) != PENDING) return;
+    if (rc) jwts_fail(rc, "%s", detail);
+    r->done(r->done_arg, rc, rc ? NULL : r->replies);
+}
+
 /* Finish every request of q with rc (its detail from this thread's) and wake its caller. */
 static void complete_all(conn *cn, queue *q, jwts_err rc)
 {
-    const char *detail = jwts_errdetail();
+    char detail[JWTS_DETAIL_MAX];
+    snprintf(detail, sizeof detail, "%s", jwts_errdetail());
     for (request *r; (r = pop(q));) {
+        if (r->done) {
+            call_done(r, rc, detail);
+            request_free(r);
+            continue;
+        }
         r->rc = rc;
         if (rc) snprintf(r->detail, sizeof r->detail, "%s", detail);
         int expected = PENDING;
@@ -193,6 +215,26 @@ static int stall_timeout_ms(const conn *cn)
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+/* Fail the asynchronous requests in flight whose deadline has passed (they stay in the FIFO,
+ * abandoned, until their replies come); the ms until the next such deadline, or -1. */
+static int expire_async(conn *cn)
+{
+    int64_t now = jwts_monotonic_ns(), next = INT64_MAX;
+    for (request *r = cn->inflight.head; r; r = r->next) {
+        if (!r->done || atomic_load_explicit(&r->state, memory_order_relaxed) != PENDING) continue;
+        if (r->deadline_ns <= now)
+            call_done(r, JWTS_E_TIMEOUT, "redis: no reply before the deadline");
+        else if (r->deadline_ns < next)
+            next = r->deadline_ns;
+    }
+    if (next == INT64_MAX) return -1;
+    int64_t ms = (next - now + 999999) / 1000000;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* The sooner of two poll timeouts (-1: none). */
+static int sooner(int a, int b) { return a < 0 ? b : b < 0 ? a : a < b ? a : b; }
+
 static bool stopping(conn *cn)
 {
     pthread_mutex_lock(&cn->lock);
@@ -212,7 +254,7 @@ static void *io_main(void *arg)
         }
         struct pollfd fds[2] = {{.fd = cn->wake_fd, .events = POLLIN}, {.fd = -1}};
         if (cn->c) fds[1] = (struct pollfd){.fd = jwts_redis_conn_fd(cn->c), .events = jwts_redis_conn_events(cn->c)};
-        int k = poll(fds, 2, stall_timeout_ms(cn));
+        int k = poll(fds, 2, sooner(stall_timeout_ms(cn), expire_async(cn)));
         if (k < 0 && errno != EINTR) {
             drop_connection(cn, jwts_fail(JWTS_E_UNAVAILABLE, "redis: poll: %s", strerror(errno)));
             continue;
@@ -228,6 +270,7 @@ static void *io_main(void *arg)
             if (!rc) rc = route_replies(cn);
             if (rc) drop_connection(cn, rc);
         }
+        expire_async(cn);
         if (cn->inflight.head && stall_timeout_ms(cn) == 0)
             drop_connection(cn, jwts_fail(JWTS_E_TIMEOUT, "redis: no reply within command_timeout_ms (%lld ms)",
                                           (long long)cn->cfg->command_timeout_ms));
@@ -288,14 +331,11 @@ static jwts_err await(request *r, int64_t deadline_ns)
     return JWTS_OK;
 }
 
-static jwts_err pl_run(redis_runner *base, int64_t deadline_ns, const redis_cmd *cmds, size_t n, redisReply **replies)
+/* Queue r on one of p's connections and wake its I/O thread if needed; JWTS_E_CLOSED (r freed)
+ * when the pipeline is closing. */
+static jwts_err enqueue(pipeline *p, request *r)
 {
-    pipeline *p = from_base(base);
-    if (atomic_load_explicit(&p->closed, memory_order_acquire)) return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
     conn *cn = &p->conns[atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed) % p->nconns];
-    request *r = NULL;
-    jwts_err rc = request_new(cmds, n, &r);
-    if (rc) return rc;
     pthread_mutex_lock(&cn->lock);
     if (cn->stop) {
         pthread_mutex_unlock(&cn->lock);
@@ -311,6 +351,31 @@ static jwts_err pl_run(redis_runner *base, int64_t deadline_ns, const redis_cmd 
         if (write(cn->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN) { /* the counter is full: a wake is due */
         }
     }
+    return JWTS_OK;
+}
+
+static jwts_err pl_run_async(redis_runner *base, int64_t deadline_ns, const redis_cmd *cmds, size_t n,
+                             redis_done_fn done, void *arg)
+{
+    pipeline *p = from_base(base);
+    if (atomic_load_explicit(&p->closed, memory_order_acquire)) return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
+    request *r = NULL;
+    jwts_err rc = request_new(cmds, n, &r);
+    if (rc) return rc;
+    r->deadline_ns = deadline_ns;
+    r->done = done;
+    r->done_arg = arg;
+    return enqueue(p, r);
+}
+
+static jwts_err pl_run(redis_runner *base, int64_t deadline_ns, const redis_cmd *cmds, size_t n, redisReply **replies)
+{
+    pipeline *p = from_base(base);
+    if (atomic_load_explicit(&p->closed, memory_order_acquire)) return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
+    request *r = NULL;
+    jwts_err rc = request_new(cmds, n, &r);
+    if (rc) return rc;
+    if ((rc = enqueue(p, r))) return rc;
     rc = await(r, deadline_ns);
     if (rc) return rc; /* r now belongs to the I/O thread */
     rc = r->rc;
@@ -356,7 +421,8 @@ static void pl_destroy(redis_runner *base)
     free(p);
 }
 
-static const redis_runner_ops PIPELINE_OPS = {.run = pl_run, .close = pl_close, .destroy = pl_destroy};
+static const redis_runner_ops PIPELINE_OPS = {
+    .run = pl_run, .run_async = pl_run_async, .close = pl_close, .destroy = pl_destroy};
 
 jwts_err jwts_redis_pipeline_new(const redis_config *cfg, size_t conns, redis_runner **out)
 {

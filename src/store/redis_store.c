@@ -105,6 +105,38 @@ static jwts_err decode_for(const redisReply *r, const char *user, const char *si
     return JWTS_OK;
 }
 
+/* The commands of a get of record rec: GET, and PTTL too for a cache miss (the entry's end). */
+typedef struct get_cmds {
+    const char *argv[2], *pttl_argv[2];
+    size_t lens[2], pttl_lens[2];
+    redis_cmd cmds[2];
+    size_t n;
+} get_cmds;
+
+static void get_cmds_init(get_cmds *g, const char *rec, size_t rec_len, bool pttl)
+{
+    *g = (get_cmds){.argv = {"GET", rec}, .pttl_argv = {"PTTL", rec}, .lens = {3, rec_len}, .pttl_lens = {4, rec_len},
+                    .n = pttl ? 2 : 1};
+    g->cmds[0] = (redis_cmd){2, g->argv, g->lens};
+    g->cmds[1] = (redis_cmd){2, g->pttl_argv, g->pttl_lens};
+}
+
+/* What the replies r of a get of (user, sid) at rec say, into *out; a miss's ticket t (if any)
+ * is settled in the cache with the session or without it. */
+static jwts_err take_get_reply(redis_store *rs, const char *user, const char *sid, const char *rec, size_t rec_len,
+                               const nc_ticket *t, redisReply **r, jwts_session **out)
+{
+    jwts_err rc;
+    if (r[0]->type == REDIS_REPLY_NIL) rc = not_found();
+    else if (r[0]->type == REDIS_REPLY_STRING) rc = decode_for(r[0], user, sid, out);
+    else rc = unexpected(r[0], "GET");
+    if (t->id) {
+        int64_t pttl = r[1]->type == REDIS_REPLY_INTEGER ? (int64_t)r[1]->integer : -2;
+        jwts_nc_fill(rs->cache, rec, rec_len, t, rc ? NULL : *out, pttl);
+    }
+    return rc;
+}
+
 static jwts_err redis_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_session **out)
 {
     redis_store *rs = from_base(st);
@@ -118,24 +150,84 @@ static jwts_err redis_get(jwts_store *st, const jwts_ctx *ctx, const jwts_sessio
     if (rc) return rc;
     nc_ticket t = {0};
     if (rs->cache && jwts_nc_lookup(rs->cache, rec, rec_len, out, &t) == NC_HIT) return JWTS_OK;
-    const char *argv[2] = {"GET", rec}, *pttl_argv[2] = {"PTTL", rec};
-    size_t lens[2] = {3, rec_len}, pttl_lens[2] = {4, rec_len};
-    redis_cmd cmds[2] = {{2, argv, lens}, {2, pttl_argv, pttl_lens}};
+    get_cmds g;
+    get_cmds_init(&g, rec, rec_len, t.id != 0);
     redisReply *r[2] = {NULL, NULL};
-    rc = rs->runner->ops->run(rs->runner, deadline, cmds, t.id ? 2 : 1, r);
+    rc = rs->runner->ops->run(rs->runner, deadline, g.cmds, g.n, r);
     if (rc) {
         if (t.id) jwts_nc_fill(rs->cache, rec, rec_len, &t, NULL, -2);
         return rc;
     }
-    if (r[0]->type == REDIS_REPLY_NIL) rc = not_found();
-    else if (r[0]->type == REDIS_REPLY_STRING) rc = decode_for(r[0], key->user_id, key->session_id, out);
-    else rc = unexpected(r[0], "GET");
-    if (t.id) {
-        int64_t pttl = r[1]->type == REDIS_REPLY_INTEGER ? (int64_t)r[1]->integer : -2;
-        jwts_nc_fill(rs->cache, rec, rec_len, &t, rc ? NULL : *out, pttl);
-        freeReplyObject(r[1]);
+    rc = take_get_reply(rs, key->user_id, key->session_id, rec, rec_len, &t, r, out);
+    for (size_t i = 0; i < g.n; i++) freeReplyObject(r[i]);
+    return rc;
+}
+
+/* An asynchronous get in flight: what its completion needs. */
+typedef struct get_op {
+    redis_store *rs;
+    jwts_get_done done;
+    void *arg;
+    nc_ticket t;
+    size_t rec_len;
+    char user[JWTS_USER_ID_MAX + 1], sid[JWTS_SESSION_ID_MAX + 1], rec[KEY_MAX];
+} get_op;
+
+static void get_replied(void *arg, jwts_err rc, redisReply **r)
+{
+    get_op *op = arg;
+    jwts_session *s = NULL;
+    if (!rc) rc = take_get_reply(op->rs, op->user, op->sid, op->rec, op->rec_len, &op->t, r, &s);
+    else if (op->t.id) jwts_nc_fill(op->rs->cache, op->rec, op->rec_len, &op->t, NULL, -2);
+    op->done(op->arg, rc, s);
+    free(op);
+}
+
+static jwts_err redis_get_async(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_get_done done,
+                                void *arg)
+{
+    redis_store *rs = from_base(st);
+    jwts_session *s = NULL;
+    if (jwts_ctx_local_only(ctx)) { /* answered at once: a hit, or WOULD_BLOCK */
+        jwts_err rc = redis_get(st, ctx, key, &s);
+        if (rc == JWTS_E_CLOSED) return rc;
+        done(arg, rc, s);
+        return JWTS_OK;
     }
-    freeReplyObject(r[0]);
+    get_op *op = NULL;
+    if (!rs->runner->ops->run_async) { /* only a hit can be answered without a blocking call */
+        jwts_ctx local = ctx ? *ctx : (jwts_ctx){0};
+        local.flags |= JWTS_CTX_LOCAL_ONLY;
+        if (redis_get(st, &local, key, &s) == JWTS_OK) {
+            done(arg, JWTS_OK, s);
+            return JWTS_OK;
+        }
+        return jwts_fail(JWTS_E_UNSUPPORTED, "redis get_async: this runner has no asynchronous path (use pipeline=true)");
+    }
+    int64_t deadline = 0;
+    jwts_err rc = begin(rs, ctx, &deadline);
+    if (rc == JWTS_E_CLOSED) return rc;
+    if (rc) {
+        done(arg, rc, NULL);
+        return JWTS_OK;
+    }
+    if (!(op = calloc(1, sizeof *op))) return jwts_fail(JWTS_E_NO_MEMORY, "redis get_async: out of memory");
+    *op = (get_op){.rs = rs, .done = done, .arg = arg};
+    snprintf(op->user, sizeof op->user, "%s", key->user_id);
+    snprintf(op->sid, sizeof op->sid, "%s", key->session_id);
+    op->rec_len = record_key(rs, op->rec, key->user_id, key->session_id);
+    if (rs->cache && jwts_nc_lookup(rs->cache, op->rec, op->rec_len, &s, &op->t) == NC_HIT) {
+        free(op);
+        done(arg, JWTS_OK, s);
+        return JWTS_OK;
+    }
+    get_cmds g;
+    get_cmds_init(&g, op->rec, op->rec_len, op->t.id != 0);
+    rc = rs->runner->ops->run_async(rs->runner, deadline, g.cmds, g.n, get_replied, op);
+    if (rc) {
+        if (op->t.id) jwts_nc_fill(rs->cache, op->rec, op->rec_len, &op->t, NULL, -2);
+        free(op);
+    }
     return rc;
 }
 
@@ -599,6 +691,7 @@ static void redis_destroy(jwts_store *st)
 static const jwts_store_ops REDIS_OPS = {
     .name = "redis",
     .get = redis_get,
+    .get_async = redis_get_async,
     .set = redis_set,
     .del = redis_del,
     .touch = redis_touch,

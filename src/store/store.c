@@ -50,6 +50,18 @@ jwts_err jwts_store_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_
     return st->ops->get(st, ctx, key, out);
 }
 
+jwts_err jwts_store_get_async(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_get_done done,
+                              void *arg)
+{
+    jwts_err rc = check_store(st, "get_async");
+    if (!rc) rc = check_key(key, "get_async");
+    if (!rc && !done) rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "get_async: done is NULL");
+    if (rc) return rc;
+    if (!st->ops->get_async)
+        return jwts_fail(JWTS_E_UNSUPPORTED, "get_async: the %s store has no asynchronous get", st->ops->name);
+    return st->ops->get_async(st, ctx, key, done, arg);
+}
+
 jwts_err jwts_store_set(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms)
 {
     jwts_err rc = check_store(st, "set");

@@ -242,7 +242,10 @@ class TestSentinelFailover(Base):
         work = make_workdir()
         try:
             with topologies.Sentinel() as sentinel:
-                stack = Stack("sentinel", sentinel, work.dir)
+                # JWTS_FAILOVER_ARGS: extra daemon flags for a manual run, e.g. "--request-timeout 1s"
+                # (shorter than the window, so requests fail inside it instead of waiting it out)
+                stack = Stack("sentinel", sentinel, work.dir, extra_args=shlex.split(os.environ.get(
+                    "JWTS_FAILOVER_ARGS", "")))
                 try:
                     self.failover(sentinel, stack)
                 finally:

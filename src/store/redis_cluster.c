@@ -215,10 +215,20 @@ static bool left_mid_script(const redisReply *r)
     return r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "attempted to access a non local key in a cluster node");
 }
 
+/* The deadline passed while slot's node could not be used: TIMEOUT, with the last cause seen (a
+ * refused connection, a failed TLS verification...) so that a misconfiguration is named. */
+static jwts_err out_of_time(int slot, const char *cause)
+{
+    if (!cause[0]) return jwts_fail(JWTS_E_TIMEOUT, "redis cluster: slot %d unavailable until the deadline", slot);
+    return jwts_fail(JWTS_E_TIMEOUT, "redis cluster: slot %d unavailable until the deadline, last error: %s", slot,
+                     cause);
+}
+
 /* One command, with its redirects and retries. */
 static jwts_err run_one(cluster *c, int64_t deadline_ns, const redis_cmd *cmd, redisReply **reply)
 {
     int slot = jwts_redis_cmd_slot(cmd);
+    char cause[JWTS_DETAIL_MAX] = ""; /* the last UNAVAILABLE's detail */
     uint16_t ask = NO_NODE;
     int redirects = 0;
     int64_t backoff_ms = 5;
@@ -256,15 +266,18 @@ static jwts_err run_one(cluster *c, int64_t deadline_ns, const redis_cmd *cmd, r
                 rc = JWTS_E_UNAVAILABLE;
             } else if (rc == JWTS_E_UNAVAILABLE && !sent) {
                 refresh(c, gen, deadline_ns); /* the node is down: maybe a replica took over */
-            } else {
+            } else if (sent || rc != JWTS_E_TIMEOUT || !cause[0]) {
                 return rc; /* sent, or timed out: never sent twice */
+            } else {
+                return out_of_time(slot, cause);
             }
         }
         if (!rc) continue;
+        if (rc == JWTS_E_UNAVAILABLE) snprintf(cause, sizeof cause, "%s", jwts_errdetail());
+        if (rc == JWTS_E_TIMEOUT && cause[0]) return out_of_time(slot, cause); /* cut short, never sent */
         if (rc != JWTS_E_UNAVAILABLE || jwts_monotonic_ns() >= deadline_ns) return rc;
         jwts_redis_sleep_within(deadline_ns, backoff_ms);
-        if (jwts_monotonic_ns() >= deadline_ns)
-            return jwts_fail(JWTS_E_TIMEOUT, "redis cluster: slot %d unavailable until the deadline", slot);
+        if (jwts_monotonic_ns() >= deadline_ns) return out_of_time(slot, cause);
         if (backoff_ms < 100) backoff_ms *= 2;
     }
 }

@@ -218,9 +218,20 @@ static bool any_readonly(redisReply **replies, size_t n)
     return false;
 }
 
+/* The deadline passed with no usable master: TIMEOUT, with the last cause seen (no sentinel
+ * answered, a failed TLS verification...) so that a misconfiguration is named. */
+static jwts_err out_of_time(const sentinel *s, const char *cause)
+{
+    if (!cause[0])
+        return jwts_fail(JWTS_E_TIMEOUT, "redis sentinel: no master for \"%.64s\" until the deadline", s->name);
+    return jwts_fail(JWTS_E_TIMEOUT, "redis sentinel: no master for \"%.64s\" until the deadline, last error: %s",
+                     s->name, cause);
+}
+
 static jwts_err sentinel_run(redis_runner *r, int64_t deadline_ns, const redis_cmd *cmds, size_t n,
                              redisReply **replies)
 {
+    char cause[JWTS_DETAIL_MAX] = ""; /* the last UNAVAILABLE's detail */
     sentinel *s = from_base(r);
     if (n + 1 > MAX_CMDS) return jwts_fail(JWTS_E_INTERNAL, "redis sentinel: %zu commands in one call", n);
     redis_cmd all[MAX_CMDS];
@@ -261,10 +272,11 @@ static jwts_err sentinel_run(redis_runner *r, int64_t deadline_ns, const redis_c
             }
             if (rc == JWTS_E_UNAVAILABLE) discover(s, gen, deadline_ns);
         }
+        if (rc == JWTS_E_UNAVAILABLE) snprintf(cause, sizeof cause, "%s", jwts_errdetail());
+        if (rc == JWTS_E_TIMEOUT && !sent && cause[0]) return out_of_time(s, cause); /* cut short, never sent */
         if (rc != JWTS_E_UNAVAILABLE || jwts_monotonic_ns() >= deadline_ns) return rc;
         jwts_redis_sleep_within(deadline_ns, backoff_ms);
-        if (jwts_monotonic_ns() >= deadline_ns)
-            return jwts_fail(JWTS_E_TIMEOUT, "redis sentinel: no master for \"%.64s\" until the deadline", s->name);
+        if (jwts_monotonic_ns() >= deadline_ns) return out_of_time(s, cause);
         if (backoff_ms < 100) backoff_ms *= 2;
     }
 }

@@ -6,7 +6,14 @@ period), so a test never leaves a process behind. Its stderr (JSON log lines) is
 that tests read back. Closing a Daemon fails the test when its stderr holds a sanitizer report
 (ASan, LSan, UBSan, TSan builds) or when it did not exit 0 on the SIGTERM that stopped it.
 A Redis is a throwaway redis-server on a free port that tests can pause, stop and restart.
+
+JWTS_E2E_STORE picks the store of every Daemon that names none itself (no --store argument, no
+JWTSESSION_STORE): memory (the default), redis, cluster (3 masters) or sentinel (a master, a
+replica, 3 sentinels). The deployment (topologies.py) is started once, on first use, and stopped
+at exit; each Daemon gets its own key_prefix on it, so each starts empty as on memory.
+JWTS_E2E_CACHE=false runs those daemons with --cache false (the near cache is on by default).
 """
+import atexit
 import base64
 import http.client
 import json
@@ -17,6 +24,8 @@ import socket
 import subprocess
 import tempfile
 import time
+
+import topologies
 
 DAEMON = os.environ.get("JWTSESSIOND", "build/daemon/jwtsessiond")
 ADMIN_KEY = "e2e-admin-key-" + base64.urlsafe_b64encode(os.urandom(18)).decode()
@@ -37,6 +46,25 @@ def wait_until(pred, timeout=10.0, step=0.02):
             return True
         time.sleep(step)
     return bool(pred())
+
+
+STORE = os.environ.get("JWTS_E2E_STORE") or "memory"
+CACHE = os.environ.get("JWTS_E2E_CACHE") or "true"
+STORE_NAME = {"memory": "memory", "redis": "redis", "cluster": "redis-cluster", "sentinel": "redis-sentinel"}[STORE]
+_shared = {}
+
+
+def shared_store_args():
+    """The --store (and --cache) arguments of a Daemon on the JWTS_E2E_STORE deployment."""
+    if STORE == "memory":
+        return []
+    if "deployment" not in _shared:
+        _shared["deployment"] = topologies.start(STORE)
+        _shared["daemons"] = 0
+        atexit.register(_shared["deployment"].close)
+    _shared["daemons"] += 1
+    url = "%s?key_prefix=e2e%d:" % (_shared["deployment"].url(), _shared["daemons"])
+    return ["--store", url, "--cache=" + CACHE]
 
 
 class Response:
@@ -87,6 +115,8 @@ class Daemon:
         if admin:
             e["JWTSESSION_ADMIN_KEY"] = ADMIN_KEY
         e.update(env or {})
+        if "--store" not in args and "JWTSESSION_STORE" not in e:
+            args = tuple(args) + tuple(shared_store_args())
         cmd = [DAEMON, "--listen", "127.0.0.1:%d" % self.port] + list(args)
         self.proc = subprocess.Popen(cmd, env=e, stdout=subprocess.DEVNULL, stderr=self.logfile)
         if not wait_until(self._up, timeout=15):

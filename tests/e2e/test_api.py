@@ -1,7 +1,9 @@
 """test_api.py - jwtsessiond's HTTP API over real HTTP: every endpoint and its errors.
 
-Each class starts its own jwtsessiond on a free loopback port (memory store) and stops it by pid.
-Run: JWTSESSIOND=build/daemon/jwtsessiond python3 tests/e2e/test_api.py
+Each class starts its own jwtsessiond on a free loopback port and stops it by pid. The store is
+memory, or the Redis deployment JWTS_E2E_STORE names (redis, cluster, sentinel; harness.py), with
+the daemon's near cache on unless JWTS_E2E_CACHE=false: CTest runs every variant.
+Run: JWTSESSIOND=build/daemon/jwtsessiond [JWTS_E2E_STORE=cluster] python3 tests/e2e/test_api.py
 """
 import http.server
 import json
@@ -14,7 +16,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import ADMIN_KEY, DAEMON, Daemon, b64url_json, free_port, request, wait_until
+from harness import ADMIN_KEY, DAEMON, STORE_NAME, Daemon, b64url_json, free_port, request, wait_until
 
 
 def error_of(r):
@@ -78,7 +80,7 @@ class TestHealth(Base):
 
     def test_readyz(self):
         r = self.d.req("GET", "/readyz")
-        self.assertEqual((r.status, r.json()), (200, {"status": "ready", "store": "memory"}))
+        self.assertEqual((r.status, r.json()), (200, {"status": "ready", "store": STORE_NAME}))
 
     def test_unknown_path_404(self):
         self.assertError(self.d.req("GET", "/nope"), 404, "JWTS_E_NOT_FOUND")

@@ -1,6 +1,9 @@
 """test_errors.py - status codes the docs promise for server-side trouble and bad settings
 (issue #12 item 8).
 
+Runs on memory and, as test_errors_cluster, with the daemons that name no store on a Redis
+Cluster (JWTS_E2E_STORE, harness.py).
+
 A full store (Redis refusing writes with OOM, the memory store at capacity) is the server's
 problem, not the client's: 503 with Retry-After, as docs/daemon.md lists; a user at
 --max-sessions stays 429. A too-short admin key is a bad setting: exit status 2.
@@ -37,7 +40,7 @@ class StoreFull(unittest.TestCase):
                 self.assertEqual(d.admin("POST", "/v1/sessions", json_body={"user_id": "oom"}).status, 201)
 
     def test_memory_store_full_is_503(self):
-        with Daemon("--memory-max-sessions", "1") as d:
+        with Daemon("--store", "memory", "--memory-max-sessions", "1") as d:
             d.create("one")
             self.assert_store_full(d.admin("POST", "/v1/sessions", json_body={"user_id": "two"}))
 

@@ -50,6 +50,7 @@ def wait_until(pred, timeout=10.0, step=0.02):
 
 STORE = os.environ.get("JWTS_E2E_STORE") or "memory"
 CACHE = os.environ.get("JWTS_E2E_CACHE") or "true"
+QUERY = os.environ.get("JWTS_E2E_QUERY") or ""  # more URL options, e.g. "&pipeline=true"
 STORE_NAME = {"memory": "memory", "redis": "redis", "cluster": "redis-cluster", "sentinel": "redis-sentinel"}[STORE]
 _shared = {}
 
@@ -63,7 +64,7 @@ def shared_store_args():
         _shared["daemons"] = 0
         atexit.register(_shared["deployment"].close)
     _shared["daemons"] += 1
-    url = "%s?key_prefix=e2e%d:" % (_shared["deployment"].url(), _shared["daemons"])
+    url = "%s?key_prefix=e2e%d:%s" % (_shared["deployment"].url(), _shared["daemons"], QUERY)
     return ["--store", url, "--cache=" + CACHE]
 
 

@@ -263,6 +263,7 @@ typedef struct jwtsd_server {
     bool local_first;       /* near cache on: token checks try the HTTP thread first (http.c) */
     atomic_long async_pending;  /* token checks waiting on jwts_manager_validate_async (http.c) */
     atomic_bool async_unsupported; /* the store said it has no asynchronous path: use workers */
+    int quiesced_fd;               /* the listening socket after quiesce, closed by jwtsd_http_stop */
     uint16_t port; /* the bound port */
 } jwtsd_server;
 

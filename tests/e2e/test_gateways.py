@@ -1,0 +1,323 @@
+"""test_gateways.py - forward-auth through every proxy flavour (issue #17, docs/gateways.md).
+
+Real nginx, Caddy and HAProxy (Debian packages) run the shipped files deploy/nginx/jwtsession.conf,
+deploy/caddy/Caddyfile and deploy/haproxy/haproxy.cfg + jwtsession.lua, with this test's free
+loopback ports substituted, in front of jwtsessiond and a small application that answers with
+the headers it received. Through each: a valid token (bearer or cookie) passes and the
+application sees the identity headers exactly as created (a client's forged copies replaced); no
+token, a bad token and a revoked session are refused with 401 and the challenge; a browser
+navigation is redirected to the login page carrying the original URL; an original URL naming a
+host outside --redirect-hosts goes to the bare login page (no open redirect); a cross-site POST
+with the cookie is refused (403) before the application sees it, and so are a cross-site logout
+and refresh made with the cookies.
+
+Traefik and Envoy are not in Debian: a client sends jwtsessiond exactly what Traefik's
+ForwardAuth (X-Forwarded-Method/-Proto/-Host/-Uri/-For, GET to the address) and Envoy's ext_authz
+HTTP service (the original method, path_prefix + the original path, Host, Content-Length: 0, the
+allowed headers) send, and the answers are checked against deploy/traefik/jwtsession.yml and
+deploy/envoy/jwtsession.yaml. Every deploy file must appear verbatim in docs/gateways.md.
+"""
+import http.client
+import http.server
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import unittest
+import urllib.parse
+
+from harness import SOURCE_DIR, Daemon, Nginx, Response, free_port, wait_until
+
+APP_HOST = "app.test"
+LOGIN = "http://login.test/login"
+ORIGIN = "http://app.test"
+DAEMON_ARGS = ["--cookies", "--allowed-origins", ORIGIN, "--login-url", LOGIN, "--redirect-hosts", APP_HOST,
+               "--identity-headers", "X-Session-User=user,X-Session-Id=session,X-Session-Device=metadata.device"]
+CADDY = shutil.which("caddy") or "/usr/bin/caddy"
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+
+def deploy(*parts):
+    with open(os.path.join(SOURCE_DIR, "deploy", *parts)) as f:
+        return f.read()
+
+
+def substitute(text, subs, name):
+    for old, new in subs:
+        assert text.count(old) == 1, "%s no longer has exactly one %r" % (name, old)
+        text = text.replace(old, new)
+    return text
+
+
+def req(port, method, path, headers=None, body=None):
+    """One request on a fresh connection: a harness Response whose .cookies lists every Set-Cookie."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        out = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        out.cookies = [v for k, v in r.getheaders() if k.lower() == "set-cookie"]
+        return out
+    finally:
+        conn.close()
+
+
+def set_cookies(r):
+    return r.cookies
+
+
+class App(http.server.BaseHTTPRequestHandler):
+    """The application: answers any method with the path and headers it received, as JSON."""
+    protocol_version = "HTTP/1.1"
+    seen = []
+
+    def answer(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n:
+            self.rfile.read(n)
+        App.seen.append((self.command, self.path))
+        body = json.dumps({"method": self.command, "path": self.path,
+                           "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = answer
+
+    def log_message(self, *a):
+        pass
+
+
+class AppServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # a proxy closing its idle connection with a reset is no failure
+
+
+class Proc:
+    """A proxy child process in a temp dir, up once its port accepts, stopped by pid."""
+
+    def __init__(self, argv, port, tmp, env=None):
+        self.port, self.dir = port, tmp
+        self.log = open(os.path.join(tmp, "proxy.log"), "wb")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=tmp)
+        if not wait_until(self._up, timeout=15):
+            self.close()
+            raise RuntimeError("%s did not start: %s" % (argv[0], self.errors()))
+
+    def _up(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError("proxy exited: %s" % self.errors())
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def errors(self):
+        with open(os.path.join(self.dir, "proxy.log"), errors="replace") as f:
+            return f.read()[-4000:]
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_nginx(daemon_port, app_port):
+    port = free_port()
+    conf = substitute(deploy("nginx", "jwtsession.conf"),
+                      [("server 127.0.0.1:8080;", "server 127.0.0.1:%d;" % daemon_port),
+                       ("server 127.0.0.1:3000;", "server 127.0.0.1:%d;" % app_port),
+                       ("listen 80;", "listen 127.0.0.1:%d;" % port)], "deploy/nginx/jwtsession.conf")
+    return Nginx(conf, port)
+
+
+def start_caddy(daemon_port, app_port):
+    port, tmp = free_port(), tempfile.mkdtemp(prefix="jwts-caddy-")
+    conf = substitute(deploy("caddy", "Caddyfile"),
+                      [("reverse_proxy 127.0.0.1:8080", "reverse_proxy 127.0.0.1:%d" % daemon_port),
+                       ("forward_auth 127.0.0.1:8080", "forward_auth 127.0.0.1:%d" % daemon_port),
+                       ("reverse_proxy 127.0.0.1:3000", "reverse_proxy 127.0.0.1:%d" % app_port),
+                       ("http://:80 {", "http://:%d {\n\tbind 127.0.0.1" % port)], "deploy/caddy/Caddyfile")
+    path = os.path.join(tmp, "Caddyfile")
+    with open(path, "w") as f:
+        f.write(conf)
+    env = dict(os.environ, HOME=tmp, XDG_CONFIG_HOME=tmp, XDG_DATA_HOME=tmp)
+    return Proc([CADDY, "run", "--config", path, "--adapter", "caddyfile"], port, tmp, env)
+
+
+def start_haproxy(daemon_port, app_port):
+    port, tmp = free_port(), tempfile.mkdtemp(prefix="jwts-haproxy-")
+    conf = substitute(deploy("haproxy", "haproxy.cfg"),
+                      [("/etc/haproxy/jwtsession.lua", os.path.abspath(os.path.join(SOURCE_DIR, "deploy", "haproxy", "jwtsession.lua"))),
+                       ("http://127.0.0.1:8080/v1/auth", "http://127.0.0.1:%d/v1/auth" % daemon_port),
+                       ("server jwtsessiond 127.0.0.1:8080", "server jwtsessiond 127.0.0.1:%d" % daemon_port),
+                       ("server app 127.0.0.1:3000", "server app 127.0.0.1:%d" % app_port),
+                       ("bind :80", "bind 127.0.0.1:%d" % port)], "deploy/haproxy/haproxy.cfg")
+    path = os.path.join(tmp, "haproxy.cfg")
+    with open(path, "w") as f:
+        f.write(conf)
+    return Proc([HAPROXY, "-db", "-f", path], port, tmp)
+
+
+class GatewayCases:
+    """The same behaviour through every real proxy; subclasses set START."""
+    START = None
+    VERBATIM = True  # the proxy passes a refusal's headers on as jwtsessiond sent them
+
+    @classmethod
+    def setUpClass(cls):
+        cls.app = AppServer(("127.0.0.1", 0), App)
+        threading.Thread(target=cls.app.serve_forever, daemon=True).start()
+        cls.d = Daemon(*DAEMON_ARGS)
+        try:
+            cls.proxy = cls.START(cls.d.port, cls.app.server_address[1])
+        except Exception:
+            cls.d.close()
+            cls.app.shutdown()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.close()
+        cls.d.close()
+        cls.app.shutdown()
+        cls.app.server_close()
+
+    def get(self, path, method="GET", **headers):
+        headers.setdefault("Host", APP_HOST)
+        return req(self.proxy.port, method, path, headers=headers)
+
+    def assert_passes(self, t, user, r):
+        self.assertEqual(r.status, 200, r)
+        seen = r.json()["headers"]
+        self.assertEqual(seen["x-session-user"], urllib.parse.quote(user, safe=" !\"#$&'()*+,/:;<=>?@[\\]^`{|}~"))
+        self.assertEqual(seen["x-session-id"], t["session_id"])
+        return seen
+
+    def test_bearer_token_passes_with_exact_identity(self):
+        for user in ["alice", "bob smith", "caf\u00e9 100%"]:
+            with self.subTest(user=user):
+                t = self.d.create(user)
+                r = self.get("/app/page?x=1", Authorization="Bearer " + t["access_token"],
+                             **{"X-Session-User": "mallory", "X-Session-Id": "forged"})
+                seen = self.assert_passes(t, user, r)
+                self.assertEqual(r.json()["path"], "/app/page?x=1")
+                self.assertEqual(urllib.parse.unquote(seen["x-session-user"], errors="strict"), user)
+
+    def test_cookie_passes(self):
+        t = self.d.create("carol")
+        r = self.get("/app/c", Cookie="theme=dark; jwts_access=" + t["access_token"])
+        self.assert_passes(t, "carol", r)
+
+    def test_no_or_bad_token_refused(self):
+        before = len(App.seen)
+        r = self.get("/app/secret")
+        self.assertEqual(r.status, 401, r)
+        self.assertEqual(r.headers.get("www-authenticate"), 'Bearer realm="jwtsession"')
+        r = self.get("/app/secret", Authorization="Bearer garbage")
+        self.assertEqual(r.status, 401, r)
+        self.assertIn('error="invalid_token"', r.headers.get("www-authenticate", ""))
+        r = self.get("/app/secret", Cookie="jwts_access=garbage")
+        self.assertEqual(r.status, 401, r)
+        self.assertEqual(len(App.seen), before, "the application saw a refused request")
+
+    def test_revoked_refused(self):
+        t = self.d.create("dave")
+        self.assertEqual(self.get("/app/x", Authorization="Bearer " + t["access_token"]).status, 200)
+        self.assertEqual(self.d.admin("DELETE", "/v1/sessions/%s?user_id=dave" % t["session_id"]).status, 200)
+        for h in ({"Authorization": "Bearer " + t["access_token"]}, {"Cookie": "jwts_access=" + t["access_token"]}):
+            r = self.get("/app/x", **h)
+            self.assertEqual(r.status, 401, r)
+            self.assertIn("JWTS_E_REVOKED", r.headers.get("www-authenticate", ""))
+
+    def test_browser_navigation_redirected_to_login(self):
+        r = self.get("/app/page?x=1&y=%C3%A9", Accept="text/html,application/xhtml+xml,*/*;q=0.8")
+        self.assertEqual(r.status, 302, r)
+        self.assertEqual(r.headers["location"],
+                         LOGIN + "?rd=" + urllib.parse.quote("http://app.test/app/page?x=1&y=%C3%A9", safe=""))
+        # a script's request (X-Requested-With) or an API client gets the 401
+        r = self.get("/app/page", Accept="text/html", **{"X-Requested-With": "XMLHttpRequest"})
+        self.assertEqual((r.status, r.headers.get("location")), (401, None), r)
+        r = self.get("/app/page", Accept="application/json")
+        self.assertEqual((r.status, r.headers.get("location")), (401, None), r)
+
+    def test_open_redirect_refused(self):
+        for host in ["evil.test", "app.test.evil.test", "app.test@evil.test", "evil.test:80"]:
+            with self.subTest(host=host):
+                r = req(self.proxy.port, "GET", "/app/page", headers={"Host": host, "Accept": "text/html"})
+                if r.status == 400:  # the proxy itself refused the Host
+                    continue
+                self.assertEqual(r.status, 302, r)
+                self.assertEqual(r.headers["location"], LOGIN, "an original URL on %s travelled in rd=" % host)
+
+    def test_cross_site_post_with_cookie_refused(self):
+        t = self.d.create("erin")
+        before = len(App.seen)
+        for headers in ({"Origin": "http://evil.test"}, {"Sec-Fetch-Site": "cross-site"}, {}, {"Origin": "null"}):
+            with self.subTest(headers=headers):
+                r = self.get("/app/transfer", method="POST", Cookie="jwts_access=" + t["access_token"],
+                             **{"Content-Type": "application/x-www-form-urlencoded"}, **headers)
+                self.assertEqual(r.status, 403, r)
+                if self.VERBATIM:  # nginx's auth_request passes the status only
+                    self.assertEqual(r.headers.get("x-session-error"), "JWTS_E_CLAIM_MISMATCH")
+        self.assertEqual(len(App.seen), before, "the application saw a cross-site change")
+        # the same post from the application's own pages passes
+        r = self.get("/app/transfer", method="POST", Cookie="jwts_access=" + t["access_token"], Origin=ORIGIN)
+        self.assertEqual((r.status, r.json()["method"]), (200, "POST"), r)
+        # a bearer token is no ambient credential: no Origin needed
+        r = self.get("/app/transfer", method="POST", Authorization="Bearer " + t["access_token"])
+        self.assertEqual(r.status, 200, r)
+
+    def test_cross_site_logout_and_refresh_refused(self):
+        t = self.d.create("frank")
+        cookies = "jwts_access=%s; jwts_refresh=%s" % (t["access_token"], t["refresh_token"])
+        evil = {"Cookie": cookies, "Origin": "http://evil.test", "Content-Type": "application/x-www-form-urlencoded"}
+        self.assertEqual(req(self.proxy.port, "POST", "/v1/logout", headers=evil).status, 403)
+        evil["Content-Type"] = "application/json"
+        self.assertEqual(req(self.proxy.port, "POST", "/v1/refresh", headers=evil, body="{}").status, 403)
+        # the session and both tokens still work
+        self.assertEqual(self.get("/app/x", Cookie=cookies).status, 200)
+        good = {"Cookie": cookies, "Origin": ORIGIN, "Content-Type": "application/json"}
+        r = req(self.proxy.port, "POST", "/v1/refresh", headers=good, body="{}")
+        self.assertEqual(r.status, 200, r)
+        self.assertNotIn("access_token", r.json())
+        self.assertNotIn("refresh_token", r.json())
+        fresh = {c.split("=", 1)[0]: c.split("=", 1)[1].split(";")[0] for c in set_cookies(r)}
+        self.assertEqual(sorted(fresh), ["jwts_access", "jwts_refresh"])
+        r = req(self.proxy.port, "POST", "/v1/logout", headers={"Cookie": "jwts_access=" + fresh["jwts_access"],
+                                                          "Origin": ORIGIN})
+        self.assertEqual((r.status, r.json()["revoked"]), (200, 1), r)
+        self.assertTrue(all("Max-Age=0" in c for c in set_cookies(r)) and len(set_cookies(r)) == 2, r.headers)
+        self.assertEqual(self.get("/app/x", Cookie="jwts_access=" + fresh["jwts_access"]).status, 401)
+
+
+class TestNginx(GatewayCases, unittest.TestCase):
+    START = staticmethod(start_nginx)
+    VERBATIM = False
+
+
+class TestCaddy(GatewayCases, unittest.TestCase):
+    START = staticmethod(start_caddy)
+
+
+class TestHAProxy(GatewayCases, unittest.TestCase):
+    START = staticmethod(start_haproxy)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -319,5 +319,133 @@ class TestHAProxy(GatewayCases, unittest.TestCase):
     START = staticmethod(start_haproxy)
 
 
+def yaml_list(text, key):
+    """The items of the list under `key:` (a block of "- exact: NAME" or "- NAME" lines)."""
+    m = re.search(r"^( *)%s:\n((?:\1 +.*\n)+)" % re.escape(key), text, re.M)
+    assert m, "no %s list" % key
+    return [re.sub(r"^-\s*(exact:\s*)?", "", line.strip()) for line in m.group(2).splitlines()
+            if line.strip().startswith("-")]
+
+
+class ClientCases:
+    """Shared by the Traefik and Envoy cases: a daemon, and requests shaped as the proxy sends them."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon(*DAEMON_ARGS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.close()
+
+    def identity(self, r, t, user, names):
+        self.assertEqual((r.status, r.body), (200, b""), r)
+        self.assertEqual(r.headers["content-length"], "0")
+        got = {n.lower(): r.headers.get(n.lower()) for n in names}
+        self.assertEqual(got, {"x-session-user": urllib.parse.quote(user, safe=" "), "x-session-id": t["session_id"]})
+
+
+class TestTraefik(ClientCases, unittest.TestCase):
+    """What Traefik's ForwardAuth middleware sends: GET to its address with the client's headers
+    and X-Forwarded-Method/-Proto/-Host/-Uri/-For; it copies authResponseHeaders on a 2xx and
+    returns any other answer to the client as it is."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        conf = deploy("traefik", "jwtsession.yml")
+        m = re.search(r'address: "http://127\.0\.0\.1:8080(/[^"]*)"', conf)
+        assert m, "deploy/traefik/jwtsession.yml has no forwardAuth address on 127.0.0.1:8080"
+        cls.path = m.group(1)
+        cls.copied = yaml_list(conf, "authResponseHeaders")
+
+    def forward(self, method="GET", uri="/app/page?x=1", host=APP_HOST, **client):
+        headers = dict(client)
+        headers.update({"X-Forwarded-Method": method, "X-Forwarded-Proto": "http", "X-Forwarded-Host": host,
+                        "X-Forwarded-Uri": uri, "X-Forwarded-For": "192.0.2.7", "Host": "127.0.0.1:8080"})
+        return req(self.d.port, "GET", self.path, headers=headers)
+
+    def test_allowed_denied_revoked_redirected(self):
+        self.assertEqual(self.path, "/v1/auth")
+        t = self.d.create("tr\u00e6fik user")
+        self.identity(self.forward(Authorization="Bearer " + t["access_token"]), t, "tr\u00e6fik user", self.copied)
+        self.identity(self.forward(method="DELETE", Cookie="jwts_access=" + t["access_token"], Origin=ORIGIN), t,
+                      "tr\u00e6fik user", self.copied)
+        r = self.forward()
+        self.assertEqual((r.status, r.headers.get("www-authenticate")), (401, 'Bearer realm="jwtsession"'), r)
+        r = self.forward(Accept="text/html")
+        self.assertEqual((r.status, r.headers.get("location")),
+                         (302, LOGIN + "?rd=" + urllib.parse.quote("http://app.test/app/page?x=1", safe="")), r)
+        r = self.forward(host="evil.test", Accept="text/html")
+        self.assertEqual((r.status, r.headers.get("location")), (302, LOGIN), r)
+        r = self.forward(method="POST", Cookie="jwts_access=" + t["access_token"], Origin="http://evil.test")
+        self.assertEqual((r.status, r.headers.get("x-session-error")), (403, "JWTS_E_CLAIM_MISMATCH"), r)
+        self.assertEqual(self.d.admin("DELETE", "/v1/users/tr%C3%A6fik%20user/sessions").status, 200)
+        r = self.forward(Authorization="Bearer " + t["access_token"])
+        self.assertEqual(r.status, 401, r)
+        self.assertIn("JWTS_E_REVOKED", r.headers["www-authenticate"])
+
+
+class TestEnvoyExtAuthz(ClientCases, unittest.TestCase):
+    """What Envoy's ext_authz HTTP service sends: the original method, path_prefix + the original
+    path and query, Host (the original authority), Authorization, Content-Length: 0 and the
+    allowed_headers, no body; only a 200 allows, allowed_upstream_headers go to the application,
+    allowed_client_headers of a denial go to the client."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        conf = deploy("envoy", "jwtsession.yaml")
+        cls.prefix = re.search(r"^ *path_prefix: (\S+)$", conf, re.M).group(1)
+        cls.allowed = yaml_list(conf, "allowed_headers")
+        cls.upstream = yaml_list(conf, "allowed_upstream_headers")
+        cls.client = yaml_list(conf, "allowed_client_headers")
+
+    def check(self, method, path, **client):
+        sent = {"Host": APP_HOST, "Content-Length": "0"}
+        for name, value in client.items():
+            name = name.replace("_", "-")
+            if name.lower() == "authorization" or name.lower() in self.allowed:
+                sent[name] = value
+        return req(self.d.port, method, self.prefix + path, headers=sent)
+
+    def test_any_method_allowed_with_identity(self):
+        self.assertEqual(self.prefix, "/v1/auth")
+        t = self.d.create("envoy")
+        for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND"]:
+            with self.subTest(method=method):
+                r = self.check(method, "/app/items/7?view=full&a=%2F", Authorization="Bearer " + t["access_token"])
+                self.identity(r, t, "envoy", self.upstream)
+
+    def test_only_200_allows_and_denials_reach_the_client(self):
+        t = self.d.create("envoy2")
+        r = self.check("GET", "/app/x")
+        self.assertEqual(r.status, 401, r)
+        self.assertEqual(r.headers.get("www-authenticate"), 'Bearer realm="jwtsession"')
+        self.assertTrue(set(h for h in r.headers if h.startswith(("x-session", "www-", "location")))
+                        <= set(self.client), r.headers)
+        r = self.check("GET", "/app/x?q=1", accept="text/html", x_forwarded_proto="https")
+        self.assertEqual((r.status, r.headers.get("location")),
+                         (302, LOGIN + "?rd=" + urllib.parse.quote("https://app.test/app/x?q=1", safe="")), r)
+        r = self.check("PUT", "/app/x", cookie="jwts_access=" + t["access_token"], origin="http://evil.test")
+        self.assertEqual((r.status, r.headers.get("x-session-error")), (403, "JWTS_E_CLAIM_MISMATCH"), r)
+        r = self.check("PUT", "/app/x", cookie="jwts_access=" + t["access_token"], origin=ORIGIN)
+        self.identity(r, t, "envoy2", self.upstream)
+        self.assertEqual(self.d.req("DELETE", "/v1/sessions/" + t["session_id"], token=t["access_token"]).status, 200)
+        r = self.check("POST", "/app/x", Authorization="Bearer " + t["access_token"])
+        self.assertEqual(r.status, 401, r)
+        self.assertIn("JWTS_E_REVOKED", r.headers["www-authenticate"])
+
+
+class TestDocsAreTheTestedConfigs(unittest.TestCase):
+    def test_every_deploy_file_is_in_gateways_md(self):
+        with open(os.path.join(SOURCE_DIR, "docs", "gateways.md")) as f:
+            doc = f.read()
+        for parts in [("nginx", "jwtsession.conf"), ("caddy", "Caddyfile"), ("haproxy", "haproxy.cfg"),
+                      ("haproxy", "jwtsession.lua"), ("traefik", "jwtsession.yml"), ("envoy", "jwtsession.yaml")]:
+            with self.subTest(file="/".join(parts)):
+                self.assertIn(deploy(*parts), doc, "docs/gateways.md does not hold deploy/%s verbatim" % "/".join(parts))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

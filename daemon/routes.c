@@ -381,8 +381,11 @@ static void h_logout(jwtsd_request *r)
     size_t len = 0;
     char why[160];
     jwtsd_cred cred = jwtsd_access_token(r, &token, &len);
-    if (cred == JWTSD_CRED_COOKIE && !jwtsd_csrf_ok(r, why, sizeof(why))) {
-        jwtsd_reply_error(r, 403, JWTS_E_CLAIM_MISMATCH, why); /* a forced logout is a CSRF too */
+    /* A forced logout is a CSRF too. With --cookies every logout without a bearer token is
+     * checked, cookie or not: SameSite keeps the cookies off a cross-site post, but the answer's
+     * clearing Set-Cookie would still apply. */
+    if (cred != JWTSD_CRED_BEARER && r->srv->cfg->cookies && !jwtsd_csrf_ok(r, why, sizeof(why))) {
+        jwtsd_reply_error(r, 403, JWTS_E_CLAIM_MISMATCH, why);
         return;
     }
     jwts_validation v = {0};

@@ -288,6 +288,10 @@ class GatewayCases:
         cookies = "jwts_access=%s; jwts_refresh=%s" % (t["access_token"], t["refresh_token"])
         evil = {"Cookie": cookies, "Origin": "http://evil.test", "Content-Type": "application/x-www-form-urlencoded"}
         self.assertEqual(req(self.proxy.port, "POST", "/v1/logout", headers=evil).status, 403)
+        # SameSite=Lax keeps the cookies off a cross-site POST, but the answer's Set-Cookie would
+        # still clear them (a forced logout): refused too
+        r = req(self.proxy.port, "POST", "/v1/logout", headers={"Origin": "http://evil.test"})
+        self.assertEqual((r.status, r.cookies), (403, []), r)
         evil["Content-Type"] = "application/json"
         self.assertEqual(req(self.proxy.port, "POST", "/v1/refresh", headers=evil, body="{}").status, 403)
         # the session and both tokens still work

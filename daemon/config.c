@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -353,6 +354,71 @@ static bool load_argv(jwtsd_config *cfg, int argc, char **argv, bool *admin_file
     return true;
 }
 
+/* true when s (n bytes) is an HTTP header name (RFC 9110 token). */
+static bool token_chars(const char *s, size_t n)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    if (!n) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr(extra, s[i])) return false;
+    return true;
+}
+
+/* Parse --identity-headers into cfg->identity; false with a message in err. */
+static bool identity_parse(jwtsd_config *cfg, char *err, size_t errlen)
+{
+    cfg->identity_count = 0;
+    cfg->identity_needs_session = false;
+    for (const char *p = cfg->identity_headers_spec; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n && isspace((unsigned char)*p)) p++, n--;
+        while (n && isspace((unsigned char)p[n - 1])) n--;
+        if (n) {
+            const char *eq = memchr(p, '=', n);
+            size_t name_len = eq ? (size_t)(eq - p) : 0, src_len = eq ? n - name_len - 1 : 0;
+            const char *src = eq ? eq + 1 : NULL;
+            if (cfg->identity_count == JWTSD_IDENTITY_MAX)
+                return snprintf(err, errlen, "identity-headers: at most %d headers", JWTSD_IDENTITY_MAX), false;
+            if (!eq || !token_chars(p, name_len) || name_len >= JWTSD_IDENTITY_NAME)
+                return snprintf(err, errlen, "identity-headers: \"%.*s\" is not NAME=SOURCE with a header NAME",
+                                (int)(n > 64 ? 64 : n), p), false;
+            jwtsd_identity_header *h = &cfg->identity[cfg->identity_count];
+            memcpy(h->name, p, name_len);
+            h->name[name_len] = '\0';
+            h->field[0] = '\0';
+            if (src_len == 4 && !memcmp(src, "user", 4)) {
+                h->source = JWTSD_ID_USER;
+            } else if (src_len == 7 && !memcmp(src, "session", 7)) {
+                h->source = JWTSD_ID_SESSION;
+            } else if (src_len == 7 && !memcmp(src, "expires", 7)) {
+                h->source = JWTSD_ID_EXPIRES;
+            } else if ((src_len > 9 && !memcmp(src, "metadata.", 9)) || (src_len > 6 && !memcmp(src, "claim.", 6))) {
+                bool meta = src[0] == 'm';
+                size_t skip = meta ? 9 : 6, flen = src_len - skip;
+                if (flen >= JWTSD_IDENTITY_NAME || !token_chars(src + skip, flen))
+                    return snprintf(err, errlen, "identity-headers: bad field name in \"%.*s\"", (int)(n > 64 ? 64 : n),
+                                    p), false;
+                h->source = meta ? JWTSD_ID_METADATA : JWTSD_ID_CLAIM;
+                memcpy(h->field, src + skip, flen);
+                h->field[flen] = '\0';
+                if (meta) cfg->identity_needs_session = true;
+            } else {
+                return snprintf(err, errlen,
+                                "identity-headers: source of \"%.*s\" must be user, session, expires, "
+                                "metadata.FIELD or claim.NAME",
+                                (int)(n > 64 ? 64 : n), p), false;
+            }
+            for (size_t i = 0; i < cfg->identity_count; i++)
+                if (!strcasecmp(cfg->identity[i].name, h->name))
+                    return snprintf(err, errlen, "identity-headers: %s named twice", h->name), false;
+            cfg->identity_count++;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return true;
+}
+
 /* Split spec (comma separated, entries trimmed) into out[]; false with a message in err. */
 static bool parse_list(const char *opt_name, const char *spec, char **out, size_t *count, char *err, size_t errlen)
 {
@@ -387,7 +453,7 @@ static bool attr_ok(const char *s)
 /* The gateway settings: identity headers, cookies, origins, the login redirect. */
 static bool check_gateway(jwtsd_config *cfg, char *err, size_t errlen)
 {
-    if (!jwtsd_identity_parse(cfg, err, errlen)) return false;
+    if (!identity_parse(cfg, err, errlen)) return false;
     if (!parse_list("allowed-origins", cfg->allowed_origins_spec, cfg->allowed_origins, &cfg->allowed_origins_count,
                     err, errlen) ||
         !parse_list("redirect-hosts", cfg->redirect_hosts_spec, cfg->redirect_hosts, &cfg->redirect_hosts_count, err,

@@ -427,9 +427,6 @@ bool jwtsd_csrf_ok(const jwtsd_request *r, char *why, size_t cap);
 
 /* ---- forward-auth (forward.c) ------------------------------------------------------------------ */
 
-/* Parse --identity-headers into cfg->identity; false with a message in err. */
-bool jwtsd_identity_parse(jwtsd_config *cfg, char *err, size_t errlen);
-
 /* Answer the auth check of r (GET/HEAD /v1/auth for nginx, ingress-nginx, Caddy, Traefik and
  * HAProxy; any method on /v1/auth/{path} for Envoy ext_authz): 200 with the identity headers, 401
  * (or a redirect to --login-url for a browser navigation), 403 for a cross-site change made with

@@ -116,7 +116,10 @@ static const opt opts[] = {
     {"cookie-name", K_STR, OFF(cookie_name), "jwts", NULL, "NAME",
      "cookie name prefix: NAME_access and NAME_refresh (__Host-jwts: Secure, Path=/, no Domain)"},
     {"cookie-domain", K_STR, OFF(cookie_domain), "", NULL, "DOMAIN", "Domain of the cookies (unset: host-only)"},
-    {"cookie-path", K_STR, OFF(cookie_path), "/", NULL, "PATH", "Path of the cookies"},
+    {"cookie-path", K_STR, OFF(cookie_path), "/", NULL, "PATH", "Path of the access cookie"},
+    {"cookie-refresh-path", K_STR, OFF(cookie_refresh_path), "/v1/", NULL, "PATH",
+     "Path of the refresh cookie: where the browser reaches /v1/refresh and /v1/logout, so that\n"
+     "nothing else (the application behind the proxy) ever receives the refresh token"},
     {"cookie-samesite", K_ENUM, OFF(cookie_samesite), "Lax", "Strict|Lax|None", "MODE", "SameSite of the cookies"},
     {"cookie-secure", K_BOOL, OFF(cookie_secure), "true", NULL, "BOOL", "Secure attribute (HTTPS only) of the cookies"},
     {"allowed-origins", K_STR, OFF(allowed_origins_spec), "", NULL, "LIST",
@@ -467,12 +470,18 @@ static bool check_gateway(jwtsd_config *cfg, char *err, size_t errlen)
     const char *name = cfg->cookie_name;
     if (!name[0] || strlen(name) > 64 || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(name))
         return snprintf(err, errlen, "cookie-name: 1-64 letters, digits, '-' or '_'"), false;
-    if (!attr_ok(cfg->cookie_domain) || !attr_ok(cfg->cookie_path) || cfg->cookie_path[0] != '/')
-        return snprintf(err, errlen, "cookie-domain / cookie-path: visible ASCII without ';' or ','; the path starts with /"), false;
+    if (!attr_ok(cfg->cookie_domain) || !attr_ok(cfg->cookie_path) || cfg->cookie_path[0] != '/' ||
+        !attr_ok(cfg->cookie_refresh_path) || cfg->cookie_refresh_path[0] != '/')
+        return snprintf(err, errlen, "cookie-domain / cookie-path / cookie-refresh-path: visible ASCII without ';' or ','; "
+                                     "paths start with /"), false;
     if (!strcmp(cfg->cookie_samesite, "None") && !cfg->cookie_secure)
         return snprintf(err, errlen, "cookie-samesite None needs cookie-secure (browsers drop such cookies)"), false;
-    if (!strncmp(name, "__Host-", 7) && (!cfg->cookie_secure || cfg->cookie_domain[0] || strcmp(cfg->cookie_path, "/")))
-        return snprintf(err, errlen, "a __Host- cookie-name needs cookie-secure, cookie-path / and no cookie-domain"), false;
+    if (!strncmp(name, "__Host-", 7) && (!cfg->cookie_secure || cfg->cookie_domain[0] || strcmp(cfg->cookie_path, "/") ||
+                                         strcmp(cfg->cookie_refresh_path, "/")))
+        return snprintf(err, errlen, "a __Host- cookie-name needs cookie-secure, cookie-path and cookie-refresh-path / and "
+                                     "no cookie-domain (__Secure- allows other paths)"), false;
+    if (!strncmp(name, "__Secure-", 9) && !cfg->cookie_secure)
+        return snprintf(err, errlen, "a __Secure- cookie-name needs cookie-secure"), false;
     if (cfg->cookies && !cfg->allowed_origins_count)
         return snprintf(err, errlen, "cookies need allowed-origins: the origins of your pages (CSRF check)"), false;
     if (cfg->login_url[0] && ((strncmp(cfg->login_url, "https://", 8) && strncmp(cfg->login_url, "http://", 7)) ||

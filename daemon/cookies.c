@@ -6,7 +6,8 @@
  * planting a second cookie, "cookie tossing") is reported as such and the callers refuse it rather
  * than guess which one counts. Writing: one Set-Cookie value per token with HttpOnly, Secure,
  * SameSite, Path, Domain and Max-Age from the token's lifetime; clearing sends an empty value
- * with Max-Age=0.
+ * with Max-Age=0. The refresh cookie has its own Path (/v1/ by default), so the browser sends it
+ * to the refresh and logout calls only, never to the application behind the proxy.
  *
  * CSRF: a browser attaches cookies to requests that other sites' pages start, so every
  * cookie-authenticated call that changes state must come from one of --allowed-origins: the
@@ -88,7 +89,8 @@ bool jwtsd_cookie_set(const jwtsd_config *cfg, jwtsd_cookie_kind kind, const cha
     if (!value) value = "", max_age_s = 0;
     if (max_age_s < 0) max_age_s = 0;
     int n = snprintf(out, cap, "%s=%s; Max-Age=%lld; Path=%s%s%s; HttpOnly%s; SameSite=%s", name, value,
-                     (long long)max_age_s, cfg->cookie_path, cfg->cookie_domain[0] ? "; Domain=" : "",
+                     (long long)max_age_s, kind == JWTSD_COOKIE_ACCESS ? cfg->cookie_path : cfg->cookie_refresh_path,
+                     cfg->cookie_domain[0] ? "; Domain=" : "",
                      cfg->cookie_domain, cfg->cookie_secure ? "; Secure" : "", cfg->cookie_samesite);
     return n > 0 && (size_t)n < cap;
 }

@@ -95,7 +95,8 @@ typedef struct jwtsd_config {
     bool cookies;                /* set, read and clear the token cookies */
     char *cookie_name;           /* prefix: <name>_access, <name>_refresh */
     char *cookie_domain;         /* "" : host-only cookies */
-    char *cookie_path;
+    char *cookie_path;           /* Path of the access cookie */
+    char *cookie_refresh_path;   /* Path of the refresh cookie: only the refresh and logout calls see it */
     char *cookie_samesite;       /* Strict | Lax | None */
     bool cookie_secure;
     char *allowed_origins_spec;  /* --allowed-origins, parsed into allowed_origins[] */

@@ -40,7 +40,7 @@ FORM = """<!doctype html><html><head><title>Log in</title></head><body>
 
 APP = """<!doctype html><html><head><title>App</title></head><body>
 <h1 id="hello">Hello, %s</h1>
-<p>Your session: <code id="sid">%s</code></p>
+<p>Your session: <code id="sid">%s</code>; cookies this page received: <code id="cookies">%s</code></p>
 <button id="refresh" onclick="refresh()">Refresh</button>
 <button id="logout" onclick="logout()">Log out</button>
 <pre id="out"></pre>
@@ -103,7 +103,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send(200, FORM % ("", html.escape(rd)))
         elif u.path.startswith("/app/"):
             user = urllib.parse.unquote(self.headers.get("X-Session-User", ""))
-            self.send(200, APP % (html.escape(user), html.escape(self.headers.get("X-Session-Id", ""))))
+            names = sorted(c.split("=", 1)[0].strip() for c in self.headers.get("Cookie", "").split(";") if "=" in c)
+            self.send(200, APP % (html.escape(user), html.escape(self.headers.get("X-Session-Id", "")),
+                                  html.escape(" ".join(names))))
         else:
             self.send(404, "not found")
 

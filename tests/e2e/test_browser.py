@@ -4,7 +4,8 @@ Headless Chromium (Debian's chromium + chromium-driver, driven by Debian's pytho
 with /usr/bin/python3) opens the protected page through nginx (examples/login/nginx.conf, this
 test's ports substituted) in front of jwtsessiond --cookies and the example login service
 (examples/login/login_app.py). It is sent to the login page carrying the original URL, logs in,
-gets both token cookies with HttpOnly, Secure, SameSite=Lax, Path=/ and Max-Age from the token
+gets both token cookies with HttpOnly, Secure, SameSite=Lax, Path (/ for the access cookie, /v1/
+for the refresh cookie, which the application never receives) and Max-Age from the token
 lifetimes (and page scripts cannot read them), reaches the protected page, refreshes (new cookies,
 no token in the answer), survives a cross-site form post to /v1/logout from another site's page,
 logs out (cookies cleared, the session revoked) and is refused afterwards.
@@ -132,7 +133,10 @@ class TestBrowserLogin(unittest.TestCase):
         WebDriverWait(self.driver, 10).until(lambda d: pred(), message=what)
 
     def token_cookies(self):
-        return {c["name"]: c for c in self.driver.get_cookies() if c["name"].startswith("jwts_")}
+        """Every jwts_ cookie the browser holds, whatever its path (DevTools: WebDriver's own list
+        has only those the current page would send)."""
+        cookies = self.driver.execute_cdp_cmd("Network.getAllCookies", {})["cookies"]
+        return {c["name"]: c for c in cookies if c["name"].startswith("jwts_")}
 
     def click_and_read(self, button):
         self.driver.execute_script("document.getElementById('out').textContent = ''")
@@ -159,12 +163,14 @@ class TestBrowserLogin(unittest.TestCase):
         # 3. the cookies: HttpOnly (no script sees them), Secure, SameSite=Lax, Path=/, lifetimes
         cookies = self.token_cookies()
         self.assertEqual(sorted(cookies), ["jwts_access", "jwts_refresh"])
-        for name, ttl in [("jwts_access", ACCESS_TTL), ("jwts_refresh", REFRESH_TTL)]:
+        for name, ttl, path in [("jwts_access", ACCESS_TTL, "/"), ("jwts_refresh", REFRESH_TTL, "/v1/")]:
             c = cookies[name]
-            self.assertEqual((c["httpOnly"], c["secure"], c["sameSite"], c["path"]), (True, True, "Lax", "/"), c)
-            self.assertEqual(c["domain"], "localhost")
-            self.assertLessEqual(abs(c["expiry"] - (t0 + ttl)), 30, c)
+            self.assertEqual((c["httpOnly"], c["secure"], c["sameSite"], c["path"]), (True, True, "Lax", path), c)
+            self.assertEqual((c["domain"], c["session"]), ("localhost", False), c)
+            self.assertLessEqual(abs(c["expires"] - (t0 + ttl)), 30, c)
         self.assertNotIn("jwts_", d.execute_script("return document.cookie"))
+        # the application behind nginx gets the access cookie, never the refresh token
+        self.assertEqual(d.find_element(By.ID, "cookies").text, "jwts_access")
         sid = d.find_element(By.ID, "sid").text
         self.assertTrue(sid)
 

@@ -303,6 +303,11 @@ class GatewayCases:
         self.assertNotIn("refresh_token", r.json())
         fresh = {c.split("=", 1)[0]: c.split("=", 1)[1].split(";")[0] for c in set_cookies(r)}
         self.assertEqual(sorted(fresh), ["jwts_access", "jwts_refresh"])
+        for c in set_cookies(r):
+            path = "/v1/" if c.startswith("jwts_refresh=") else "/"
+            self.assertEqual(c.split("; ", 1)[1].split("; "),
+                             ["Max-Age=%d" % (900 if path == "/" else 2592000), "Path=" + path, "HttpOnly", "Secure",
+                              "SameSite=Lax"], c)
         r = req(self.proxy.port, "POST", "/v1/logout", headers={"Cookie": "jwts_access=" + fresh["jwts_access"],
                                                           "Origin": ORIGIN})
         self.assertEqual((r.status, r.json()["revoked"]), (200, 1), r)

@@ -39,6 +39,7 @@
 
 typedef struct original {
     const char *method; /* the original method */
+    bool unsafe;        /* any method the request names (its own, X-Forwarded-, X-Original-) changes state */
     char url[URL_MAX];  /* the original absolute URL; "" when unknown or too long */
     bool forward;       /* a forward-auth flavour: the proxy passes our answer on, so 302 works */
 } original;
@@ -82,6 +83,8 @@ static void set_url(original *o, const char *proto, const char *host, const char
     }
 }
 
+static bool safe_method(const char *m);
+
 static void find_original(const jwtsd_request *r, original *o)
 {
     const char *fwd_method = jwtsd_header(r, "X-Forwarded-Method"), *fwd_uri = jwtsd_header(r, "X-Forwarded-Uri");
@@ -101,6 +104,12 @@ static void find_original(const jwtsd_request *r, original *o)
         if (m) o->method = m;
         if (orig_url && strlen(orig_url) < sizeof(o->url)) snprintf(o->url, sizeof(o->url), "%s", orig_url);
     }
+    /* A proxy sets its own header, but passes the client's copies of the others on: whichever of
+     * them names a method that changes state, the CSRF check applies (a client cannot make a
+     * POST look like a GET by adding a header). */
+    const char *orig_method = jwtsd_header(r, "X-Original-Method");
+    o->unsafe = !safe_method(r->method) || (fwd_method && !safe_method(fwd_method)) ||
+                (orig_method && !safe_method(orig_method));
 }
 
 /* true for a method that only reads (RFC 9110 safe methods). */
@@ -360,7 +369,7 @@ void jwtsd_forward_auth(jwtsd_request *r)
         return;
     }
     char why[160];
-    if (cred == JWTSD_CRED_COOKIE && !safe_method(o.method) && !jwtsd_csrf_ok(r, why, sizeof(why))) {
+    if (cred == JWTSD_CRED_COOKIE && o.unsafe && !jwtsd_csrf_ok(r, why, sizeof(why))) {
         reply_auth_error(r, &o, 403, JWTS_E_CLAIM_MISMATCH, why, true);
     } else {
         reply_identity(r, &v, s, token, len);

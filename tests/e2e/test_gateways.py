@@ -275,6 +275,12 @@ class GatewayCases:
                 self.assertEqual(r.status, 403, r)
                 if self.VERBATIM:  # nginx's auth_request passes the status only
                     self.assertEqual(r.headers.get("x-session-error"), "JWTS_E_CLAIM_MISMATCH")
+        # a POST dressed up as a GET with another proxy's method header is still a POST
+        for spoof in ("X-Forwarded-Method", "X-Original-Method"):
+            with self.subTest(spoof=spoof):
+                r = self.get("/app/transfer", method="POST", Cookie="jwts_access=" + t["access_token"],
+                             Origin="http://evil.test", **{spoof: "GET"})
+                self.assertEqual(r.status, 403, r)
         self.assertEqual(len(App.seen), before, "the application saw a cross-site change")
         # the same post from the application's own pages passes
         r = self.get("/app/transfer", method="POST", Cookie="jwts_access=" + t["access_token"], Origin=ORIGIN)

@@ -11,7 +11,8 @@ host outside --redirect-hosts goes to the bare login page (no open redirect); a 
 with the cookie is refused (403) before the application sees it, and so are a cross-site logout
 and refresh made with the cookies.
 
-Traefik and Envoy are not in Debian: a client sends jwtsessiond exactly what Traefik's
+Traefik, Envoy and ingress-nginx are not in Debian: a client sends jwtsessiond exactly what
+ingress-nginx's auth-url (X-Original-URL, X-Original-Method...), Traefik's
 ForwardAuth (X-Forwarded-Method/-Proto/-Host/-Uri/-For, GET to the address) and Envoy's ext_authz
 HTTP service (the original method, path_prefix + the original path, Host, Content-Length: 0, the
 allowed headers) send, and the answers are checked against deploy/traefik/jwtsession.yml and
@@ -399,6 +400,35 @@ class TestTraefik(ClientCases, unittest.TestCase):
         r = self.forward(Authorization="Bearer " + t["access_token"])
         self.assertEqual(r.status, 401, r)
         self.assertIn("JWTS_E_REVOKED", r.headers["www-authenticate"])
+
+
+class TestIngressNginx(ClientCases, unittest.TestCase):
+    """What ingress-nginx's auth-url sends: GET to the URL with the client's headers and
+    X-Original-URL, X-Original-Method, X-Sent-From, X-Real-IP, X-Forwarded-For, -Host, -Proto,
+    X-Auth-Request-Redirect. Like nginx's auth_request it understands 2xx, 401 and 403 only."""
+
+    def ingress(self, method="GET", uri="/app/page?x=1", host=APP_HOST, **client):
+        headers = dict(client)
+        headers.update({"X-Original-URL": "http://%s%s" % (host, uri), "X-Original-Method": method,
+                        "X-Sent-From": "nginx-ingress-controller", "X-Real-IP": "192.0.2.7",
+                        "X-Forwarded-For": "192.0.2.7", "X-Forwarded-Host": host, "X-Forwarded-Proto": "http",
+                        "X-Auth-Request-Redirect": uri, "Host": "jwtsessiond.auth.svc"})
+        return req(self.d.port, "GET", "/v1/auth", headers=headers)
+
+    def test_allowed_denied_redirected(self):
+        t = self.d.create("ingress")
+        self.identity(self.ingress(Authorization="Bearer " + t["access_token"]), t, "ingress",
+                      ["X-Session-User", "X-Session-Id"])
+        r = self.ingress(Accept="text/html")
+        self.assertEqual((r.status, r.headers.get("location")),
+                         (401, LOGIN + "?rd=" + urllib.parse.quote("http://app.test/app/page?x=1", safe="")), r)
+        self.assertEqual(r.headers.get("www-authenticate"), 'Bearer realm="jwtsession"')
+        r = self.ingress(host="evil.test", Accept="text/html")
+        self.assertEqual((r.status, r.headers.get("location")), (401, LOGIN), r)
+        r = self.ingress(method="POST", Cookie="jwts_access=" + t["access_token"], Origin="http://evil.test")
+        self.assertEqual(r.status, 403, r)
+        r = self.ingress(method="POST", Cookie="jwts_access=" + t["access_token"], Origin=ORIGIN)
+        self.assertEqual(r.status, 200, r)
 
 
 class TestEnvoyExtAuthz(ClientCases, unittest.TestCase):

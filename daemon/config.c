@@ -385,7 +385,8 @@ static bool identity_parse(jwtsd_config *cfg, char *err, size_t errlen)
                 return snprintf(err, errlen, "identity-headers: at most %d headers", JWTSD_IDENTITY_MAX), false;
             if (!eq || !token_chars(p, name_len) || name_len >= JWTSD_IDENTITY_NAME)
                 return snprintf(err, errlen, "identity-headers: \"%.*s\" is not NAME=SOURCE with a header NAME",
-                                (int)(n > 64 ? 64 : n), p), false;
+                                (int)(n > 64 ? 64 : n), p),
+                       false;
             jwtsd_identity_header *h = &cfg->identity[cfg->identity_count];
             memcpy(h->name, p, name_len);
             h->name[name_len] = '\0';
@@ -401,7 +402,8 @@ static bool identity_parse(jwtsd_config *cfg, char *err, size_t errlen)
                 size_t skip = meta ? 9 : 6, flen = src_len - skip;
                 if (flen >= JWTSD_IDENTITY_NAME || !token_chars(src + skip, flen))
                     return snprintf(err, errlen, "identity-headers: bad field name in \"%.*s\"", (int)(n > 64 ? 64 : n),
-                                    p), false;
+                                    p),
+                           false;
                 h->source = meta ? JWTSD_ID_METADATA : JWTSD_ID_CLAIM;
                 memcpy(h->field, src + skip, flen);
                 h->field[flen] = '\0';
@@ -410,7 +412,8 @@ static bool identity_parse(jwtsd_config *cfg, char *err, size_t errlen)
                 return snprintf(err, errlen,
                                 "identity-headers: source of \"%.*s\" must be user, session, expires, "
                                 "metadata.FIELD or claim.NAME",
-                                (int)(n > 64 ? 64 : n), p), false;
+                                (int)(n > 64 ? 64 : n), p),
+                       false;
             }
             for (size_t i = 0; i < cfg->identity_count; i++)
                 if (!strcasecmp(cfg->identity[i].name, h->name))
@@ -432,11 +435,13 @@ static bool parse_list(const char *opt_name, const char *spec, char **out, size_
         while (n && isspace((unsigned char)*p)) p++, n--;
         while (n && isspace((unsigned char)p[n - 1])) n--;
         if (n) {
-            if (*count == JWTSD_LIST_MAX) return snprintf(err, errlen, "%s: at most %d entries", opt_name, JWTSD_LIST_MAX), false;
+            if (*count == JWTSD_LIST_MAX)
+                return snprintf(err, errlen, "%s: at most %d entries", opt_name, JWTSD_LIST_MAX), false;
             for (size_t i = 0; i < n; i++)
                 if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f || p[i] == ';')
                     return snprintf(err, errlen, "%s: \"%.*s\" has a space, control or non-ASCII byte", opt_name,
-                                    (int)(n > 64 ? 64 : n), p), false;
+                                    (int)(n > 64 ? 64 : n), p),
+                           false;
             if (!(out[*count] = strndup(p, n))) return snprintf(err, errlen, "out of memory"), false;
             (*count)++;
         }
@@ -468,25 +473,31 @@ static bool check_gateway(jwtsd_config *cfg, char *err, size_t errlen)
             return snprintf(err, errlen, "allowed-origins: \"%.64s\" is not scheme://host[:port]", o), false;
     }
     const char *name = cfg->cookie_name;
-    if (!name[0] || strlen(name) > 64 || strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(name))
+    if (!name[0] || strlen(name) > 64 ||
+        strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(name))
         return snprintf(err, errlen, "cookie-name: 1-64 letters, digits, '-' or '_'"), false;
     if (!attr_ok(cfg->cookie_domain) || !attr_ok(cfg->cookie_path) || cfg->cookie_path[0] != '/' ||
         !attr_ok(cfg->cookie_refresh_path) || cfg->cookie_refresh_path[0] != '/')
-        return snprintf(err, errlen, "cookie-domain / cookie-path / cookie-refresh-path: visible ASCII without ';' or ','; "
-                                     "paths start with /"), false;
+        return snprintf(err, errlen,
+                        "cookie-domain / cookie-path / cookie-refresh-path: visible ASCII without ';' or ','; "
+                        "paths start with /"),
+               false;
     if (!strcmp(cfg->cookie_samesite, "None") && !cfg->cookie_secure)
         return snprintf(err, errlen, "cookie-samesite None needs cookie-secure (browsers drop such cookies)"), false;
-    if (!strncmp(name, "__Host-", 7) && (!cfg->cookie_secure || cfg->cookie_domain[0] || strcmp(cfg->cookie_path, "/") ||
-                                         strcmp(cfg->cookie_refresh_path, "/")))
-        return snprintf(err, errlen, "a __Host- cookie-name needs cookie-secure, cookie-path and cookie-refresh-path / and "
-                                     "no cookie-domain (__Secure- allows other paths)"), false;
+    if (!strncmp(name, "__Host-", 7) && (!cfg->cookie_secure || cfg->cookie_domain[0] ||
+                                         strcmp(cfg->cookie_path, "/") || strcmp(cfg->cookie_refresh_path, "/")))
+        return snprintf(err, errlen,
+                        "a __Host- cookie-name needs cookie-secure, cookie-path and cookie-refresh-path / and "
+                        "no cookie-domain (__Secure- allows other paths)"),
+               false;
     if (!strncmp(name, "__Secure-", 9) && !cfg->cookie_secure)
         return snprintf(err, errlen, "a __Secure- cookie-name needs cookie-secure"), false;
     if (cfg->cookies && !cfg->allowed_origins_count)
         return snprintf(err, errlen, "cookies need allowed-origins: the origins of your pages (CSRF check)"), false;
     if (cfg->login_url[0] && ((strncmp(cfg->login_url, "https://", 8) && strncmp(cfg->login_url, "http://", 7)) ||
                               !attr_ok(cfg->login_url) || strlen(cfg->login_url) > 1024))
-        return snprintf(err, errlen, "login-url must be an absolute http(s) URL of visible ASCII (at most 1024 bytes)"), false;
+        return snprintf(err, errlen, "login-url must be an absolute http(s) URL of visible ASCII (at most 1024 bytes)"),
+               false;
     return true;
 }
 

@@ -81,8 +81,8 @@ void jwtsd_cookie_name(const jwtsd_config *cfg, jwtsd_cookie_kind kind, char *ou
     snprintf(out, cap, "%s_%s", cfg->cookie_name, kind == JWTSD_COOKIE_ACCESS ? "access" : "refresh");
 }
 
-bool jwtsd_cookie_set(const jwtsd_config *cfg, jwtsd_cookie_kind kind, const char *value, int64_t max_age_s,
-                      char *out, size_t cap)
+bool jwtsd_cookie_set(const jwtsd_config *cfg, jwtsd_cookie_kind kind, const char *value, int64_t max_age_s, char *out,
+                      size_t cap)
 {
     char name[80];
     jwtsd_cookie_name(cfg, kind, name, sizeof(name));
@@ -90,8 +90,8 @@ bool jwtsd_cookie_set(const jwtsd_config *cfg, jwtsd_cookie_kind kind, const cha
     if (max_age_s < 0) max_age_s = 0;
     int n = snprintf(out, cap, "%s=%s; Max-Age=%lld; Path=%s%s%s; HttpOnly%s; SameSite=%s", name, value,
                      (long long)max_age_s, kind == JWTSD_COOKIE_ACCESS ? cfg->cookie_path : cfg->cookie_refresh_path,
-                     cfg->cookie_domain[0] ? "; Domain=" : "",
-                     cfg->cookie_domain, cfg->cookie_secure ? "; Secure" : "", cfg->cookie_samesite);
+                     cfg->cookie_domain[0] ? "; Domain=" : "", cfg->cookie_domain, cfg->cookie_secure ? "; Secure" : "",
+                     cfg->cookie_samesite);
     return n > 0 && (size_t)n < cap;
 }
 
@@ -113,7 +113,8 @@ bool jwtsd_csrf_ok(const jwtsd_request *r, char *why, size_t cap)
     }
     const char *site = jwtsd_header(r, "Sec-Fetch-Site");
     if (site && !strcasecmp(site, "same-origin")) return true;
-    snprintf(why, cap, "cross-site request refused: a cookie-authenticated change needs an allowed Origin or "
-                       "Sec-Fetch-Site: same-origin");
+    snprintf(why, cap,
+             "cross-site request refused: a cookie-authenticated change needs an allowed Origin or "
+             "Sec-Fetch-Site: same-origin");
     return false;
 }

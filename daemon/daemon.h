@@ -41,11 +41,11 @@
 /* Where an identity header's value comes from (--identity-headers NAME=SOURCE,...). */
 typedef enum { JWTSD_ID_USER, JWTSD_ID_SESSION, JWTSD_ID_EXPIRES, JWTSD_ID_METADATA, JWTSD_ID_CLAIM } jwtsd_id_source;
 
-#define JWTSD_IDENTITY_MAX 16   /* identity headers */
-#define JWTSD_IDENTITY_NAME 64  /* bytes of a header name or a field name, with the NUL */
+#define JWTSD_IDENTITY_MAX 16  /* identity headers */
+#define JWTSD_IDENTITY_NAME 64 /* bytes of a header name or a field name, with the NUL */
 
 typedef struct jwtsd_identity_header {
-    char name[JWTSD_IDENTITY_NAME];  /* the response header */
+    char name[JWTSD_IDENTITY_NAME]; /* the response header */
     jwtsd_id_source source;
     char field[JWTSD_IDENTITY_NAME]; /* metadata member or claim name (METADATA, CLAIM) */
 } jwtsd_identity_header;
@@ -99,11 +99,11 @@ typedef struct jwtsd_config {
     char *cookie_refresh_path;   /* Path of the refresh cookie: only the refresh and logout calls see it */
     char *cookie_samesite;       /* Strict | Lax | None */
     bool cookie_secure;
-    char *allowed_origins_spec;  /* --allowed-origins, parsed into allowed_origins[] */
+    char *allowed_origins_spec; /* --allowed-origins, parsed into allowed_origins[] */
     char *allowed_origins[JWTSD_LIST_MAX];
     size_t allowed_origins_count;
-    char *login_url;             /* "" : never redirect */
-    char *redirect_hosts_spec;   /* --redirect-hosts, parsed into redirect_hosts[] */
+    char *login_url;           /* "" : never redirect */
+    char *redirect_hosts_spec; /* --redirect-hosts, parsed into redirect_hosts[] */
     char *redirect_hosts[JWTSD_LIST_MAX];
     size_t redirect_hosts_count;
 } jwtsd_config;
@@ -418,8 +418,8 @@ void jwtsd_cookie_name(const jwtsd_config *cfg, jwtsd_cookie_kind kind, char *ou
 
 /* The Set-Cookie value for a token cookie: value with Max-Age max_age_s, or (value NULL) the one
  * that clears it (empty, Max-Age=0). false when it does not fit in cap. */
-bool jwtsd_cookie_set(const jwtsd_config *cfg, jwtsd_cookie_kind kind, const char *value, int64_t max_age_s,
-                      char *out, size_t cap);
+bool jwtsd_cookie_set(const jwtsd_config *cfg, jwtsd_cookie_kind kind, const char *value, int64_t max_age_s, char *out,
+                      size_t cap);
 
 /* The CSRF check of a cookie-authenticated call that changes state: Origin must be one of
  * --allowed-origins, or, without Origin, Sec-Fetch-Site must be same-origin. false with the reason

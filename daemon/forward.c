@@ -30,9 +30,9 @@
 
 #include "daemon.h"
 
-#define URL_MAX 2048        /* bytes of an original URL considered for a redirect */
-#define VALUE_MAX 1024      /* bytes of an identity header value (longer values are left out) */
-#define AUTH_DESC_MAX 256   /* bytes of an error description in a header */
+#define URL_MAX 2048      /* bytes of an original URL considered for a redirect */
+#define VALUE_MAX 1024    /* bytes of an identity header value (longer values are left out) */
+#define AUTH_DESC_MAX 256 /* bytes of an error description in a header */
 #define HEADERS_MAX (JWTSD_IDENTITY_MAX + 8)
 
 /* ---- the original request ------------------------------------------------------------------------ */
@@ -97,8 +97,8 @@ static void find_original(const jwtsd_request *r, original *o)
         o->forward = true;
         if (fwd_method) o->method = fwd_method;
         const char *host = jwtsd_header(r, "X-Forwarded-Host");
-        set_url(o, jwtsd_header(r, "X-Forwarded-Proto"), host ? host : jwtsd_header(r, MHD_HTTP_HEADER_HOST),
-                fwd_uri, NULL);
+        set_url(o, jwtsd_header(r, "X-Forwarded-Proto"), host ? host : jwtsd_header(r, MHD_HTTP_HEADER_HOST), fwd_uri,
+                NULL);
     } else {
         const char *m = jwtsd_header(r, "X-Original-Method");
         if (m) o->method = m;
@@ -150,8 +150,7 @@ static bool url_allowed(const jwtsd_config *cfg, const char *url)
     for (size_t i = 0; i < cfg->redirect_hosts_count; i++) {
         const char *h = cfg->redirect_hosts[i];
         size_t n = strlen(h);
-        if (h[0] == '.' ? (hlen > n && !strncasecmp(auth + hlen - n, h, n))
-                        : (n == hlen && !strncasecmp(auth, h, n)))
+        if (h[0] == '.' ? (hlen > n && !strncasecmp(auth + hlen - n, h, n)) : (n == hlen && !strncasecmp(auth, h, n)))
             return true;
     }
     return false;
@@ -207,8 +206,8 @@ static void reply_empty(jwtsd_request *r, unsigned status, const char *const *he
 
 static bool infra_error(jwts_err code)
 {
-    return code == JWTS_E_UNAVAILABLE || code == JWTS_E_TIMEOUT || code == JWTS_E_CLOSED ||
-           code == JWTS_E_PROTOCOL || code == JWTS_E_INTERNAL || code == JWTS_E_NO_MEMORY;
+    return code == JWTS_E_UNAVAILABLE || code == JWTS_E_TIMEOUT || code == JWTS_E_CLOSED || code == JWTS_E_PROTOCOL ||
+           code == JWTS_E_INTERNAL || code == JWTS_E_NO_MEMORY;
 }
 
 /* A refused or failed check: 401 with a Bearer challenge for a credential's error (or a redirect

@@ -196,8 +196,7 @@ static void tokens_json(jwts_buf *b, const char *user_id, const jwts_tokens *t, 
 
 /* Answer status with the pair t as JSON (with_tokens: the tokens in the body) and, with --cookies,
  * as the access and refresh cookies (Max-Age from their lifetimes). */
-static void reply_tokens(jwtsd_request *r, unsigned status, const char *user_id, const jwts_tokens *t,
-                         bool with_tokens)
+static void reply_tokens(jwtsd_request *r, unsigned status, const char *user_id, const jwts_tokens *t, bool with_tokens)
 {
     jwts_buf b = {0};
     tokens_json(&b, user_id, t, with_tokens);
@@ -206,8 +205,9 @@ static void reply_tokens(jwtsd_request *r, unsigned status, const char *user_id,
     size_t n = 0;
     if (r->srv->cfg->cookies) {
         ck = malloc(2 * JWTSD_SET_COOKIE_MAX);
-        if (!ck || !jwtsd_cookie_set(r->srv->cfg, JWTSD_COOKIE_ACCESS, t->access_token, t->expires_in_s, ck,
-                                     JWTSD_SET_COOKIE_MAX) ||
+        if (!ck ||
+            !jwtsd_cookie_set(r->srv->cfg, JWTSD_COOKIE_ACCESS, t->access_token, t->expires_in_s, ck,
+                              JWTSD_SET_COOKIE_MAX) ||
             !jwtsd_cookie_set(r->srv->cfg, JWTSD_COOKIE_REFRESH, t->refresh_token, t->refresh_expires_in_s,
                               ck + JWTSD_SET_COOKIE_MAX, JWTSD_SET_COOKIE_MAX)) {
             free(ck);
@@ -309,8 +309,8 @@ static const char *refresh_cookie(jwtsd_request *r, char *buf, size_t cap)
         return NULL;
     }
     if (found > 1 || n >= cap) {
-        jwtsd_reply_error(r, 401, JWTS_E_MALFORMED, found > 1 ? "the refresh cookie was sent more than once"
-                                                              : "the refresh cookie is too long");
+        jwtsd_reply_error(r, 401, JWTS_E_MALFORMED,
+                          found > 1 ? "the refresh cookie was sent more than once" : "the refresh cookie is too long");
         return NULL;
     }
     if (!jwtsd_csrf_ok(r, why, sizeof(why))) {

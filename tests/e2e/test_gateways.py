@@ -320,6 +320,12 @@ class GatewayCases:
         self.assertEqual((r.status, r.json()["revoked"]), (200, 1), r)
         self.assertTrue(all("Max-Age=0" in c for c in set_cookies(r)) and len(set_cookies(r)) == 2, r.headers)
         self.assertEqual(self.get("/app/x", Cookie="jwts_access=" + fresh["jwts_access"]).status, 401)
+        # cookie values are tokens: none of them reached the daemon's log
+        log = self.d.log_text()
+        self.assertIn('"route":"/v1/logout"', log)
+        for secret in [t["access_token"], t["refresh_token"], fresh["jwts_access"], fresh["jwts_refresh"]]:
+            self.assertNotIn(secret, log)
+            self.assertNotIn(secret.split(".")[-1], log)
 
 
 class TestNginx(GatewayCases, unittest.TestCase):

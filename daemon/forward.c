@@ -39,7 +39,6 @@
 
 typedef struct original {
     const char *method; /* the original method */
-    bool unsafe;        /* any method the request names (its own, X-Forwarded-, X-Original-) changes state */
     char url[URL_MAX];  /* the original absolute URL; "" when unknown or too long */
     bool forward;       /* a forward-auth flavour: the proxy passes our answer on, so 302 works */
 } original;
@@ -83,8 +82,6 @@ static void set_url(original *o, const char *proto, const char *host, const char
     }
 }
 
-static bool safe_method(const char *m);
-
 static void find_original(const jwtsd_request *r, original *o)
 {
     const char *fwd_method = jwtsd_header(r, "X-Forwarded-Method"), *fwd_uri = jwtsd_header(r, "X-Forwarded-Uri");
@@ -104,18 +101,21 @@ static void find_original(const jwtsd_request *r, original *o)
         if (m) o->method = m;
         if (orig_url && strlen(orig_url) < sizeof(o->url)) snprintf(o->url, sizeof(o->url), "%s", orig_url);
     }
-    /* A proxy sets its own header, but passes the client's copies of the others on: whichever of
-     * them names a method that changes state, the CSRF check applies (a client cannot make a
-     * POST look like a GET by adding a header). */
-    const char *orig_method = jwtsd_header(r, "X-Original-Method");
-    o->unsafe = !safe_method(r->method) || (fwd_method && !safe_method(fwd_method)) ||
-                (orig_method && !safe_method(orig_method));
 }
 
 /* true for a method that only reads (RFC 9110 safe methods). */
 static bool safe_method(const char *m)
 {
     return !strcasecmp(m, "GET") || !strcasecmp(m, "HEAD") || !strcasecmp(m, "OPTIONS") || !strcasecmp(m, "TRACE");
+}
+
+/* true when any method r names changes state. A proxy sets its own header, but passes the
+ * client's copies of the others on: whichever of them names a method that changes state, the CSRF
+ * check applies (a client cannot make a POST look like a GET by adding a header). */
+static bool names_unsafe_method(const jwtsd_request *r)
+{
+    const char *fwd = jwtsd_header(r, "X-Forwarded-Method"), *orig = jwtsd_header(r, "X-Original-Method");
+    return !safe_method(r->method) || (fwd && !safe_method(fwd)) || (orig && !safe_method(orig));
 }
 
 /* A browser navigating to a page (rather than a script or an API client). */
@@ -214,8 +214,7 @@ static bool infra_error(jwts_err code)
  * to the login page for a browser navigation), 403 for a refused cross-site change, else the
  * code's status (503 + Retry-After for store trouble). The error name is in X-Session-Error and
  * the message in X-Session-Error-Description, on every status. */
-static void reply_auth_error(jwtsd_request *r, const original *o, unsigned status, jwts_err code, const char *msg,
-                             bool has_token)
+static void reply_auth_error(jwtsd_request *r, unsigned status, jwts_err code, const char *msg, bool has_token)
 {
     const jwtsd_config *cfg = r->srv->cfg;
     char desc[AUTH_DESC_MAX], challenge[AUTH_DESC_MAX + 128], location[URL_MAX * 3 + 1100];
@@ -234,10 +233,11 @@ static void reply_auth_error(jwtsd_request *r, const original *o, unsigned statu
         else
             snprintf(challenge, sizeof challenge, "Bearer realm=\"jwtsession\"");
         h[2 * n] = "WWW-Authenticate", h[2 * n + 1] = challenge, n++;
-        if (cfg->login_url[0] && browser_navigation(r, o)) {
-            login_location(cfg, o->url, location, sizeof(location));
+        original o; /* read only here: the passing path never needs it */
+        if (cfg->login_url[0] && (find_original(r, &o), browser_navigation(r, &o))) {
+            login_location(cfg, o.url, location, sizeof(location));
             h[2 * n] = "Location", h[2 * n + 1] = location, n++;
-            if (o->forward) status = 302; /* passed to the client as it is */
+            if (o.forward) status = 302; /* passed to the client as it is */
         }
     } else if (status == 503) {
         h[2 * n] = "Retry-After", h[2 * n + 1] = "1", n++;
@@ -305,9 +305,9 @@ static void reply_identity(jwtsd_request *r, const jwts_validation *v, const jwt
                            size_t len)
 {
     const jwtsd_config *cfg = r->srv->cfg;
-    char(*values)[VALUE_MAX] = malloc(JWTSD_IDENTITY_MAX * VALUE_MAX);
+    char(*values)[VALUE_MAX] = malloc((cfg->identity_count ? cfg->identity_count : 1) * VALUE_MAX);
     if (!values) {
-        reply_auth_error(r, &(original){.method = r->method}, 503, JWTS_E_NO_MEMORY, "out of memory", true);
+        reply_auth_error(r, 503, JWTS_E_NO_MEMORY, "out of memory", true);
         return;
     }
     json_t *meta = NULL, *claims = NULL;
@@ -345,18 +345,15 @@ static void reply_identity(jwtsd_request *r, const jwts_validation *v, const jwt
 
 void jwtsd_forward_auth(jwtsd_request *r)
 {
-    original o;
-    find_original(r, &o);
     const char *token;
     size_t len = 0;
     jwtsd_cred cred = jwtsd_access_token(r, &token, &len);
     if (cred == JWTSD_CRED_AMBIGUOUS) {
-        reply_auth_error(r, &o, 401, JWTS_E_INVALID_ARGUMENT, "the access cookie was sent more than once", true);
+        reply_auth_error(r, 401, JWTS_E_INVALID_ARGUMENT, "the access cookie was sent more than once", true);
         return;
     }
     if (!token) {
-        reply_auth_error(r, &o, 401, JWTS_E_INVALID_ARGUMENT, "missing bearer token (Authorization: Bearer ...)",
-                         false);
+        reply_auth_error(r, 401, JWTS_E_INVALID_ARGUMENT, "missing bearer token (Authorization: Bearer ...)", false);
         return;
     }
     jwts_validation v;
@@ -364,12 +361,12 @@ void jwtsd_forward_auth(jwtsd_request *r)
     jwts_err rc = jwts_manager_validate(r->srv->manager, &r->ctx, token, len, &v,
                                         r->srv->cfg->identity_needs_session ? &s : NULL);
     if (rc != JWTS_OK) {
-        reply_auth_error(r, &o, 0, rc, jwts_errdetail(), true);
+        reply_auth_error(r, 0, rc, jwts_errdetail(), true);
         return;
     }
     char why[160];
-    if (cred == JWTSD_CRED_COOKIE && o.unsafe && !jwtsd_csrf_ok(r, why, sizeof(why))) {
-        reply_auth_error(r, &o, 403, JWTS_E_CLAIM_MISMATCH, why, true);
+    if (cred == JWTSD_CRED_COOKIE && names_unsafe_method(r) && !jwtsd_csrf_ok(r, why, sizeof(why))) {
+        reply_auth_error(r, 403, JWTS_E_CLAIM_MISMATCH, why, true);
     } else {
         reply_identity(r, &v, s, token, len);
     }

@@ -12,7 +12,8 @@
 -- -For describing the original request. On 200 the listed identity headers are set from the
 -- answer (a client's own copies are always removed first). Any other answer is sent to the client
 -- as it is (401 with its WWW-Authenticate, a 302 to the login page, 403, 503); no answer at all
--- is a 500 (fail closed). The second argument is the comma separated list of identity headers.
+-- is a 500 (fail closed; HAProxy 2.6's httpclient retries a refused connection 3 times first, about
+-- 3 s). The second argument is the comma separated list of identity headers.
 
 local FORWARD = { "authorization", "cookie", "accept", "x-requested-with", "origin", "sec-fetch-site" }
 local PASS_BACK = { "www-authenticate", "location", "x-session-error", "x-session-error-description", "retry-after" }

@@ -290,6 +290,18 @@ class GatewayCases:
         r = self.get("/app/transfer", method="POST", Authorization="Bearer " + t["access_token"])
         self.assertEqual(r.status, 200, r)
 
+    def test_fails_closed_when_jwtsessiond_is_down(self):
+        dead = free_port()  # nothing listens there
+        proxy = self.START(dead, self.app.server_address[1])
+        try:
+            t = self.d.create("gina")
+            before = len(App.seen)
+            r = req(proxy.port, "GET", "/app/x", headers={"Host": APP_HOST, "Authorization": "Bearer " + t["access_token"]})
+            self.assertGreaterEqual(r.status, 500, r)
+            self.assertEqual(len(App.seen), before, "the application was reached without a check")
+        finally:
+            proxy.close()
+
     def test_cross_site_logout_and_refresh_refused(self):
         t = self.d.create("frank")
         cookies = "jwts_access=%s; jwts_refresh=%s" % (t["access_token"], t["refresh_token"])

@@ -25,55 +25,35 @@
 
 #include "daemon.h"
 
-typedef struct cookie_scan {
+typedef struct cookie_find {
     const char *name;
-    size_t name_len;
     int found;
     const char *value;
-    size_t value_len;
-} cookie_scan;
-
-/* Look for sc->name in one Cookie header value ("a=b; c=d"). */
-static void scan_cookie_header(cookie_scan *sc, const char *h)
-{
-    for (const char *p = h; *p;) {
-        while (*p == ' ' || *p == '\t' || *p == ';') p++;
-        const char *end = strchr(p, ';');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        const char *eq = memchr(p, '=', n);
-        if (eq) {
-            size_t klen = (size_t)(eq - p);
-            while (klen && (p[klen - 1] == ' ' || p[klen - 1] == '\t')) klen--;
-            if (klen == sc->name_len && !memcmp(p, sc->name, klen)) {
-                const char *v = eq + 1;
-                size_t vlen = n - (size_t)(v - p);
-                while (vlen && (*v == ' ' || *v == '\t')) v++, vlen--;
-                while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) vlen--;
-                if (vlen >= 2 && v[0] == '"' && v[vlen - 1] == '"') v++, vlen -= 2; /* RFC 6265 quoted value */
-                if (++sc->found == 1) sc->value = v, sc->value_len = vlen;
-            }
-        }
-        if (!end) break;
-        p = end + 1;
-    }
-}
+    size_t len;
+} cookie_find;
 
 static enum MHD_Result each_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void)kind;
-    if (value && !strcasecmp(key, MHD_HTTP_HEADER_COOKIE)) scan_cookie_header(cls, value);
+    cookie_find *cf = cls;
+    if (!value || strcasecmp(key, MHD_HTTP_HEADER_COOKIE)) return MHD_YES;
+    const char *v = NULL;
+    size_t n = 0;
+    int found = jwtsd_cookie_scan(value, cf->name, &v, &n);
+    if (found && !cf->found) cf->value = v, cf->len = n;
+    cf->found += found;
     return MHD_YES;
 }
 
 int jwtsd_cookie_find(const jwtsd_request *r, const char *name, const char **value, size_t *len)
 {
-    cookie_scan sc = {.name = name, .name_len = strlen(name)};
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, each_header, &sc);
-    if (sc.found == 1) {
-        *value = sc.value;
-        *len = sc.value_len;
+    cookie_find cf = {.name = name};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, each_header, &cf);
+    if (cf.found == 1) {
+        *value = cf.value;
+        *len = cf.len;
     }
-    return sc.found > 2 ? 2 : sc.found;
+    return cf.found > 2 ? 2 : cf.found;
 }
 
 void jwtsd_cookie_name(const jwtsd_config *cfg, jwtsd_cookie_kind kind, char *out, size_t cap)

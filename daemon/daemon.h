@@ -14,6 +14,7 @@
  *   routes.c  the API endpoints
  *   forward.c forward-auth for every proxy: the original request, 401 or redirect, identity headers
  *   cookies.c cookie sessions: reading and setting the token cookies, the CSRF check
+ *   gateway_parse.c  Cookie header values and original URLs, parsed without the HTTP server
  *   observe.c metrics and tracing (the seam to src/observe)
  *   main.c    start-up, signals, graceful shutdown
  *
@@ -425,6 +426,20 @@ bool jwtsd_cookie_set(const jwtsd_config *cfg, jwtsd_cookie_kind kind, const cha
  * --allowed-origins, or, without Origin, Sec-Fetch-Site must be same-origin. false with the reason
  * in why. */
 bool jwtsd_csrf_ok(const jwtsd_request *r, char *why, size_t cap);
+
+/* ---- gateway inputs (gateway_parse.c) ------------------------------------------------------------ */
+
+/* How often cookie name appears in one Cookie header value h (0, 1, 2 = more than once); the
+ * first one's value (quotes removed) at *value, *len bytes, inside h. */
+int jwtsd_cookie_scan(const char *h, const char *name, const char **value, size_t *len);
+
+/* true when url is an absolute http(s) URL of visible ASCII, without user info or backslash,
+ * whose host is one of cfg's --redirect-hosts (".example.com": any subdomain). */
+bool jwtsd_redirect_allowed(const jwtsd_config *cfg, const char *url);
+
+/* The login redirect into out (cap bytes): --login-url with rd=<url percent-encoded> when url is
+ * allowed and fits, else the bare --login-url. */
+void jwtsd_login_location(const jwtsd_config *cfg, const char *url, char *out, size_t cap);
 
 /* ---- forward-auth (forward.c) ------------------------------------------------------------------ */
 

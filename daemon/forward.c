@@ -126,60 +126,6 @@ static bool browser_navigation(const jwtsd_request *r, const original *o)
            (!strcasecmp(o->method, "GET") || !strcasecmp(o->method, "HEAD"));
 }
 
-/* true when url is an absolute http(s) URL of visible ASCII whose host is one of --redirect-hosts
- * (an entry ".example.com" allows every subdomain of example.com). */
-static bool url_allowed(const jwtsd_config *cfg, const char *url)
-{
-    size_t skip = !strncasecmp(url, "https://", 8) ? 8 : !strncasecmp(url, "http://", 7) ? 7 : 0;
-    if (!skip) return false;
-    for (const char *p = url; *p; p++)
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '\\') return false;
-    const char *auth = url + skip;
-    size_t alen = strcspn(auth, "/?#");
-    if (!alen || memchr(auth, '@', alen)) return false; /* no userinfo: "https://good@evil" */
-    size_t hlen = alen;
-    if (auth[0] == '[') {
-        const char *close = memchr(auth, ']', alen);
-        if (!close) return false;
-        hlen = (size_t)(close - auth) + 1;
-    } else {
-        const char *colon = memchr(auth, ':', alen);
-        if (colon) hlen = (size_t)(colon - auth);
-    }
-    if (hlen < alen && (auth[hlen] != ':' || strspn(auth + hlen + 1, "0123456789") != alen - hlen - 1)) return false;
-    for (size_t i = 0; i < cfg->redirect_hosts_count; i++) {
-        const char *h = cfg->redirect_hosts[i];
-        size_t n = strlen(h);
-        if (h[0] == '.' ? (hlen > n && !strncasecmp(auth + hlen - n, h, n)) : (n == hlen && !strncasecmp(auth, h, n)))
-            return true;
-    }
-    return false;
-}
-
-/* The login URL with rd=<url> when url is allowed, else the bare login URL. */
-static void login_location(const jwtsd_config *cfg, const char *url, char *out, size_t cap)
-{
-    static const char HEX[] = "0123456789ABCDEF";
-    size_t n = (size_t)snprintf(out, cap, "%s", cfg->login_url);
-    if (!url[0] || !url_allowed(cfg, url) || n + 4 >= cap) return;
-    size_t keep = n;
-    n += (size_t)snprintf(out + n, cap - n, "%srd=", strchr(cfg->login_url, '?') ? "&" : "?");
-    for (const unsigned char *p = (const unsigned char *)url; *p; p++) {
-        if (n + 4 >= cap) {
-            out[keep] = '\0'; /* too long: the bare login URL */
-            return;
-        }
-        if (isalnum(*p) || strchr("-._~", *p)) {
-            out[n++] = (char)*p;
-        } else {
-            out[n++] = '%';
-            out[n++] = HEX[*p >> 4];
-            out[n++] = HEX[*p & 15];
-        }
-    }
-    out[n] = '\0';
-}
-
 /* ---- answers -------------------------------------------------------------------------------------- */
 
 /* msg as an RFC 6750 error_description: only %x20-21 / %x23-5B / %x5D-7E, at most
@@ -235,7 +181,7 @@ static void reply_auth_error(jwtsd_request *r, unsigned status, jwts_err code, c
         h[2 * n] = "WWW-Authenticate", h[2 * n + 1] = challenge, n++;
         original o; /* read only here: the passing path never needs it */
         if (cfg->login_url[0] && (find_original(r, &o), browser_navigation(r, &o))) {
-            login_location(cfg, o.url, location, sizeof(location));
+            jwtsd_login_location(cfg, o.url, location, sizeof(location));
             h[2 * n] = "Location", h[2 * n + 1] = location, n++;
             if (o.forward) status = 302; /* passed to the client as it is */
         }

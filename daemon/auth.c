@@ -6,6 +6,9 @@
  * Failures answer 401 with an RFC 6750 challenge (no token, bad token), or 403 when the caller is
  * known but not allowed (a user token on an admin call, or the admin API switched off).
  *
+ * With --cookies a browser's access token comes from the access cookie when there is no
+ * Authorization header; such a call that changes state must pass the CSRF check (cookies.c).
+ *
  * It also writes who the caller is for the application behind a proxy: X-Session-User carries the
  * user id as printable ASCII (jwtsd_user_header; docs/daemon.md, "identity headers").
  */
@@ -28,6 +31,23 @@ const char *jwtsd_bearer(const jwtsd_request *r, size_t *len)
     if (!n) return NULL;
     *len = n;
     return h;
+}
+
+jwtsd_cred jwtsd_access_token(const jwtsd_request *r, const char **token, size_t *len)
+{
+    *token = jwtsd_bearer(r, len);
+    if (*token) return JWTSD_CRED_BEARER;
+    if (!r->srv->cfg->cookies) return JWTSD_CRED_NONE;
+    char name[80];
+    jwtsd_cookie_name(r->srv->cfg, JWTSD_COOKIE_ACCESS, name, sizeof(name));
+    int found = jwtsd_cookie_find(r, name, token, len);
+    if (found > 1) {
+        *token = NULL;
+        return JWTSD_CRED_AMBIGUOUS;
+    }
+    if (found == 1 && *len) return JWTSD_CRED_COOKIE;
+    *token = NULL;
+    return JWTSD_CRED_NONE;
 }
 
 /* Errors of the infrastructure (not of the credential): they keep their own status. */
@@ -65,12 +85,23 @@ bool jwtsd_authenticate(jwtsd_request *r, bool admin_only, jwtsd_caller *out)
 {
     *out = (jwtsd_caller){.kind = JWTSD_CALLER_NONE};
     size_t len = 0;
-    const char *token = jwtsd_bearer(r, &len);
+    const char *token;
+    jwtsd_cred cred = jwtsd_access_token(r, &token, &len);
+    if (cred == JWTSD_CRED_AMBIGUOUS) {
+        jwtsd_reply_unauthorized(r, JWTS_E_INVALID_ARGUMENT, "the access cookie was sent more than once");
+        return false;
+    }
     if (!token) {
         jwtsd_reply_unauthorized(r, JWTS_E_INVALID_ARGUMENT, "missing bearer token (Authorization: Bearer ...)");
         return false;
     }
-    if (is_admin_key(r->srv, token, len)) {
+    char why[160];
+    if (cred == JWTSD_CRED_COOKIE && strcmp(r->method, "GET") && strcmp(r->method, "HEAD") &&
+        !jwtsd_csrf_ok(r, why, sizeof(why))) {
+        jwtsd_reply_error(r, 403, JWTS_E_CLAIM_MISMATCH, why);
+        return false;
+    }
+    if (cred == JWTSD_CRED_BEARER && is_admin_key(r->srv, token, len)) {
         out->kind = JWTSD_CALLER_ADMIN;
         return true;
     }

@@ -9,6 +9,9 @@
  * The admin key is the one setting with two shapes: --admin-key-file FILE names a file holding it,
  * while its environment twin JWTSESSION_ADMIN_KEY holds the key itself (JWTSESSION_ADMIN_KEY_FILE
  * also works). A flag beats the environment, which beats the config file.
+ *
+ * The gateway settings (identity headers, cookies, allowed origins, login redirect) are checked
+ * here once at start, so a request never meets a malformed one (docs/gateways.md).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 
@@ -102,6 +106,31 @@ static const opt opts[] = {
     {"cache-max-entries", K_UINT, OFF(cache_max_entries), "65536", NULL, "N", "sessions the near cache keeps"},
     {"cache-max-stale", K_DURATION, OFF(cache_max_stale_ms), "250ms", NULL, "DURATION",
      "a cached answer needs the invalidation stream proven live this recently"},
+    {"identity-headers", K_STR, OFF(identity_headers_spec),
+     "X-Session-User=user,X-Session-Id=session,X-Session-Expires=expires", NULL, "LIST",
+     "headers of a passed auth check: NAME=SOURCE,... with SOURCE user, session, expires,\n"
+     "metadata.FIELD (the session's metadata member) or claim.NAME (the access token's claim)"},
+    {"cookies", K_BOOL, OFF(cookies), "false", NULL, "BOOL",
+     "cookie sessions for browsers: create and refresh set the tokens as HttpOnly cookies, the auth\n"
+     "calls read the access cookie, /v1/refresh the refresh cookie, /v1/logout clears both"},
+    {"cookie-name", K_STR, OFF(cookie_name), "jwts", NULL, "NAME",
+     "cookie name prefix: NAME_access and NAME_refresh (__Host-jwts: Secure, Path=/, no Domain)"},
+    {"cookie-domain", K_STR, OFF(cookie_domain), "", NULL, "DOMAIN", "Domain of the cookies (unset: host-only)"},
+    {"cookie-path", K_STR, OFF(cookie_path), "/", NULL, "PATH", "Path of the access cookie"},
+    {"cookie-refresh-path", K_STR, OFF(cookie_refresh_path), "/v1/", NULL, "PATH",
+     "Path of the refresh cookie: where the browser reaches /v1/refresh and /v1/logout, so that\n"
+     "nothing else (the application behind the proxy) ever receives the refresh token"},
+    {"cookie-samesite", K_ENUM, OFF(cookie_samesite), "Lax", "Strict|Lax|None", "MODE", "SameSite of the cookies"},
+    {"cookie-secure", K_BOOL, OFF(cookie_secure), "true", NULL, "BOOL", "Secure attribute (HTTPS only) of the cookies"},
+    {"allowed-origins", K_STR, OFF(allowed_origins_spec), "", NULL, "LIST",
+     "origins (scheme://host[:port], comma separated) whose pages may make cookie-authenticated\n"
+     "calls that change state (CSRF check); required with --cookies"},
+    {"login-url", K_STR, OFF(login_url), "", NULL, "URL",
+     "browser navigations refused by the auth check are redirected here, with ?rd=<original URL>\n"
+     "(unset: always 401)"},
+    {"redirect-hosts", K_STR, OFF(redirect_hosts_spec), "", NULL, "LIST",
+     "hosts an original URL may name to travel in rd= (comma separated; .example.com: any\n"
+     "subdomain); any other host is redirected to the bare --login-url (no open redirect)"},
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -328,6 +357,150 @@ static bool load_argv(jwtsd_config *cfg, int argc, char **argv, bool *admin_file
     return true;
 }
 
+/* true when s (n bytes) is an HTTP header name (RFC 9110 token). */
+static bool token_chars(const char *s, size_t n)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    if (!n) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr(extra, s[i])) return false;
+    return true;
+}
+
+/* Parse --identity-headers into cfg->identity; false with a message in err. */
+static bool identity_parse(jwtsd_config *cfg, char *err, size_t errlen)
+{
+    cfg->identity_count = 0;
+    cfg->identity_needs_session = false;
+    for (const char *p = cfg->identity_headers_spec; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n && isspace((unsigned char)*p)) p++, n--;
+        while (n && isspace((unsigned char)p[n - 1])) n--;
+        if (n) {
+            const char *eq = memchr(p, '=', n);
+            size_t name_len = eq ? (size_t)(eq - p) : 0, src_len = eq ? n - name_len - 1 : 0;
+            const char *src = eq ? eq + 1 : NULL;
+            if (cfg->identity_count == JWTSD_IDENTITY_MAX)
+                return snprintf(err, errlen, "identity-headers: at most %d headers", JWTSD_IDENTITY_MAX), false;
+            if (!eq || !token_chars(p, name_len) || name_len >= JWTSD_IDENTITY_NAME)
+                return snprintf(err, errlen, "identity-headers: \"%.*s\" is not NAME=SOURCE with a header NAME",
+                                (int)(n > 64 ? 64 : n), p),
+                       false;
+            jwtsd_identity_header *h = &cfg->identity[cfg->identity_count];
+            memcpy(h->name, p, name_len);
+            h->name[name_len] = '\0';
+            h->field[0] = '\0';
+            if (src_len == 4 && !memcmp(src, "user", 4)) {
+                h->source = JWTSD_ID_USER;
+            } else if (src_len == 7 && !memcmp(src, "session", 7)) {
+                h->source = JWTSD_ID_SESSION;
+            } else if (src_len == 7 && !memcmp(src, "expires", 7)) {
+                h->source = JWTSD_ID_EXPIRES;
+            } else if ((src_len > 9 && !memcmp(src, "metadata.", 9)) || (src_len > 6 && !memcmp(src, "claim.", 6))) {
+                bool meta = src[0] == 'm';
+                size_t skip = meta ? 9 : 6, flen = src_len - skip;
+                if (flen >= JWTSD_IDENTITY_NAME || !token_chars(src + skip, flen))
+                    return snprintf(err, errlen, "identity-headers: bad field name in \"%.*s\"", (int)(n > 64 ? 64 : n),
+                                    p),
+                           false;
+                h->source = meta ? JWTSD_ID_METADATA : JWTSD_ID_CLAIM;
+                memcpy(h->field, src + skip, flen);
+                h->field[flen] = '\0';
+                if (meta) cfg->identity_needs_session = true;
+            } else {
+                return snprintf(err, errlen,
+                                "identity-headers: source of \"%.*s\" must be user, session, expires, "
+                                "metadata.FIELD or claim.NAME",
+                                (int)(n > 64 ? 64 : n), p),
+                       false;
+            }
+            for (size_t i = 0; i < cfg->identity_count; i++)
+                if (!strcasecmp(cfg->identity[i].name, h->name))
+                    return snprintf(err, errlen, "identity-headers: %s named twice", h->name), false;
+            cfg->identity_count++;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return true;
+}
+
+/* Split spec (comma separated, entries trimmed) into out[]; false with a message in err. */
+static bool parse_list(const char *opt_name, const char *spec, char **out, size_t *count, char *err, size_t errlen)
+{
+    *count = 0;
+    for (const char *p = spec; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n && isspace((unsigned char)*p)) p++, n--;
+        while (n && isspace((unsigned char)p[n - 1])) n--;
+        if (n) {
+            if (*count == JWTSD_LIST_MAX)
+                return snprintf(err, errlen, "%s: at most %d entries", opt_name, JWTSD_LIST_MAX), false;
+            for (size_t i = 0; i < n; i++)
+                if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f || p[i] == ';')
+                    return snprintf(err, errlen, "%s: \"%.*s\" has a space, control or non-ASCII byte", opt_name,
+                                    (int)(n > 64 ? 64 : n), p),
+                           false;
+            if (!(out[*count] = strndup(p, n))) return snprintf(err, errlen, "out of memory"), false;
+            (*count)++;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return true;
+}
+
+/* true when s is made of visible ASCII other than ';' and ',' (a cookie attribute value). */
+static bool attr_ok(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == ';' || *s == ',') return false;
+    return true;
+}
+
+/* The gateway settings: identity headers, cookies, origins, the login redirect. */
+static bool check_gateway(jwtsd_config *cfg, char *err, size_t errlen)
+{
+    if (!identity_parse(cfg, err, errlen)) return false;
+    if (!parse_list("allowed-origins", cfg->allowed_origins_spec, cfg->allowed_origins, &cfg->allowed_origins_count,
+                    err, errlen) ||
+        !parse_list("redirect-hosts", cfg->redirect_hosts_spec, cfg->redirect_hosts, &cfg->redirect_hosts_count, err,
+                    errlen))
+        return false;
+    for (size_t i = 0; i < cfg->allowed_origins_count; i++) {
+        const char *o = cfg->allowed_origins[i];
+        if ((strncmp(o, "https://", 8) && strncmp(o, "http://", 7)) || strchr(strstr(o, "//") + 2, '/'))
+            return snprintf(err, errlen, "allowed-origins: \"%.64s\" is not scheme://host[:port]", o), false;
+    }
+    const char *name = cfg->cookie_name;
+    if (!name[0] || strlen(name) > 64 ||
+        strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != strlen(name))
+        return snprintf(err, errlen, "cookie-name: 1-64 letters, digits, '-' or '_'"), false;
+    if (!attr_ok(cfg->cookie_domain) || !attr_ok(cfg->cookie_path) || cfg->cookie_path[0] != '/' ||
+        !attr_ok(cfg->cookie_refresh_path) || cfg->cookie_refresh_path[0] != '/')
+        return snprintf(err, errlen,
+                        "cookie-domain / cookie-path / cookie-refresh-path: visible ASCII without ';' or ','; "
+                        "paths start with /"),
+               false;
+    if (!strcmp(cfg->cookie_samesite, "None") && !cfg->cookie_secure)
+        return snprintf(err, errlen, "cookie-samesite None needs cookie-secure (browsers drop such cookies)"), false;
+    if (!strncmp(name, "__Host-", 7) && (!cfg->cookie_secure || cfg->cookie_domain[0] ||
+                                         strcmp(cfg->cookie_path, "/") || strcmp(cfg->cookie_refresh_path, "/")))
+        return snprintf(err, errlen,
+                        "a __Host- cookie-name needs cookie-secure, cookie-path and cookie-refresh-path / and "
+                        "no cookie-domain (__Secure- allows other paths)"),
+               false;
+    if (!strncmp(name, "__Secure-", 9) && !cfg->cookie_secure)
+        return snprintf(err, errlen, "a __Secure- cookie-name needs cookie-secure"), false;
+    if (cfg->cookies && !cfg->allowed_origins_count)
+        return snprintf(err, errlen, "cookies need allowed-origins: the origins of your pages (CSRF check)"), false;
+    if (cfg->login_url[0] && ((strncmp(cfg->login_url, "https://", 8) && strncmp(cfg->login_url, "http://", 7)) ||
+                              !attr_ok(cfg->login_url) || strlen(cfg->login_url) > 1024))
+        return snprintf(err, errlen, "login-url must be an absolute http(s) URL of visible ASCII (at most 1024 bytes)"),
+               false;
+    return true;
+}
+
 /* Cross-field checks once every source is applied. */
 static bool check(jwtsd_config *cfg, char *err, size_t errlen)
 {
@@ -354,6 +527,7 @@ static bool check(jwtsd_config *cfg, char *err, size_t errlen)
     if (cfg->head_timeout_ms < 100) return snprintf(err, errlen, "head-timeout must be at least 100ms"), false;
     if (cfg->reserve_connections < 1 || cfg->reserve_connections > 50)
         return snprintf(err, errlen, "reserve-connections must be between 1 and 50 (percent)"), false;
+    if (!check_gateway(cfg, err, errlen)) return false;
     if (cfg->key_file && !cfg->key_file[0]) {
         free(cfg->key_file);
         cfg->key_file = NULL;
@@ -400,6 +574,8 @@ void jwtsd_config_free(jwtsd_config *cfg)
         free(cfg->admin_key);
     }
     free(cfg->config_file);
+    for (size_t i = 0; i < cfg->allowed_origins_count; i++) free(cfg->allowed_origins[i]);
+    for (size_t i = 0; i < cfg->redirect_hosts_count; i++) free(cfg->redirect_hosts[i]);
     *cfg = (jwtsd_config){0};
 }
 

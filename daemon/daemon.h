@@ -12,6 +12,9 @@
  *   workers.c the store workers: requests that wait on the store never block an HTTP thread
  *   storefull.c  tells a full store (503) from a client's limit (429)
  *   routes.c  the API endpoints
+ *   forward.c forward-auth for every proxy: the original request, 401 or redirect, identity headers
+ *   cookies.c cookie sessions: reading and setting the token cookies, the CSRF check
+ *   gateway_parse.c  Cookie header values and original URLs, parsed without the HTTP server
  *   observe.c metrics and tracing (the seam to src/observe)
  *   main.c    start-up, signals, graceful shutdown
  *
@@ -35,6 +38,20 @@
 #define JWTSD_VERSION "0.1.0"
 
 /* ---- configuration (config.c) ---------------------------------------------------------------- */
+
+/* Where an identity header's value comes from (--identity-headers NAME=SOURCE,...). */
+typedef enum { JWTSD_ID_USER, JWTSD_ID_SESSION, JWTSD_ID_EXPIRES, JWTSD_ID_METADATA, JWTSD_ID_CLAIM } jwtsd_id_source;
+
+#define JWTSD_IDENTITY_MAX 16  /* identity headers */
+#define JWTSD_IDENTITY_NAME 64 /* bytes of a header name or a field name, with the NUL */
+
+typedef struct jwtsd_identity_header {
+    char name[JWTSD_IDENTITY_NAME]; /* the response header */
+    jwtsd_id_source source;
+    char field[JWTSD_IDENTITY_NAME]; /* metadata member or claim name (METADATA, CLAIM) */
+} jwtsd_identity_header;
+
+#define JWTSD_LIST_MAX 16 /* entries of --allowed-origins and --redirect-hosts */
 
 typedef struct jwtsd_config {
     char *listen;         /* "ADDR:PORT", "[v6]:PORT" */
@@ -71,6 +88,25 @@ typedef struct jwtsd_config {
     int64_t cache_max_entries;
     int64_t cache_max_stale_ms;
     char *config_file; /* where the file values came from, or NULL */
+    /* gateways and browsers (forward.c, cookies.c; docs/gateways.md) */
+    char *identity_headers_spec; /* --identity-headers, parsed into identity[] */
+    jwtsd_identity_header identity[JWTSD_IDENTITY_MAX];
+    size_t identity_count;
+    bool identity_needs_session; /* a metadata.FIELD source: validation returns the session */
+    bool cookies;                /* set, read and clear the token cookies */
+    char *cookie_name;           /* prefix: <name>_access, <name>_refresh */
+    char *cookie_domain;         /* "" : host-only cookies */
+    char *cookie_path;           /* Path of the access cookie */
+    char *cookie_refresh_path;   /* Path of the refresh cookie: only the refresh and logout calls see it */
+    char *cookie_samesite;       /* Strict | Lax | None */
+    bool cookie_secure;
+    char *allowed_origins_spec; /* --allowed-origins, parsed into allowed_origins[] */
+    char *allowed_origins[JWTSD_LIST_MAX];
+    size_t allowed_origins_count;
+    char *login_url;           /* "" : never redirect */
+    char *redirect_hosts_spec; /* --redirect-hosts, parsed into redirect_hosts[] */
+    char *redirect_hosts[JWTSD_LIST_MAX];
+    size_t redirect_hosts_count;
 } jwtsd_config;
 
 /* What parsing argv asks for. */
@@ -156,6 +192,8 @@ typedef enum jwtsd_route {
     JWTSD_ROUTE_METRICS,       /* /metrics */
     JWTSD_ROUTE_HEALTHZ,       /* /healthz */
     JWTSD_ROUTE_READYZ,        /* /readyz */
+    JWTSD_ROUTE_AUTH_EXT,      /* /v1/auth/{path}: Envoy ext_authz, any method */
+    JWTSD_ROUTE_LOGOUT,        /* /v1/logout */
     JWTSD_ROUTE__COUNT
 } jwtsd_route;
 
@@ -335,9 +373,6 @@ bool jwtsd_route_uses_store(jwtsd_route route);
  * against the near cache before a store worker (http.c, answer_locally). */
 bool jwtsd_route_reads_only(jwtsd_route route);
 
-/* Answer GET /v1/auth from a token check's result rc (v: the validation when JWTS_OK): 200 with
- * the identity headers, or the check's error (routes.c; http.c calls it for asynchronous checks). */
-void jwtsd_auth_answer(jwtsd_request *r, jwts_err rc, const jwts_validation *v);
 
 /* Run the handler of r->route (the answer is always set on return). */
 void jwtsd_route_dispatch(jwtsd_request *r);
@@ -354,6 +389,13 @@ typedef struct jwtsd_caller {
  * NULL when there is none. */
 const char *jwtsd_bearer(const jwtsd_request *r, size_t *len);
 
+/* Where a request's access token came from. */
+typedef enum { JWTSD_CRED_NONE = 0, JWTSD_CRED_BEARER, JWTSD_CRED_COOKIE, JWTSD_CRED_AMBIGUOUS } jwtsd_cred;
+
+/* The access token of r: the bearer token, else (with --cookies) the access cookie. *len its
+ * length; JWTSD_CRED_AMBIGUOUS (token NULL) when the cookie is there twice. */
+jwtsd_cred jwtsd_access_token(const jwtsd_request *r, const char **token, size_t *len);
+
 /* Authenticate r: the admin key, or a valid access token (admin_only: only the admin key; a valid
  * user token then gets 403). false when it answered (401/403). */
 bool jwtsd_authenticate(jwtsd_request *r, bool admin_only, jwtsd_caller *out);
@@ -369,6 +411,58 @@ jwts_err jwtsd_validate_token(jwtsd_request *r, const char *token, size_t len, j
  * case hex). A user id is printable ASCII plus UTF-8 (jwts_user_id_valid), so the value is
  * printable ASCII that no proxy alters; any percent-decoder gives the id back byte for byte. */
 void jwtsd_user_header(const char *user_id, char out[JWTSD_USER_HEADER_MAX]);
+
+/* ---- cookie sessions (cookies.c) ------------------------------------------------------------ */
+
+typedef enum { JWTSD_COOKIE_ACCESS, JWTSD_COOKIE_REFRESH } jwtsd_cookie_kind;
+
+/* Room for one Set-Cookie value (a token up to 8 KiB plus the attributes). */
+#define JWTSD_SET_COOKIE_MAX 9216
+
+/* How often cookie name appears in r's Cookie headers (0, 1, 2 = more than once); with 1, *value
+ * points at its value (*len bytes) inside the header. */
+int jwtsd_cookie_find(const jwtsd_request *r, const char *name, const char **value, size_t *len);
+
+/* The name of a token cookie ("<cookie-name>_access" / "_refresh") into out. */
+void jwtsd_cookie_name(const jwtsd_config *cfg, jwtsd_cookie_kind kind, char *out, size_t cap);
+
+/* The Set-Cookie value for a token cookie: value with Max-Age max_age_s, or (value NULL) the one
+ * that clears it (empty, Max-Age=0). false when it does not fit in cap. */
+bool jwtsd_cookie_set(const jwtsd_config *cfg, jwtsd_cookie_kind kind, const char *value, int64_t max_age_s, char *out,
+                      size_t cap);
+
+/* The CSRF check of a cookie-authenticated call that changes state: Origin must be one of
+ * --allowed-origins, or, without Origin, Sec-Fetch-Site must be same-origin. false with the reason
+ * in why. */
+bool jwtsd_csrf_ok(const jwtsd_request *r, char *why, size_t cap);
+
+/* ---- gateway inputs (gateway_parse.c) ------------------------------------------------------------ */
+
+/* How often cookie name appears in one Cookie header value h (0, 1, 2 = more than once); the
+ * first one's value (quotes removed) at *value, *len bytes, inside h. */
+int jwtsd_cookie_scan(const char *h, const char *name, const char **value, size_t *len);
+
+/* true when url is an absolute http(s) URL of visible ASCII, without user info or backslash,
+ * whose host is one of cfg's --redirect-hosts (".example.com": any subdomain). */
+bool jwtsd_redirect_allowed(const jwtsd_config *cfg, const char *url);
+
+/* The login redirect into out (cap bytes): --login-url with rd=<url percent-encoded> when url is
+ * allowed and fits, else the bare --login-url. */
+void jwtsd_login_location(const jwtsd_config *cfg, const char *url, char *out, size_t cap);
+
+/* ---- forward-auth (forward.c) ------------------------------------------------------------------ */
+
+/* Answer the auth check of r (GET/HEAD /v1/auth for nginx, ingress-nginx, Caddy, Traefik and
+ * HAProxy; any method on /v1/auth/{path} for Envoy ext_authz): 200 with the identity headers, 401
+ * (or a redirect to --login-url for a browser navigation), 403 for a cross-site change made with
+ * the cookie. No body on any answer. */
+void jwtsd_forward_auth(jwtsd_request *r);
+
+/* Answer a forward-auth request from its token check: rc and v (the validation when JWTS_OK), s
+ * the session when cfg->identity_needs_session (else NULL), token/len/cred the credential
+ * jwtsd_access_token found. http.c calls it for a check that ran asynchronously. */
+void jwtsd_forward_answer(jwtsd_request *r, jwtsd_cred cred, const char *token, size_t len, jwts_err rc,
+                          const jwts_validation *v, const jwts_session *s);
 
 /* Monotonic nanoseconds. */
 int64_t jwtsd_now_ns(void);

@@ -46,6 +46,10 @@ typedef struct req_state {
     bool wants_body;
     bool too_large; /* the body passed --max-body: drop the rest, then answer 413 */
     size_t dropped; /* bytes dropped so far */
+    /* an asynchronous auth check: its credential (in the request's headers) */
+    const char *token;
+    size_t token_len;
+    jwtsd_cred cred;
     char param[PARAM_MAX];
 } req_state;
 
@@ -495,23 +499,26 @@ static void auth_validated(void *arg, jwts_err rc, const jwts_validation *v)
     if (rc == JWTS_E_WOULD_BLOCK) {
         to_worker(st);
     } else {
-        jwtsd_auth_answer(r, rc, v);
+        jwtsd_forward_answer(r, st->cred, st->token, st->token_len, rc, v, NULL);
         MHD_resume_connection(r->conn);
     }
     atomic_fetch_sub(&srv->async_pending, 1); /* st is not to be touched from here on */
 }
 
 /* Start the token check of suspended st without a worker (jwts_manager_validate_async on an
- * auto-pipelined store: the I/O thread finishes it). false: not started, st still suspended. */
+ * auto-pipelined store: the I/O thread finishes it). false: not started, st still suspended;
+ * also when the answer needs the session (identity headers from metadata) or the credential is
+ * missing or ambiguous: the worker's jwtsd_forward_auth answers those. */
 static bool answer_async(req_state *st)
 {
     jwtsd_request *r = &st->r;
     jwtsd_server *srv = r->srv;
-    size_t len = 0;
-    const char *token = jwtsd_bearer(r, &len);
-    if (!token || atomic_load_explicit(&srv->async_unsupported, memory_order_relaxed)) return false;
+    if (srv->cfg->identity_needs_session || atomic_load_explicit(&srv->async_unsupported, memory_order_relaxed))
+        return false;
+    st->cred = jwtsd_access_token(r, &st->token, &st->token_len);
+    if (!st->token || st->cred == JWTSD_CRED_AMBIGUOUS) return false;
     atomic_fetch_add(&srv->async_pending, 1);
-    jwts_err rc = jwts_manager_validate_async(srv->manager, &r->ctx, token, len, auth_validated, st);
+    jwts_err rc = jwts_manager_validate_async(srv->manager, &r->ctx, st->token, st->token_len, auth_validated, st);
     if (rc == JWTS_OK) return true;
     atomic_fetch_sub(&srv->async_pending, 1);
     if (rc == JWTS_E_UNSUPPORTED) atomic_store(&srv->async_unsupported, true); /* ask once, not per request */
@@ -532,7 +539,7 @@ static void answer(req_state *st)
     if (r->srv->local_first && jwtsd_route_reads_only(r->route) && answer_locally(st)) return;
     r->deferred = true;
     MHD_suspend_connection(r->conn);
-    if (r->route == JWTSD_ROUTE_AUTH && answer_async(st)) return;
+    if (jwtsd_route_reads_only(r->route) && answer_async(st)) return;
     to_worker(st);
 }
 

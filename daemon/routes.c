@@ -2,7 +2,9 @@
  * routes.c - the jwtsessiond API: which path and method go to which handler, and the handlers.
  *
  *   POST   /v1/sessions                 admin       create a session -> 201 tokens
- *   GET    /v1/auth                     bearer      200 + X-Session-User/X-Session-Id, or 401; no body
+ *   GET    /v1/auth                     bearer      200 + identity headers, or 401; no body (forward.c)
+ *   any    /v1/auth/{path}              bearer      the same for Envoy ext_authz (forward.c)
+ *   POST   /v1/logout                   token/cookie revoke the caller's session, clear the cookies
  *   POST   /v1/refresh                  refresh tok rotate -> 200 new pair
  *   DELETE /v1/sessions/{id}            user/admin  revoke one session (admin: ?user_id=)
  *   PATCH  /v1/sessions/{id}            admin       replace metadata (?user_id=)
@@ -12,12 +14,17 @@
  *
  * A user may act on their own sessions only: the user comes from their access token's sub, so a
  * revoke or list can never reach another user's keys. See docs/daemon.md.
+ *
+ * With --cookies (cookies.c, docs/gateways.md) create and refresh also set the tokens as cookies,
+ * a refresh may take its token from the refresh cookie (then the answer's body carries no token:
+ * page scripts must never see one), and logout clears both cookies.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <microhttpd.h>
+#include <openssl/crypto.h>
 
 #include "daemon.h"
 
@@ -32,6 +39,8 @@ static const char *const route_names[JWTSD_ROUTE__COUNT] = {
     [JWTSD_ROUTE_METRICS] = "/metrics",
     [JWTSD_ROUTE_HEALTHZ] = "/healthz",
     [JWTSD_ROUTE_READYZ] = "/readyz",
+    [JWTSD_ROUTE_AUTH_EXT] = "/v1/auth/{path}",
+    [JWTSD_ROUTE_LOGOUT] = "/v1/logout",
 };
 
 /* The methods each route allows, as an Allow header value. */
@@ -45,6 +54,8 @@ static const char *const route_allow[JWTSD_ROUTE__COUNT] = {
     [JWTSD_ROUTE_METRICS] = "GET, HEAD",
     [JWTSD_ROUTE_HEALTHZ] = "GET, HEAD",
     [JWTSD_ROUTE_READYZ] = "GET, HEAD",
+    [JWTSD_ROUTE_AUTH_EXT] = "*", /* Envoy sends the original method */
+    [JWTSD_ROUTE_LOGOUT] = "POST",
 };
 
 const char *jwtsd_route_name(jwtsd_route r)
@@ -56,6 +67,7 @@ const char *jwtsd_route_name(jwtsd_route r)
 static bool method_allowed(jwtsd_route route, const char *method)
 {
     const char *allow = route_allow[route];
+    if (!strcmp(allow, "*")) return true;
     size_t n = strlen(method);
     for (const char *p = allow; (p = strstr(p, method)); p += n)
         if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0')) return true;
@@ -64,6 +76,9 @@ static bool method_allowed(jwtsd_route route, const char *method)
 
 bool jwtsd_route_wants_body(jwtsd_route route, const char *method)
 {
+    /* the auth checks never read one (Envoy may send POST with Content-Length: 0); logout needs
+     * none, so a form post is refused by the CSRF check, not by its Content-Type */
+    if (route == JWTSD_ROUTE_AUTH_EXT || route == JWTSD_ROUTE_AUTH || route == JWTSD_ROUTE_LOGOUT) return false;
     return !strcmp(method, "POST") || !strcmp(method, "PATCH");
 }
 
@@ -73,7 +88,7 @@ bool jwtsd_route_uses_store(jwtsd_route route)
            route != JWTSD_ROUTE_HEALTHZ;
 }
 
-bool jwtsd_route_reads_only(jwtsd_route route) { return route == JWTSD_ROUTE_AUTH; }
+bool jwtsd_route_reads_only(jwtsd_route route) { return route == JWTSD_ROUTE_AUTH || route == JWTSD_ROUTE_AUTH_EXT; }
 
 /* Decode the {id} segment seg (n raw bytes) into param. */
 static bool take_param(jwtsd_request *r, const char *seg, size_t n, char *param, size_t cap)
@@ -95,7 +110,7 @@ bool jwtsd_route_match(jwtsd_request *r, char *param, size_t cap)
         {"/v1/auth", JWTSD_ROUTE_AUTH},       {"/v1/sessions", JWTSD_ROUTE_SESSIONS},
         {"/v1/refresh", JWTSD_ROUTE_REFRESH}, {"/.well-known/jwks.json", JWTSD_ROUTE_JWKS},
         {"/metrics", JWTSD_ROUTE_METRICS},    {"/healthz", JWTSD_ROUTE_HEALTHZ},
-        {"/readyz", JWTSD_ROUTE_READYZ},
+        {"/readyz", JWTSD_ROUTE_READYZ},      {"/v1/logout", JWTSD_ROUTE_LOGOUT},
     };
     const char *p = r->path;
     r->route = JWTSD_ROUTE_NONE;
@@ -105,7 +120,9 @@ bool jwtsd_route_match(jwtsd_request *r, char *param, size_t cap)
             break;
         }
     }
-    if (r->route == JWTSD_ROUTE_NONE && !strncmp(p, "/v1/sessions/", 13) && !strchr(p + 13, '/')) {
+    if (r->route == JWTSD_ROUTE_NONE && !strncmp(p, "/v1/auth/", 9)) {
+        r->route = JWTSD_ROUTE_AUTH_EXT; /* Envoy: /v1/auth + the original path */
+    } else if (r->route == JWTSD_ROUTE_NONE && !strncmp(p, "/v1/sessions/", 13) && !strchr(p + 13, '/')) {
         r->route = JWTSD_ROUTE_SESSION;
         if (!take_param(r, p + 13, strlen(p + 13), param, cap)) return false;
     } else if (r->route == JWTSD_ROUTE_NONE && !strncmp(p, "/v1/users/", 10)) {
@@ -159,16 +176,19 @@ static void reply_buf(jwtsd_request *r, unsigned status, jwts_buf *b, const char
     *b = (jwts_buf){0};
 }
 
-static void tokens_json(jwts_buf *b, const char *user_id, const jwts_tokens *t)
+/* The pair t as JSON; with_tokens false (a browser's cookie refresh): no token in it. */
+static void tokens_json(jwts_buf *b, const char *user_id, const jwts_tokens *t, bool with_tokens)
 {
     jwts_buf_puts(b, "{\"session_id\":");
     jwtsd_buf_str(b, t->session_id);
     jwts_buf_puts(b, ",\"user_id\":");
     jwtsd_buf_str(b, user_id);
-    jwts_buf_puts(b, ",\"token_type\":\"Bearer\",\"access_token\":");
-    jwtsd_buf_str(b, t->access_token);
-    jwts_buf_puts(b, ",\"refresh_token\":");
-    jwtsd_buf_str(b, t->refresh_token);
+    if (with_tokens) {
+        jwts_buf_puts(b, ",\"token_type\":\"Bearer\",\"access_token\":");
+        jwtsd_buf_str(b, t->access_token);
+        jwts_buf_puts(b, ",\"refresh_token\":");
+        jwtsd_buf_str(b, t->refresh_token);
+    }
     jwts_buf_puts(b, ",\"expires_in\":");
     jwts_buf_i64(b, t->expires_in_s);
     jwts_buf_puts(b, ",\"refresh_expires_in\":");
@@ -176,13 +196,37 @@ static void tokens_json(jwts_buf *b, const char *user_id, const jwts_tokens *t)
     jwts_buf_puts(b, "}");
 }
 
-/* Answer status with the pair t as JSON. */
-static void reply_tokens(jwtsd_request *r, unsigned status, const char *user_id, const jwts_tokens *t)
+/* Answer status with the pair t as JSON (with_tokens: the tokens in the body) and, with --cookies,
+ * as the access and refresh cookies (Max-Age from their lifetimes). */
+static void reply_tokens(jwtsd_request *r, unsigned status, const char *user_id, const jwts_tokens *t, bool with_tokens)
 {
     jwts_buf b = {0};
-    tokens_json(&b, user_id, t);
-    reply_buf(r, status, &b, NULL, 0);
+    tokens_json(&b, user_id, t, with_tokens);
+    char *ck = NULL;
+    const char *headers[4];
+    size_t n = 0;
+    if (r->srv->cfg->cookies) {
+        ck = malloc(2 * JWTSD_SET_COOKIE_MAX);
+        if (!ck ||
+            !jwtsd_cookie_set(r->srv->cfg, JWTSD_COOKIE_ACCESS, t->access_token, t->expires_in_s, ck,
+                              JWTSD_SET_COOKIE_MAX) ||
+            !jwtsd_cookie_set(r->srv->cfg, JWTSD_COOKIE_REFRESH, t->refresh_token, t->refresh_expires_in_s,
+                              ck + JWTSD_SET_COOKIE_MAX, JWTSD_SET_COOKIE_MAX)) {
+            free(ck);
+            jwts_buf_free(&b);
+            jwtsd_reply_error(r, 503, JWTS_E_NO_MEMORY, "out of memory");
+            return;
+        }
+        headers[0] = MHD_HTTP_HEADER_SET_COOKIE, headers[1] = ck;
+        headers[2] = MHD_HTTP_HEADER_SET_COOKIE, headers[3] = ck + JWTSD_SET_COOKIE_MAX;
+        n = 2;
+    }
+    reply_buf(r, status, &b, headers, n); /* libmicrohttpd copies the header values */
     jwts_buf_free(&b);
+    if (ck) {
+        OPENSSL_cleanse(ck, 2 * JWTSD_SET_COOKIE_MAX);
+        free(ck);
+    }
 }
 
 /* Parse the body against allowed names; false when it answered. */
@@ -248,106 +292,65 @@ static void h_create(jwtsd_request *r)
     if (rc != JWTS_OK) {
         reply_rc(r, rc == JWTS_E_MALFORMED ? 400 : 0, rc);
     } else {
-        reply_tokens(r, 201, user_id, &t);
+        reply_tokens(r, 201, user_id, &t, true);
     }
     jwts_tokens_clear(&t);
     jwtsd_body_free(body);
 }
 
-/* ---- GET/HEAD /v1/auth: bodiless answers -------------------------------------------------------- */
-
-/* Every answer of /v1/auth has an empty body (Content-Length: 0) and says everything in headers: a
- * proxy's auth subrequest (nginx auth_request) reads the headers only, and can keep its upstream
- * connection alive only when no body is left unread on it (issue #15 item 0). */
-
-#define AUTH_DESC_MAX 256 /* bytes of an error description in a header */
-
-/* msg as an RFC 6750 error_description: only %x20-21 / %x23-5B / %x5D-7E, at most
- * AUTH_DESC_MAX - 1 bytes; anything else (quote, backslash, controls, non-ASCII) becomes a space. */
-static void auth_desc(const char *msg, char out[AUTH_DESC_MAX])
+/* The refresh token of a browser: the refresh cookie, after the CSRF check. NULL when it answered. */
+static const char *refresh_cookie(jwtsd_request *r, char *buf, size_t cap)
 {
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)(msg ? msg : ""); *p && o < AUTH_DESC_MAX - 1; p++)
-        out[o++] = (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\') ? ' ' : (char)*p;
-    out[o] = '\0';
-}
-
-/* An empty answer with status and headers (n name/value pairs). jwtsd_reply_owned always sends a
- * Content-Type; text/plain is the honest one for zero bytes. */
-static void reply_empty(jwtsd_request *r, unsigned status, const char *const *headers, size_t n)
-{
-    char *body = calloc(1, 1); /* jwtsd_reply_owned takes a NUL-terminated malloc'd body */
-    if (!body) {
-        r->status = 500;
-        return;
-    }
-    jwtsd_reply_owned(r, status, "text/plain", body, 0, headers, n);
-}
-
-/* A refused or failed check: 401 with a Bearer challenge for a credential's error, else the code's
- * status (503 + Retry-After for store trouble). The error name is in X-Session-Error and the
- * message in X-Session-Error-Description, on every status. */
-static void reply_auth_error(jwtsd_request *r, jwts_err code, const char *msg, bool has_token)
-{
-    char desc[AUTH_DESC_MAX], challenge[AUTH_DESC_MAX + 128];
-    auth_desc(msg && msg[0] ? msg : jwts_strerror(code), desc);
-    bool credential = !(code == JWTS_E_UNAVAILABLE || code == JWTS_E_TIMEOUT || code == JWTS_E_CLOSED ||
-                        code == JWTS_E_PROTOCOL || code == JWTS_E_INTERNAL || code == JWTS_E_NO_MEMORY);
-    unsigned status = credential ? 401 : jwtsd_status_for(code);
-    const char *h[8];
+    char name[80], why[160];
+    const char *v;
     size_t n = 0;
-    h[2 * n] = "X-Session-Error", h[2 * n + 1] = jwts_errname(code), n++;
-    h[2 * n] = "X-Session-Error-Description", h[2 * n + 1] = desc, n++;
-    if (status == 401) {
-        /* RFC 6750 section 3.1: no error attribute when the request carried no token at all. */
-        if (has_token)
-            snprintf(challenge, sizeof challenge,
-                     "Bearer realm=\"jwtsession\", error=\"invalid_token\", error_description=\"%s: %s\"",
-                     jwts_errname(code), desc);
-        else
-            snprintf(challenge, sizeof challenge, "Bearer realm=\"jwtsession\"");
-        h[2 * n] = "WWW-Authenticate", h[2 * n + 1] = challenge, n++;
-    } else if (status == 503) {
-        h[2 * n] = "Retry-After", h[2 * n + 1] = "1", n++;
+    jwtsd_cookie_name(r->srv->cfg, JWTSD_COOKIE_REFRESH, name, sizeof(name));
+    int found = jwtsd_cookie_find(r, name, &v, &n);
+    if (found == 0 || !n) {
+        jwtsd_reply_error(r, 400, JWTS_E_INVALID_ARGUMENT, "\"refresh_token\" is required (or the refresh cookie)");
+        return NULL;
     }
-    r->error = code;
-    reply_empty(r, status, h, n);
+    if (found > 1 || n >= cap) {
+        jwtsd_reply_error(r, 401, JWTS_E_MALFORMED,
+                          found > 1 ? "the refresh cookie was sent more than once" : "the refresh cookie is too long");
+        return NULL;
+    }
+    if (!jwtsd_csrf_ok(r, why, sizeof(why))) {
+        jwtsd_reply_error(r, 403, JWTS_E_CLAIM_MISMATCH, why);
+        return NULL;
+    }
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    return buf;
 }
 
-static void h_auth(jwtsd_request *r)
+/* true when the body is empty or white space only (a browser's cookie refresh may send none). */
+static bool body_blank(const jwtsd_request *r)
 {
-    size_t len = 0;
-    const char *token = jwtsd_bearer(r, &len);
-    if (!token) {
-        reply_auth_error(r, JWTS_E_INVALID_ARGUMENT, "missing bearer token (Authorization: Bearer ...)", false);
-        return;
-    }
-    jwts_validation v;
-    jwts_err rc = jwtsd_validate_token(r, token, len, &v);
-    jwtsd_auth_answer(r, rc, &v);
-}
-
-void jwtsd_auth_answer(jwtsd_request *r, jwts_err rc, const jwts_validation *v)
-{
-    if (rc != JWTS_OK) {
-        reply_auth_error(r, rc, jwts_errdetail(), true);
-        return;
-    }
-    char user_header[JWTSD_USER_HEADER_MAX], expires[24];
-    jwtsd_user_header(v->user_id, user_header); /* printable ASCII: see auth.c */
-    snprintf(expires, sizeof expires, "%lld", (long long)v->token_expires_at_s);
-    const char *headers[] = {"X-Session-User", user_header, "X-Session-Id", v->session_id, "X-Session-Expires", expires};
-    reply_empty(r, 200, headers, 3);
+    for (size_t i = 0; i < r->body_len; i++)
+        if (r->body[i] != ' ' && r->body[i] != '\t' && r->body[i] != '\r' && r->body[i] != '\n') return false;
+    return true;
 }
 
 static void h_refresh(jwtsd_request *r)
 {
     static const char *const allowed[] = {"refresh_token", NULL};
-    jwtsd_body *body;
-    if (!can_issue(r) || !parse_body(r, allowed, &body)) return;
+    jwtsd_body *body = NULL;
+    bool cookies = r->srv->cfg->cookies;
+    if (!can_issue(r)) return;
+    if (!(cookies && body_blank(r)) && !parse_body(r, allowed, &body)) return;
     char msg[256] = "";
-    const char *token;
-    jwts_err rc = jwtsd_body_string(body, "refresh_token", &token, msg, sizeof(msg));
+    const char *token = NULL;
+    jwts_err rc = body ? jwtsd_body_string(body, "refresh_token", &token, msg, sizeof(msg)) : JWTS_OK;
+    char cookie_token[1024];
+    bool from_cookie = false;
+    if (rc == JWTS_OK && !token && cookies) {
+        if (!(token = refresh_cookie(r, cookie_token, sizeof(cookie_token)))) {
+            jwtsd_body_free(body);
+            return;
+        }
+        from_cookie = true;
+    }
     if (rc == JWTS_OK && !token)
         rc = JWTS_E_INVALID_ARGUMENT, snprintf(msg, sizeof(msg), "\"refresh_token\" is required");
     if (rc != JWTS_OK) {
@@ -365,10 +368,57 @@ static void h_refresh(jwtsd_request *r)
         if (status < 500) status = 401;
         reply_rc(r, status, rc);
     } else {
-        reply_tokens(r, 200, user_id, &t);
+        reply_tokens(r, 200, user_id, &t, !from_cookie); /* a page script never sees a token */
     }
+    OPENSSL_cleanse(cookie_token, sizeof(cookie_token));
     jwts_tokens_clear(&t);
     jwtsd_body_free(body);
+}
+
+/* POST /v1/logout: revoke the caller's own session (access token from the bearer header or the
+ * cookie) and, with --cookies, clear both cookies whatever the token's state. */
+static void h_logout(jwtsd_request *r)
+{
+    const char *token;
+    size_t len = 0;
+    char why[160];
+    jwtsd_cred cred = jwtsd_access_token(r, &token, &len);
+    /* A forced logout is a CSRF too. With --cookies every logout without a bearer token is
+     * checked, cookie or not: SameSite keeps the cookies off a cross-site post, but the answer's
+     * clearing Set-Cookie would still apply. */
+    if (cred != JWTSD_CRED_BEARER && r->srv->cfg->cookies && !jwtsd_csrf_ok(r, why, sizeof(why))) {
+        jwtsd_reply_error(r, 403, JWTS_E_CLAIM_MISMATCH, why);
+        return;
+    }
+    jwts_validation v = {0};
+    jwts_err rc = token ? jwtsd_validate_token(r, token, len, &v) : JWTS_E_INVALID_ARGUMENT;
+    if (rc == JWTS_OK) rc = jwts_manager_revoke(r->srv->manager, &r->ctx, v.user_id, v.session_id);
+    bool infra = rc != JWTS_OK && jwtsd_status_for(rc) >= 500;
+    if (infra || (!r->srv->cfg->cookies && rc != JWTS_OK)) {
+        if (infra)
+            reply_rc(r, 0, rc);
+        else
+            jwtsd_reply_unauthorized(r, rc, token ? "invalid access token" : "missing bearer token");
+        return;
+    }
+    jwts_buf b = {0};
+    jwts_buf_puts(&b, "{\"revoked\":");
+    jwts_buf_puts(&b, rc == JWTS_OK ? "1" : "0");
+    if (rc == JWTS_OK) {
+        jwts_buf_puts(&b, ",\"session_id\":");
+        jwtsd_buf_str(&b, v.session_id);
+    }
+    jwts_buf_puts(&b, "}");
+    char clear[2][512];
+    const char *headers[4];
+    size_t n = 0;
+    if (r->srv->cfg->cookies && jwtsd_cookie_set(r->srv->cfg, JWTSD_COOKIE_ACCESS, NULL, 0, clear[0], 512) &&
+        jwtsd_cookie_set(r->srv->cfg, JWTSD_COOKIE_REFRESH, NULL, 0, clear[1], 512)) {
+        headers[0] = MHD_HTTP_HEADER_SET_COOKIE, headers[1] = clear[0];
+        headers[2] = MHD_HTTP_HEADER_SET_COOKIE, headers[3] = clear[1];
+        n = 2;
+    }
+    reply_buf(r, 200, &b, headers, n);
 }
 
 static void h_revoke(jwtsd_request *r)
@@ -586,7 +636,11 @@ void jwtsd_route_dispatch(jwtsd_request *r)
         del ? h_revoke(r) : h_patch(r);
         break;
     case JWTSD_ROUTE_AUTH:
-        h_auth(r);
+    case JWTSD_ROUTE_AUTH_EXT:
+        jwtsd_forward_auth(r);
+        break;
+    case JWTSD_ROUTE_LOGOUT:
+        h_logout(r);
         break;
     case JWTSD_ROUTE_REFRESH:
         h_refresh(r);

@@ -14,6 +14,9 @@ PACKAGES=(
   libjwt-dev python3 python3-jwt python3-cryptography nodejs
   # jwtsessiond (libmicrohttpd), its end-to-end tests (nginx, curl) and benchmark (wrk)
   libmicrohttpd-dev nginx wrk curl
+  # forward-auth behind other proxies (tests/e2e/test_gateways.py) and a real browser
+  # (tests/e2e/test_browser.py: headless Chromium driven by Debian's python3-selenium)
+  caddy haproxy chromium chromium-driver python3-selenium
 )
 
 missing=()

@@ -10,8 +10,8 @@
  *
  * Tables (LMDB named databases):
  *   "meta"      "format" -> FILE_FORMAT (what the directory holds, and its version)
- *   "sessions"  user_id NUL session_id -> 8-byte big-endian deadline (ms) + the binary session
- *               record (redis_record.c); a user's sessions are the key range "user_id NUL"
+ *   "sessions"  user_id NUL session_id -> the session record with its deadline (file_records.c);
+ *               a user's sessions are the key range "user_id NUL"
  *   "expiry"    8-byte big-endian deadline + user_id NUL session_id -> empty; sorted by deadline
  */
 #ifndef JWTS_STORE_FILE_PRIVATE_H
@@ -84,8 +84,9 @@ MDB_val jwts_file_key(const char *user_id, const char *session_id, char *buf);
 /* The deadline (ms) stored at the front of a record value; -1 when the value is too short. */
 int64_t jwts_file_value_deadline(const MDB_val *v);
 
-/* Decode a stored value into a library-owned session. JWTS_E_MALFORMED if it is not one. */
-jwts_err jwts_file_value_decode(const MDB_val *v, jwts_session **out);
+/* Decode the value stored at key into a library-owned session. JWTS_E_MALFORMED if it is not
+ * one, or names other ids than key. */
+jwts_err jwts_file_value_decode(const MDB_val *key, const MDB_val *v, jwts_session **out);
 
 /* Write s with deadline under key in the write transaction txn, replacing the expiry index entry
  * of the value stored there before (old_deadline_ms; -1 when there was none). An LMDB code. */

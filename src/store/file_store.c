@@ -93,7 +93,7 @@ static jwts_err find_live(file_store *fs, MDB_txn *txn, const MDB_val *key, jwts
     if (!found) return not_found();
     *old_deadline = jwts_file_value_deadline(&v);
     if (*old_deadline <= now_ms(fs)) return not_found();
-    return jwts_file_value_decode(&v, out);
+    return jwts_file_value_decode(key, &v, out);
 }
 
 /* Make room for one more session: at max_sessions, remove expired ones first. */
@@ -151,7 +151,7 @@ static jwts_err read_one(file_store *fs, MDB_txn *txn, const jwts_session_key *k
     jwts_err rc = lookup(fs, txn, &key, &v, &found);
     if (rc) return rc;
     if (!found || jwts_file_value_deadline(&v) <= now_ms(fs)) return not_found();
-    return jwts_file_value_decode(&v, out);
+    return jwts_file_value_decode(&key, &v, out);
 }
 
 static jwts_err fs_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_session **out)
@@ -213,6 +213,18 @@ static jwts_err push(jwts_session_list *out, size_t *cap, jwts_session *s)
     return JWTS_OK;
 }
 
+/* The session id part of a key read from the table (after the plen bytes of user id and NUL) is
+ * a valid session id. */
+static bool key_sid_valid(const MDB_val *k, size_t plen)
+{
+    char sid[JWTS_SESSION_ID_MAX + 1];
+    size_t n = k->mv_size - plen;
+    if (n > JWTS_SESSION_ID_MAX) return false;
+    memcpy(sid, (const char *)k->mv_data + plen, n);
+    sid[n] = '\0';
+    return jwts_session_id_valid(sid);
+}
+
 /* Every live session in the key range of user_id. */
 static jwts_err collect_user(file_store *fs, MDB_txn *txn, const char *user_id, jwts_session_list *out)
 {
@@ -228,7 +240,8 @@ static jwts_err collect_user(file_store *fs, MDB_txn *txn, const char *user_id, 
         if (k.mv_size <= plen || memcmp(k.mv_data, user_id, plen) != 0) break;
         if (jwts_file_value_deadline(&v) <= now) continue;
         jwts_session *s;
-        rc = jwts_file_value_decode(&v, &s);
+        rc = key_sid_valid(&k, plen) ? jwts_file_value_decode(&k, &v, &s)
+                                     : jwts_fail(JWTS_E_MALFORMED, "file store: a stored key is damaged");
         if (!rc) rc = push(out, &cap, s);
     }
     mdb_cursor_close(cur);

@@ -199,11 +199,13 @@ static void check_consistent(const char *dir)
     size_t bad = 0;
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         unsigned char ek[400];
-        if (v.mv_size < 8 || k.mv_size > sizeof ek - 8) {
+        if (v.mv_size < 16 || k.mv_size > sizeof ek - 8) {
             bad++;
             continue;
         }
-        memcpy(ek, v.mv_data, 8);
+        int64_t deadline; /* native order at offset 8 of the value, big-endian in the index key */
+        memcpy(&deadline, (const char *)v.mv_data + 8, 8);
+        for (int i = 7; i >= 0; i--, deadline = (int64_t)((uint64_t)deadline >> 8)) ek[i] = (unsigned char)deadline;
         memcpy(ek + 8, k.mv_data, k.mv_size);
         MDB_val key = {8 + k.mv_size, ek}, ev;
         bad += mdb_get(txn, expiry, &key, &ev) != 0;

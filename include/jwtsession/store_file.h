@@ -26,7 +26,8 @@
  *   max_sessions=N         sessions held at most, 1..1000000000 (default 1,000,000): JWTS_E_LIMIT
  *   sweep_interval_ms=N    period of the expiry sweep, 0..3600000 (default 1000; 0: no sweep
  *                          thread, expired sessions go on writes and jwts_store_cleanup)
- *   sweep_batch=N          expired sessions removed per sweep, 1..1000000 (default 1024)
+ *   sweep_batch=N          expired sessions removed per sweep (and by a set that finds the store
+ *                          at max_sessions), 1..1000000 (default 1024)
  * Failures: a full map or max_sessions is JWTS_E_LIMIT; a full disk (ENOSPC), a failed fsync or
  * an unreadable directory is JWTS_E_UNAVAILABLE; a corrupt data file, or a directory holding
  * something other than a jwtsession file store, is JWTS_E_MALFORMED. A failed write leaves every

@@ -88,6 +88,10 @@ int64_t jwts_file_value_deadline(const MDB_val *v);
  * one, or names other ids than key. */
 jwts_err jwts_file_value_decode(const MDB_val *key, const MDB_val *v, jwts_session **out);
 
+/* Bytes of the value of s, and s with deadline_ms encoded into out (that many bytes). */
+size_t jwts_file_value_size(const jwts_session *s);
+void jwts_file_value_encode(const jwts_session *s, int64_t deadline_ms, unsigned char *out);
+
 /* Write s with deadline under key in the write transaction txn, replacing the expiry index entry
  * of the value stored there before (old_deadline_ms; -1 when there was none). An LMDB code. */
 int jwts_file_put(file_store *fs, MDB_txn *txn, const MDB_val *key, const jwts_session *s, int64_t deadline_ms,

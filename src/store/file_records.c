@@ -116,6 +116,11 @@ jwts_err jwts_file_value_decode(const MDB_val *key, const MDB_val *v, jwts_sessi
     return JWTS_OK;
 }
 
+size_t jwts_file_value_size(const jwts_session *s)
+{
+    return HEADER + strlen(s->user_id) + strlen(s->session_id) + (s->metadata ? strlen(s->metadata) : 0);
+}
+
 /* Write s with deadline as a value into p (HEADER + its strings' bytes). */
 static void encode(const jwts_session *s, int64_t deadline_ms, size_t user, size_t sid, size_t meta, unsigned char *p)
 {
@@ -138,6 +143,11 @@ static void encode(const jwts_session *s, int64_t deadline_ms, size_t user, size
     memcpy(p + HEADER, s->user_id, user);
     memcpy(p + HEADER + user, s->session_id, sid);
     if (meta) memcpy(p + HEADER + user + sid, s->metadata, meta);
+}
+
+void jwts_file_value_encode(const jwts_session *s, int64_t deadline_ms, unsigned char *out)
+{
+    encode(s, deadline_ms, strlen(s->user_id), strlen(s->session_id), s->metadata ? strlen(s->metadata) : 0, out);
 }
 
 /* The expiry index key of (deadline, key) into buf (FILE_EXPIRY_KEY_MAX bytes). */

@@ -8,8 +8,8 @@
  *
  * Expiry: a session whose deadline has passed is absent to every read; a write meeting it
  * replaces or removes it; the sweep (file_sync.c) removes the rest from the front of the expiry
- * index. max_sessions counts the entries of the sessions table; when it is reached the expired
- * ones are removed first (again from the front of the index only).
+ * index. max_sessions counts the entries of the sessions table; when it is reached up to
+ * sweep_batch expired ones are removed first (again from the front of the index only).
  *
  * One handle per directory per process: LMDB's locks are per process (POSIX record locks on
  * lock.mdb), and closing a second handle would drop them under the first. A process-wide list of
@@ -96,14 +96,15 @@ static jwts_err find_live(file_store *fs, MDB_txn *txn, const MDB_val *key, jwts
     return jwts_file_value_decode(key, &v, out);
 }
 
-/* Make room for one more session: at max_sessions, remove expired ones first. */
+/* Make room for one more session: at max_sessions, remove up to sweep_batch expired ones first
+ * (bounded, so the transaction stays small however many expired). */
 static jwts_err reserve(file_store *fs, MDB_txn *txn)
 {
     MDB_stat st;
     int rc = mdb_stat(txn, fs->sessions, &st);
     if (!rc && st.ms_entries >= fs->opts.max_sessions) {
         size_t removed = 0;
-        rc = jwts_file_sweep_txn(fs, txn, now_ms(fs), 0, &removed);
+        rc = jwts_file_sweep_txn(fs, txn, now_ms(fs), fs->opts.sweep_batch, &removed);
         if (!rc) rc = mdb_stat(txn, fs->sessions, &st);
         if (!rc && st.ms_entries >= fs->opts.max_sessions)
             return jwts_fail(JWTS_E_LIMIT, "file store is full (max_sessions %zu)", fs->opts.max_sessions);

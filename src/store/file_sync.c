@@ -102,8 +102,9 @@ void jwts_file_threads_stop(file_store *fs)
     fs->bg_stop = true;
     pthread_cond_broadcast(&fs->bg_cond);
     pthread_mutex_unlock(&fs->bg_lock);
+    bool flush = fs->flusher_running; /* only once the environment is open and in group mode */
     if (fs->sweeper_running) pthread_join(fs->sweeper, NULL);
     if (fs->flusher_running) pthread_join(fs->flusher, NULL);
     fs->sweeper_running = fs->flusher_running = false;
-    if (fs->env && fs->opts.sync == JWTS_FILE_SYNC_GROUP) flush_now(fs);
+    if (flush) flush_now(fs);
 }

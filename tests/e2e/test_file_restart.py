@@ -3,17 +3,20 @@
 A session created before a restart (SIGTERM, then a kill -9) still validates after it, its
 refresh token still rotates, and a session revoked before the restart stays revoked. The CLI,
 opening the same directory while the daemon runs (two processes on one LMDB environment), sees
-the daemon's sessions, and its revoke is seen by the daemon at once. A bad file store URL stops
-the daemon at start with the option named.
+the daemon's sessions, and its revoke is seen by the daemon at once. A full store answers 503
+and keeps serving what it has. `make run STORE=file` (daemon/quickstart.sh) keeps sessions and
+its signing key across a restart. A bad file store URL or a foreign file stops the daemon at
+start with the cause named.
 """
 import os
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
 import unittest
 
-from harness import ADMIN_KEY, DAEMON, Daemon
+from harness import ADMIN_KEY, DAEMON, SOURCE_DIR, Daemon, free_port, request, wait_until
 
 CLI = os.environ.get("JWTS_CLI") or os.path.join(os.path.dirname(DAEMON), "..", "cli", "jwtsession")
 
@@ -84,6 +87,58 @@ class TestFileRestart(unittest.TestCase):
             r = d.admin("GET", "/v1/users/dave/sessions")
             self.assertEqual(r.status, 200, r)
             self.assertEqual(r.json()["count"], 1, r)
+
+    def test_a_full_store_is_503_and_keeps_what_it_has(self):
+        with self.daemon("?max_sessions=2") as d:
+            first = d.create("erin")
+            d.create("frank")
+            r = d.admin("POST", "/v1/sessions", json_body={"user_id": "grace"})
+            self.assertEqual(r.status, 503, r)
+            self.assertEqual(r.json()["error"], "JWTS_E_LIMIT")
+            self.assertIn("max_sessions", r.json()["message"])
+            self.assertEqual(self.auth(d, first["access_token"]).status, 200)
+
+    def quickstart(self, port, state):
+        """daemon/quickstart.sh as `make run STORE=file` runs it; returns (process, admin key)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("JWTSESSION_")}
+        env.update({"JWTSESSION_LISTEN": "127.0.0.1:%d" % port, "STORE": "file", "STATE": state,
+                    "TMPDIR": self.tmp})
+        out = open(os.path.join(self.tmp, "quickstart-%d.txt" % port), "w+")
+        proc = subprocess.Popen([os.path.join(SOURCE_DIR, "daemon", "quickstart.sh"), DAEMON], env=env,
+                                stdout=out, stderr=subprocess.DEVNULL)
+
+        def up():
+            try:
+                return request(port, "GET", "/healthz", timeout=1).status == 200
+            except OSError:
+                return False
+        self.assertTrue(wait_until(up, timeout=15))
+        out.seek(0)
+        text = out.read()
+        out.close()
+        self.assertIn("file store file://%s/sessions" % state, text)
+        return proc, re.search(r"ADMIN_KEY='([^']+)'", text).group(1)
+
+    def stop_quickstart(self, proc):
+        proc.send_signal(signal.SIGINT)
+        self.assertEqual(proc.wait(timeout=15), 0)
+
+    def test_make_run_store_file_keeps_sessions(self):
+        state = os.path.join(self.tmp, "state")
+        port = free_port()
+        proc, admin = self.quickstart(port, state)
+        try:
+            r = request(port, "POST", "/v1/sessions", token=admin, json_body={"user_id": "alice"})
+            self.assertEqual(r.status, 201, r)
+            access = r.json()["access_token"]
+        finally:
+            self.stop_quickstart(proc)
+        proc, _ = self.quickstart(port, state)  # a new admin key, the same signing key and sessions
+        try:
+            r = request(port, "GET", "/v1/auth", token=access)
+            self.assertEqual(r.status, 200, r)
+        finally:
+            self.stop_quickstart(proc)
 
     def test_bad_url_stops_the_daemon(self):
         p = subprocess.run([DAEMON, "--listen", "127.0.0.1:0", "--store", self.url + "?sync=sometimes"],

@@ -59,8 +59,13 @@ static key_rec *make_keys(size_t n, const char *tag)
 
 static jwts_session session_of(const key_rec *k, int64_t now)
 {
-    return (jwts_session){.user_id = k->user, .session_id = k->id, .created_at_ms = now, .updated_at_ms = now,
-                          .expires_at_ms = now + 3600000, .last_seen_ms = now, .metadata = METADATA};
+    return (jwts_session){.user_id = k->user,
+                          .session_id = k->id,
+                          .created_at_ms = now,
+                          .updated_at_ms = now,
+                          .expires_at_ms = now + 3600000,
+                          .last_seen_ms = now,
+                          .metadata = METADATA};
 }
 
 /* Fill st with every key, 1000 a batch (one transaction each on the file store). */
@@ -125,19 +130,28 @@ static jwts_store *open_file(const char *base, const char *name, const char *que
     return st;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) { return remove(path); }
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
 
 static const char *fs_name(const char *dir)
 {
     struct statfs s;
     if (statfs(dir, &s) != 0) return "?";
     switch ((unsigned long)s.f_type) {
-    case 0xEF53: return "ext4";
-    case 0x58465342: return "xfs";
-    case 0x9123683E: return "btrfs";
-    case 0x01021994: return "tmpfs";
-    case 0x794c7630: return "overlayfs";
-    default: return "other";
+    case 0xEF53:
+        return "ext4";
+    case 0x58465342:
+        return "xfs";
+    case 0x9123683E:
+        return "btrfs";
+    case 0x01021994:
+        return "tmpfs";
+    case 0x794c7630:
+        return "overlayfs";
+    default:
+        return "other";
     }
 }
 

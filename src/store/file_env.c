@@ -26,39 +26,45 @@ jwts_err jwts_file_fail(const file_store *fs, int rc, const char *what)
     const char *dir = fs && fs->path ? fs->path : "?";
     switch (rc) {
     case MDB_MAP_FULL:
-        return jwts_fail(JWTS_E_LIMIT, "file store %.100s: %s: the data file is at map_size_mb=%zu; raise map_size_mb "
-                                       "(this write was not applied)",
+        return jwts_fail(JWTS_E_LIMIT,
+                         "file store %.100s: %s: the data file is at map_size_mb=%zu; raise map_size_mb "
+                         "(this write was not applied)",
                          dir, what, fs ? fs->opts.map_size_mb : 0);
     case ENOSPC:
     case EDQUOT:
-        return jwts_fail(JWTS_E_UNAVAILABLE, "file store %.100s: %s: no space left on the device (this write was not "
-                                             "applied)",
+        return jwts_fail(JWTS_E_UNAVAILABLE,
+                         "file store %.100s: %s: no space left on the device (this write was not "
+                         "applied)",
                          dir, what);
     case MDB_READERS_FULL:
         return jwts_fail(JWTS_E_UNAVAILABLE, "file store %.100s: %s: all %d reader slots are taken", dir, what,
                          MAX_READERS);
     case MDB_INVALID:
-        return jwts_fail(JWTS_E_MALFORMED, "file store %.100s: %s: data.mdb is not an LMDB data file (corrupt or "
-                                           "foreign)",
+        return jwts_fail(JWTS_E_MALFORMED,
+                         "file store %.100s: %s: data.mdb is not an LMDB data file (corrupt or "
+                         "foreign)",
                          dir, what);
     case MDB_VERSION_MISMATCH:
-        return jwts_fail(JWTS_E_MALFORMED, "file store %.100s: %s: data.mdb was written by an incompatible LMDB version",
-                         dir, what);
+        return jwts_fail(JWTS_E_MALFORMED,
+                         "file store %.100s: %s: data.mdb was written by an incompatible LMDB version", dir, what);
     case MDB_CORRUPTED:
     case MDB_PAGE_NOTFOUND:
     case MDB_BAD_TXN:
         return jwts_fail(JWTS_E_MALFORMED, "file store %.100s: %s: the data file is corrupt (%s)", dir, what,
                          mdb_strerror(rc));
     case MDB_MAP_RESIZED:
-        return jwts_fail(JWTS_E_UNAVAILABLE, "file store %.100s: %s: another process opened it with a larger "
-                                             "map_size_mb; give every process the same value",
+        return jwts_fail(JWTS_E_UNAVAILABLE,
+                         "file store %.100s: %s: another process opened it with a larger "
+                         "map_size_mb; give every process the same value",
                          dir, what);
-    case ENOMEM: return jwts_fail(JWTS_E_NO_MEMORY, "file store %.100s: %s: out of memory", dir, what);
+    case ENOMEM:
+        return jwts_fail(JWTS_E_NO_MEMORY, "file store %.100s: %s: out of memory", dir, what);
     case EACCES:
     case EPERM:
     case EROFS:
         return jwts_fail(JWTS_E_UNAVAILABLE, "file store %.100s: %s: %s", dir, what, strerror(rc));
-    default: return jwts_fail(JWTS_E_UNAVAILABLE, "file store %.100s: %s: %s", dir, what, mdb_strerror(rc));
+    default:
+        return jwts_fail(JWTS_E_UNAVAILABLE, "file store %.100s: %s: %s", dir, what, mdb_strerror(rc));
     }
 }
 
@@ -108,23 +114,25 @@ static jwts_err open_tables(file_store *fs, MDB_txn *txn)
 {
     int rc = mdb_dbi_open(txn, "meta", 0, &fs->meta);
     if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
-        return jwts_fail(JWTS_E_MALFORMED, "file store %.100s: this LMDB database is not a jwtsession file store "
-                                           "(no format record); refusing to write into it",
+        return jwts_fail(JWTS_E_MALFORMED,
+                         "file store %.100s: this LMDB database is not a jwtsession file store "
+                         "(no format record); refusing to write into it",
                          fs->path);
     if (rc) return jwts_file_fail(fs, rc, "open the meta table");
     MDB_val k = {6, "format"}, v;
     rc = mdb_get(txn, fs->meta, &k, &v);
     if (rc == MDB_NOTFOUND)
-        return jwts_fail(JWTS_E_MALFORMED, "file store %.100s: the format record is missing (not a jwtsession file "
-                                           "store)",
+        return jwts_fail(JWTS_E_MALFORMED,
+                         "file store %.100s: the format record is missing (not a jwtsession file "
+                         "store)",
                          fs->path);
     if (rc) return jwts_file_fail(fs, rc, "read the format record");
     if (v.mv_size != strlen(FILE_FORMAT) || memcmp(v.mv_data, FILE_FORMAT, v.mv_size) != 0) {
         bool ours = v.mv_size > strlen(FORMAT_PREFIX) && v.mv_size < 64 &&
                     memcmp(v.mv_data, FORMAT_PREFIX, strlen(FORMAT_PREFIX)) == 0;
         if (ours)
-            return jwts_fail(JWTS_E_UNSUPPORTED, "file store %.100s: format \"%.*s\"; this build reads \"%s\"", fs->path,
-                             (int)v.mv_size, (const char *)v.mv_data, FILE_FORMAT);
+            return jwts_fail(JWTS_E_UNSUPPORTED, "file store %.100s: format \"%.*s\"; this build reads \"%s\"",
+                             fs->path, (int)v.mv_size, (const char *)v.mv_data, FILE_FORMAT);
         return jwts_fail(JWTS_E_MALFORMED, "file store %.100s: the format record is not a jwtsession one", fs->path);
     }
     rc = mdb_dbi_open(txn, "sessions", 0, &fs->sessions);

@@ -63,7 +63,10 @@ int64_t jwts_file_value_deadline(const MDB_val *v)
     return d;
 }
 
-static jwts_err damaged(const char *why) { return jwts_fail(JWTS_E_MALFORMED, "file store: a stored record is damaged (%s)", why); }
+static jwts_err damaged(const char *why)
+{
+    return jwts_fail(JWTS_E_MALFORMED, "file store: a stored record is damaged (%s)", why);
+}
 
 /* Copy n bytes of src to *cursor as a NUL-terminated string and advance it. */
 static const char *put_string(char **cursor, const unsigned char *src, size_t n)
@@ -91,7 +94,8 @@ jwts_err jwts_file_value_decode(const MDB_val *key, const MDB_val *v, jwts_sessi
         return damaged("lengths do not add up");
     /* the ids are the key's: user NUL sid */
     if (key->mv_size != (size_t)user + 1 + sid || memcmp(key->mv_data, p + HEADER, user) != 0 ||
-        ((const char *)key->mv_data)[user] != '\0' || memcmp((const char *)key->mv_data + user + 1, p + HEADER + user, sid) != 0)
+        ((const char *)key->mv_data)[user] != '\0' ||
+        memcmp((const char *)key->mv_data + user + 1, p + HEADER + user, sid) != 0)
         return damaged("ids differ from its key");
     const unsigned char *m = p + HEADER + user + sid;
     if (memchr(p + HEADER, '\0', (size_t)user + sid + meta) || ((flags & F_METADATA) && (meta == 0 || m[0] != '{')))
@@ -127,8 +131,13 @@ static void encode(const jwts_session *s, int64_t deadline_ms, size_t user, size
     uint32_t magic = MAGIC, flags = (s->refresh.confirmed ? F_CONFIRMED : 0) | (s->metadata ? F_METADATA : 0);
     uint16_t u16 = (uint16_t)user, s16 = (uint16_t)sid;
     uint32_t m32 = (uint32_t)meta;
-    int64_t t[7] = {s->created_at_ms,  s->updated_at_ms,          s->expires_at_ms,                s->idle_expires_at_ms,
-                    s->last_seen_ms, s->refresh.rotated_at_ms, (int64_t)s->refresh.generation};
+    int64_t t[7] = {s->created_at_ms,
+                    s->updated_at_ms,
+                    s->expires_at_ms,
+                    s->idle_expires_at_ms,
+                    s->last_seen_ms,
+                    s->refresh.rotated_at_ms,
+                    (int64_t)s->refresh.generation};
     memcpy(p, &magic, 4);
     memcpy(p + 4, &flags, 4);
     memcpy(p + OFF_DEADLINE, &deadline_ms, 8);

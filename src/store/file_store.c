@@ -31,11 +31,20 @@
 #define DEFAULT_SWEEP_INTERVAL_MS 1000
 #define DEFAULT_SWEEP_BATCH 1024
 
-static file_store *from_base(jwts_store *st) { return (file_store *)st; }
+static file_store *from_base(jwts_store *st)
+{
+    return (file_store *)st;
+}
 
-static int64_t now_ms(const file_store *fs) { return jwts_clock_now_ms(fs->opts.clock); }
+static int64_t now_ms(const file_store *fs)
+{
+    return jwts_clock_now_ms(fs->opts.clock);
+}
 
-static jwts_err not_found(void) { return jwts_fail(JWTS_E_NOT_FOUND, "session not found"); }
+static jwts_err not_found(void)
+{
+    return jwts_fail(JWTS_E_NOT_FOUND, "session not found");
+}
 
 static jwts_err enter(file_store *fs)
 {
@@ -45,7 +54,10 @@ static jwts_err enter(file_store *fs)
     return jwts_fail(JWTS_E_CLOSED, "file store is closed");
 }
 
-static void leave(file_store *fs) { pthread_rwlock_unlock(&fs->gate); }
+static void leave(file_store *fs)
+{
+    pthread_rwlock_unlock(&fs->gate);
+}
 
 /* ---- transactions ---------------------------------------------------------------------------- */
 
@@ -53,8 +65,9 @@ static jwts_err write_begin(file_store *fs, MDB_txn **txn)
 {
     int failed = atomic_load(&fs->sync_failed);
     if (failed)
-        return jwts_fail(JWTS_E_UNAVAILABLE, "file store %.100s: the last group-commit fsync failed (%s); writes are "
-                                             "refused until one succeeds",
+        return jwts_fail(JWTS_E_UNAVAILABLE,
+                         "file store %.100s: the last group-commit fsync failed (%s); writes are "
+                         "refused until one succeeds",
                          fs->path, mdb_strerror(failed));
     int rc = mdb_txn_begin(fs->env, NULL, 0, txn);
     return rc ? jwts_file_fail(fs, rc, "begin a write") : JWTS_OK;
@@ -236,8 +249,7 @@ static jwts_err collect_user(file_store *fs, MDB_txn *txn, const char *user_id, 
     MDB_val k = {plen, (void *)user_id}, v; /* user_id and its NUL: the range's first key */
     int64_t now = now_ms(fs);
     jwts_err rc = JWTS_OK;
-    for (lrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); !lrc && !rc;
-         lrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (lrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); !lrc && !rc; lrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size <= plen || memcmp(k.mv_data, user_id, plen) != 0) break;
         if (jwts_file_value_deadline(&v) <= now) continue;
         jwts_session *s;
@@ -277,8 +289,10 @@ static jwts_err fs_count(jwts_store *st, size_t *sessions)
     if (!rc) {
         MDB_stat s;
         int lrc = mdb_stat(txn, fs->sessions, &s);
-        if (lrc) rc = jwts_file_fail(fs, lrc, "count");
-        else *sessions = s.ms_entries;
+        if (lrc)
+            rc = jwts_file_fail(fs, lrc, "count");
+        else
+            *sessions = s.ms_entries;
         jwts_file_read_end(fs, txn);
     }
     leave(fs);
@@ -383,8 +397,10 @@ static jwts_err apply_change(file_store *fs, change *c, jwts_session **cur_out)
     }
     rc = write_end(fs, txn, rc, write);
     leave(fs);
-    if (!rc && cur_out && (decided == JWTS_OK || decided == JWTS_E_CONFLICT)) *cur_out = cur;
-    else jwts_session_free(cur);
+    if (!rc && cur_out && (decided == JWTS_OK || decided == JWTS_E_CONFLICT))
+        *cur_out = cur;
+    else
+        jwts_session_free(cur);
     return rc ? rc : decided;
 }
 
@@ -506,8 +522,9 @@ static jwts_err claim_dir(file_store *fs, dev_t *dev, ino_t *ino)
     pthread_mutex_lock(&open_lock);
     for (open_dir *d = open_dirs; d && !rc; d = d->next)
         if (d->dev == st.st_dev && d->ino == st.st_ino)
-            rc = jwts_fail(JWTS_E_UNAVAILABLE, "file store %.100s: already open in this process (one handle per "
-                                               "directory per process)",
+            rc = jwts_fail(JWTS_E_UNAVAILABLE,
+                           "file store %.100s: already open in this process (one handle per "
+                           "directory per process)",
                            fs->path);
     open_dir *d = rc ? NULL : malloc(sizeof *d);
     if (!rc && !d) rc = jwts_fail(JWTS_E_NO_MEMORY, "file store: out of memory");
@@ -610,7 +627,8 @@ static jwts_err resolve_options(const jwts_file_options *in, jwts_file_options *
     if (!o->sweep_batch) o->sweep_batch = DEFAULT_SWEEP_BATCH;
     if (o->sync_window_ms < 0 || o->sync_window_ms > 60000)
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file store: sync_window_ms must be 1..60000");
-    if (o->map_size_mb > 1048576) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file store: map_size_mb must be 1..1048576");
+    if (o->map_size_mb > 1048576)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file store: map_size_mb must be 1..1048576");
     return JWTS_OK;
 }
 

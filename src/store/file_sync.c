@@ -44,7 +44,8 @@ static bool wait_or_stop(file_store *fs, int64_t ms)
     int64_t ns = until.tv_nsec + (ms % 1000) * 1000000;
     until.tv_sec += ms / 1000 + ns / 1000000000;
     until.tv_nsec = ns % 1000000000;
-    while (!fs->bg_stop && pthread_cond_timedwait(&fs->bg_cond, &fs->bg_lock, &until) == 0) {}
+    while (!fs->bg_stop && pthread_cond_timedwait(&fs->bg_cond, &fs->bg_lock, &until) == 0) {
+    }
     return fs->bg_stop;
 }
 

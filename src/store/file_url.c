@@ -14,7 +14,10 @@
 #define SCHEME "file://"
 #define PATH_MAX_BYTES 4000
 
-bool jwts_file_url_is(const char *url) { return url && strncmp(url, SCHEME, strlen(SCHEME)) == 0; }
+bool jwts_file_url_is(const char *url)
+{
+    return url && strncmp(url, SCHEME, strlen(SCHEME)) == 0;
+}
 
 static int hex(char c)
 {
@@ -69,23 +72,37 @@ static const struct {
 static jwts_err set_option(opt_id id, const char *v, jwts_file_options *o)
 {
     if (id == O_SYNC) {
-        if (strcmp(v, "full") == 0) o->sync = JWTS_FILE_SYNC_FULL;
-        else if (strcmp(v, "group") == 0) o->sync = JWTS_FILE_SYNC_GROUP;
-        else return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: option sync: full or group");
+        if (strcmp(v, "full") == 0)
+            o->sync = JWTS_FILE_SYNC_FULL;
+        else if (strcmp(v, "group") == 0)
+            o->sync = JWTS_FILE_SYNC_GROUP;
+        else
+            return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: option sync: full or group");
         return JWTS_OK;
     }
     char *end = NULL;
     long long n = *v >= '0' && *v <= '9' && strlen(v) <= 12 ? strtoll(v, &end, 10) : -1;
     if (!end || *end || n < OPTS[id].min || n > OPTS[id].max)
-        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: option %s: a whole number from %lld to %lld", OPTS[id].name,
-                         OPTS[id].min, OPTS[id].max);
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: option %s: a whole number from %lld to %lld",
+                         OPTS[id].name, OPTS[id].min, OPTS[id].max);
     switch (id) {
-    case O_WINDOW: o->sync_window_ms = n; break;
-    case O_MAP: o->map_size_mb = (size_t)n; break;
-    case O_MAX: o->max_sessions = (size_t)n; break;
-    case O_SWEEP_INTERVAL: o->sweep_interval_ms = n ? n : -1; break;
-    case O_SWEEP_BATCH: o->sweep_batch = (size_t)n; break;
-    default: break;
+    case O_WINDOW:
+        o->sync_window_ms = n;
+        break;
+    case O_MAP:
+        o->map_size_mb = (size_t)n;
+        break;
+    case O_MAX:
+        o->max_sessions = (size_t)n;
+        break;
+    case O_SWEEP_INTERVAL:
+        o->sweep_interval_ms = n ? n : -1;
+        break;
+    case O_SWEEP_BATCH:
+        o->sweep_batch = (size_t)n;
+        break;
+    default:
+        break;
     }
     return JWTS_OK;
 }
@@ -103,8 +120,9 @@ static jwts_err parse_pair(const char *pair, size_t n, bool seen[O__COUNT], jwts
         for (int i = 0; i < shown; i++)
             if (!((pair[i] >= 'a' && pair[i] <= 'z') || (pair[i] >= '0' && pair[i] <= '9') || pair[i] == '_'))
                 shown = i; /* name what can be shown safely */
-        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: unknown option \"%.*s\" (sync, sync_window_ms, map_size_mb, "
-                                                  "max_sessions, sweep_interval_ms, sweep_batch)",
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT,
+                         "file url: unknown option \"%.*s\" (sync, sync_window_ms, map_size_mb, "
+                         "max_sessions, sweep_interval_ms, sweep_batch)",
                          shown, pair);
     }
     if (!eq) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: option %s has no value", OPTS[id].name);
@@ -124,10 +142,12 @@ jwts_err jwts_file_url_parse(const char *url, jwts_file_options *o, char **path)
     if (!jwts_file_url_is(url)) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: not a file:// URL");
     const char *p = url + strlen(SCHEME);
     if (*p != '/')
-        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: needs an absolute path with no host (file:///path/to/dir)");
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT,
+                         "file url: needs an absolute path with no host (file:///path/to/dir)");
     size_t plen = strcspn(p, "?#");
     if (p[plen] == '#') return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: a fragment (#) is not allowed");
-    if (plen > PATH_MAX_BYTES) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: path longer than %d bytes", PATH_MAX_BYTES);
+    if (plen > PATH_MAX_BYTES)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: path longer than %d bytes", PATH_MAX_BYTES);
     jwts_err rc = JWTS_OK;
     char *dir = decode(p, plen, "path", &rc);
     if (!dir) return rc;
@@ -138,8 +158,10 @@ jwts_err jwts_file_url_parse(const char *url, jwts_file_options *o, char **path)
     const char *q = p[plen] == '?' ? p + plen + 1 : p + plen;
     while (!rc && *q) {
         size_t n = strcspn(q, "&");
-        if (n == 0) rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: empty option in the query");
-        else rc = parse_pair(q, n, seen, o);
+        if (n == 0)
+            rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: empty option in the query");
+        else
+            rc = parse_pair(q, n, seen, o);
         q += n;
         if (*q == '&') q++;
     }

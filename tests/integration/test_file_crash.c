@@ -79,8 +79,12 @@ static void *write_loop(void *arg)
         snprintf(user, sizeof user, "crash-%u", (i * 7 + (unsigned)w->n) % USERS);
         if (jwts_session_id_new(sid)) _exit(5);
         int64_t now = jwts_now_ms();
-        jwts_session s = {.user_id = user, .session_id = sid, .created_at_ms = now, .updated_at_ms = now,
-                          .expires_at_ms = now + 3600000, .last_seen_ms = now,
+        jwts_session s = {.user_id = user,
+                          .session_id = sid,
+                          .created_at_ms = now,
+                          .updated_at_ms = now,
+                          .expires_at_ms = now + 3600000,
+                          .last_seen_ms = now,
                           .metadata = "{\"device\":\"crash-test\",\"pad\":\"0123456789abcdef0123456789abcdef\"}"};
         jwts_err rc = jwts_store_set(w->st, NULL, &s, 3600000);
         if (rc) {
@@ -131,9 +135,15 @@ static void log_add(log_t *l, const rec *r)
     l->r[l->n++] = *r;
 }
 
-static int by_sid(const void *a, const void *b) { return strcmp(((const rec *)a)->sid, ((const rec *)b)->sid); }
+static int by_sid(const void *a, const void *b)
+{
+    return strcmp(((const rec *)a)->sid, ((const rec *)b)->sid);
+}
 
-static int64_t mono_ms(void) { return jwts_monotonic_ns() / 1000000; }
+static int64_t mono_ms(void)
+{
+    return jwts_monotonic_ns() / 1000000;
+}
 
 /* Run one child on url for kill_after_ms, kill -9 it, and add what it acknowledged to the logs. */
 static void run_round(const char *url, int kill_after_ms, log_t *sets, log_t *dels, log_t *intents)
@@ -234,9 +244,12 @@ static void check_round(const char *url, const char *dir, log_t *sets, log_t *de
         rc = jwts_store_get(st, NULL, &(jwts_session_key){s->user, s->sid}, &got);
         jwts_session_free(got);
         CHECK(rc == JWTS_OK || rc == JWTS_E_NOT_FOUND, "get: %s: %s", jwts_errname(rc), jwts_errdetail());
-        if (deleting) maybe++;
-        else if (deleted) resurrected += rc == JWTS_OK;
-        else lost += rc != JWTS_OK;
+        if (deleting)
+            maybe++;
+        else if (deleted)
+            resurrected += rc == JWTS_OK;
+        else
+            lost += rc != JWTS_OK;
         present += rc == JWTS_OK;
     }
     size_t count = 0;
@@ -247,8 +260,8 @@ static void check_round(const char *url, const char *dir, log_t *sets, log_t *de
     /* beyond the acknowledged: at most one unacknowledged set per writer per round */
     CHECK(count + maybe >= live && count <= live + (size_t)WRITERS * (size_t)(round + 1),
           "round %d: %zu sessions stored, %zu acknowledged live", round, count, live);
-    printf("round %d: %zu sets and %zu deletes acknowledged so far, %zu sessions stored, all present\n", round,
-           sets->n, dels->n, count);
+    printf("round %d: %zu sets and %zu deletes acknowledged so far, %zu sessions stored, all present\n", round, sets->n,
+           dels->n, count);
     /* a delete started but not acknowledged: whatever happened is now known */
     for (size_t i = 0; i < intents->n; i++) {
         if (bsearch(&intents->r[i], dels->r, dels->n, sizeof *dels->r, by_sid)) continue;
@@ -266,7 +279,10 @@ static void check_round(const char *url, const char *dir, log_t *sets, log_t *de
     intents->n = 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) { return remove(path); }
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
 
 int main(void)
 {
@@ -285,7 +301,9 @@ int main(void)
     CHECK(sets.n > 0, "the child acknowledged nothing");
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(sets.r), free(dels.r), free(intents.r);
-    if (failures) fprintf(stderr, "test_file_crash: %d check(s) failed\n", failures);
-    else printf("test_file_crash: %d rounds of kill -9, nothing acknowledged lost, file consistent\n", ROUNDS);
+    if (failures)
+        fprintf(stderr, "test_file_crash: %d check(s) failed\n", failures);
+    else
+        printf("test_file_crash: %d rounds of kill -9, nothing acknowledged lost, file consistent\n", ROUNDS);
     return failures != 0;
 }

@@ -36,7 +36,10 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-static void rm_tree(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
+static void rm_tree(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
 
 /* A new directory path (not created) under base_dir. */
 static void fresh_dir(char *out, size_t cap)
@@ -54,14 +57,22 @@ static jwts_err open_fresh(void *arg, jwts_store **out)
 
 /* A clock the test moves by hand. */
 static int64_t fake_now = 1700000000000;
-static int64_t fake_clock(void *arg) { return __atomic_load_n((int64_t *)arg, __ATOMIC_SEQ_CST); }
+static int64_t fake_clock(void *arg)
+{
+    return __atomic_load_n((int64_t *)arg, __ATOMIC_SEQ_CST);
+}
 static const jwts_clock FAKE = {fake_clock, &fake_now};
 
 static jwts_session session_at(const char *user, char id[JWTS_SESSION_ID_LEN + 1], int64_t now, const char *meta)
 {
     assert_int_equal(jwts_session_id_new(id), JWTS_OK);
-    jwts_session s = {.user_id = user, .session_id = id, .created_at_ms = now, .updated_at_ms = now,
-                      .expires_at_ms = now + 3600000, .last_seen_ms = now, .metadata = meta};
+    jwts_session s = {.user_id = user,
+                      .session_id = id,
+                      .created_at_ms = now,
+                      .updated_at_ms = now,
+                      .expires_at_ms = now + 3600000,
+                      .last_seen_ms = now,
+                      .metadata = meta};
     assert_int_equal(jwts_random_bytes(s.refresh.current_hash, JWTS_REFRESH_HASH_LEN), JWTS_OK);
     return s;
 }
@@ -111,7 +122,8 @@ static void sessions_survive_reopening(void **state)
     jwts_session_list list;
     assert_int_equal(jwts_store_list_user(st, NULL, "reopen-b", &list), JWTS_OK);
     assert_int_equal(list.count, 10);
-    for (size_t i = 1; i < list.count; i++) assert_true(list.items[i - 1]->created_at_ms <= list.items[i]->created_at_ms);
+    for (size_t i = 1; i < list.count; i++)
+        assert_true(list.items[i - 1]->created_at_ms <= list.items[i]->created_at_ms);
     jwts_session_list_free(&list);
     size_t n = 0;
     assert_int_equal(jwts_store_count(st, &n), JWTS_OK);
@@ -237,8 +249,10 @@ static void bad_urls_are_refused(void **state)
     struct stat sb;
     assert_int_not_equal(stat(dir, &sb), 0); /* nothing was created by a refused URL */
     /* every option at once is accepted */
-    snprintf(url, sizeof url, "file://%s?sync=group&sync_window_ms=5&map_size_mb=64&max_sessions=100&"
-                              "sweep_interval_ms=0&sweep_batch=7", dir);
+    snprintf(url, sizeof url,
+             "file://%s?sync=group&sync_window_ms=5&map_size_mb=64&max_sessions=100&"
+             "sweep_interval_ms=0&sweep_batch=7",
+             dir);
     assert_int_equal(jwts_store_open(url, NULL, &st), JWTS_OK);
     jwts_store_free(st);
 }
@@ -348,7 +362,8 @@ static void full_disk_gives_unavailable_and_loses_nothing(void **state)
     jwts_store *st = open_dir(dir, "?map_size_mb=64");
     size_t acked = 0;
     jwts_err rc = fill_until_full(st, "diskfull", ids, 2000, &acked, meta);
-    if (rc != JWTS_E_UNAVAILABLE) fail_msg("expected JWTS_E_UNAVAILABLE, got %s: %s", jwts_errname(rc), jwts_errdetail());
+    if (rc != JWTS_E_UNAVAILABLE)
+        fail_msg("expected JWTS_E_UNAVAILABLE, got %s: %s", jwts_errname(rc), jwts_errdetail());
     assert_non_null(strstr(jwts_errdetail(), "no space left"));
     assert_true(acked > 10);
     /* it keeps failing cleanly, and reads still work */
@@ -384,7 +399,8 @@ static void assert_refused(const char *dir, jwts_err want, const char *detail)
     snprintf(url, sizeof url, "file://%s", dir);
     jwts_store *st = (jwts_store *)1;
     jwts_err rc = jwts_store_open(url, NULL, &st);
-    if (rc != want) fail_msg("%s: expected %s, got %s: %s", dir, jwts_errname(want), jwts_errname(rc), jwts_errdetail());
+    if (rc != want)
+        fail_msg("%s: expected %s, got %s: %s", dir, jwts_errname(want), jwts_errname(rc), jwts_errdetail());
     assert_null(st);
     if (!strstr(jwts_errdetail(), detail)) fail_msg("detail \"%s\" lacks \"%s\"", jwts_errdetail(), detail);
 }
@@ -509,7 +525,8 @@ static void damaged_record_is_malformed_not_a_crash(void **state)
     char dir[300], id[JWTS_SESSION_ID_LEN + 1], keep_id[JWTS_SESSION_ID_LEN + 1];
     fresh_dir(dir, sizeof dir);
     jwts_store *st = open_dir(dir, NULL);
-    jwts_session s = session_at("damaged", id, jwts_now_ms(), NULL), keep = session_at("intact", keep_id, jwts_now_ms(), NULL);
+    jwts_session s = session_at("damaged", id, jwts_now_ms(), NULL),
+                 keep = session_at("intact", keep_id, jwts_now_ms(), NULL);
     assert_int_equal(jwts_store_set(st, NULL, &s, 3600000), JWTS_OK);
     assert_int_equal(jwts_store_set(st, NULL, &keep, 3600000), JWTS_OK);
     jwts_store_free(st);
@@ -552,8 +569,8 @@ int main(void)
     snprintf(base_dir, sizeof base_dir, "%s", tmpl);
     int failed = 0;
     jwts_conformance_target full = {.name = "file sync=full", .open = open_fresh, .lazy_expiry_only = true};
-    jwts_conformance_target group = {.name = "file sync=group", .open = open_fresh, .arg = (void *)1,
-                                     .lazy_expiry_only = true};
+    jwts_conformance_target group = {
+        .name = "file sync=group", .open = open_fresh, .arg = (void *)1, .lazy_expiry_only = true};
     failed += jwts_store_conformance_run(&full);
     failed += jwts_store_conformance_run(&group);
     jwts_manager_target m = {.name = "file", .open = open_fresh};

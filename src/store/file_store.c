@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,6 +40,13 @@ static file_store *from_base(jwts_store *st)
 static int64_t now_ms(const file_store *fs)
 {
     return jwts_clock_now_ms(fs->opts.clock);
+}
+
+/* The deadline ttl_ms from now, saturating (a huge TTL must not overflow). */
+static int64_t deadline_after(const file_store *fs, int64_t ttl_ms)
+{
+    int64_t now = now_ms(fs);
+    return ttl_ms > INT64_MAX - now ? INT64_MAX : now + ttl_ms;
 }
 
 static jwts_err not_found(void)
@@ -135,7 +143,7 @@ static jwts_err put_one(file_store *fs, MDB_txn *txn, const jwts_session *s, int
     int64_t old_deadline = found ? jwts_file_value_deadline(&v) : -1;
     if (!rc && !found) rc = reserve(fs, txn);
     if (rc) return rc;
-    int lrc = jwts_file_put(fs, txn, &key, s, now_ms(fs) + ttl_ms, old_deadline);
+    int lrc = jwts_file_put(fs, txn, &key, s, deadline_after(fs, ttl_ms), old_deadline);
     return lrc ? jwts_file_fail(fs, lrc, "write") : JWTS_OK;
 }
 
@@ -392,7 +400,7 @@ static jwts_err apply_change(file_store *fs, change *c, jwts_session **cur_out)
     jwts_err decided = rc ? rc : c->fn(c, cur, &next);
     bool write = decided == JWTS_OK;
     if (write) {
-        int lrc = jwts_file_put(fs, txn, &key, next ? next : cur, now_ms(fs) + c->ttl_ms, old_deadline);
+        int lrc = jwts_file_put(fs, txn, &key, next ? next : cur, deadline_after(fs, c->ttl_ms), old_deadline);
         if (lrc) rc = jwts_file_fail(fs, lrc, "write");
     }
     rc = write_end(fs, txn, rc, write);

@@ -549,6 +549,19 @@ static void damaged_record_is_malformed_not_a_crash(void **state)
     jwts_store_free(st);
 }
 
+static void huge_ttl_saturates(void **state)
+{
+    jwts_store *st;
+    assert_int_equal(open_fresh(NULL, &st), JWTS_OK);
+    char id[JWTS_SESSION_ID_LEN + 1];
+    jwts_session s = session_at("forever", id, jwts_now_ms(), NULL);
+    assert_int_equal(jwts_store_set(st, NULL, &s, INT64_MAX), JWTS_OK);
+    assert_int_equal(jwts_store_touch(st, NULL, &(jwts_session_key){"forever", id}, 1, 0, INT64_MAX - 1), JWTS_OK);
+    s.last_seen_ms = 1;
+    assert_has(st, &s);
+    jwts_store_free(st);
+}
+
 static void closed_store_refuses_calls(void **state)
 {
     jwts_store *st;
@@ -589,6 +602,7 @@ int main(void)
         cmocka_unit_test(foreign_database_is_refused_and_untouched),
         cmocka_unit_test(newer_format_is_refused),
         cmocka_unit_test(damaged_record_is_malformed_not_a_crash),
+        cmocka_unit_test(huge_ttl_saturates),
         cmocka_unit_test(closed_store_refuses_calls),
     };
     failed += cmocka_run_group_tests_name("file store", tests, NULL, NULL);

@@ -2,7 +2,9 @@
  * test_file_crash.c - kill -9 of a process writing to the file store under load, five rounds on
  * one directory (sync=full and sync=group alternating): after each, every session the child
  * acknowledged is there, every delete it acknowledged stayed deleted, and the file is consistent
- * (each session has exactly its expiry index entry and nothing else is indexed).
+ * (each session has exactly its expiry index entry and nothing else is indexed). In rounds 2 and
+ * 4 this process keeps the store open while the child writes and dies, then writes itself: LMDB's
+ * robust writer mutex must recover from a holder killed mid-transaction.
  *
  * The child runs two writer threads (sets, and deletes of its own earlier sessions) and reports
  * on a pipe, after each call returned JWTS_OK, what was acknowledged (one 64-byte record a write,
@@ -152,9 +154,12 @@ static void run_round(const char *url, int kill_after_ms, log_t *sets, log_t *de
     if (pipe(p) != 0) abort();
     fflush(NULL);
     pid_t pid = fork();
-    if (pid == 0) {
+    if (pid == 0) { /* a fresh process image: LMDB must not be used across fork() */
         close(p[0]);
-        child_main(url, p[1]);
+        char fd[16];
+        snprintf(fd, sizeof fd, "%d", p[1]);
+        execl("/proc/self/exe", "test_file_crash", "--child", url, fd, (char *)NULL);
+        _exit(127);
     }
     close(p[1]);
     int64_t kill_at = mono_ms() + kill_after_ms;
@@ -226,15 +231,35 @@ static void check_consistent(const char *dir)
     mdb_env_close(env);
 }
 
-/* After a round: every acknowledged set not deleted since is there; acknowledged deletes stay. */
-static void check_round(const char *url, const char *dir, log_t *sets, log_t *dels, log_t *intents, int round)
+/* After a round: every acknowledged set not deleted since is there; acknowledged deletes stay.
+ * held: the parent's handle that stayed open beside the child (NULL: reopen, as after a restart);
+ * the parent then also writes, which needs the writer lock the killed child may have held. */
+static void check_round(jwts_store *held, const char *url, const char *dir, log_t *sets, log_t *dels, log_t *intents,
+                        int round)
 {
+    jwts_store *st = held;
+    jwts_err rc = JWTS_OK;
+    if (held) {
+        rec r = {.op = 'S', .user = "beside"};
+        int64_t now = jwts_now_ms();
+        CHECK(jwts_session_id_new(r.sid) == JWTS_OK, "session id");
+        jwts_session s = {.user_id = r.user,
+                          .session_id = r.sid,
+                          .created_at_ms = now,
+                          .updated_at_ms = now,
+                          .expires_at_ms = now + 3600000,
+                          .last_seen_ms = now};
+        rc = jwts_store_set(held, NULL, &s, 3600000);
+        CHECK(rc == JWTS_OK, "round %d: a write beside the killed child: %s: %s", round, jwts_errname(rc),
+              jwts_errdetail());
+        if (!rc) log_add(sets, &r);
+    } else {
+        rc = jwts_store_open(url, NULL, &st);
+        CHECK(rc == JWTS_OK, "reopen after round %d: %s: %s", round, jwts_errname(rc), jwts_errdetail());
+        if (rc) return;
+    }
     qsort(dels->r, dels->n, sizeof *dels->r, by_sid);
     qsort(intents->r, intents->n, sizeof *intents->r, by_sid);
-    jwts_store *st;
-    jwts_err rc = jwts_store_open(url, NULL, &st);
-    CHECK(rc == JWTS_OK, "reopen after round %d: %s: %s", round, jwts_errname(rc), jwts_errdetail());
-    if (rc) return;
     size_t present = 0, lost = 0, resurrected = 0, maybe = 0;
     for (size_t i = 0; i < sets->n; i++) {
         const rec *s = &sets->r[i];
@@ -260,8 +285,8 @@ static void check_round(const char *url, const char *dir, log_t *sets, log_t *de
     /* beyond the acknowledged: at most one unacknowledged set per writer per round */
     CHECK(count + maybe >= live && count <= live + (size_t)WRITERS * (size_t)(round + 1),
           "round %d: %zu sessions stored, %zu acknowledged live", round, count, live);
-    printf("round %d: %zu sets and %zu deletes acknowledged so far, %zu sessions stored, all present\n", round, sets->n,
-           dels->n, count);
+    printf("round %d (%s): %zu sets and %zu deletes acknowledged so far, %zu sessions stored, all present\n", round,
+           held ? "store open beside the child" : "reopened", sets->n, dels->n, count);
     /* a delete started but not acknowledged: whatever happened is now known */
     for (size_t i = 0; i < intents->n; i++) {
         if (bsearch(&intents->r[i], dels->r, dels->n, sizeof *dels->r, by_sid)) continue;
@@ -284,8 +309,9 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--child") == 0) child_main(argv[2], atoi(argv[3]));
     char dir[] = "/tmp/jwts-file-crash-XXXXXX";
     if (!mkdtemp(dir)) return 1;
     char store_dir[128];
@@ -295,8 +321,17 @@ int main(void)
     for (int round = 0; round < ROUNDS && !failures; round++) {
         char url[256];
         snprintf(url, sizeof url, "file://%s?%s", store_dir, round % 2 ? "sync=group&sync_window_ms=50" : "sync=full");
+        /* rounds 2 and 4: this process keeps the store open while the child writes and dies (the
+         * CLI killed beside a running daemon); no threads of ours run when the child is forked */
+        jwts_store *held = NULL;
+        if (round == 2 || round == 4) {
+            char mine[256];
+            snprintf(mine, sizeof mine, "file://%s?sweep_interval_ms=0", store_dir);
+            jwts_err rc = jwts_store_open(mine, NULL, &held);
+            CHECK(rc == JWTS_OK, "open beside: %s: %s", jwts_errname(rc), jwts_errdetail());
+        }
         run_round(url, 150 + (int)(rand_r(&seed) % 300), &sets, &dels, &intents);
-        check_round(url, store_dir, &sets, &dels, &intents, round);
+        check_round(held, url, store_dir, &sets, &dels, &intents, round);
     }
     CHECK(sets.n > 0, "the child acknowledged nothing");
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

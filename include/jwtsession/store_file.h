@@ -17,8 +17,9 @@
  *   sync=full|group        full (default): every acknowledged write is fsynced before the call
  *                          returns; group: writes are acknowledged once in the OS page cache and
  *                          a flusher fsyncs every sync_window_ms, so an OS crash or power loss
- *                          loses at most the writes of the last window (a killed process loses
- *                          nothing in either mode)
+ *                          loses at most the writes of the last window (and may damage the file
+ *                          on a filesystem that reorders writes; docs/file-store.md); a killed
+ *                          process loses nothing in either mode
  *   sync_window_ms=N       the group commit window, 1..60000 (default 100)
  *   map_size_mb=N          the most the data file may grow to, 1..1048576 (default 1024); a write
  *                          beyond it is JWTS_E_LIMIT. Every process sharing a directory should

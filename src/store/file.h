@@ -6,6 +6,7 @@
  *                   LMDB and errno failures to jwts_err; the pool of read transactions
  *   file_records.c  keys and values: (user, session) keys, the expiry index, records, the sweep
  *   file_sync.c     the background threads: expiry sweep and the group-commit flusher
+ *   file_claim.c    one handle per directory per process (the process-wide list of open ones)
  *   file_store.c    the jwts_store vtable and jwts_store_file_new
  *
  * Tables (LMDB named databases):
@@ -21,6 +22,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "jwtsession/store_file.h"
 
@@ -47,6 +49,10 @@ typedef struct file_store {
     bool bg_stop;
     pthread_t sweeper, flusher;
     bool sweeper_running, flusher_running;
+    /* this process's claim on the directory (file_claim.c) */
+    dev_t dev;
+    ino_t ino;
+    bool claimed;
 } file_store;
 
 /* ---- file_url.c ---------------------------------------------------------------------------- */
@@ -103,6 +109,15 @@ int jwts_file_remove(file_store *fs, MDB_txn *txn, const MDB_val *key, int64_t o
 /* Remove up to max (0: no limit) sessions whose deadline is <= now_ms, from the front of the
  * expiry index; *removed counts them. An LMDB code (0 on success). */
 int jwts_file_sweep_txn(file_store *fs, MDB_txn *txn, int64_t now_ms, size_t max, size_t *removed);
+
+/* ---- file_claim.c -------------------------------------------------------------------------- */
+
+/* Claim fs->path's directory for this process (sets dev, ino, claimed); JWTS_E_UNAVAILABLE when
+ * it is already open here. */
+jwts_err jwts_file_claim(file_store *fs);
+
+/* Give the claim back (if fs holds one). */
+void jwts_file_release(file_store *fs);
 
 /* ---- file_sync.c --------------------------------------------------------------------------- */
 

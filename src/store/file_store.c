@@ -10,18 +10,12 @@
  * replaces or removes it; the sweep (file_sync.c) removes the rest from the front of the expiry
  * index. max_sessions counts the entries of the sessions table; when it is reached up to
  * sweep_batch expired ones are removed first (again from the front of the index only).
- *
- * One handle per directory per process: LMDB's locks are per process (POSIX record locks on
- * lock.mdb), and closing a second handle would drop them under the first. A process-wide list of
- * open directories (by device and inode, under a mutex: the store's one global state) refuses a
- * second open with JWTS_E_UNAVAILABLE.
+ * One handle per directory per process (file_claim.c).
  */
-#include <errno.h>
 #include <openssl/crypto.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/fail.h"
 #include "store/file.h"
@@ -509,68 +503,11 @@ static jwts_err fs_cleanup(jwts_store *st, const jwts_ctx *ctx, size_t *removed)
     return rc;
 }
 
-/* ---- the process's open directories ---------------------------------------------------------- */
-
-typedef struct open_dir {
-    dev_t dev;
-    ino_t ino;
-    struct open_dir *next;
-} open_dir;
-
-static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-static open_dir *open_dirs;
-
-/* Claim fs->path's directory for this process; JWTS_E_UNAVAILABLE when it is already open here. */
-static jwts_err claim_dir(file_store *fs, dev_t *dev, ino_t *ino)
-{
-    struct stat st;
-    if (stat(fs->path, &st) != 0) return jwts_file_fail(fs, errno, "cannot read the directory");
-    *dev = st.st_dev, *ino = st.st_ino;
-    jwts_err rc = JWTS_OK;
-    pthread_mutex_lock(&open_lock);
-    for (open_dir *d = open_dirs; d && !rc; d = d->next)
-        if (d->dev == st.st_dev && d->ino == st.st_ino)
-            rc = jwts_fail(JWTS_E_UNAVAILABLE,
-                           "file store %.100s: already open in this process (one handle per "
-                           "directory per process)",
-                           fs->path);
-    open_dir *d = rc ? NULL : malloc(sizeof *d);
-    if (!rc && !d) rc = jwts_fail(JWTS_E_NO_MEMORY, "file store: out of memory");
-    if (d) {
-        *d = (open_dir){st.st_dev, st.st_ino, open_dirs};
-        open_dirs = d;
-    }
-    pthread_mutex_unlock(&open_lock);
-    return rc;
-}
-
-static void release_dir(dev_t dev, ino_t ino)
-{
-    pthread_mutex_lock(&open_lock);
-    for (open_dir **link = &open_dirs; *link; link = &(*link)->next) {
-        if ((*link)->dev == dev && (*link)->ino == ino) {
-            open_dir *d = *link;
-            *link = d->next;
-            free(d);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&open_lock);
-}
-
 /* ---- lifetime -------------------------------------------------------------------------------- */
-
-typedef struct file_handle {
-    file_store fs;
-    dev_t dev;
-    ino_t ino;
-    bool claimed;
-} file_handle;
 
 static void fs_close(jwts_store *st)
 {
-    file_handle *h = (file_handle *)st;
-    file_store *fs = &h->fs;
+    file_store *fs = from_base(st);
     pthread_rwlock_wrlock(&fs->gate); /* waits for the calls in flight */
     bool was = fs->closed;
     fs->closed = true;
@@ -578,8 +515,7 @@ static void fs_close(jwts_store *st)
     if (was) return;
     jwts_file_threads_stop(fs);
     jwts_file_env_close(fs);
-    if (h->claimed) release_dir(h->dev, h->ino);
-    h->claimed = false;
+    jwts_file_release(fs);
 }
 
 static void fs_destroy(jwts_store *st)
@@ -644,9 +580,8 @@ jwts_err jwts_store_file_new(const jwts_file_options *opts, jwts_store **out)
 {
     if (!out || !opts) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file store: NULL options or out");
     *out = NULL;
-    file_handle *h = calloc(1, sizeof *h);
-    if (!h) return jwts_fail(JWTS_E_NO_MEMORY, "file store: out of memory");
-    file_store *fs = &h->fs;
+    file_store *fs = calloc(1, sizeof *fs);
+    if (!fs) return jwts_fail(JWTS_E_NO_MEMORY, "file store: out of memory");
     fs->base.ops = &FILE_OPS;
     pthread_rwlock_init(&fs->gate, NULL);
     pthread_mutex_init(&fs->pool_lock, NULL);
@@ -658,8 +593,7 @@ jwts_err jwts_store_file_new(const jwts_file_options *opts, jwts_store **out)
     pthread_mutex_init(&fs->bg_lock, NULL);
     jwts_err rc = resolve_options(opts, &fs->opts, &fs->path);
     if (!rc) rc = jwts_file_dir_make(fs);
-    if (!rc) rc = claim_dir(fs, &h->dev, &h->ino); /* before LMDB opens it a second time here */
-    h->claimed = rc == JWTS_OK;
+    if (!rc) rc = jwts_file_claim(fs); /* before LMDB could open it a second time here */
     if (!rc) rc = jwts_file_env_open(fs);
     if (!rc) rc = jwts_file_threads_start(fs);
     if (rc) {

@@ -15,8 +15,11 @@ build: deps
 	@cmake --build $(BUILD) -j$(JOBS)
 
 # The main job: jwtsessiond on 127.0.0.1:8080 (memory store), with a curl quickstart to paste.
+# `make run STORE=file`: the file store and a kept signing key under $(BUILD)/quickstart-state,
+# so sessions survive a restart.
+STORE ?= memory
 run: build
-	@daemon/quickstart.sh $(BUILD)/daemon/jwtsessiond
+	@STORE=$(STORE) daemon/quickstart.sh $(BUILD)/daemon/jwtsessiond
 
 # Every test suite. scripts/check-suites.sh first: the registered tests must match
 # tests/suites.list label by label, so a renamed or dropped suite fails instead of vanishing;

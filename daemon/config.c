@@ -43,12 +43,14 @@ static const opt opts[] = {
     {"listen", K_STR, OFF(listen), "127.0.0.1:8080", NULL, "ADDR:PORT",
      "address and port to listen on ([v6]:port for IPv6; port 0 picks a free one)"},
     {"store", K_STR, OFF(store), "memory", NULL, "URL",
-     "session store: memory | redis[s]://[[user]:password@]host[:port][/db] | unix:///path |\n"
-     "redis[s]-cluster://host:port[,host:port...] | redis[s]-sentinel://host:port[,...]/master[/db]\n"
-     "(rediss: TLS), then ?name=value&... options: connect_timeout, command_timeout (default\n"
-     "--request-timeout), pool_size, key_prefix, db, pipeline, pipeline_connections,\n"
-     "wait_replicas, wait_timeout, sentinel_user, sentinel_password; TLS: tls_ca, tls_ca_dir,\n"
-     "tls_cert, tls_key, tls_server_name, tls_insecure. See docs/redis.md"},
+     "session store: memory | file:///dir | redis[s]://[[user]:password@]host[:port][/db] |\n"
+     "unix:///path | redis[s]-cluster://host:port[,host:port...] |\n"
+     "redis[s]-sentinel://host:port[,...]/master[/db] (rediss: TLS), then ?name=value&... options.\n"
+     "file (on disk, survives restarts; docs/file-store.md): sync=full|group, sync_window_ms,\n"
+     "map_size_mb, max_sessions, sweep_interval_ms, sweep_batch. Redis: connect_timeout,\n"
+     "command_timeout (default --request-timeout), pool_size, key_prefix, db, pipeline,\n"
+     "pipeline_connections, wait_replicas, wait_timeout, sentinel_user, sentinel_password; TLS:\n"
+     "tls_ca, tls_ca_dir, tls_cert, tls_key, tls_server_name, tls_insecure. See docs/redis.md"},
     {"key", K_STR, OFF(key_file), NULL, NULL, "FILE",
      "signing keys: a JWK, a JWKS (several keys = rotation; its first signing key is active) or PEM;\n"
      "unset: an HS256 key is generated at start and tokens die with the process"},

@@ -16,15 +16,17 @@
 #include "daemon.h"
 
 /* The store --store names, through the library's one opener (every URL form and its query
- * options); the request timeout is the default bound of each store call. A shared store gets the
- * near cache unless --cache=false (it fails closed, so it is on by default). */
+ * options); the request timeout is the default bound of each store call. A shared (Redis) store
+ * gets the near cache unless --cache=false (it fails closed, so it is on by default); the memory
+ * and file stores are local and need none. */
 static bool open_store(jwtsd_server *srv, jwts_store **out, char *err, size_t errlen)
 {
     const jwtsd_config *cfg = srv->cfg;
     jwts_store_open_options so = {.command_timeout_ms = cfg->request_timeout_ms,
                                   .memory_max_sessions = (size_t)cfg->memory_max_sessions};
     jwts_err rc = jwts_store_open(cfg->store, &so, out);
-    if (rc == JWTS_OK && cfg->cache && strncmp(cfg->store, "memory", 6) != 0) {
+    bool local = rc == JWTS_OK && (strcmp(jwts_store_name(*out), "memory") == 0 || strcmp(jwts_store_name(*out), "file") == 0);
+    if (rc == JWTS_OK && cfg->cache && !local) {
         jwts_redis_cache_options co = {.enabled = true,
                                        .max_entries = (size_t)cfg->cache_max_entries,
                                        .max_stale_ms = cfg->cache_max_stale_ms,

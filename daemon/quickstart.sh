@@ -1,7 +1,11 @@
 #!/bin/sh
 # quickstart.sh JWTSESSIOND - `make run`: start jwtsessiond on 127.0.0.1:8080 (JWTSESSION_LISTEN
-# overrides) with the memory store and a fresh admin key, after printing curl commands that work
-# when pasted into another terminal. Ctrl-C stops it (SIGINT: graceful shutdown).
+# overrides) with a fresh admin key, after printing curl commands that work when pasted into
+# another terminal. Ctrl-C stops it (SIGINT: graceful shutdown).
+# STORE=memory (default): the memory store and a generated signing key, both gone at exit.
+# STORE=file (`make run STORE=file`): the file store in $STATE/sessions and a signing key kept in
+# $STATE/key.jwk (made once with the CLI), so sessions and their tokens survive a restart;
+# STATE defaults to quickstart-state next to the build's daemon/ directory.
 set -eu
 bin=${1:-build/daemon/jwtsessiond}
 listen=${JWTSESSION_LISTEN:-127.0.0.1:8080}
@@ -9,8 +13,29 @@ url="http://$listen"
 admin_key=${JWTSESSION_ADMIN_KEY:-dev-$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')}
 tmp=${TMPDIR:-/tmp}/jwtsession-quickstart.json
 
+case ${STORE:-memory} in
+memory)
+  store=${JWTSESSION_STORE:-memory}
+  what="$store store, a generated signing key (tokens die with the process)"
+  ;;
+file)
+  build_dir=$(cd "$(dirname "$bin")/.." && pwd)
+  state=${STATE:-$build_dir/quickstart-state}
+  mkdir -p "$state"
+  state=$(cd "$state" && pwd)
+  [ -f "$state/key.jwk" ] || "$build_dir/cli/jwtsession" keygen --alg ES256 --out "$state/key.jwk" >/dev/null
+  store="file://$state/sessions"
+  export JWTSESSION_KEY="$state/key.jwk"
+  what="file store $store and signing key $JWTSESSION_KEY (sessions and tokens survive a restart)"
+  ;;
+*)
+  echo "quickstart: STORE must be memory or file" >&2
+  exit 2
+  ;;
+esac
+
 cat <<EOF
-jwtsessiond on $url - memory store, a generated signing key (tokens die with the process).
+jwtsessiond on $url - $what.
 Logs (JSON) follow below; Ctrl-C stops it. Paste these into another terminal:
 
   URL=$url ADMIN_KEY='$admin_key'
@@ -30,4 +55,4 @@ Logs (JSON) follow below; Ctrl-C stops it. Paste these into another terminal:
 API reference: docs/daemon.md. Options: $bin --help
 
 EOF
-JWTSESSION_ADMIN_KEY=$admin_key JWTSESSION_LISTEN=$listen exec "$bin"
+JWTSESSION_ADMIN_KEY=$admin_key JWTSESSION_LISTEN=$listen JWTSESSION_STORE=$store exec "$bin"

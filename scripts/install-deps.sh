@@ -7,7 +7,7 @@ PACKAGES=(
   # build
   build-essential cmake pkg-config clang libclang-rt-14-dev
   # libraries
-  libssl-dev libjansson-dev libhiredis-dev libcmocka-dev libcurl4-openssl-dev libsodium-dev
+  libssl-dev libjansson-dev libhiredis-dev libcmocka-dev libcurl4-openssl-dev libsodium-dev liblmdb-dev
   # real servers and tools used by tests and benchmarks
   redis-server redis-tools valgrind procps iproute2 prometheus
   # JOSE: libjwt (benchmark baseline), PyJWT and node (interop tests; npm ships with this nodejs)

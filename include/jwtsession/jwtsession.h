@@ -15,6 +15,7 @@
 #include "random.h"
 #include "session.h"
 #include "store.h"
+#include "store_file.h"
 #include "store_redis.h"
 #include "store_redis_cluster.h"
 #include "trace.h"

@@ -174,6 +174,10 @@ typedef struct jwts_store_open_options {
 /* The one way to open a store from a URL, used by the library's users, the CLI and jwtsessiond
  * (--store, JWTSESSION_STORE):
  *   "memory"                                                the in-memory store
+ *   "file:///path/to/dir[?opts]"                            the file store on disk (store_file.h:
+ *                                                           sync, sync_window_ms, map_size_mb,
+ *                                                           max_sessions, sweep_interval_ms,
+ *                                                           sweep_batch)
  *   "redis://[[user]:password@]host[:port][/db][?opts]"     Redis (see store_redis.h)
  *   "rediss://..."                                          Redis over TLS
  *   "unix:///path/to/redis.sock[?opts]"                     Redis over a unix socket
@@ -181,7 +185,7 @@ typedef struct jwts_store_open_options {
  *   "rediss-cluster://..."                                  Redis Cluster over TLS
  *   "redis-sentinel://host:port[,...]/master[/db][?opts]"   the master Redis Sentinel names
  *   "rediss-sentinel://..."                                 Sentinel and master over TLS
- * The query options (timeouts, pool size, pipelining, wait_replicas, TLS files, sentinel
+ * The Redis query options (timeouts, pool size, pipelining, wait_replicas, TLS files, sentinel
  * credentials) are listed in store_redis.h; an unknown one is JWTS_E_INVALID_ARGUMENT naming it.
  * opts may be NULL. JWTS_E_UNSUPPORTED for another scheme, JWTS_E_INVALID_ARGUMENT for a bad URL. */
 jwts_err jwts_store_open(const char *url, const jwts_store_open_options *opts, jwts_store **out);

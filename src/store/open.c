@@ -4,14 +4,17 @@
  *
  * The scheme picks the store; the URL's query options are applied by that store's constructor
  * (redis_query.c checks them), over the defaults passed here (the daemon's request timeout, the
- * memory store's capacity), so a URL means the same thing in every program.
+ * memory store's capacity), so a URL means the same thing in every program. file:// opens the
+ * file store (file_url.c checks its options).
  */
 #include <string.h>
 
 #include "core/fail.h"
 #include "jwtsession/store.h"
+#include "jwtsession/store_file.h"
 #include "jwtsession/store_redis.h"
 #include "jwtsession/store_redis_cluster.h"
+#include "store/file.h"
 #include "store/redis.h"
 
 jwts_err jwts_store_open(const char *url, const jwts_store_open_options *opts, jwts_store **out)
@@ -24,6 +27,10 @@ jwts_err jwts_store_open(const char *url, const jwts_store_open_options *opts, j
     if (strcmp(url, "memory") == 0 || strcmp(url, "memory://") == 0) {
         jwts_memory_options mo = {.max_sessions = d.memory_max_sessions};
         return jwts_store_memory_new(&mo, out);
+    }
+    if (jwts_file_url_is(url)) {
+        jwts_file_options fo = {.url = url};
+        return jwts_store_file_new(&fo, out);
     }
     redis_url_kind kind;
     bool tls;
@@ -51,7 +58,7 @@ jwts_err jwts_store_open(const char *url, const jwts_store_open_options *opts, j
     const char *colon = strstr(url, "://");
     int shown = colon && colon - url < 24 ? (int)(colon - url) : 0;
     return jwts_fail(JWTS_E_UNSUPPORTED,
-                     "store url: unknown scheme \"%.*s\" (memory, redis://, rediss://, unix://, redis-cluster://, "
+                     "store url: unknown scheme \"%.*s\" (memory, file://, redis://, rediss://, unix://, redis-cluster://, "
                      "rediss-cluster://, redis-sentinel://, rediss-sentinel://)",
                      shown, url);
 }

@@ -40,8 +40,18 @@ typedef struct cli_settings {
 extern cli_settings cli_globals;
 
 /* Fill cli_globals from the environment, then from the options at the front of argv; *next gets
- * the index of the command. CLI_USAGE (error printed) for a bad option or value. */
+ * the index of the command, or CLI_NEXT_HELP for -h/--help (the caller prints the help) or
+ * CLI_NEXT_DONE after --version printed the version. CLI_USAGE (error printed) for a bad option
+ * or value. */
+enum { CLI_NEXT_HELP = -1, CLI_NEXT_DONE = 0 };
 int cli_parse_globals(int argc, char **argv, int *next);
+
+/* Print the global options, one a line with its environment twin, to f (the top-level help). */
+void cli_print_globals(FILE *f);
+
+/* If arg (an option a command rejected, "--store" or "--store=URL") is a global option, print a
+ * hint on stderr that global options go before the command. */
+void cli_global_hint(const char *arg);
 
 /* Dispatch argv[1] among cmds (n entries) or print their help; group names the parent ("" at top). */
 int cli_dispatch(const char *group, const jwts_cli_cmd *const *cmds, size_t n, int argc, char **argv);

@@ -135,7 +135,10 @@ static int parse_sub(int argc, char **argv, const char *usage, sub_args *a)
         if (c == 'u') a->user = optarg;
         else if (c == 'm') a->metadata = optarg;
         else if (c == 'h') a->help = true;
-        else return cli_usage("usage: jwtsession session %s", usage);
+        else {
+            cli_global_hint(argv[optind - 1]);
+            return cli_usage("usage: jwtsession session %s", usage);
+        }
     }
     if (a->help) printf("usage: jwtsession [GLOBAL OPTIONS] session %s\n", usage);
     a->rest_index = optind;

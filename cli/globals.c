@@ -14,21 +14,26 @@
 cli_settings cli_globals = {.store = "memory", .refresh_grace_ms = -1};
 
 typedef struct global_opt {
-    const char *flag, *env;
+    const char *flag, *env, *arg, *help; /* arg and help: the --help line */
     const char **text; /* string settings */
     int64_t *number;   /* numeric settings: a duration in ms, or (max-sessions) a count */
 } global_opt;
 
 static const global_opt GLOBALS[] = {
-    {"store", "JWTSESSION_STORE", &cli_globals.store, NULL},
-    {"key", "JWTSESSION_KEY", &cli_globals.key, NULL},
-    {"issuer", "JWTSESSION_ISSUER", &cli_globals.issuer, NULL},
-    {"audience", "JWTSESSION_AUDIENCE", &cli_globals.audience, NULL},
-    {"access-ttl", "JWTSESSION_ACCESS_TTL", NULL, &cli_globals.access_ttl_ms},
-    {"refresh-ttl", "JWTSESSION_REFRESH_TTL", NULL, &cli_globals.refresh_ttl_ms},
-    {"idle-timeout", "JWTSESSION_IDLE_TIMEOUT", NULL, &cli_globals.idle_timeout_ms},
-    {"max-sessions", "JWTSESSION_MAX_SESSIONS", NULL, &cli_globals.max_sessions},
-    {"refresh-grace", "JWTSESSION_REFRESH_GRACE", NULL, &cli_globals.refresh_grace_ms},
+    {"store", "JWTSESSION_STORE", "URL", "memory (default), redis://host:port/db, unix://, redis-cluster://...",
+     &cli_globals.store, NULL},
+    {"key", "JWTSESSION_KEY", "FILE", "signing/verifying keys: a JWK, JWKS or PEM file", &cli_globals.key, NULL},
+    {"issuer", "JWTSESSION_ISSUER", "ISS", "the iss claim tokens carry and must carry", &cli_globals.issuer, NULL},
+    {"audience", "JWTSESSION_AUDIENCE", "AUD", "the aud claim (none by default)", &cli_globals.audience, NULL},
+    {"access-ttl", "JWTSESSION_ACCESS_TTL", "DUR", "access token lifetime", NULL, &cli_globals.access_ttl_ms},
+    {"refresh-ttl", "JWTSESSION_REFRESH_TTL", "DUR", "session (refresh token) lifetime", NULL,
+     &cli_globals.refresh_ttl_ms},
+    {"idle-timeout", "JWTSESSION_IDLE_TIMEOUT", "DUR", "end a session unused this long", NULL,
+     &cli_globals.idle_timeout_ms},
+    {"max-sessions", "JWTSESSION_MAX_SESSIONS", "N", "sessions per user, oldest evicted", NULL,
+     &cli_globals.max_sessions},
+    {"refresh-grace", "JWTSESSION_REFRESH_GRACE", "DUR", "reuse of a just-rotated refresh token allowed this long",
+     NULL, &cli_globals.refresh_grace_ms},
 };
 #define NGLOBALS (sizeof GLOBALS / sizeof *GLOBALS)
 
@@ -52,20 +57,61 @@ static int set_global(const global_opt *g, const char *value, const char *label)
     return CLI_OK;
 }
 
+void cli_print_globals(FILE *f)
+{
+    fprintf(f, "global options (before the command; each has a JWTSESSION_* environment twin):\n");
+    for (size_t i = 0; i < NGLOBALS; i++) {
+        char flag[40];
+        snprintf(flag, sizeof flag, "--%s %s", GLOBALS[i].flag, GLOBALS[i].arg);
+        fprintf(f, "  %-21s %-25s %s\n", flag, GLOBALS[i].env, GLOBALS[i].help);
+    }
+    fprintf(f, "  %-21s %-25s %s\n", "-h, --help", "", "this help");
+    fprintf(f, "  %-21s %-25s %s\n", "--version", "", "print the version");
+    fprintf(f, "durations: 90 (seconds), 90s, 500ms, 15m, 12h, 30d\n");
+}
+
+void cli_global_hint(const char *arg)
+{
+    if (!arg || strncmp(arg, "--", 2) != 0) return;
+    size_t n = strcspn(arg + 2, "=");
+    for (size_t i = 0; i < NGLOBALS; i++)
+        if (strlen(GLOBALS[i].flag) == n && strncmp(arg + 2, GLOBALS[i].flag, n) == 0) {
+            fprintf(stderr, "hint: --%s is a global option: it goes before the command (jwtsession --%s %s COMMAND ...)\n",
+                    GLOBALS[i].flag, GLOBALS[i].flag, GLOBALS[i].arg);
+            return;
+        }
+}
+
+enum { OPT_HELP = 'h', OPT_VERSION = 0x100 };
+
 int cli_parse_globals(int argc, char **argv, int *next)
 {
     for (size_t i = 0; i < NGLOBALS; i++) {
         const char *v = getenv(GLOBALS[i].env);
         if (v && set_global(&GLOBALS[i], v, GLOBALS[i].env)) return CLI_USAGE;
     }
-    struct option opts[NGLOBALS + 1];
+    struct option opts[NGLOBALS + 3];
     for (size_t i = 0; i < NGLOBALS; i++) opts[i] = (struct option){GLOBALS[i].flag, required_argument, NULL, (int)i};
-    opts[NGLOBALS] = (struct option){0, 0, 0, 0};
+    opts[NGLOBALS] = (struct option){"help", no_argument, NULL, OPT_HELP};
+    opts[NGLOBALS + 1] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+    opts[NGLOBALS + 2] = (struct option){0, 0, 0, 0};
     int c;
     optind = 0; /* 0, not 1: glibc then also resets its argument-order mode */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-        if (c < 0 || c >= (int)NGLOBALS) return cli_usage("unknown global option \"%s\"", argv[optind - 1]);
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        if (c == OPT_HELP) {
+            *next = CLI_NEXT_HELP;
+            return CLI_OK;
+        }
+        if (c == OPT_VERSION) {
+            printf("jwtsession %s\n", JWTS_CLI_VERSION);
+            *next = CLI_NEXT_DONE;
+            return CLI_OK;
+        }
+        if (c < 0 || c >= (int)NGLOBALS) {
+            opterr = 1;
+            return cli_usage("unknown global option \"%s\" (try: jwtsession --help)", argv[optind - 1]);
+        }
         char label[32];
         snprintf(label, sizeof label, "--%s", GLOBALS[c].flag);
         if (set_global(&GLOBALS[c], optarg, label)) return CLI_USAGE;

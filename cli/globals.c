@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/version.h"
 
 cli_settings cli_globals = {.store = "memory", .refresh_grace_ms = -1};
 
@@ -104,7 +105,7 @@ int cli_parse_globals(int argc, char **argv, int *next)
             return CLI_OK;
         }
         if (c == OPT_VERSION) {
-            printf("jwtsession %s\n", JWTS_CLI_VERSION);
+            printf("jwtsession %s\n", jwts_version());
             *next = CLI_NEXT_DONE;
             return CLI_OK;
         }

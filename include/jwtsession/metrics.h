@@ -178,6 +178,12 @@ typedef bool (*jwts_pool_stats_fn)(void *arg, jwts_pool_stats *out);
  * jwtsession_store_pool_max_connections{backend}. Undo with jwts_metrics_detach(m, arg). */
 jwts_err jwts_metrics_watch_pool(jwts_metrics *m, const char *backend, jwts_pool_stats_fn fn, void *arg);
 
+/* Export what every Prometheus client library does for its process, read at scrape time:
+ * process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
+ * process_open_fds, process_max_fds, process_start_time_seconds; and
+ * jwtsession_build_info{version="X.Y.Z"} 1. Call once per registry (a program's main one). */
+jwts_err jwts_metrics_watch_process(jwts_metrics *m);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "jwtsession/metrics.h"
+#include "jwtsession/version.h"
 
 static jwts_metrics *bare(void)
 {
@@ -271,6 +272,25 @@ static void callbacks_and_detach(void **state)
     jwts_metrics_free(m);
 }
 
+/* The process families and build info (jwts_metrics_watch_process): a scrape-time counter keeps its
+ * counter type and _total name in both formats. */
+static void process_families(void **state)
+{
+    jwts_metrics *m = bare();
+    assert_int_equal(jwts_metrics_watch_process(m), JWTS_OK);
+    char *text = render(m, JWTS_METRICS_PROMETHEUS);
+    assert_non_null(strstr(text, "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total "));
+    assert_non_null(strstr(text, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes "));
+    assert_non_null(strstr(text, "\nprocess_open_fds "));
+    assert_non_null(strstr(text, "\nprocess_start_time_seconds "));
+    assert_non_null(strstr(text, "jwtsession_build_info{version=\"" JWTS_VERSION_STRING "\"} 1\n"));
+    free(text);
+    text = render(m, JWTS_METRICS_OPENMETRICS);
+    assert_non_null(strstr(text, "# TYPE process_cpu_seconds counter\nprocess_cpu_seconds_total "));
+    free(text);
+    jwts_metrics_free(m);
+}
+
 static void content_negotiation(void **state)
 {
     assert_int_equal(jwts_metrics_format_from_accept(NULL), JWTS_METRICS_PROMETHEUS);
@@ -299,6 +319,7 @@ int main(void)
         cmocka_unit_test(concurrent_increments_are_exact),
         cmocka_unit_test(standard_families),
         cmocka_unit_test(callbacks_and_detach),
+        cmocka_unit_test(process_families),
         cmocka_unit_test(content_negotiation),
     };
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""prometheus_scrape_test.py JWTSESSIOND ALERTS_YML VERSION_H - a real Prometheus server (Debian
+"""prometheus_scrape_test.py JWTSESSIOND ALERTS_YML VERSION_H DASHBOARD_JSON - a real Prometheus server (Debian
 package prometheus) scrapes a real jwtsessiond (issue #16 item 9b).
 
 jwtsessiond runs on a Redis store (a redis-server on a free port), Prometheus on another free
@@ -7,7 +7,10 @@ loopback port with a 1 s scrape and evaluation interval and the shipped alert ru
 Prometheus's HTTP API the test checks: the target is up; every rule of the alerts file is loaded
 and evaluates healthy; process_cpu_seconds_total, process_resident_memory_bytes,
 process_open_fds and process_start_time_seconds have plausible values; jwtsession_build_info
-carries the version of include/jwtsession/version.h with the value 1.
+carries the version of include/jwtsession/version.h with the value 1; and every jwtsession_*
+metric the alert rules and the Grafana dashboard read is one jwtsessiond really exports (tracing
+on, towards a closed port, so the span families exist): a rule over a metric nothing exports
+would stay healthy and silent forever (issue #16 item 14).
 """
 import json
 import os
@@ -22,7 +25,7 @@ import time
 import urllib.parse
 import urllib.request
 
-daemon, alerts, version_h = sys.argv[1:4]
+daemon, alerts, version_h, dashboard = sys.argv[1:5]
 failures = []
 passed = 0
 
@@ -87,6 +90,7 @@ def main():
                                        "--appendonly", "no", "--dir", work], stdout=subprocess.DEVNULL))
         check("redis-server starts", wait_port(rport))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JWTSESSION_", "OTEL_"))}
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{free_port()}"  # nothing listens
         procs.append(subprocess.Popen([daemon, "--listen", f"127.0.0.1:{dport}", "--store",
                                        f"redis://127.0.0.1:{rport}"], env=env, stdout=subprocess.DEVNULL,
                                       stderr=open(os.path.join(work, "daemon.log"), "w")))
@@ -149,6 +153,22 @@ scrape_configs:
         if res:
             check(f"jwtsession_build_info{{version=\"{version}\"}} is 1",
                   res[0]["metric"].get("version") == version and res[0]["value"][1] == "1", str(res))
+
+        # every metric the shipped rules and dashboard read is exported by jwtsessiond
+        meta = (get_json(api + "/metadata") or {}).get("data", {})
+        exported = set(meta)
+        for name, entries in meta.items():
+            if any(e.get("type") == "histogram" for e in entries):
+                exported |= {name + "_bucket", name + "_sum", name + "_count"}
+        exported |= set((get_json(api + "/label/__name__/values") or {}).get("data", []))
+        dash = json.load(open(dashboard))
+        texts = {"alerts": open(alerts).read(),
+                 "dashboard": "\n".join(t["expr"] for p in dash["panels"] for t in p.get("targets", []))}
+        for source, text in texts.items():
+            used = set(re.findall(r"\bjwtsession_[a-z_]+", text))
+            check(f"the {source} read jwtsession metrics", bool(used))
+            for n in sorted(used):
+                check(f"{source}: {n} is exported by jwtsessiond", n in exported)
     finally:
         for p in reversed(procs):
             if p.poll() is None:

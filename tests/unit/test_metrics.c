@@ -238,36 +238,23 @@ static bool answer(void *arg, double *v)
     return true;
 }
 
-static bool pool(void *arg, jwts_pool_stats *out)
-{
-    *out = (jwts_pool_stats){.in_use = 3, .idle = 5, .max = 16};
-    return true;
-}
-
 static void callbacks_and_detach(void **state)
 {
     jwts_metrics *m = bare();
     double a = 2, b = 40;
-    int key;
     jwts_label l = {"backend", "memory"};
     assert_int_equal(jwts_metrics_gauge_fn(m, "t_live", "Live.", &l, 1, answer, &a), JWTS_OK);
     assert_int_equal(jwts_metrics_gauge_fn(m, "t_live", "Live.", &l, 1, answer, &b), JWTS_OK);
     assert_int_equal(jwts_metrics_gauge_fn(m, "t_none", "None.", NULL, 0, answer, NULL), JWTS_OK);
-    assert_int_equal(jwts_metrics_watch_pool(m, "redis", pool, &key), JWTS_OK);
     calls = 0;
     char *text = render(m, JWTS_METRICS_PROMETHEUS);
     assert_int_equal(calls, 3);
     assert_non_null(strstr(text, "t_live{backend=\"memory\"} 42\n")); /* summed */
     assert_null(strstr(text, "\nt_none ")); /* a callback that declines leaves the sample out */
-    assert_non_null(strstr(text, "jwtsession_store_pool_connections{backend=\"redis\",state=\"in_use\"} 3\n"));
-    assert_non_null(strstr(text, "jwtsession_store_pool_connections{backend=\"redis\",state=\"idle\"} 5\n"));
-    assert_non_null(strstr(text, "jwtsession_store_pool_max_connections{backend=\"redis\"} 16\n"));
     free(text);
     jwts_metrics_detach(m, &b);
-    jwts_metrics_detach(m, &key);
     text = render(m, JWTS_METRICS_PROMETHEUS);
     assert_non_null(strstr(text, "t_live{backend=\"memory\"} 2\n"));
-    assert_null(strstr(text, "backend=\"redis\""));
     free(text);
     jwts_metrics_free(m);
 }

@@ -1,0 +1,132 @@
+/*
+ * test_api_contract.c - the library's calling conventions a C developer relies on (issue #16):
+ * out parameters are safe to free after any failure and reusing one never leaks (item 2).
+ * Leaks are caught by valgrind and ASan on this suite (make test-valgrind, test-asan) and, in a
+ * plain run, by the main arena's in-use bytes staying flat over many in-place refreshes.
+ */
+#include <malloc.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "jwtsession/jwtsession.h"
+
+typedef struct fixture {
+    jwts_store *store;
+    jwts_keyset *keys;
+    jwts_manager *m;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    jwts_key *k = NULL;
+    assert_int_equal(jwts_store_memory_new(NULL, &f->store), JWTS_OK);
+    assert_int_equal(jwts_keyset_new(&f->keys), JWTS_OK);
+    assert_int_equal(jwts_key_generate(JWTS_ALG_HS256, NULL, &k), JWTS_OK);
+    assert_int_equal(jwts_keyset_add(f->keys, k, 1), JWTS_OK);
+    assert_int_equal(jwts_manager_new(&(jwts_manager_options){.store = f->store, .keyset = f->keys}, &f->m), JWTS_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    jwts_manager_free(f->m);
+    jwts_store_free(f->store);
+    jwts_keyset_free(f->keys);
+    free(f);
+    return 0;
+}
+
+/* jwts_manager_refresh(m, ctx, t.refresh_token, &t), again and again: each call rotates, the new
+ * pair works, and the old pair is released (no growth of the heap in use). */
+static void refresh_into_the_same_struct(void **state)
+{
+    fixture *f = *state;
+    jwts_tokens t;
+    assert_int_equal(jwts_manager_create(f->m, NULL, "alice", NULL, &t), JWTS_OK);
+    char before[JWTS_REFRESH_TOKEN_MAX + 1];
+    for (int i = 0; i < 2; i++) {
+        strcpy(before, t.refresh_token);
+        assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &t), JWTS_OK);
+        assert_string_not_equal(t.refresh_token, before);
+        assert_int_equal(jwts_manager_validate(f->m, NULL, t.access_token, strlen(t.access_token), NULL, NULL),
+                         JWTS_OK);
+    }
+    size_t used = mallinfo2().uordblks;
+    for (int i = 0; i < 300; i++) assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &t), JWTS_OK);
+    size_t grown = mallinfo2().uordblks - used;
+    /* a leaked pair is ~480 B a call (~144 KB here); allow the store's own churn */
+    assert_true(mallinfo2().uordblks < used || grown < 16 * 1024);
+    jwts_tokens_clear(&t);
+    assert_null(t.access_token);
+    assert_int_equal(t.refresh_token[0], '\0');
+}
+
+/* A failed in-place refresh leaves the caller's pair as it was (and still safe to clear). */
+static void failed_refresh_in_place_keeps_the_pair(void **state)
+{
+    fixture *f = *state;
+    jwts_tokens t;
+    assert_int_equal(jwts_manager_create(f->m, NULL, "bob", NULL, &t), JWTS_OK);
+    char rt[JWTS_REFRESH_TOKEN_MAX + 1], at[8192];
+    strcpy(rt, t.refresh_token);
+    snprintf(at, sizeof at, "%s", t.access_token);
+    assert_int_equal(jwts_manager_revoke(f->m, NULL, "bob", t.session_id), JWTS_OK);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &t), JWTS_E_NOT_FOUND);
+    assert_string_equal(t.refresh_token, rt);
+    assert_string_equal(t.access_token, at);
+    jwts_tokens_clear(&t);
+}
+
+/* After a failure an out is empty whatever it held before (here: garbage), so freeing it is safe. */
+static void failure_leaves_outs_empty(void **state)
+{
+    fixture *f = *state;
+    jwts_tokens t;
+    memset(&t, 0xA5, sizeof t);
+    assert_int_equal(jwts_manager_create(f->m, NULL, "", NULL, &t), JWTS_E_INVALID_ARGUMENT);
+    assert_null(t.access_token);
+    assert_int_equal(t.refresh_token[0], '\0');
+    jwts_tokens_clear(&t);
+
+    memset(&t, 0xA5, sizeof t);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, "not-a-token", &t), JWTS_E_MALFORMED);
+    assert_null(t.access_token);
+    jwts_tokens_clear(&t);
+
+    jwts_session_list list;
+    memset(&list, 0xA5, sizeof list);
+    assert_int_equal(jwts_manager_list(f->m, NULL, NULL, &list), JWTS_E_INVALID_ARGUMENT);
+    assert_null(list.items);
+    assert_int_equal(list.count, 0);
+    jwts_session_list_free(&list);
+
+    memset(&list, 0xA5, sizeof list);
+    assert_int_equal(jwts_manager_list(NULL, NULL, "alice", &list), JWTS_E_INVALID_ARGUMENT);
+    assert_null(list.items);
+    jwts_session_list_free(&list);
+
+    memset(&list, 0xA5, sizeof list);
+    assert_int_equal(jwts_store_list_user(f->store, NULL, "", &list), JWTS_E_INVALID_ARGUMENT);
+    assert_null(list.items);
+    jwts_session_list_free(&list);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(refresh_into_the_same_struct, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_refresh_in_place_keeps_the_pair, setup, teardown),
+        cmocka_unit_test_setup_teardown(failure_leaves_outs_empty, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

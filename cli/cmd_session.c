@@ -53,7 +53,10 @@ static jwts_err load_keys(key_use use, jwts_keyset **out)
     jwts_key *k = NULL;
     jwts_err rc = jwts_keyset_new(out);
     if (!rc) rc = jwts_key_generate(JWTS_ALG_HS256, NULL, &k);
-    if (!rc) rc = jwts_keyset_add(*out, k, 1);
+    if (!rc) {
+        rc = jwts_keyset_add(*out, k, 1); /* takes k, also on failure */
+        k = NULL;
+    }
     if (rc) {
         jwts_key_free(k);
         cli_fail(rc);

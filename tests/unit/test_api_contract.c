@@ -1,6 +1,7 @@
 /*
  * test_api_contract.c - the library's calling conventions a C developer relies on (issue #16):
- * out parameters are safe to free after any failure and reusing one never leaks (item 2).
+ * out parameters are safe to free after any failure and reusing one never leaks (item 2);
+ * jwts_keyset_add takes its key in every case, and a duplicate kid's error reads as one (item 3).
  * Leaks are caught by valgrind and ASan on this suite (make test-valgrind, test-asan) and, in a
  * plain run, by the main arena's in-use bytes staying flat over many in-place refreshes.
  */
@@ -121,12 +122,34 @@ static void failure_leaves_outs_empty(void **state)
     jwts_session_list_free(&list);
 }
 
+/* The README's call with its result ignored: a duplicate kid must not leak the key (valgrind and
+ * ASan run this suite), and the error reads as a duplicate, naming the kid. */
+static void keyset_add_takes_the_key(void **state)
+{
+    jwts_keyset *ks;
+    jwts_key *a, *b, *c;
+    assert_int_equal(jwts_keyset_new(&ks), JWTS_OK);
+    assert_int_equal(jwts_key_generate(JWTS_ALG_ES256, "k1", &a), JWTS_OK);
+    assert_int_equal(jwts_key_generate(JWTS_ALG_ES256, "k1", &b), JWTS_OK);
+    assert_int_equal(jwts_keyset_add(ks, a, 1), JWTS_OK);
+    assert_int_equal(jwts_keyset_add(ks, b, 1), JWTS_E_CONFLICT); /* b is freed */
+    assert_non_null(strstr(jwts_strerror(JWTS_E_CONFLICT), "duplicate"));
+    assert_non_null(strstr(jwts_errdetail(), "\"k1\""));
+    assert_int_equal(jwts_keyset_count(ks), 1);
+    assert_ptr_equal(jwts_keyset_active(ks), a);
+    assert_int_equal(jwts_key_generate(JWTS_ALG_ES256, "k2", &c), JWTS_OK);
+    assert_int_equal(jwts_keyset_add(NULL, c, 0), JWTS_E_INVALID_ARGUMENT); /* c is freed */
+    assert_int_equal(jwts_keyset_add(ks, NULL, 0), JWTS_E_INVALID_ARGUMENT);
+    jwts_keyset_free(ks);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(refresh_into_the_same_struct, setup, teardown),
         cmocka_unit_test_setup_teardown(failed_refresh_in_place_keeps_the_pair, setup, teardown),
         cmocka_unit_test_setup_teardown(failure_leaves_outs_empty, setup, teardown),
+        cmocka_unit_test(keyset_add_takes_the_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

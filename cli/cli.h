@@ -27,12 +27,13 @@ typedef struct jwts_cli_cmd {
 extern const jwts_cli_cmd jwts_cli_keygen_cmd, jwts_cli_jwks_cmd, jwts_cli_token_cmd, jwts_cli_session_cmd;
 
 /* The global options (before the command), each with a JWTSESSION_* environment twin - the same
- * names and value forms the daemon uses. Durations ("90", "15m", ...: jwts_duration_parse_ms) are
- * kept in ms; 0 (or -1 for refresh_grace_ms) means the default. */
+ * names, value forms and defaults the daemon uses. Durations ("90", "15m", ...:
+ * jwts_duration_parse_ms) are kept in ms; 0 means none for idle_timeout_ms, refresh_grace_ms and
+ * max_sessions, as in the daemon. */
 typedef struct cli_settings {
     const char *store;    /* --store, JWTSESSION_STORE: "memory" (default), redis://... */
     const char *key;      /* --key, JWTSESSION_KEY: a JWK, JWKS or PEM file */
-    const char *issuer;   /* --issuer, JWTSESSION_ISSUER */
+    const char *issuer;   /* --issuer, JWTSESSION_ISSUER: "jwtsession" (default) */
     const char *audience; /* --audience, JWTSESSION_AUDIENCE */
     int64_t access_ttl_ms, refresh_ttl_ms, idle_timeout_ms, refresh_grace_ms, max_sessions;
 } cli_settings;

@@ -85,10 +85,7 @@ static int open_env(key_use use, session_env *e)
         .refresh_ttl_ms = cli_globals.refresh_ttl_ms,
         .idle_timeout_ms = cli_globals.idle_timeout_ms,
         .max_sessions_per_user = (size_t)cli_globals.max_sessions,
-        /* unset (-1): the manager's default; 0: no grace at all */
-        .refresh_grace_ms = cli_globals.refresh_grace_ms < 0    ? 0
-                            : cli_globals.refresh_grace_ms == 0 ? -1
-                                                                : cli_globals.refresh_grace_ms,
+        .refresh_grace_ms = cli_globals.refresh_grace_ms ? cli_globals.refresh_grace_ms : -1, /* 0: none */
     };
     rc = jwts_manager_new(&o, &e->m);
     if (rc) {
@@ -157,6 +154,9 @@ static int run_create(int argc, char **argv)
     if (!a.user || a.rest_index != argc) return cli_usage("usage: jwtsession session %s", usage);
     session_env e;
     if (open_env(KEYS_SIGN, &e)) return CLI_FAILED;
+    if (strcmp(jwts_store_name(e.store), "memory") == 0)
+        fprintf(stderr, "warning: the memory store lives only as long as this command: nothing can validate or "
+                        "refresh these tokens later (use --store redis://...)\n");
     jwts_tokens t;
     jwts_err rc = jwts_manager_create(e.m, NULL, a.user, a.metadata, &t);
     int out = rc ? cli_fail(rc) : print_tokens(&t);

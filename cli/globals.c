@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,29 +13,34 @@
 #include "jwtsession/clock.h"
 #include "jwtsession/version.h"
 
-cli_settings cli_globals = {.store = "memory", .refresh_grace_ms = -1};
+cli_settings cli_globals;
 
 typedef struct global_opt {
     const char *flag, *env, *arg, *help; /* arg and help: the --help line */
+    const char *def;                     /* the default: the same text as jwtsessiond's (its --help) */
     const char **text; /* string settings */
     int64_t *number;   /* numeric settings: a duration in ms, or (max-sessions) a count */
 } global_opt;
 
+/* The defaults are jwtsessiond's (daemon/config.c), so a session made here validates there and the
+ * other way round; test_cli_usage compares both programs' --help. */
 static const global_opt GLOBALS[] = {
-    {"store", "JWTSESSION_STORE", "URL", "memory (default), redis://host:port/db, unix://, redis-cluster://...",
+    {"store", "JWTSESSION_STORE", "URL", "memory, redis://host:port/db, unix://, redis-cluster://...", "memory",
      &cli_globals.store, NULL},
-    {"key", "JWTSESSION_KEY", "FILE", "signing/verifying keys: a JWK, JWKS or PEM file", &cli_globals.key, NULL},
-    {"issuer", "JWTSESSION_ISSUER", "ISS", "the iss claim tokens carry and must carry", &cli_globals.issuer, NULL},
-    {"audience", "JWTSESSION_AUDIENCE", "AUD", "the aud claim (none by default)", &cli_globals.audience, NULL},
-    {"access-ttl", "JWTSESSION_ACCESS_TTL", "DUR", "access token lifetime", NULL, &cli_globals.access_ttl_ms},
-    {"refresh-ttl", "JWTSESSION_REFRESH_TTL", "DUR", "session (refresh token) lifetime", NULL,
+    {"key", "JWTSESSION_KEY", "FILE", "signing/verifying keys: a JWK, JWKS or PEM file", NULL, &cli_globals.key,
+     NULL},
+    {"issuer", "JWTSESSION_ISSUER", "ISS", "the iss claim tokens carry and must carry", "jwtsession",
+     &cli_globals.issuer, NULL},
+    {"audience", "JWTSESSION_AUDIENCE", "AUD", "the aud claim (none by default)", NULL, &cli_globals.audience, NULL},
+    {"access-ttl", "JWTSESSION_ACCESS_TTL", "DUR", "access token lifetime", "15m", NULL, &cli_globals.access_ttl_ms},
+    {"refresh-ttl", "JWTSESSION_REFRESH_TTL", "DUR", "a refresh token unused this long dies", "30d", NULL,
      &cli_globals.refresh_ttl_ms},
-    {"idle-timeout", "JWTSESSION_IDLE_TIMEOUT", "DUR", "end a session unused this long", NULL,
+    {"idle-timeout", "JWTSESSION_IDLE_TIMEOUT", "DUR", "a session not seen this long ends (0: no limit)", "0", NULL,
      &cli_globals.idle_timeout_ms},
-    {"max-sessions", "JWTSESSION_MAX_SESSIONS", "N", "sessions per user, oldest evicted", NULL,
+    {"max-sessions", "JWTSESSION_MAX_SESSIONS", "N", "sessions per user (0: unlimited)", "0", NULL,
      &cli_globals.max_sessions},
-    {"refresh-grace", "JWTSESSION_REFRESH_GRACE", "DUR", "reuse of a just-rotated refresh token allowed this long",
-     NULL, &cli_globals.refresh_grace_ms},
+    {"refresh-grace", "JWTSESSION_REFRESH_GRACE", "DUR", "concurrent refreshes within this window get one pair (0: none)",
+     "10s", NULL, &cli_globals.refresh_grace_ms},
 };
 #define NGLOBALS (sizeof GLOBALS / sizeof *GLOBALS)
 
@@ -42,7 +48,9 @@ static const global_opt GLOBALS[] = {
 static int set_global(const global_opt *g, const char *value, const char *label)
 {
     if (g->text) {
-        if (!*value) return cli_usage("%s: empty value", label);
+        bool claim = g->text == &cli_globals.issuer || g->text == &cli_globals.audience;
+        if (!*value && claim) value = NULL; /* "": no such claim, as in the daemon */
+        else if (!*value) return cli_usage("%s: empty value", label);
         *g->text = value;
         return CLI_OK;
     }
@@ -64,7 +72,9 @@ void cli_print_globals(FILE *f)
     for (size_t i = 0; i < NGLOBALS; i++) {
         char flag[40];
         snprintf(flag, sizeof flag, "--%s %s", GLOBALS[i].flag, GLOBALS[i].arg);
-        fprintf(f, "  %-21s %-25s %s\n", flag, GLOBALS[i].env, GLOBALS[i].help);
+        fprintf(f, "  %-21s %-25s %s", flag, GLOBALS[i].env, GLOBALS[i].help);
+        if (GLOBALS[i].def) fprintf(f, " [default %s]", GLOBALS[i].def);
+        fputc('\n', f);
     }
     fprintf(f, "  %-21s %-25s %s\n", "-h, --help", "", "this help");
     fprintf(f, "  %-21s %-25s %s\n", "--version", "", "print the version");
@@ -87,6 +97,8 @@ enum { OPT_HELP = 'h', OPT_VERSION = 0x100 };
 
 int cli_parse_globals(int argc, char **argv, int *next)
 {
+    for (size_t i = 0; i < NGLOBALS; i++)
+        if (GLOBALS[i].def && set_global(&GLOBALS[i], GLOBALS[i].def, "default")) return CLI_USAGE;
     for (size_t i = 0; i < NGLOBALS; i++) {
         const char *v = getenv(GLOBALS[i].env);
         if (v && set_global(&GLOBALS[i], v, GLOBALS[i].env)) return CLI_USAGE;

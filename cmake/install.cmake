@@ -22,7 +22,7 @@ configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/jwtsessionConfig.cmake
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/jwtsessionConfigVersion.cmake
         COMPATIBILITY SameMajorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/jwtsessionConfig.cmake ${PROJECT_BINARY_DIR}/jwtsessionConfigVersion.cmake
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/jwtsession)
+        ${PROJECT_SOURCE_DIR}/cmake/jwtsessionDeps.cmake DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/jwtsession)
 
 install(FILES man/jwtsession.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES man/jwtsessiond.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""test_readme.py README JWTSESSION JWTSESSIOND INCLUDE_DIR LIBDIR - the README's examples run as
+"""test_readme.py README JWTSESSION JWTSESSIOND INCLUDE_DIR LIBDIR [SANITIZE_FLAGS] - the README's examples run as
 written (issue #16 item 12).
 
 Every ```sh block (except one whose info string says "norun", e.g. `make run`) runs command by
@@ -13,7 +13,8 @@ printed. A command starting jwtsessiond runs in the background until /healthz an
 
 Every ```c block is compiled as the body of main() (its #include lines at the top) with
 -Wall -Wextra -Werror against the library and run; under valgrind when installed, where a leak or
-an invalid access fails.
+an invalid access fails. In a sanitizer build (SANITIZE_FLAGS, e.g. -fsanitize=address,undefined)
+it is compiled with the same flags and the sanitizer checks it instead of valgrind.
 """
 import json
 import os
@@ -28,6 +29,7 @@ import time
 import urllib.request
 
 readme, cli, daemon, include_dir, libdir = sys.argv[1:6]
+sanitize = sys.argv[6].split() if len(sys.argv) > 6 and sys.argv[6].strip() else []
 failures = []
 passed = 0
 
@@ -154,13 +156,13 @@ def run_c_block(body, work, n):
         f.write("#include <stdio.h>\n#include <string.h>\n" + "\n".join(includes) + "\n")
         f.write("int main(void)\n{\n" + "\n".join(rest) + "\n    return 0;\n}\n")
     exe = src[:-2]
-    p = subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-I", include_dir, "-o", exe, src,
+    p = subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", *sanitize, "-I", include_dir, "-o", exe, src,
                         "-L", libdir, "-ljwtsession", f"-Wl,-rpath,{libdir}"], capture_output=True, text=True)
     check(f"README C example {n} compiles with -Wall -Wextra -Werror", p.returncode == 0, p.stderr)
     if p.returncode != 0:
         return
     argv = [exe]
-    if shutil.which("valgrind"):
+    if shutil.which("valgrind") and not sanitize:
         argv = ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full", "--errors-for-leak-kinds=definite",
                 exe]
     p = subprocess.run(argv, capture_output=True, text=True, timeout=120)

@@ -14,8 +14,12 @@
 
 static void help(const char *group, const jwts_cli_cmd *const *cmds, size_t n, FILE *f)
 {
-    fprintf(f, "usage: jwtsession%s%s COMMAND [ARGS]\n\ncommands:\n", *group ? " " : "", group);
+    fprintf(f, "usage: jwtsession [GLOBAL OPTIONS]%s%s COMMAND [ARGS]\n\ncommands:\n", *group ? " " : "", group);
     for (size_t i = 0; i < n; i++) fprintf(f, "  %-11s %-48s %s\n", cmds[i]->name, cmds[i]->usage, cmds[i]->summary);
+    if (!*group) {
+        fputc('\n', f);
+        cli_print_globals(f);
+    }
 }
 
 int cli_dispatch(const char *group, const jwts_cli_cmd *const *cmds, size_t n, int argc, char **argv)

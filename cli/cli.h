@@ -27,12 +27,13 @@ typedef struct jwts_cli_cmd {
 extern const jwts_cli_cmd jwts_cli_keygen_cmd, jwts_cli_jwks_cmd, jwts_cli_token_cmd, jwts_cli_session_cmd;
 
 /* The global options (before the command), each with a JWTSESSION_* environment twin - the same
- * names and value forms the daemon uses. Durations ("90", "15m", ...: jwts_duration_parse_ms) are
- * kept in ms; 0 (or -1 for refresh_grace_ms) means the default. */
+ * names, value forms and defaults the daemon uses. Durations ("90", "15m", ...:
+ * jwts_duration_parse_ms) are kept in ms; 0 means none for idle_timeout_ms, refresh_grace_ms and
+ * max_sessions, as in the daemon. */
 typedef struct cli_settings {
     const char *store;    /* --store, JWTSESSION_STORE: "memory" (default), redis://... */
     const char *key;      /* --key, JWTSESSION_KEY: a JWK, JWKS or PEM file */
-    const char *issuer;   /* --issuer, JWTSESSION_ISSUER */
+    const char *issuer;   /* --issuer, JWTSESSION_ISSUER: "jwtsession" (default) */
     const char *audience; /* --audience, JWTSESSION_AUDIENCE */
     int64_t access_ttl_ms, refresh_ttl_ms, idle_timeout_ms, refresh_grace_ms, max_sessions;
 } cli_settings;
@@ -40,8 +41,18 @@ typedef struct cli_settings {
 extern cli_settings cli_globals;
 
 /* Fill cli_globals from the environment, then from the options at the front of argv; *next gets
- * the index of the command. CLI_USAGE (error printed) for a bad option or value. */
+ * the index of the command, or CLI_NEXT_HELP for -h/--help (the caller prints the help) or
+ * CLI_NEXT_DONE after --version printed the version. CLI_USAGE (error printed) for a bad option
+ * or value. */
+enum { CLI_NEXT_HELP = -1, CLI_NEXT_DONE = 0 };
 int cli_parse_globals(int argc, char **argv, int *next);
+
+/* Print the global options, one a line with its environment twin, to f (the top-level help). */
+void cli_print_globals(FILE *f);
+
+/* If arg (an option a command rejected, "--store" or "--store=URL") is a global option, print a
+ * hint on stderr that global options go before the command. */
+void cli_global_hint(const char *arg);
 
 /* Dispatch argv[1] among cmds (n entries) or print their help; group names the parent ("" at top). */
 int cli_dispatch(const char *group, const jwts_cli_cmd *const *cmds, size_t n, int argc, char **argv);

@@ -53,7 +53,10 @@ static jwts_err load_keys(key_use use, jwts_keyset **out)
     jwts_key *k = NULL;
     jwts_err rc = jwts_keyset_new(out);
     if (!rc) rc = jwts_key_generate(JWTS_ALG_HS256, NULL, &k);
-    if (!rc) rc = jwts_keyset_add(*out, k, 1);
+    if (!rc) {
+        rc = jwts_keyset_add(*out, k, 1); /* takes k, also on failure */
+        k = NULL;
+    }
     if (rc) {
         jwts_key_free(k);
         cli_fail(rc);
@@ -82,10 +85,7 @@ static int open_env(key_use use, session_env *e)
         .refresh_ttl_ms = cli_globals.refresh_ttl_ms,
         .idle_timeout_ms = cli_globals.idle_timeout_ms,
         .max_sessions_per_user = (size_t)cli_globals.max_sessions,
-        /* unset (-1): the manager's default; 0: no grace at all */
-        .refresh_grace_ms = cli_globals.refresh_grace_ms < 0    ? 0
-                            : cli_globals.refresh_grace_ms == 0 ? -1
-                                                                : cli_globals.refresh_grace_ms,
+        .refresh_grace_ms = cli_globals.refresh_grace_ms ? cli_globals.refresh_grace_ms : -1, /* 0: none */
     };
     rc = jwts_manager_new(&o, &e->m);
     if (rc) {
@@ -135,7 +135,10 @@ static int parse_sub(int argc, char **argv, const char *usage, sub_args *a)
         if (c == 'u') a->user = optarg;
         else if (c == 'm') a->metadata = optarg;
         else if (c == 'h') a->help = true;
-        else return cli_usage("usage: jwtsession session %s", usage);
+        else {
+            cli_global_hint(argv[optind - 1]);
+            return cli_usage("usage: jwtsession session %s", usage);
+        }
     }
     if (a->help) printf("usage: jwtsession [GLOBAL OPTIONS] session %s\n", usage);
     a->rest_index = optind;
@@ -151,6 +154,9 @@ static int run_create(int argc, char **argv)
     if (!a.user || a.rest_index != argc) return cli_usage("usage: jwtsession session %s", usage);
     session_env e;
     if (open_env(KEYS_SIGN, &e)) return CLI_FAILED;
+    if (strcmp(jwts_store_name(e.store), "memory") == 0)
+        fprintf(stderr, "warning: the memory store lives only as long as this command: nothing can validate or "
+                        "refresh these tokens later (use --store redis://...)\n");
     jwts_tokens t;
     jwts_err rc = jwts_manager_create(e.m, NULL, a.user, a.metadata, &t);
     int out = rc ? cli_fail(rc) : print_tokens(&t);

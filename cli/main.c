@@ -5,6 +5,7 @@
  *   jwtsession jwks KEYFILE...
  *   jwtsession token sign|verify ...
  *   jwtsession [GLOBAL OPTIONS] session create|validate|refresh|revoke|revoke-user|list ...
+ *   jwtsession --help | -h | --version
  *
  * Failures print "error: JWTS_E_<NAME>: <detail>" on stderr and exit non-zero.
  */
@@ -22,6 +23,11 @@ int main(int argc, char **argv)
     int next;
     int rc = cli_parse_globals(argc, argv, &next);
     if (rc) return rc;
+    if (next == CLI_NEXT_DONE) return CLI_OK;
+    if (next == CLI_NEXT_HELP) {
+        char *help_argv[] = {argv[0], "help", NULL};
+        return cli_dispatch("", COMMANDS, sizeof COMMANDS / sizeof COMMANDS[0], 2, help_argv);
+    }
     argv[next - 1] = argv[0]; /* the dispatcher reads the command at argv[1] */
     return cli_dispatch("", COMMANDS, sizeof COMMANDS / sizeof COMMANDS[0], argc - next + 1, argv + next - 1);
 }

@@ -1,4 +1,5 @@
-# install.cmake - `make install`: shared + static library, headers, pkg-config file, CMake package.
+# install.cmake - `make install`: shared + static library, headers, pkg-config file, CMake package,
+# the manual pages jwtsession(1) and jwtsessiond(8), the license.
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
@@ -21,4 +22,8 @@ configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/jwtsessionConfig.cmake
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/jwtsessionConfigVersion.cmake
         COMPATIBILITY SameMajorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/jwtsessionConfig.cmake ${PROJECT_BINARY_DIR}/jwtsessionConfigVersion.cmake
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/jwtsession)
+        ${PROJECT_SOURCE_DIR}/cmake/jwtsessionDeps.cmake DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/jwtsession)
+
+install(FILES man/jwtsession.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+install(FILES man/jwtsessiond.8 DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
+install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})

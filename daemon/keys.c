@@ -71,9 +71,10 @@ jwts_err jwtsd_keys_load(const jwtsd_config *cfg, jwts_keyset **out, char *err, 
             snprintf(err, errlen, "generating an HS256 key: %s: %s", jwts_errname(rc), jwts_errdetail());
             return rc;
         }
-        if ((rc = jwts_keyset_new(out)) != JWTS_OK || (rc = jwts_keyset_add(*out, key, 1)) != JWTS_OK) {
+        if ((rc = jwts_keyset_new(out)) != JWTS_OK) jwts_key_free(key);
+        else rc = jwts_keyset_add(*out, key, 1); /* takes key, also on failure */
+        if (rc != JWTS_OK) {
             snprintf(err, errlen, "key set: %s: %s", jwts_errname(rc), jwts_errdetail());
-            jwts_key_free(key);
             jwts_keyset_free(*out);
             *out = NULL;
             return rc;

@@ -5,6 +5,8 @@
  * (which opens an operation span and feeds jwtsession_operations_* itself); and the observed
  * store decorator for store spans and metrics.
  *
+ * /metrics also carries the process_* families and jwtsession_build_info (jwts_metrics_watch_process).
+ *
  * Tracing is on when the OpenTelemetry environment names an OTLP endpoint
  * (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_TRACES_EXPORTER=otlp)
  * and not switched off (OTEL_SDK_DISABLED=true, OTEL_TRACES_EXPORTER=none). Without a tracer the
@@ -80,6 +82,7 @@ jwts_err jwtsd_observe_new(const jwtsd_config *cfg, jwtsd_observe **out)
     if (!o) return JWTS_E_NO_MEMORY;
     jwts_err rc = jwts_metrics_new(NULL, &o->metrics);
     if (rc == JWTS_OK) rc = register_http(o);
+    if (rc == JWTS_OK) rc = jwts_metrics_watch_process(o->metrics);
     if (rc == JWTS_OK) rc = start_tracer(o);
     if (rc != JWTS_OK) {
         jwtsd_observe_free(o);

@@ -305,7 +305,7 @@ static void older_generations_are_theft(void **state)
         create_ok(f, user, NULL, &tok[0]);
         rotate_n(f, tok, depth);
         assert_int_equal(jwts_manager_refresh(f->m, NULL, tok[0].refresh_token, &out), JWTS_E_REFRESH_REUSED);
-        assert_null(out.refresh_token);
+        assert_int_equal(out.refresh_token[0], '\0'); /* empty after a failure */
         assert_int_equal(validate(f, tok[depth].access_token), JWTS_E_REVOKED);
         assert_int_equal(jwts_manager_refresh(f->m, NULL, tok[depth].refresh_token, &out), JWTS_E_NOT_FOUND);
         clear_n(tok, depth);

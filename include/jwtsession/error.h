@@ -1,9 +1,10 @@
 /*
  * error.h - jwts_err codes, their names and sentences, and the per-call detail message.
  *
- * Every failing call returns a jwts_err and leaves a detail message (which field, which key id,
- * what the server said) readable with jwts_errdetail() on the same thread until the next failing
- * call. Details never contain a secret or a token.
+ * Every failing call returns a jwts_err and sets this thread's detail message (which field, which
+ * key id, what the server said), read with jwts_errdetail(). The rule: a call that fails sets the
+ * detail (it never leaves an earlier one); a call that succeeds leaves it as it was; so read it
+ * right after the failing call, on the same thread. Details never contain a secret or a token.
  */
 #ifndef JWTSESSION_ERROR_H
 #define JWTSESSION_ERROR_H
@@ -47,8 +48,9 @@ const char *jwts_strerror(jwts_err code);
  * metrics labels). Never NULL; unknown codes give "JWTS_E_UNKNOWN". */
 const char *jwts_errname(jwts_err code);
 
-/* The detail message of the last failing call on this thread ("" if none). The pointer stays
- * valid until the next library call on this thread. */
+/* The detail of the last failing call on this thread ("" if none yet); successful calls leave it
+ * alone. The pointer is this thread's own buffer, valid while the thread lives; its text changes
+ * at the thread's next failing call, so copy it to keep it past that. */
 const char *jwts_errdetail(void);
 
 #ifdef __cplusplus

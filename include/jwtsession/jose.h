@@ -111,9 +111,10 @@ jwts_err jwts_keyset_new(jwts_keyset **out);
 /* Free ks and every key in it (NULL is fine). */
 void jwts_keyset_free(jwts_keyset *ks);
 
-/* Add key to ks. On success ks owns key; on failure the caller still does. make_active (or an
- * empty set) makes it the signing key, which must then be able to sign. JWTS_E_CONFLICT when a key
- * with the same kid is already in the set. Not safe concurrently with other use of ks. */
+/* Add key to ks, which takes key in every case: on failure key is freed, so the caller never frees
+ * a key it passed here. make_active (or an empty set) makes it the signing key, which must then be
+ * able to sign. JWTS_E_CONFLICT when a key with the same kid is already in the set. Not safe
+ * concurrently with other use of ks. */
 jwts_err jwts_keyset_add(jwts_keyset *ks, jwts_key *key, int make_active);
 
 /* Make the key with kid the signing key. JWTS_E_KEY_NOT_FOUND, or JWTS_E_BAD_KEY if it can't sign. */

@@ -19,5 +19,6 @@
 #include "store_redis.h"
 #include "store_redis_cluster.h"
 #include "trace.h"
+#include "version.h"
 
 #endif

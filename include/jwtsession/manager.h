@@ -77,11 +77,18 @@ void jwts_manager_free(jwts_manager *m);
 /* The options in force (defaults filled in). */
 const jwts_manager_options *jwts_manager_options_get(const jwts_manager *m);
 
-/* A pair of tokens handed to a client (create and refresh). Release with jwts_tokens_clear(). */
+#define JWTS_REFRESH_TOKEN_MAX 512 /* bytes of a refresh token */
+
+/* A pair of tokens handed to a client (create and refresh). Release with jwts_tokens_clear().
+ * Out parameters (this struct, jwts_session_list, jwts_validation): a call writes its out whole
+ * without reading it (an uninitialised out is fine) and on failure leaves it empty, so clearing
+ * or freeing an out is always safe. An out that still holds an earlier result is overwritten, so
+ * clear it first, except jwts_manager_refresh(m, ctx, t.refresh_token, &t): refreshing into the
+ * struct holding the token releases the old pair on success and leaves it as it was on failure. */
 typedef struct jwts_tokens {
     char session_id[JWTS_SESSION_ID_MAX + 1];
-    char *access_token;           /* malloc'd compact JWT */
-    char *refresh_token;          /* malloc'd; a secret: wiped on clear */
+    char *access_token;                             /* malloc'd compact JWT */
+    char refresh_token[JWTS_REFRESH_TOKEN_MAX + 1]; /* a secret: wiped on clear */
     int64_t expires_in_s;         /* seconds the access token lives */
     int64_t refresh_expires_in_s; /* seconds the refresh token lives (unless revoked or idle) */
 } jwts_tokens;

@@ -165,18 +165,11 @@ void jwts_metrics_refresh_outcome(jwts_metrics *m, jwts_refresh_outcome outcome)
 /* Set jwtsession_keyset_keys{state}: keys that sign (active) and keys kept only to verify. */
 void jwts_metrics_set_keyset_size(jwts_metrics *m, size_t active, size_t verify_only);
 
-/* Connection-pool use of a store backend, as a backend's owner reports it at scrape time. */
-typedef struct jwts_pool_stats {
-    size_t in_use; /* connections lent out now */
-    size_t idle;   /* connections open and free */
-    size_t max;    /* the pool's limit */
-} jwts_pool_stats;
-typedef bool (*jwts_pool_stats_fn)(void *arg, jwts_pool_stats *out);
-
-/* Report backend's pool (label backend) through fn at scrape time as
- * jwtsession_store_pool_connections{backend,state="in_use"|"idle"} and
- * jwtsession_store_pool_max_connections{backend}. Undo with jwts_metrics_detach(m, arg). */
-jwts_err jwts_metrics_watch_pool(jwts_metrics *m, const char *backend, jwts_pool_stats_fn fn, void *arg);
+/* Export what every Prometheus client library does for its process, read at scrape time:
+ * process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
+ * process_open_fds, process_max_fds, process_start_time_seconds; and
+ * jwtsession_build_info{version="X.Y.Z"} 1. Call once per registry (a program's main one). */
+jwts_err jwts_metrics_watch_process(jwts_metrics *m);
 
 #ifdef __cplusplus
 }

@@ -25,7 +25,7 @@ static const struct {
     [JWTS_E_KEY_NOT_FOUND] = {"JWTS_E_KEY_NOT_FOUND", "key not found"},
     [JWTS_E_BAD_KEY] = {"JWTS_E_BAD_KEY", "unusable key"},
     [JWTS_E_REFRESH_REUSED] = {"JWTS_E_REFRESH_REUSED", "refresh token reused; session revoked"},
-    [JWTS_E_CONFLICT] = {"JWTS_E_CONFLICT", "conflicting concurrent change"},
+    [JWTS_E_CONFLICT] = {"JWTS_E_CONFLICT", "conflicts with what is there (a duplicate, or a concurrent change)"},
     [JWTS_E_LIMIT] = {"JWTS_E_LIMIT", "limit exceeded"},
     [JWTS_E_UNAVAILABLE] = {"JWTS_E_UNAVAILABLE", "service unavailable"},
     [JWTS_E_TIMEOUT] = {"JWTS_E_TIMEOUT", "deadline exceeded"},

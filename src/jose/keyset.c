@@ -37,7 +37,8 @@ static int same_kid(const jwts_key *a, const jwts_key *b)
     return a->kid && b->kid && strcmp(a->kid, b->kid) == 0;
 }
 
-jwts_err jwts_keyset_add(jwts_keyset *ks, jwts_key *key, int make_active)
+/* Add key to ks; on failure the caller keeps key. */
+static jwts_err add_key(jwts_keyset *ks, jwts_key *key, int make_active)
 {
     if (!ks || !key) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "keyset_add: NULL argument");
     for (size_t i = 0; i < ks->n; i++)
@@ -56,6 +57,13 @@ jwts_err jwts_keyset_add(jwts_keyset *ks, jwts_key *key, int make_active)
     if (activate) ks->active = ks->n;
     ks->n++;
     return JWTS_OK;
+}
+
+jwts_err jwts_keyset_add(jwts_keyset *ks, jwts_key *key, int make_active)
+{
+    jwts_err rc = add_key(ks, key, make_active);
+    if (rc) jwts_key_free(key); /* ks takes key in every case */
+    return rc;
 }
 
 jwts_err jwts_keyset_set_active(jwts_keyset *ks, const char *kid)
@@ -103,7 +111,7 @@ jwts_err jwts_keyset_merge(jwts_keyset *dst, jwts_keyset *src)
                 return jwts_fail(JWTS_E_CONFLICT, "both key sets have kid \"%s\"", src->keys[i]->kid);
     size_t moved = 0;
     for (; moved < src->n; moved++) {
-        jwts_err e = jwts_keyset_add(dst, src->keys[moved], 0);
+        jwts_err e = add_key(dst, src->keys[moved], 0);
         if (e) { /* only NO_MEMORY/LIMIT can happen here: undo */
             dst->n -= moved;
             if (dst->active != NO_ACTIVE && dst->active >= dst->n) dst->active = NO_ACTIVE;
@@ -140,7 +148,6 @@ jwts_err jwts_keyset_from_jwks(const char *json, size_t len, jwts_keyset **out)
             goto done;
         }
         if ((e = jwts_keyset_add(ks, k, 0))) {
-            jwts_key_free(k);
             jwts_fail_wrap(e, "JWKS key %zu", i);
             goto done;
         }
@@ -183,7 +190,6 @@ jwts_err jwts_keyset_parse(const char *text, size_t len, jwts_alg alg, jwts_keys
         return e;
     }
     if ((e = jwts_keyset_add(ks, k, 0))) {
-        jwts_key_free(k);
         jwts_keyset_free(ks);
         return e;
     }

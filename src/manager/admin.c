@@ -30,6 +30,7 @@ jwts_err jwts_manager_revoke_user(jwts_manager *m, const jwts_ctx *ctx, const ch
 
 jwts_err jwts_manager_list(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out)
 {
+    if (out) *out = (jwts_session_list){0}; /* empty, safe to free, on every failure */
     if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "list: NULL manager");
     jwts_op_scope sc;
     jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_LIST, ctx);

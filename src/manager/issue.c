@@ -41,7 +41,7 @@ jwts_err jwts_mgr_issue(const jwts_manager *m, const jwts_session *s, const uint
     if (rc) return jwts_fail_wrap(rc, "access token");
     out->access_token = strndup(buf, len);
     if (!out->access_token) return jwts_fail(JWTS_E_NO_MEMORY, "access token: out of memory");
-    rc = jwts_rt_format(s->user_id, s->session_id, secret, &out->refresh_token);
+    rc = jwts_rt_format(s->user_id, s->session_id, secret, out->refresh_token);
     if (rc) {
         jwts_tokens_clear(out);
         return rc;

@@ -104,8 +104,6 @@ int64_t jwts_mgr_ttl_ms(const jwts_manager *m, const jwts_session *s, int64_t no
 void jwts_tokens_clear(jwts_tokens *t)
 {
     if (!t) return;
-    if (t->refresh_token) OPENSSL_cleanse(t->refresh_token, strlen(t->refresh_token));
     free(t->access_token);
-    free(t->refresh_token);
-    memset(t, 0, sizeof *t);
+    OPENSSL_cleanse(t, sizeof *t); /* the refresh token is a secret */
 }

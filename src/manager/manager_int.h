@@ -39,8 +39,6 @@ jwts_err jwts_mgr_issue(const jwts_manager *m, const jwts_session *s, const uint
 
 /* ---- refresh tokens (refresh_token.c) ----------------------------------------------------- */
 
-#define JWTS_REFRESH_TOKEN_MAX 512 /* bytes of a refresh token we accept */
-
 typedef struct jwts_refresh_parts {
     char user_id[JWTS_USER_ID_MAX + 1];
     char session_id[JWTS_SESSION_ID_MAX + 1];
@@ -50,9 +48,9 @@ typedef struct jwts_refresh_parts {
 /* Split and check "<b64url(user)>.<sid>.<b64url(secret)>". JWTS_E_MALFORMED otherwise. */
 jwts_err jwts_rt_parse(const char *token, jwts_refresh_parts *out);
 
-/* The refresh token text for (user_id, session_id, secret), malloc'd. */
+/* The refresh token text for (user_id, session_id, secret) into out (JWTS_REFRESH_TOKEN_MAX + 1). */
 jwts_err jwts_rt_format(const char *user_id, const char *session_id, const uint8_t secret[JWTS_SECRET_BYTES],
-                        char **out);
+                        char out[JWTS_REFRESH_TOKEN_MAX + 1]);
 
 /* SHA-256 of a secret: what the store keeps. */
 void jwts_rt_hash(const uint8_t secret[JWTS_SECRET_BYTES], uint8_t out[JWTS_REFRESH_HASH_LEN]);

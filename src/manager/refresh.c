@@ -18,6 +18,7 @@
  * A pair is confirmed when its refresh token rotates or its access token validates (validate.c).
  */
 #include <openssl/crypto.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/fail.h"
@@ -146,13 +147,35 @@ static jwts_err refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refres
     return rc;
 }
 
+/* Whether p points into *t: refreshing into the struct that holds the token (t.refresh_token). */
+static bool points_into(const char *p, const jwts_tokens *t)
+{
+    uintptr_t a = (uintptr_t)p, lo = (uintptr_t)t;
+    return p && a >= lo && a < lo + sizeof *t;
+}
+
 jwts_err jwts_manager_refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token, jwts_tokens *out)
 {
     if (!m || !out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "refresh: NULL manager or out");
-    memset(out, 0, sizeof *out);
+    /* into the struct holding the token: the new pair is built aside and replaces the old one
+     * (freed) on success; on failure the old pair stays. Else out is written whole (not read). */
+    bool in_place = points_into(refresh_token, out);
+    jwts_tokens fresh;
+    memset(&fresh, 0, sizeof fresh);
+    if (!in_place) memset(out, 0, sizeof *out);
     jwts_op_scope sc;
     jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_REFRESH, ctx);
-    return jwts_op_end(&sc, refresh(m, &c, refresh_token, out));
+    jwts_err rc = jwts_op_end(&sc, refresh(m, &c, refresh_token, in_place ? &fresh : out));
+    if (in_place && rc == JWTS_OK) {
+        jwts_tokens_clear(out);
+        *out = fresh;
+        OPENSSL_cleanse(&fresh, sizeof fresh);
+    } else if (in_place) {
+        jwts_tokens_clear(&fresh);
+    } else if (rc) {
+        jwts_tokens_clear(out); /* empty on failure, whatever a retry left in it */
+    }
+    return rc;
 }
 
 bool jwts_mgr_confirms(const jwts_session *s, const char *jti)

@@ -49,22 +49,21 @@ jwts_err jwts_rt_parse(const char *token, jwts_refresh_parts *out)
 }
 
 jwts_err jwts_rt_format(const char *user_id, const char *session_id, const uint8_t secret[JWTS_SECRET_BYTES],
-                        char **out)
+                        char out[JWTS_REFRESH_TOKEN_MAX + 1])
 {
     size_t ulen = strlen(user_id), slen = strlen(session_id);
-    size_t cap = jwts_b64url_encoded_len(ulen) + 1 + slen + 1 + jwts_b64url_encoded_len(JWTS_SECRET_BYTES) + 1;
-    char *t = malloc(cap);
-    if (!t) return jwts_fail(JWTS_E_NO_MEMORY, "refresh token: out of memory");
+    size_t cap = JWTS_REFRESH_TOKEN_MAX + 1;
+    if (jwts_b64url_encoded_len(ulen) + 1 + slen + 1 + jwts_b64url_encoded_len(JWTS_SECRET_BYTES) + 1 > cap)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "refresh token: ids too long");
     size_t n = 0, w;
-    jwts_b64url_encode(user_id, ulen, t, cap, &w);
+    jwts_b64url_encode(user_id, ulen, out, cap, &w);
     n += w;
-    t[n++] = '.';
-    memcpy(t + n, session_id, slen);
+    out[n++] = '.';
+    memcpy(out + n, session_id, slen);
     n += slen;
-    t[n++] = '.';
-    jwts_b64url_encode(secret, JWTS_SECRET_BYTES, t + n, cap - n, &w);
-    t[n + w] = '\0';
-    *out = t;
+    out[n++] = '.';
+    jwts_b64url_encode(secret, JWTS_SECRET_BYTES, out + n, cap - n, &w);
+    out[n + w] = '\0';
     return JWTS_OK;
 }
 

@@ -505,10 +505,18 @@ jwts_err jwts_metrics_histogram(jwts_metrics *m, const char *name, const char *h
 jwts_err metrics_gauge_callback(jwts_metrics *m, const char *name, const char *help, const jwts_label *labels,
                                 size_t nlabels, jwts_gauge_fn fn, void *arg, const void *owner, bool free_arg)
 {
+    return metrics_callback(m, TYPE_GAUGE, name, help, labels, nlabels, fn, arg, owner, free_arg);
+}
+
+jwts_err metrics_callback(jwts_metrics *m, metric_type type, const char *name, const char *help,
+                          const jwts_label *labels, size_t nlabels, jwts_gauge_fn fn, void *arg, const void *owner,
+                          bool free_arg)
+{
     series *s;
     callback *cb = NULL;
-    jwts_err rc = fn ? JWTS_OK : jwts_fail(JWTS_E_INVALID_ARGUMENT, "metrics: gauge callback is NULL");
-    if (!rc) rc = metrics_register(m, TYPE_GAUGE, name, help, labels, nlabels, NULL, 0, false, &s);
+    jwts_err rc = fn ? JWTS_OK : jwts_fail(JWTS_E_INVALID_ARGUMENT, "metrics: callback is NULL");
+    if (!rc && type == TYPE_HISTOGRAM) rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "metrics: no histogram callbacks");
+    if (!rc) rc = metrics_register(m, type, name, help, labels, nlabels, NULL, 0, false, &s);
     if (!rc && !(cb = calloc(1, sizeof *cb))) rc = jwts_fail(JWTS_E_NO_MEMORY, "metrics: callback");
     if (rc) {
         if (free_arg) free(arg);

@@ -101,6 +101,12 @@ jwts_err metrics_register(jwts_metrics *m, metric_type type, const char *name, c
 jwts_err metrics_gauge_callback(jwts_metrics *m, const char *name, const char *help, const jwts_label *labels,
                                 size_t nlabels, jwts_gauge_fn fn, void *arg, const void *owner, bool free_arg);
 
+/* The same for a series of type (TYPE_GAUGE or TYPE_COUNTER: a counter read at scrape time, such as
+ * process_cpu_seconds_total). */
+jwts_err metrics_callback(jwts_metrics *m, metric_type type, const char *name, const char *help,
+                          const jwts_label *labels, size_t nlabels, jwts_gauge_fn fn, void *arg, const void *owner,
+                          bool free_arg);
+
 /* The sum over the slots of cell c (the lock need not be held). */
 uint64_t metrics_cell_sum(const jwts_metrics *m, uint32_t c);
 

@@ -61,8 +61,31 @@ static void put_le(jwts_buf *b, double bound, bool om)
     if (om && !b->err && !strpbrk(b->data + start, ".eEIN")) jwts_buf_puts(b, ".0");
 }
 
+/* The sum of a callback series' callbacks into *v; false when none answered. */
+static bool callback_sum(const series *s, double *v)
+{
+    bool any = false;
+    *v = 0;
+    for (const callback *c = s->callbacks; c; c = c->next) {
+        double one;
+        if (c->fn(c->arg, &one)) {
+            *v += one;
+            any = true;
+        }
+    }
+    return any;
+}
+
 static void render_counter(jwts_buf *b, const family *f, const series *s, const jwts_metrics *m)
 {
+    if (s->by_callback) {
+        double d;
+        if (!callback_sum(s, &d)) return;
+        put_sample_head(b, f, NULL, s, NULL);
+        jwts_buf_double(b, d);
+        jwts_buf_putc(b, '\n');
+        return;
+    }
     uint64_t v = metrics_cell_sum(m, s->cell);
     if (v == 0 && s->omit_zero) return;
     put_sample_head(b, f, NULL, s, NULL);
@@ -74,16 +97,7 @@ static void render_gauge(jwts_buf *b, const family *f, const series *s)
 {
     double v;
     if (s->by_callback) {
-        bool any = false;
-        v = 0;
-        for (const callback *c = s->callbacks; c; c = c->next) {
-            double one;
-            if (c->fn(c->arg, &one)) {
-                v += one;
-                any = true;
-            }
-        }
-        if (!any) return;
+        if (!callback_sum(s, &v)) return;
     } else {
         v = jwts_gauge_value((const jwts_gauge *)s);
         if (v == 0 && s->omit_zero) return;

@@ -1,6 +1,6 @@
 /*
  * metrics_std.c - the standard jwtsession_* families and the calls the session manager makes at
- * its boundary (jwts_metrics_observe_op, jwts_metrics_refresh_outcome, key-set size, pool use).
+ * its boundary (jwts_metrics_observe_op, jwts_metrics_refresh_outcome, key-set size).
  *
  * Every (op, result) series exists from the start, so observing never registers: the "ok"
  * series are always rendered, the error ones once they are non-zero (keeps a scrape short
@@ -88,49 +88,4 @@ void jwts_metrics_set_keyset_size(jwts_metrics *m, size_t active, size_t verify_
     if (!m || !m->std.ready) return;
     jwts_gauge_set(m->std.keyset_active, (double)active);
     jwts_gauge_set(m->std.keyset_verify, (double)verify_only);
-}
-
-/* ---- connection pools ----------------------------------------------------------------------- */
-
-typedef struct pool_probe {
-    jwts_pool_stats_fn fn;
-    void *arg;
-    int field; /* 0 in_use, 1 idle, 2 max */
-} pool_probe;
-
-static bool pool_read(void *arg, double *value)
-{
-    const pool_probe *p = arg;
-    jwts_pool_stats st = {0};
-    if (!p->fn(p->arg, &st)) return false;
-    *value = (double)(p->field == 0 ? st.in_use : p->field == 1 ? st.idle : st.max);
-    return true;
-}
-
-jwts_err jwts_metrics_watch_pool(jwts_metrics *m, const char *backend, jwts_pool_stats_fn fn, void *arg)
-{
-    if (!m || !backend || !fn) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "watch_pool: NULL argument");
-    static const char *const STATES[] = {"in_use", "idle"};
-    jwts_err rc = JWTS_OK;
-    for (int field = 0; field < 3 && !rc; field++) {
-        pool_probe *p = malloc(sizeof *p);
-        if (!p) {
-            rc = jwts_fail(JWTS_E_NO_MEMORY, "watch_pool");
-            break;
-        }
-        *p = (pool_probe){fn, arg, field};
-        if (field < 2) {
-            jwts_label l[] = {{"backend", backend}, {"state", STATES[field]}};
-            rc = metrics_gauge_callback(m, "jwtsession_store_pool_connections",
-                                        "Connections of a store backend's pool by state.", l, 2, pool_read, p, arg,
-                                        true);
-        } else {
-            jwts_label l[] = {{"backend", backend}};
-            rc = metrics_gauge_callback(m, "jwtsession_store_pool_max_connections",
-                                        "The connection limit of a store backend's pool.", l, 1, pool_read, p, arg,
-                                        true);
-        }
-    }
-    if (rc) jwts_metrics_detach(m, arg);
-    return rc;
 }

@@ -352,9 +352,6 @@ typedef enum redis_script {
     JWTS_SCRIPT__COUNT
 } redis_script;
 
-/* The Lua source of script id. */
-const char *jwts_redis_script_body(redis_script id);
-
 /* The 40-hex SHA-1 of script id (as EVALSHA wants it), computed once. */
 const char *jwts_redis_script_sha(redis_script id);
 

@@ -167,8 +167,6 @@ static void compute_shas(void)
     }
 }
 
-const char *jwts_redis_script_body(redis_script id) { return BODIES[id]; }
-
 const char *jwts_redis_script_sha(redis_script id)
 {
     pthread_once(&SHAS_ONCE, compute_shas);

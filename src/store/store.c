@@ -93,6 +93,7 @@ jwts_err jwts_store_touch(jwts_store *st, const jwts_ctx *ctx, const jwts_sessio
 
 jwts_err jwts_store_list_user(jwts_store *st, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out)
 {
+    if (out) *out = (jwts_session_list){0}; /* empty, safe to free, on every failure */
     jwts_err rc = check_store(st, "list_user");
     if (!rc && !jwts_user_id_valid(user_id)) rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "list_user: user_id is not valid");
     if (!rc && !out) rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "list_user: out is NULL");

@@ -1,5 +1,6 @@
 /* consumer.c - a program outside the tree using the installed library: create a session and
- * validate its token on the memory store. */
+ * validate its token on the memory store; the loaded library's jwts_version() must match the
+ * headers' JWTS_VERSION_STRING. */
 #include <jwtsession/jwtsession.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,7 @@ int main(void)
     if (!rc) rc = jwts_manager_new(&(jwts_manager_options){.store = store, .keyset = keys}, &m);
     if (!rc) rc = jwts_manager_create(m, NULL, "installed", NULL, &t);
     if (!rc) rc = jwts_manager_validate(m, NULL, t.access_token, strlen(t.access_token), NULL, NULL);
+    if (!rc && strcmp(jwts_version(), JWTS_VERSION_STRING) != 0) rc = JWTS_E_INTERNAL;
     printf("%s\n", jwts_errname(rc));
     jwts_tokens_clear(&t);
     jwts_manager_free(m);

@@ -87,12 +87,6 @@ static jwts_err op_revoke(env *e, const char *user, const char *id)
     return jwts_op_end(&sc, jwts_store_delete(e->st, &c, &(jwts_session_key){user, id}));
 }
 
-static bool pool_stats(void *arg, jwts_pool_stats *out)
-{
-    *out = (jwts_pool_stats){.in_use = 2, .idle = 6, .max = 8};
-    return true;
-}
-
 static int run_metrics(const char *dir)
 {
     env e = {0};
@@ -100,11 +94,10 @@ static int run_metrics(const char *dir)
     check(jwts_metrics_new(NULL, &e.m) == JWTS_OK, "metrics_new");
     check(jwts_store_memory_new(NULL, &inner) == JWTS_OK, "memory_new");
     check(jwts_store_observe_new(inner, e.m, NULL, &e.st) == JWTS_OK, "observe_new");
-    /* the remaining families: a (disabled) tracer's span counters and a pool report */
+    /* the remaining families: a (disabled) tracer's span counters, the process families */
     jwts_tracer_options to = {.disabled = true, .metrics = e.m};
     check(jwts_tracer_new(&to, &e.t) == JWTS_OK, "tracer_new");
-    int pool_owner;
-    check(jwts_metrics_watch_pool(e.m, "redis", pool_stats, &pool_owner) == JWTS_OK, "watch_pool");
+    check(jwts_metrics_watch_process(e.m) == JWTS_OK, "watch_process");
     if (failures) return 1;
     char ids[3][JWTS_SESSION_ID_LEN + 1];
     for (int i = 0; i < 3; i++) check(op_create(&e, NULL, "user-a", ids[i]) == JWTS_OK, "create");
@@ -145,8 +138,6 @@ static int run_metrics(const char *dir)
         "jwtsession_store_duration_seconds_count{backend=\"memory\",op=\"get\"} 6\n",
         "jwtsession_active_sessions{backend=\"memory\"} 2\n",
         "jwtsession_keyset_keys{state=\"active\"} 1\n",
-        "jwtsession_store_pool_connections{backend=\"redis\",state=\"in_use\"} 2\n",
-        "jwtsession_store_pool_max_connections{backend=\"redis\"} 8\n",
         "jwtsession_trace_spans_exported_total 0\n",
         "jwtsession_trace_spans_dropped_total{reason=\"queue_full\"} 0\n",
     };
@@ -165,7 +156,6 @@ static int run_metrics(const char *dir)
     free(om);
     jwts_store_free(e.st);
     jwts_tracer_free(e.t);
-    jwts_metrics_detach(e.m, &pool_owner);
     jwts_metrics_free(e.m);
     if (!failures) printf("observe_workload: metrics: all %zu exact values match\n", sizeof lines / sizeof *lines);
     return failures ? 1 : 0;

@@ -317,13 +317,11 @@ static void test_keyset_rotation(void **s)
     /* duplicates, public keys as signers, unknown kids */
     jwts_key *dup;
     assert_int_equal(jwts_key_generate(JWTS_ALG_HS256, "2024-01", &dup), JWTS_OK);
-    assert_int_equal(jwts_keyset_add(ks, dup, 0), JWTS_E_CONFLICT);
-    jwts_key_free(dup);
+    assert_int_equal(jwts_keyset_add(ks, dup, 0), JWTS_E_CONFLICT); /* dup is freed */
     char *pj;
     assert_int_equal(jwts_key_to_jwk(k1, 0, &pj), JWTS_OK);
     assert_int_equal(jwts_key_from_jwk(pj, strlen(pj), JWTS_ALG_UNSET, &pub), JWTS_OK);
-    assert_int_equal(jwts_keyset_add(ks, pub, 1), JWTS_E_CONFLICT); /* same kid */
-    jwts_key_free(pub);
+    assert_int_equal(jwts_keyset_add(ks, pub, 1), JWTS_E_CONFLICT); /* same kid; pub is freed */
     jwts_jose_free(pj);
     assert_int_equal(jwts_keyset_set_active(ks, "nope"), JWTS_E_KEY_NOT_FOUND);
     assert_int_equal(jwts_keyset_set_active(ks, "2024-01"), JWTS_OK);

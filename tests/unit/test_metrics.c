@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "jwtsession/metrics.h"
+#include "jwtsession/version.h"
 
 static jwts_metrics *bare(void)
 {
@@ -237,36 +238,42 @@ static bool answer(void *arg, double *v)
     return true;
 }
 
-static bool pool(void *arg, jwts_pool_stats *out)
-{
-    *out = (jwts_pool_stats){.in_use = 3, .idle = 5, .max = 16};
-    return true;
-}
-
 static void callbacks_and_detach(void **state)
 {
     jwts_metrics *m = bare();
     double a = 2, b = 40;
-    int key;
     jwts_label l = {"backend", "memory"};
     assert_int_equal(jwts_metrics_gauge_fn(m, "t_live", "Live.", &l, 1, answer, &a), JWTS_OK);
     assert_int_equal(jwts_metrics_gauge_fn(m, "t_live", "Live.", &l, 1, answer, &b), JWTS_OK);
     assert_int_equal(jwts_metrics_gauge_fn(m, "t_none", "None.", NULL, 0, answer, NULL), JWTS_OK);
-    assert_int_equal(jwts_metrics_watch_pool(m, "redis", pool, &key), JWTS_OK);
     calls = 0;
     char *text = render(m, JWTS_METRICS_PROMETHEUS);
     assert_int_equal(calls, 3);
     assert_non_null(strstr(text, "t_live{backend=\"memory\"} 42\n")); /* summed */
     assert_null(strstr(text, "\nt_none ")); /* a callback that declines leaves the sample out */
-    assert_non_null(strstr(text, "jwtsession_store_pool_connections{backend=\"redis\",state=\"in_use\"} 3\n"));
-    assert_non_null(strstr(text, "jwtsession_store_pool_connections{backend=\"redis\",state=\"idle\"} 5\n"));
-    assert_non_null(strstr(text, "jwtsession_store_pool_max_connections{backend=\"redis\"} 16\n"));
     free(text);
     jwts_metrics_detach(m, &b);
-    jwts_metrics_detach(m, &key);
     text = render(m, JWTS_METRICS_PROMETHEUS);
     assert_non_null(strstr(text, "t_live{backend=\"memory\"} 2\n"));
-    assert_null(strstr(text, "backend=\"redis\""));
+    free(text);
+    jwts_metrics_free(m);
+}
+
+/* The process families and build info (jwts_metrics_watch_process): a scrape-time counter keeps its
+ * counter type and _total name in both formats. */
+static void process_families(void **state)
+{
+    jwts_metrics *m = bare();
+    assert_int_equal(jwts_metrics_watch_process(m), JWTS_OK);
+    char *text = render(m, JWTS_METRICS_PROMETHEUS);
+    assert_non_null(strstr(text, "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total "));
+    assert_non_null(strstr(text, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes "));
+    assert_non_null(strstr(text, "\nprocess_open_fds "));
+    assert_non_null(strstr(text, "\nprocess_start_time_seconds "));
+    assert_non_null(strstr(text, "jwtsession_build_info{version=\"" JWTS_VERSION_STRING "\"} 1\n"));
+    free(text);
+    text = render(m, JWTS_METRICS_OPENMETRICS);
+    assert_non_null(strstr(text, "# TYPE process_cpu_seconds counter\nprocess_cpu_seconds_total "));
     free(text);
     jwts_metrics_free(m);
 }
@@ -299,6 +306,7 @@ int main(void)
         cmocka_unit_test(concurrent_increments_are_exact),
         cmocka_unit_test(standard_families),
         cmocka_unit_test(callbacks_and_detach),
+        cmocka_unit_test(process_families),
         cmocka_unit_test(content_negotiation),
     };
     return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);

@@ -74,7 +74,7 @@ typedef struct jwtsd_config {
     int64_t max_connections_per_ip; /* 0: no per-address limit */
     int64_t reserve_connections;    /* percent of max_connections kept for new clients */
     int64_t connection_timeout_ms;
-    int64_t head_timeout_ms;        /* from accept to a complete request head */
+    int64_t head_timeout_ms;     /* from accept to a complete request head */
     int64_t request_timeout_ms;  /* bound of the store calls of one request */
     int64_t store_workers;       /* threads that run requests waiting on the store; 0: HTTP threads */
     int64_t max_body;            /* bytes */
@@ -83,8 +83,8 @@ typedef struct jwtsd_config {
     int64_t shutdown_timeout_ms; /* how long SIGTERM waits for in-flight requests */
     char *log_level;             /* error | warn | info | debug */
     bool access_log;
-    bool verify_only;            /* no signing key: validate/revoke only */
-    bool cache;                  /* near cache on a shared store */
+    bool verify_only; /* no signing key: validate/revoke only */
+    bool cache;       /* near cache on a shared store */
     int64_t cache_max_entries;
     int64_t cache_max_stale_ms;
     char *config_file; /* where the file values came from, or NULL */
@@ -297,12 +297,12 @@ typedef struct jwtsd_server {
     atomic_long in_flight; /* requests started and not yet completed */
     struct MHD_Daemon *mhd;
     jwtsd_guard *guard;
-    jwtsd_workers *workers; /* NULL: store calls run on the HTTP threads (memory store) */
-    bool local_first;       /* near cache on: token checks try the HTTP thread first (http.c) */
-    atomic_long async_pending;  /* token checks waiting on jwts_manager_validate_async (http.c) */
+    jwtsd_workers *workers;        /* NULL: store calls run on the HTTP threads (memory store) */
+    bool local_first;              /* near cache on: token checks try the HTTP thread first (http.c) */
+    atomic_long async_pending;     /* token checks waiting on jwts_manager_validate_async (http.c) */
     atomic_bool async_unsupported; /* the store said it has no asynchronous path: use workers */
     int quiesced_fd;               /* the listening socket after quiesce, closed by jwtsd_http_stop */
-    uint16_t port; /* the bound port */
+    uint16_t port;                 /* the bound port */
 } jwtsd_server;
 
 /* ---- keys (keys.c) ----------------------------------------------------------------------------- */
@@ -328,9 +328,9 @@ typedef struct jwtsd_request {
     jwts_ctx ctx; /* deadline and trace parent for library calls */
     /* what the handler answered */
     unsigned status;
-    jwts_err error;                 /* JWTS_OK, or the error code answered */
-    bool deferred;                  /* on a store worker, or tried locally: the answer waits in pending */
-    struct MHD_Response *pending;   /* the answer, queued by the HTTP thread once resumed */
+    jwts_err error;               /* JWTS_OK, or the error code answered */
+    bool deferred;                /* on a store worker, or tried locally: the answer waits in pending */
+    struct MHD_Response *pending; /* the answer, queued by the HTTP thread once resumed */
 } jwtsd_request;
 
 /* Answer with status and a JSON body (copied). */
@@ -372,7 +372,6 @@ bool jwtsd_route_uses_store(jwtsd_route route);
 /* true when route's usual answer only reads (a token check): worth trying on the HTTP thread
  * against the near cache before a store worker (http.c, answer_locally). */
 bool jwtsd_route_reads_only(jwtsd_route route);
-
 
 /* Run the handler of r->route (the answer is always set on return). */
 void jwtsd_route_dispatch(jwtsd_request *r);
@@ -463,8 +462,5 @@ void jwtsd_forward_auth(jwtsd_request *r);
  * jwtsd_access_token found. http.c calls it for a check that ran asynchronously. */
 void jwtsd_forward_answer(jwtsd_request *r, jwtsd_cred cred, const char *token, size_t len, jwts_err rc,
                           const jwts_validation *v, const jwts_session *s);
-
-/* Monotonic nanoseconds. */
-int64_t jwtsd_now_ns(void);
 
 #endif

@@ -122,7 +122,7 @@ static int64_t reap(jwtsd_guard *g, int64_t now)
         shut(g, g->kept.head);
         atomic_fetch_add(&g->closed_deadline, 1);
     }
-    int64_t next = now + 250 * 1000000LL;
+    int64_t next = now + 250 * JWTS_NS_PER_MS;
     if (g->fresh.head && g->fresh.head->since_ns + g->head_ns < next) next = g->fresh.head->since_ns + g->head_ns;
     if (g->kept.head && g->kept.head->since_ns + g->keep_ns < next) next = g->kept.head->since_ns + g->keep_ns;
     return next;
@@ -133,9 +133,9 @@ static void *reaper_main(void *arg)
     jwtsd_guard *g = arg;
     pthread_mutex_lock(&g->mu);
     while (!g->stop) {
-        int64_t next = reap(g, jwtsd_now_ns());
-        struct timespec ts = {.tv_sec = (time_t)(next / 1000000000), .tv_nsec = (long)(next % 1000000000)};
-        pthread_cond_timedwait(&g->cv, &g->mu, &ts); /* CLOCK_MONOTONIC, like jwtsd_now_ns */
+        int64_t next = reap(g, jwts_monotonic_ns());
+        struct timespec ts = jwts_timespec_of_ns(next);
+        pthread_cond_timedwait(&g->cv, &g->mu, &ts); /* CLOCK_MONOTONIC, like jwts_monotonic_ns */
     }
     pthread_mutex_unlock(&g->mu);
     return NULL;
@@ -151,10 +151,9 @@ jwts_err jwtsd_guard_new(const jwtsd_config *cfg, jwtsd_guard **out)
     size_t reserve = max * (size_t)cfg->reserve_connections / 100;
     if (reserve < 1) reserve = 1;
     g->room = max > reserve ? max - reserve : 1;
-    g->head_ns =
-        (cfg->head_timeout_ms < cfg->connection_timeout_ms ? cfg->head_timeout_ms : cfg->connection_timeout_ms) *
-        1000000;
-    g->keep_ns = cfg->connection_timeout_ms * 1000000;
+    g->head_ns = jwts_ms_to_ns(cfg->head_timeout_ms < cfg->connection_timeout_ms ? cfg->head_timeout_ms
+                                                                                 : cfg->connection_timeout_ms);
+    g->keep_ns = jwts_ms_to_ns(cfg->connection_timeout_ms);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -188,7 +187,7 @@ jwtsd_conn *jwtsd_guard_open(jwtsd_guard *g, int fd)
     jwtsd_conn *c = calloc(1, sizeof(*c));
     if (!c) return NULL;
     c->fd = fd;
-    c->since_ns = jwtsd_now_ns();
+    c->since_ns = jwts_monotonic_ns();
     pthread_mutex_lock(&g->mu);
     g->live++;
     append(g, c, LIST_FRESH);
@@ -219,7 +218,7 @@ void jwtsd_guard_idle(jwtsd_guard *g, jwtsd_conn *c)
 {
     pthread_mutex_lock(&g->mu);
     if (!c->dead && c->list == LIST_NONE) {
-        c->since_ns = jwtsd_now_ns();
+        c->since_ns = jwts_monotonic_ns();
         c->busy = false;
         append(g, c, LIST_KEPT);
     }

@@ -17,13 +17,13 @@
  */
 #include <arpa/inet.h>
 #include <netdb.h>
-#include <sys/socket.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,13 +52,6 @@ typedef struct req_state {
     jwtsd_cred cred;
     char param[PARAM_MAX];
 } req_state;
-
-int64_t jwtsd_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* ---- answers ------------------------------------------------------------------------------------ */
 
@@ -390,7 +383,8 @@ static void reply_mid_upload(req_state *st, unsigned status, const char *reason,
                       "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nCache-Control: no-store\r\n"
                       "Connection: close\r\nContent-Length: %zu\r\n\r\n",
                       status, reason, len);
-    if (hn > 0 && (size_t)hn < sizeof(head) && send(ci->connect_fd, head, (size_t)hn, MSG_NOSIGNAL | MSG_DONTWAIT) == hn)
+    if (hn > 0 && (size_t)hn < sizeof(head) &&
+        send(ci->connect_fd, head, (size_t)hn, MSG_NOSIGNAL | MSG_DONTWAIT) == hn)
         (void)!send(ci->connect_fd, body, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     shutdown(ci->connect_fd, SHUT_WR);
     free(body);
@@ -479,14 +473,15 @@ static bool answer_locally(req_state *st)
     return true;
 }
 
-/* Hand suspended st to a store worker; a full queue is answered 503 at once. */
+/* Hand suspended st to a store worker; a full queue is answered 503 at once. Any thread may call
+ * it (the HTTP thread, a store's I/O thread): the 503 waits in pending, and the HTTP thread queues
+ * it once the connection resumes. */
 static void to_worker(req_state *st)
 {
     jwtsd_request *r = &st->r;
     if (jwtsd_workers_submit(r->srv->workers, st)) return;
-    r->deferred = false;
-    MHD_resume_connection(r->conn);
     jwtsd_reply_error(r, 503, JWTS_E_LIMIT, "server busy: every store worker is taken (--store-workers)");
+    MHD_resume_connection(r->conn);
 }
 
 /* The end of an asynchronous token check (on the store's I/O thread, or within the call): answer
@@ -571,7 +566,7 @@ static void request_begin(jwtsd_server *srv, req_state *st, struct MHD_Connectio
                           const char *method)
 {
     jwtsd_request *r = &st->r;
-    st->t0_ns = jwtsd_now_ns();
+    st->t0_ns = jwts_monotonic_ns();
     r->srv = srv;
     r->conn = conn;
     r->method = method;
@@ -615,7 +610,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return go_on ? MHD_YES : MHD_NO;
     }
     if (st->r.deferred && !st->r.pending && st->r.status) return MHD_NO; /* the worker could not build it */
-    if (st->r.pending) { /* back from a store worker */
+    if (st->r.pending) {                                                 /* back from a store worker */
         struct MHD_Response *resp = st->r.pending;
         st->r.pending = NULL;
         if (MHD_queue_response(conn, st->r.status, resp) != MHD_YES) st->r.status = 500;
@@ -645,7 +640,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req_state *st = *con_cls;
     if (!st) return;
     *con_cls = NULL;
-    int64_t dur = jwtsd_now_ns() - st->t0_ns;
+    int64_t dur = jwts_monotonic_ns() - st->t0_ns;
     jwtsd_request *r = &st->r;
     jwtsd_request_done(srv->observe, st->span, r->route, r->status, r->error, dur);
     if (srv->cfg->access_log && jwtsd_log_enabled(JWTSD_LOG_INFO)) {
@@ -739,17 +734,16 @@ bool jwtsd_http_start(jwtsd_server *srv, char *err, size_t errlen)
         return false;
     }
     srv->local_first = srv->workers && cfg->cache;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-                     MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-    srv->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-                                threads > 1 ? threads : 0, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-                                MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
-                                MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
-                                MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_NOTIFY_COMPLETED,
-                                on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK,
-                                unescape_none, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+    srv->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        pool, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none,
+        NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (!srv->mhd) {
         snprintf(err, errlen, "cannot listen on %s (address in use, or not permitted?)", cfg->listen);
         return false;
@@ -778,17 +772,17 @@ void jwtsd_http_quiesce(jwtsd_server *srv)
  * (--request-timeout); past twice that, closing the store ends the rest (JWTS_E_CLOSED). */
 static void drain_async(jwtsd_server *srv)
 {
-    int64_t give_up = jwtsd_now_ns() + 2 * srv->cfg->request_timeout_ms * 1000000 + 1000000000;
+    int64_t give_up = jwts_deadline_in_ms(2 * srv->cfg->request_timeout_ms + 1000);
     while (atomic_load(&srv->async_pending) > 0) {
-        if (jwtsd_now_ns() > give_up && srv->store) jwts_store_close(srv->store);
-        struct timespec ms = {0, 1000000};
+        if (jwts_monotonic_ns() > give_up && srv->store) jwts_store_close(srv->store);
+        struct timespec ms = jwts_timespec_of_ns(JWTS_NS_PER_MS);
         nanosleep(&ms, NULL);
     }
 }
 
 void jwtsd_http_stop(jwtsd_server *srv)
 {
-    drain_async(srv); /* their completions use the workers and the connections */
+    drain_async(srv);                 /* their completions use the workers and the connections */
     jwtsd_workers_free(srv->workers); /* answers what is queued: no connection stays suspended */
     srv->workers = NULL;
     if (srv->mhd) MHD_stop_daemon(srv->mhd); /* reports every connection closed to the guard */

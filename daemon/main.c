@@ -3,9 +3,9 @@
  *
  * Start-up builds, in order: settings, metrics/tracing, the store (wrapped to tell a full store
  * from a client's limit), the signing keys, the admin key, the session manager, then the HTTP
- * server. Exit status: 0 after a clean stop, 1 when it cannot start, 2 for a bad setting. Signals are blocked in every thread and taken
- * by sigwait() here. SIGTERM or SIGINT: stop accepting (the listening socket closes at once),
- * let in-flight requests finish (up to --shutdown-timeout), stop the server, flush spans, exit 0.
+ * server. Exit status: 0 after a clean stop, 1 when it cannot start, 2 for a bad setting. Signals are blocked in every
+ * thread and taken by sigwait() here. SIGTERM or SIGINT: stop accepting (the listening socket closes at once), let
+ * in-flight requests finish (up to --shutdown-timeout), stop the server, flush spans, exit 0.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -25,7 +25,8 @@ static bool open_store(jwtsd_server *srv, jwts_store **out, char *err, size_t er
     jwts_store_open_options so = {.command_timeout_ms = cfg->request_timeout_ms,
                                   .memory_max_sessions = (size_t)cfg->memory_max_sessions};
     jwts_err rc = jwts_store_open(cfg->store, &so, out);
-    bool local = rc == JWTS_OK && (strcmp(jwts_store_name(*out), "memory") == 0 || strcmp(jwts_store_name(*out), "file") == 0);
+    bool local =
+        rc == JWTS_OK && (strcmp(jwts_store_name(*out), "memory") == 0 || strcmp(jwts_store_name(*out), "file") == 0);
     if (rc == JWTS_OK && cfg->cache && !local) {
         jwts_redis_cache_options co = {.enabled = true,
                                        .max_entries = (size_t)cfg->cache_max_entries,
@@ -89,8 +90,8 @@ static void graceful_stop(jwtsd_server *srv, int sig)
     JWTSD_LOG(JWTSD_LOG_INFO, "shutting down", JWTSD_S("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
               JWTSD_I("in_flight", atomic_load(&srv->in_flight)));
     jwtsd_http_quiesce(srv);
-    int64_t deadline = jwtsd_now_ns() + srv->cfg->shutdown_timeout_ms * 1000000;
-    while (atomic_load(&srv->in_flight) > 0 && jwtsd_now_ns() < deadline)
+    int64_t deadline = jwts_deadline_in_ms(srv->cfg->shutdown_timeout_ms);
+    while (atomic_load(&srv->in_flight) > 0 && jwts_monotonic_ns() < deadline)
         nanosleep(&(struct timespec){.tv_nsec = 5 * 1000 * 1000}, NULL);
     long left = atomic_load(&srv->in_flight);
     if (left > 0)

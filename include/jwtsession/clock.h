@@ -8,6 +8,7 @@
 #define JWTSESSION_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 #include "error.h"
 
@@ -34,6 +35,26 @@ int64_t jwts_monotonic_ns(void);
  * microseconds of jwts_monotonic_ns(); elsewhere it is jwts_monotonic_ns(). Differences of two
  * readings on one thread are durations; clamp them at 0 (a re-anchor may step back slightly). */
 int64_t jwts_fast_ns(void);
+
+/* Nanoseconds per millisecond and per second, for the conversions below. */
+#define JWTS_NS_PER_MS 1000000LL
+#define JWTS_NS_PER_S 1000000000LL
+
+/* ms milliseconds in nanoseconds, saturating at INT64_MAX (a negative ms gives 0). */
+int64_t jwts_ms_to_ns(int64_t ms);
+
+/* ns nanoseconds in whole milliseconds rounded up (a wait never ends early); 0 when ns <= 0. */
+int64_t jwts_ns_to_ms_ceil(int64_t ns);
+
+/* The jwts_monotonic_ns() deadline ms milliseconds from now, saturating (ms <= 0: now). */
+int64_t jwts_deadline_in_ms(int64_t ms);
+
+/* The CLOCK_MONOTONIC time ms milliseconds from now (ms <= 0: now), for pthread_cond_timedwait
+ * on a condition variable whose clock is CLOCK_MONOTONIC. */
+struct timespec jwts_monotonic_timespec_in_ms(int64_t ms);
+
+/* ns nanoseconds (>= 0) as a timespec: a relative wait for nanosleep or a futex. */
+struct timespec jwts_timespec_of_ns(int64_t ns);
 
 /* Parse a duration as the programs take it: a non-negative whole number with an optional unit
  * ms, s (the default), m, h or d ("90", "90s", "500ms", "15m", "12h", "30d") into *out_ms.

@@ -3,6 +3,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,14 +15,42 @@ int64_t jwts_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / JWTS_NS_PER_MS;
 }
 
 int64_t jwts_monotonic_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return (int64_t)ts.tv_sec * JWTS_NS_PER_S + ts.tv_nsec;
+}
+
+int64_t jwts_ms_to_ns(int64_t ms)
+{
+    if (ms <= 0) return 0;
+    return ms > INT64_MAX / JWTS_NS_PER_MS ? INT64_MAX : ms * JWTS_NS_PER_MS;
+}
+
+int64_t jwts_ns_to_ms_ceil(int64_t ns)
+{
+    return ns <= 0 ? 0 : ns / JWTS_NS_PER_MS + (ns % JWTS_NS_PER_MS != 0);
+}
+
+int64_t jwts_deadline_in_ms(int64_t ms)
+{
+    int64_t now = jwts_monotonic_ns(), add = jwts_ms_to_ns(ms);
+    return add > INT64_MAX - now ? INT64_MAX : now + add;
+}
+
+struct timespec jwts_timespec_of_ns(int64_t ns)
+{
+    if (ns < 0) ns = 0;
+    return (struct timespec){.tv_sec = (time_t)(ns / JWTS_NS_PER_S), .tv_nsec = (long)(ns % JWTS_NS_PER_S)};
+}
+
+struct timespec jwts_monotonic_timespec_in_ms(int64_t ms)
+{
+    return jwts_timespec_of_ns(jwts_deadline_in_ms(ms));
 }
 
 int64_t jwts_clock_now_ms(const jwts_clock *clock)

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "core/fail.h"
+#include "jwtsession/clock.h"
 #include "observe/trace_int.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -68,10 +69,7 @@ static void export_batch(jwts_tracer *t, exporter *x, jwts_span **batch, size_t 
 
 static void deadline_in(struct timespec *ts, int64_t ms)
 {
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) ts->tv_sec++, ts->tv_nsec -= 1000000000;
+    *ts = jwts_monotonic_timespec_in_ms(ms);
 }
 
 static bool passed(const struct timespec *ts)

@@ -95,7 +95,6 @@ static inline bool ratio_says(const jwts_tracer *t, const uint8_t trace_id[16])
     return (be64(trace_id + 8) >> 1) < t->ratio_bound;
 }
 
-
 static bool uses_ratio(jwts_sampler s)
 {
     return s == JWTS_SAMPLER_TRACEIDRATIO || s == JWTS_SAMPLER_PARENTBASED_TRACEIDRATIO;
@@ -108,7 +107,7 @@ int64_t trace_clock_offset_now(void)
     struct timespec rt, mono;
     clock_gettime(CLOCK_REALTIME, &rt);
     clock_gettime(CLOCK_MONOTONIC, &mono);
-    return ((int64_t)rt.tv_sec - mono.tv_sec) * 1000000000 + (rt.tv_nsec - mono.tv_nsec);
+    return ((int64_t)rt.tv_sec - mono.tv_sec) * JWTS_NS_PER_S + (rt.tv_nsec - mono.tv_nsec);
 }
 
 static inline int64_t to_unix(const jwts_tracer *t, int64_t mono_ns)
@@ -139,7 +138,7 @@ jwts_span *trace_span_start_at(jwts_tracer *t, const char *name, jwts_span_kind 
         p->flags = 0;
         p->valid = true;
         if (!ratio_says(t, p->trace_id)) return NULL; /* unsampled: the trace passes on with these ids */
-        parent = child; /* sampled: continue below with these ids as the trace to join */
+        parent = child;                               /* sampled: continue below with these ids as the trace to join */
         has_parent = false;
     }
     jwts_trace_parent in = parent && parent->parent.valid ? parent->parent : (jwts_trace_parent){0};
@@ -510,13 +509,7 @@ jwts_err jwts_tracer_flush(jwts_tracer *t, int64_t timeout_ms)
 {
     if (!t) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "tracer_flush: NULL tracer");
     if (!t->thread_running) return JWTS_OK;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    if (timeout_ms > 0) {
-        until.tv_sec += timeout_ms / 1000;
-        until.tv_nsec += (timeout_ms % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = jwts_monotonic_timespec_in_ms(timeout_ms);
     jwts_err rc = JWTS_OK;
     pthread_mutex_lock(&t->lock);
     uint64_t mine = ++t->flush_req;

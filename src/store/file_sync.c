@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "core/fail.h"
+#include "jwtsession/clock.h"
 #include "store/file.h"
 
 #define CLEANUP_CHUNK 10000 /* sessions removed per transaction by an unbounded sweep */
@@ -39,11 +40,7 @@ jwts_err jwts_file_sweep(file_store *fs, size_t max, size_t *removed)
 /* Wait ms on the stop condition; true when asked to stop. bg_lock is held. */
 static bool wait_or_stop(file_store *fs, int64_t ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    int64_t ns = until.tv_nsec + (ms % 1000) * 1000000;
-    until.tv_sec += ms / 1000 + ns / 1000000000;
-    until.tv_nsec = ns % 1000000000;
+    struct timespec until = jwts_monotonic_timespec_in_ms(ms);
     while (!fs->bg_stop && pthread_cond_timedwait(&fs->bg_cond, &fs->bg_lock, &until) == 0) {
     }
     return fs->bg_stop;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/fail.h"
+#include "core/percent.h"
 #include "store/file.h"
 
 #define SCHEME "file://"
@@ -17,42 +18,6 @@
 bool jwts_file_url_is(const char *url)
 {
     return url && strncmp(url, SCHEME, strlen(SCHEME)) == 0;
-}
-
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decode s[0..n) into a malloc'd string; NULL (and *rc) on a bad escape or a NUL. */
-static char *decode(const char *s, size_t n, const char *what, jwts_err *rc)
-{
-    char *out = malloc(n + 1);
-    if (!out) {
-        *rc = jwts_fail(JWTS_E_NO_MEMORY, "file url: out of memory");
-        return NULL;
-    }
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '%') {
-            out[j++] = s[i];
-            continue;
-        }
-        int hi = i + 2 < n ? hex(s[i + 1]) : -1;
-        int lo = hi >= 0 ? hex(s[i + 2]) : -1;
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            free(out);
-            *rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: bad percent escape in the %s", what);
-            return NULL;
-        }
-        out[j++] = (char)(hi << 4 | lo);
-        i += 2;
-    }
-    out[j] = '\0';
-    return out;
 }
 
 typedef enum { O_SYNC, O_WINDOW, O_MAP, O_MAX, O_SWEEP_INTERVAL, O_SWEEP_BATCH, O__COUNT } opt_id;
@@ -129,7 +94,7 @@ static jwts_err parse_pair(const char *pair, size_t n, bool seen[O__COUNT], jwts
     if (seen[id]) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: option %s given twice", OPTS[id].name);
     seen[id] = true;
     jwts_err rc = JWTS_OK;
-    char *v = decode(eq + 1, n - name_len - 1, OPTS[id].name, &rc);
+    char *v = jwts_percent_decode(eq + 1, n - name_len - 1, "file", OPTS[id].name, &rc);
     if (!v) return rc;
     rc = set_option((opt_id)id, v, o);
     free(v);
@@ -149,7 +114,7 @@ jwts_err jwts_file_url_parse(const char *url, jwts_file_options *o, char **path)
     if (plen > PATH_MAX_BYTES)
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: path longer than %d bytes", PATH_MAX_BYTES);
     jwts_err rc = JWTS_OK;
-    char *dir = decode(p, plen, "path", &rc);
+    char *dir = jwts_percent_decode(p, plen, "file", "path", &rc);
     if (!dir) return rc;
     size_t dlen = strlen(dir);
     while (dlen > 1 && dir[dlen - 1] == '/') dir[--dlen] = '\0';

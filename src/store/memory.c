@@ -22,6 +22,7 @@
 #include "core/fail.h"
 #include "core/hash.h"
 #include "core/session_blob.h"
+#include "jwtsession/clock.h"
 #include "jwtsession/random.h"
 #include "jwtsession/store.h"
 
@@ -72,11 +73,20 @@ typedef struct memory_store {
     bool sweep_stop;
 } memory_store;
 
-static memory_store *from_base(jwts_store *st) { return (memory_store *)st; }
+static memory_store *from_base(jwts_store *st)
+{
+    return (memory_store *)st;
+}
 
-static int64_t now_ms(const memory_store *m) { return jwts_clock_now_ms(m->opts.clock); }
+static int64_t now_ms(const memory_store *m)
+{
+    return jwts_clock_now_ms(m->opts.clock);
+}
 
-static bool live(const entry *e, int64_t now) { return e->expire_at_ms > now; }
+static bool live(const entry *e, int64_t now)
+{
+    return e->expire_at_ms > now;
+}
 
 /* ---- hashing and lookup ------------------------------------------------------------------ */
 
@@ -229,7 +239,10 @@ static jwts_err lock_write(memory_store *m, shard *sh)
     return jwts_fail(JWTS_E_CLOSED, "memory store is closed");
 }
 
-static void unlock(shard *sh) { pthread_rwlock_unlock(&sh->lock); }
+static void unlock(shard *sh)
+{
+    pthread_rwlock_unlock(&sh->lock);
+}
 
 /* A library-owned copy of e's session. */
 static jwts_err copy_out(const entry *e, jwts_session **out)
@@ -418,7 +431,8 @@ static jwts_err mem_replace(jwts_store *st, const jwts_ctx *ctx, const jwts_sess
     jwts_err rc = lock_write(m, l.sh);
     if (rc) return rc;
     entry *e = find_live_locked(m, &l, &(jwts_session_key){s->user_id, s->session_id});
-    if (!e) rc = not_found(NULL);
+    if (!e)
+        rc = not_found(NULL);
     else if (CRYPTO_memcmp(e->session.refresh.current_hash, expected_hash, JWTS_REFRESH_HASH_LEN) != 0)
         rc = jwts_fail(JWTS_E_CONFLICT, "refresh state changed concurrently");
     else {
@@ -537,11 +551,7 @@ static void *sweeper_main(void *arg)
     memory_store *m = arg;
     pthread_mutex_lock(&m->sweep_mutex);
     while (!m->sweep_stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        int64_t ns = until.tv_nsec + (m->opts.sweep_interval_ms % 1000) * 1000000;
-        until.tv_sec += m->opts.sweep_interval_ms / 1000 + ns / 1000000000;
-        until.tv_nsec = ns % 1000000000;
+        struct timespec until = jwts_monotonic_timespec_in_ms(m->opts.sweep_interval_ms);
         pthread_cond_timedwait(&m->sweep_cond, &m->sweep_mutex, &until);
         if (m->sweep_stop) break;
         pthread_mutex_unlock(&m->sweep_mutex);

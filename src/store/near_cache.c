@@ -58,7 +58,10 @@ struct nc_shard {
     char pad[64];
 };
 
-uint64_t jwts_nc_key_hash(const near_cache *c, const char *key, size_t len) { return jwts_hash(key, len, c->seed); }
+uint64_t jwts_nc_key_hash(const near_cache *c, const char *key, size_t len)
+{
+    return jwts_hash(key, len, c->seed);
+}
 
 /* The user's hash tag in a record key "<prefix>{user}:s:<sid>"; false for any other key. */
 static bool record_tag(const near_cache *c, const char *key, size_t len, const char **tag, size_t *tag_len)
@@ -188,7 +191,8 @@ nc_lookup_result jwts_nc_lookup(near_cache *c, const char *key, size_t len, jwts
     if (i != NIL && usable(c, &sh->slots[i], epoch, now, wall)) {
         nc_entry *e = &sh->slots[i];
         jwts_err rc = jwts_session_clone(e->session, out);
-        if (!atomic_load_explicit(&e->ref, memory_order_relaxed)) atomic_store_explicit(&e->ref, true, memory_order_relaxed);
+        if (!atomic_load_explicit(&e->ref, memory_order_relaxed))
+            atomic_store_explicit(&e->ref, true, memory_order_relaxed);
         pthread_rwlock_unlock(&sh->lock);
         if (rc) return NC_BYPASS;
         jwts_nc_count_event(c, NC_C_HIT, 1);
@@ -221,8 +225,8 @@ void jwts_nc_fill(near_cache *c, const char *key, size_t len, const nc_ticket *t
     nc_shard *sh = shard_of(c, tag, tag_len);
     uint64_t h = jwts_nc_key_hash(c, key, len);
     int64_t now = jwts_monotonic_ns();
-    int64_t end = now + c->o.max_age_ms * 1000000;
-    if (pttl_ms >= 0 && t->sent_ns + pttl_ms * 1000000 < end) end = t->sent_ns + pttl_ms * 1000000;
+    int64_t end = now + jwts_ms_to_ns(c->o.max_age_ms);
+    if (pttl_ms >= 0 && jwts_ms_to_ns(pttl_ms) < end - t->sent_ns) end = t->sent_ns + jwts_ms_to_ns(pttl_ms);
     pthread_rwlock_wrlock(&sh->lock);
     int32_t i = find(sh, h, key, len);
     if (i != NIL && sh->slots[i].ticket == t->id && !sh->slots[i].session) {
@@ -287,8 +291,8 @@ void jwts_nc_flush(near_cache *c)
     }
 }
 
-bool jwts_nc_defer_touch(near_cache *c, const char *key, size_t len, const jwts_session_key *sk,
-                         int64_t last_seen_ms, int64_t idle_expires_at_ms, int64_t ttl_ms)
+bool jwts_nc_defer_touch(near_cache *c, const char *key, size_t len, const jwts_session_key *sk, int64_t last_seen_ms,
+                         int64_t idle_expires_at_ms, int64_t ttl_ms)
 {
     (void)sk;
     const char *tag;
@@ -396,15 +400,15 @@ jwts_err jwts_nc_new(const jwts_redis_cache_options *opts, const nc_host *host, 
     c->o = *opts;
     if (!c->o.max_entries) c->o.max_entries = DEFAULT_MAX_ENTRIES;
     if (!c->o.max_stale_ms) c->o.max_stale_ms = DEFAULT_MAX_STALE_MS;
-    if (!c->o.ping_interval_ms) c->o.ping_interval_ms = c->o.max_stale_ms > 2 * DEFAULT_PING_MS ? DEFAULT_PING_MS
-                                                                                                : c->o.max_stale_ms / 2;
+    if (!c->o.ping_interval_ms)
+        c->o.ping_interval_ms = c->o.max_stale_ms > 2 * DEFAULT_PING_MS ? DEFAULT_PING_MS : c->o.max_stale_ms / 2;
     if (!c->o.ping_interval_ms) c->o.ping_interval_ms = 1;
     if (!c->o.max_age_ms) c->o.max_age_ms = DEFAULT_MAX_AGE_MS;
     if (!c->o.touch_flush_ms) c->o.touch_flush_ms = DEFAULT_TOUCH_FLUSH_MS;
     if (!c->o.max_pending_touches) c->o.max_pending_touches = DEFAULT_MAX_PENDING;
     c->host = *host;
     c->prefix_len = strlen(host->prefix);
-    c->max_stale_ns = c->o.max_stale_ms * 1000000;
+    c->max_stale_ns = jwts_ms_to_ns(c->o.max_stale_ms);
     atomic_init(&c->next_ticket, 1);
     atomic_init(&c->epoch, 1);
     atomic_init(&c->live_until_ns, 0);

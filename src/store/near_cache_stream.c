@@ -63,7 +63,7 @@ struct nc_stream {
 static int64_t dead_after_ns(const near_cache *c)
 {
     int64_t ms = 4 * c->o.max_stale_ms;
-    return (ms > 1000 ? ms : 1000) * 1000000LL;
+    return jwts_ms_to_ns(ms > 1000 ? ms : 1000);
 }
 
 /* live_until = min over pairs of acked + max_stale; 0 while building or while any pair is down. */
@@ -168,7 +168,8 @@ static void dispatch(nc_pair *p, pair_io *io, const redisReply *r)
         jwts_nc_flush(c); /* FLUSHALL / FLUSHDB */
     } else if (keys->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i < keys->elements; i++)
-            if (keys->element[i]->type == REDIS_REPLY_STRING) invalidate_key(c, keys->element[i]->str, keys->element[i]->len);
+            if (keys->element[i]->type == REDIS_REPLY_STRING)
+                invalidate_key(c, keys->element[i]->str, keys->element[i]->len);
     } else if (keys->type == REDIS_REPLY_STRING) {
         invalidate_key(c, keys->str, keys->len);
     }
@@ -197,7 +198,7 @@ static jwts_err ping(nc_pair *p, pair_io *io, int64_t now)
 static jwts_err pair_run(nc_pair *p, pair_io *io)
 {
     near_cache *c = p->c;
-    int64_t ping_ns = c->o.ping_interval_ms * 1000000LL, next_ping = 0;
+    int64_t ping_ns = jwts_ms_to_ns(c->o.ping_interval_ms), next_ping = 0;
     jwts_err rc = JWTS_OK;
     while (!rc && !atomic_load(&p->stop)) {
         int64_t now = jwts_monotonic_ns();
@@ -241,7 +242,7 @@ static void *pair_main(void *arg)
         jwts_redis_conn_free(io.sub);
         jwts_redis_conn_free(io.ctl);
         for (int64_t slept = 0; slept < backoff_ms && !atomic_load(&p->stop); slept += 10) {
-            struct timespec ts = {0, 10 * 1000000L};
+            struct timespec ts = jwts_timespec_of_ns(10 * JWTS_NS_PER_MS);
             nanosleep(&ts, NULL);
         }
         if (backoff_ms < MAX_BACKOFF_MS) backoff_ms *= 2;
@@ -303,10 +304,7 @@ static void *supervise(void *arg)
             st->have_gen = true;
         }
         pthread_mutex_lock(&st->lock);
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        int64_t ns = until.tv_nsec + c->o.ping_interval_ms * 1000000LL;
-        until.tv_sec += ns / 1000000000, until.tv_nsec = ns % 1000000000;
+        struct timespec until = jwts_monotonic_timespec_in_ms(c->o.ping_interval_ms);
         if (!atomic_load(&st->stop)) pthread_cond_timedwait(&st->wake, &st->lock, &until);
         pthread_mutex_unlock(&st->lock);
     }

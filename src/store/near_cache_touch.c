@@ -51,8 +51,8 @@ bool jwts_nc_touch_queue(near_cache *c, const char *key, size_t len, uint64_t id
     memcpy(mem, key, len), mem[len] = '\0';
     memcpy(mem + len + 1, open, ulen), mem[len + 1 + ulen] = '\0';
     memcpy(mem + len + ulen + 2, close + 4, slen), mem[len + ulen + 2 + slen] = '\0';
-    nc_touch t = {mem, len, mem + len + 1, mem + len + ulen + 2, id, last_seen_ms, idle_expires_at_ms,
-                  jwts_monotonic_ns() + ttl_ms * 1000000};
+    nc_touch t = {mem, len,          mem + len + 1,      mem + len + ulen + 2,
+                  id,  last_seen_ms, idle_expires_at_ms, jwts_deadline_in_ms(ttl_ms)};
     bool ok = false;
     pthread_mutex_lock(&q->lock);
     if (!q->stop && q->n < c->o.max_pending_touches) {
@@ -76,7 +76,7 @@ static void write_all(near_cache *c, nc_touch *items, size_t n, int64_t deadline
         nc_touch *t = &items[i];
         int64_t now = jwts_monotonic_ns();
         if (now < deadline_ns && jwts_nc_still(c, t->mem, t->key_len, t->id)) {
-            int64_t ttl_ms = (t->deadline_ns - now) / 1000000;
+            int64_t ttl_ms = (t->deadline_ns - now) / JWTS_NS_PER_MS;
             jwts_ctx ctx = {.deadline_ns = deadline_ns};
             jwts_session_key k = {t->user, t->sid};
             if (c->host.touch(c->host.arg, &ctx, &k, t->last_seen_ms, t->idle_ms, ttl_ms > 0 ? ttl_ms : 1) == JWTS_OK)
@@ -93,10 +93,7 @@ static void *flusher(void *arg)
     nc_touchq *q = c->touches;
     pthread_mutex_lock(&q->lock);
     while (!q->stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        int64_t ns = until.tv_nsec + c->o.touch_flush_ms * 1000000LL;
-        until.tv_sec += ns / 1000000000, until.tv_nsec = ns % 1000000000;
+        struct timespec until = jwts_monotonic_timespec_in_ms(c->o.touch_flush_ms);
         pthread_cond_timedwait(&q->wake, &q->lock, &until);
         if (q->stop || q->n == 0) continue;
         nc_touch *items = q->items;

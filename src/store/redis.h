@@ -94,14 +94,11 @@ void jwts_redis_query_tls(const redis_query *q, jwts_redis_tls_options *tls);
 
 /* Apply the options every kind takes (timeouts, pool size, key prefix, TLS) from q over the
  * given option fields; tls_url (a rediss form) turns TLS on. Strings point into q. */
-void jwts_redis_query_common(const redis_query *q, bool tls_url, int64_t *connect_timeout_ms, int64_t *command_timeout_ms,
-                             size_t *pool_size, const char **key_prefix, jwts_redis_tls_options *tls);
+void jwts_redis_query_common(const redis_query *q, bool tls_url, int64_t *connect_timeout_ms,
+                             int64_t *command_timeout_ms, size_t *pool_size, const char **key_prefix,
+                             jwts_redis_tls_options *tls);
 
 /* ---- redis_url.c ------------------------------------------------------------------------- */
-
-/* A malloc'd, percent-decoded, NUL-terminated copy of s[0..n) ('+' stays '+'). NULL on a bad
- * escape, a decoded NUL or no memory, with *rc saying which and naming what (never the value). */
-char *jwts_redis_percent_decode(const char *s, size_t n, const char *what, jwts_err *rc);
 
 /* Parse a redis://, rediss:// or unix:// url into *out (fields not in the URL are left as they
  * are, so defaults can be set first); its query is checked and db taken from it.
@@ -146,8 +143,7 @@ void jwts_redis_conn_free(redis_conn *c);
 
 /* Send n commands in one write and read their n replies, before deadline_ns. On failure the
  * connection is out of step with the server and must be freed; replies are freed. */
-jwts_err jwts_redis_conn_run(redis_conn *c, int64_t deadline_ns, const redis_cmd *cmds, size_t n,
-                             redisReply **replies);
+jwts_err jwts_redis_conn_run(redis_conn *c, int64_t deadline_ns, const redis_cmd *cmds, size_t n, redisReply **replies);
 
 /* Read one reply (a pushed message, say) before deadline_ns. JWTS_E_TIMEOUT leaves c usable:
  * what was read so far stays buffered for the next call. */
@@ -159,9 +155,9 @@ bool jwts_redis_conn_dead(redis_conn *c);
 
 /* Non-blocking steps for an event loop (the auto-pipeline's I/O thread): */
 jwts_err jwts_redis_conn_append(redis_conn *c, const char *resp, size_t len); /* queue formatted commands */
-jwts_err jwts_redis_conn_write(redis_conn *c);                   /* write what the socket takes now */
-jwts_err jwts_redis_conn_fill(redis_conn *c);                    /* read what is there into the reader */
-jwts_err jwts_redis_conn_next(redis_conn *c, redisReply **reply); /* a complete reply, or NULL */
+jwts_err jwts_redis_conn_write(redis_conn *c);                                /* write what the socket takes now */
+jwts_err jwts_redis_conn_fill(redis_conn *c);                                 /* read what is there into the reader */
+jwts_err jwts_redis_conn_next(redis_conn *c, redisReply **reply);             /* a complete reply, or NULL */
 bool jwts_redis_conn_output_pending(const redis_conn *c);
 int jwts_redis_conn_fd(const redis_conn *c);
 short jwts_redis_conn_events(const redis_conn *c); /* what to poll for */
@@ -265,11 +261,11 @@ jwts_err jwts_redis_pipeline_new(const redis_config *cfg, size_t conns, redis_ru
 
 /* How a store built on a runner behaves. */
 typedef struct redis_store_spec {
-    const char *name;           /* jwts_store_name(): "redis-cluster", ... */
+    const char *name;                  /* jwts_store_name(): "redis-cluster", ... */
     const jwts_redis_tls_options *tls; /* NULL or not enabled: plain */
-    const char *key_prefix;     /* NULL = "jwts:"; checked here */
-    int64_t command_timeout_ms; /* 0 = the default */
-    bool split_by_slot;         /* batches over many users go as one command per cluster slot */
+    const char *key_prefix;            /* NULL = "jwts:"; checked here */
+    int64_t command_timeout_ms;        /* 0 = the default */
+    bool split_by_slot;                /* batches over many users go as one command per cluster slot */
 } redis_store_spec;
 
 /* A Redis store over runner (made by new_runner(arg, tls, &runner) once the store and its TLS

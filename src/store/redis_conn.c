@@ -37,7 +37,7 @@ struct redis_conn {
     redisReader *reader;
     char *obuf;
     size_t olen, ooff, ocap;
-    short want; /* what the last TLS call that could not proceed waits for (0: nothing) */
+    short want;      /* what the last TLS call that could not proceed waits for (0: nothing) */
     int64_t spin_ns; /* redis_config.spin_ns */
     char where[300];
 };
@@ -47,7 +47,7 @@ jwts_err jwts_redis_wait_fd(int fd, short events, int64_t deadline_ns)
     for (;;) {
         int64_t left = deadline_ns - jwts_monotonic_ns();
         if (left <= 0) return jwts_fail(JWTS_E_TIMEOUT, "redis: deadline passed waiting for the server");
-        int64_t ms = (left + 999999) / 1000000;
+        int64_t ms = jwts_ns_to_ms_ceil(left);
         struct pollfd p = {.fd = fd, .events = events};
         int k = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms);
         if (k > 0) return JWTS_OK; /* errors and hang-ups surface in the read or write that follows */
@@ -57,10 +57,10 @@ jwts_err jwts_redis_wait_fd(int fd, short events, int64_t deadline_ns)
 
 void jwts_redis_sleep_within(int64_t deadline_ns, int64_t ms)
 {
-    int64_t left = deadline_ns - jwts_monotonic_ns(), want = ms * 1000000;
+    int64_t left = deadline_ns - jwts_monotonic_ns(), want = jwts_ms_to_ns(ms);
     if (left <= 0) return;
     if (want > left) want = left;
-    struct timespec ts = {want / 1000000000, want % 1000000000};
+    struct timespec ts = jwts_timespec_of_ns(want);
     nanosleep(&ts, NULL);
 }
 
@@ -74,9 +74,15 @@ void jwts_redis_conn_free(redis_conn *c)
     free(c);
 }
 
-int jwts_redis_conn_fd(const redis_conn *c) { return c->fd; }
+int jwts_redis_conn_fd(const redis_conn *c)
+{
+    return c->fd;
+}
 
-bool jwts_redis_conn_output_pending(const redis_conn *c) { return c->ooff < c->olen; }
+bool jwts_redis_conn_output_pending(const redis_conn *c)
+{
+    return c->ooff < c->olen;
+}
 
 short jwts_redis_conn_events(const redis_conn *c)
 {
@@ -258,8 +264,7 @@ static void free_replies(redisReply **replies, size_t n)
     }
 }
 
-jwts_err jwts_redis_conn_run(redis_conn *c, int64_t deadline_ns, const redis_cmd *cmds, size_t n,
-                             redisReply **replies)
+jwts_err jwts_redis_conn_run(redis_conn *c, int64_t deadline_ns, const redis_cmd *cmds, size_t n, redisReply **replies)
 {
     for (size_t i = 0; i < n; i++) replies[i] = NULL;
     jwts_err rc = JWTS_OK;
@@ -299,8 +304,10 @@ static jwts_err connect_one(int family, const struct sockaddr *addr, socklen_t l
     if (*fd < 0) return jwts_fail(JWTS_E_UNAVAILABLE, "redis connect %s: socket: %s", where, strerror(errno));
     jwts_err rc = JWTS_OK;
     if (connect(*fd, addr, len) != 0) {
-        if (errno == EINPROGRESS) rc = finish_connect(*fd, where, deadline_ns);
-        else rc = jwts_fail(JWTS_E_UNAVAILABLE, "redis connect %s: %s", where, strerror(errno));
+        if (errno == EINPROGRESS)
+            rc = finish_connect(*fd, where, deadline_ns);
+        else
+            rc = jwts_fail(JWTS_E_UNAVAILABLE, "redis connect %s: %s", where, strerror(errno));
     }
     if (!rc && family != AF_UNIX) {
         int one = 1;
@@ -363,7 +370,7 @@ static jwts_err handshake(redis_conn *c, const redis_config *cfg, int64_t deadli
 jwts_err jwts_redis_conn_open(const redis_config *cfg, int64_t deadline_ns, redis_conn **out)
 {
     *out = NULL;
-    int64_t connect_deadline = jwts_monotonic_ns() + cfg->connect_timeout_ms * 1000000;
+    int64_t connect_deadline = jwts_deadline_in_ms(cfg->connect_timeout_ms);
     if (connect_deadline < deadline_ns) deadline_ns = connect_deadline;
     redis_conn *c = calloc(1, sizeof *c);
     if (!c || !(c->reader = redisReaderCreate())) {
@@ -377,8 +384,7 @@ jwts_err jwts_redis_conn_open(const redis_config *cfg, int64_t deadline_ns, redi
     else
         snprintf(c->where, sizeof c->where, "%s:%d", cfg->addr.host, cfg->addr.port);
     jwts_err rc = connect_socket(&cfg->addr, c->where, deadline_ns, &c->fd);
-    if (!rc && cfg->tls)
-        rc = jwts_redis_tls_handshake(cfg->tls, c->fd, cfg->addr.host, c->where, deadline_ns, &c->ssl);
+    if (!rc && cfg->tls) rc = jwts_redis_tls_handshake(cfg->tls, c->fd, cfg->addr.host, c->where, deadline_ns, &c->ssl);
     if (!rc) rc = handshake(c, cfg, deadline_ns);
     if (rc) {
         jwts_redis_conn_free(c);

@@ -44,15 +44,15 @@ typedef struct request {
     struct request *next;
     char *cmd; /* formatted commands (RESP), freed once appended to the output buffer */
     size_t cmd_len;
-    size_t n, got;            /* replies expected and received */
-    int64_t sent_ns;          /* when it went out (I/O thread only) */
-    int64_t deadline_ns;      /* asynchronous: when the I/O thread fails it with TIMEOUT */
-    redis_done_fn done;       /* asynchronous: the completion (NULL: a caller sleeps on state) */
+    size_t n, got;       /* replies expected and received */
+    int64_t sent_ns;     /* when it went out (I/O thread only) */
+    int64_t deadline_ns; /* asynchronous: when the I/O thread fails it with TIMEOUT */
+    redis_done_fn done;  /* asynchronous: the completion (NULL: a caller sleeps on state) */
     void *done_arg;
-    jwts_err rc;              /* the failure, when done and not OK */
+    jwts_err rc; /* the failure, when done and not OK */
     char detail[JWTS_DETAIL_MAX];
-    atomic_int state;         /* PENDING, DONE or ABANDONED; the futex callers sleep on */
-    redisReply *replies[];    /* n of them */
+    atomic_int state;      /* PENDING, DONE or ABANDONED; the futex callers sleep on */
+    redisReply *replies[]; /* n of them */
 } request;
 
 enum { PENDING, DONE, ABANDONED };
@@ -83,13 +83,18 @@ typedef struct pipeline {
     atomic_bool closed;
 } pipeline;
 
-static pipeline *from_base(redis_runner *r) { return (pipeline *)r; }
+static pipeline *from_base(redis_runner *r)
+{
+    return (pipeline *)r;
+}
 
 static void push(queue *q, request *r)
 {
     r->next = NULL;
-    if (q->tail) q->tail->next = r;
-    else q->head = r;
+    if (q->tail)
+        q->tail->next = r;
+    else
+        q->head = r;
     q->tail = r;
 }
 
@@ -203,15 +208,17 @@ static jwts_err route_replies(conn *cn)
     return rc;
 }
 
-static bool output_pending(const conn *cn) { return cn->c && jwts_redis_conn_output_pending(cn->c); }
+static bool output_pending(const conn *cn)
+{
+    return cn->c && jwts_redis_conn_output_pending(cn->c);
+}
 
 /* poll timeout: until the oldest request in flight has waited command_timeout_ms. */
 static int stall_timeout_ms(const conn *cn)
 {
     if (!cn->inflight.head) return -1;
-    int64_t left = cn->inflight.head->sent_ns + cn->cfg->command_timeout_ms * 1000000 - jwts_monotonic_ns();
-    if (left <= 0) return 0;
-    int64_t ms = (left + 999999) / 1000000;
+    int64_t ms = jwts_ns_to_ms_ceil(cn->inflight.head->sent_ns + jwts_ms_to_ns(cn->cfg->command_timeout_ms) -
+                                    jwts_monotonic_ns());
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
@@ -228,12 +235,15 @@ static int expire_async(conn *cn)
             next = r->deadline_ns;
     }
     if (next == INT64_MAX) return -1;
-    int64_t ms = (next - now + 999999) / 1000000;
+    int64_t ms = jwts_ns_to_ms_ceil(next - now);
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
 /* The sooner of two poll timeouts (-1: none). */
-static int sooner(int a, int b) { return a < 0 ? b : b < 0 ? a : a < b ? a : b; }
+static int sooner(int a, int b)
+{
+    return a < 0 ? b : b < 0 ? a : a < b ? a : b;
+}
 
 static bool stopping(conn *cn)
 {
@@ -264,8 +274,8 @@ static void *io_main(void *arg)
             if (read(cn->wake_fd, &count, sizeof count) < 0 && errno != EAGAIN) continue;
         }
         /* POLLOUT with nothing to write: a TLS read that must write first */
-        if (cn->c && ((fds[1].revents & (POLLIN | POLLERR | POLLHUP)) ||
-                      ((fds[1].revents & POLLOUT) && !output_pending(cn)))) {
+        if (cn->c &&
+            ((fds[1].revents & (POLLIN | POLLERR | POLLHUP)) || ((fds[1].revents & POLLOUT) && !output_pending(cn)))) {
             jwts_err rc = jwts_redis_conn_fill(cn->c);
             if (!rc) rc = route_replies(cn);
             if (rc) drop_connection(cn, rc);
@@ -325,7 +335,7 @@ static jwts_err await(request *r, int64_t deadline_ns)
                 return jwts_fail(JWTS_E_TIMEOUT, "redis: no reply before the deadline");
             break; /* it finished just now */
         }
-        struct timespec rel = {.tv_sec = left / 1000000000, .tv_nsec = left % 1000000000};
+        struct timespec rel = jwts_timespec_of_ns(left);
         syscall(SYS_futex, &r->state, FUTEX_WAIT_PRIVATE, PENDING, &rel, NULL, 0);
     }
     return JWTS_OK;
@@ -358,7 +368,8 @@ static jwts_err pl_run_async(redis_runner *base, int64_t deadline_ns, const redi
                              redis_done_fn done, void *arg)
 {
     pipeline *p = from_base(base);
-    if (atomic_load_explicit(&p->closed, memory_order_acquire)) return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
+    if (atomic_load_explicit(&p->closed, memory_order_acquire))
+        return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
     request *r = NULL;
     jwts_err rc = request_new(cmds, n, &r);
     if (rc) return rc;
@@ -371,7 +382,8 @@ static jwts_err pl_run_async(redis_runner *base, int64_t deadline_ns, const redi
 static jwts_err pl_run(redis_runner *base, int64_t deadline_ns, const redis_cmd *cmds, size_t n, redisReply **replies)
 {
     pipeline *p = from_base(base);
-    if (atomic_load_explicit(&p->closed, memory_order_acquire)) return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
+    if (atomic_load_explicit(&p->closed, memory_order_acquire))
+        return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
     request *r = NULL;
     jwts_err rc = request_new(cmds, n, &r);
     if (rc) return rc;
@@ -379,7 +391,8 @@ static jwts_err pl_run(redis_runner *base, int64_t deadline_ns, const redis_cmd 
     rc = await(r, deadline_ns);
     if (rc) return rc; /* r now belongs to the I/O thread */
     rc = r->rc;
-    if (rc) jwts_fail(rc, "%s", r->detail);
+    if (rc)
+        jwts_fail(rc, "%s", r->detail);
     else
         for (size_t i = 0; i < n; i++) replies[i] = r->replies[i], r->replies[i] = NULL;
     request_free(r);

@@ -27,17 +27,20 @@ typedef struct pool {
     pthread_mutex_t lock;
     pthread_cond_t freed;
     redis_conn **conns; /* by slot */
-    size_t *free_slots;   /* stack of free slot numbers */
+    size_t *free_slots; /* stack of free slot numbers */
     size_t nfree, size;
     size_t waiting;
     bool closed;
 } pool;
 
-static pool *from_base(redis_runner *r) { return (pool *)r; }
+static pool *from_base(redis_runner *r)
+{
+    return (pool *)r;
+}
 
 static struct timespec to_timespec(int64_t ns)
 {
-    return (struct timespec){.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+    return jwts_timespec_of_ns(ns);
 }
 
 /* Take a free slot, waiting for one until deadline_ns. */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/fail.h"
+#include "core/percent.h"
 #include "jwtsession/clock.h"
 #include "store/redis.h"
 
@@ -25,9 +26,12 @@ static const struct {
     redis_url_kind kind;
     bool tls;
 } SCHEMES[] = {
-    {"redis://", REDIS_URL_SINGLE, false},           {"rediss://", REDIS_URL_SINGLE, true},
-    {"unix://", REDIS_URL_UNIX, false},              {"redis-cluster://", REDIS_URL_CLUSTER, false},
-    {"rediss-cluster://", REDIS_URL_CLUSTER, true},  {"redis-sentinel://", REDIS_URL_SENTINEL, false},
+    {"redis://", REDIS_URL_SINGLE, false},
+    {"rediss://", REDIS_URL_SINGLE, true},
+    {"unix://", REDIS_URL_UNIX, false},
+    {"redis-cluster://", REDIS_URL_CLUSTER, false},
+    {"rediss-cluster://", REDIS_URL_CLUSTER, true},
+    {"redis-sentinel://", REDIS_URL_SENTINEL, false},
     {"rediss-sentinel://", REDIS_URL_SENTINEL, true},
 };
 
@@ -82,7 +86,6 @@ static const query_opt OPTS[] = {
 
 static const char *const KIND_NAMES[] = {"redis://", "unix://", "redis-cluster://", "redis-sentinel://"};
 
-
 static jwts_err set_value(const query_opt *o, const char *v, redis_query *q)
 {
     char *base = (char *)q + o->off;
@@ -90,8 +93,8 @@ static jwts_err set_value(const query_opt *o, const char *v, redis_query *q)
     case T_DURATION: {
         int64_t ms = 0;
         if (jwts_duration_parse_ms(v, &ms) != JWTS_OK || ms <= 0 || ms > MAX_DURATION_MS)
-            return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: option %s: a duration from 1ms to 24h (90 = 90 s, 500ms, 2s)",
-                             o->name);
+            return jwts_fail(JWTS_E_INVALID_ARGUMENT,
+                             "redis url: option %s: a duration from 1ms to 24h (90 = 90 s, 500ms, 2s)", o->name);
         *(int64_t *)(void *)base = ms;
         return JWTS_OK;
     }
@@ -105,9 +108,9 @@ static jwts_err set_value(const query_opt *o, const char *v, redis_query *q)
         return JWTS_OK;
     }
     case T_BOOL: {
-        int b = !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")    ? 1
+        int b = !strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes")   ? 1
                 : !strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no") ? 0
-                                                                              : -1;
+                                                                             : -1;
         if (b < 0) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: option %s: true or false", o->name);
         *(int *)(void *)base = b;
         return JWTS_OK;
@@ -127,10 +130,14 @@ static bool given(const query_opt *o, const redis_query *q)
 {
     const char *base = (const char *)q + o->off;
     switch (o->type) {
-    case T_DURATION: return *(const int64_t *)(const void *)base >= 0;
-    case T_COUNT: return *(const long *)(const void *)base >= 0;
-    case T_BOOL: return *(const int *)(const void *)base >= 0;
-    default: return *(char *const *)(const void *)base != NULL;
+    case T_DURATION:
+        return *(const int64_t *)(const void *)base >= 0;
+    case T_COUNT:
+        return *(const long *)(const void *)base >= 0;
+    case T_BOOL:
+        return *(const int *)(const void *)base >= 0;
+    default:
+        return *(char *const *)(const void *)base != NULL;
     }
 }
 
@@ -157,7 +164,7 @@ static jwts_err parse_pair(const char *pair, size_t n, redis_url_kind kind, bool
     if (!eq) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: option %s has no value", o->name);
     if (given(o, q)) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: option %s given twice", o->name);
     jwts_err rc = JWTS_OK;
-    char *v = jwts_redis_percent_decode(eq + 1, n - name_len - 1, o->name, &rc);
+    char *v = jwts_percent_decode(eq + 1, n - name_len - 1, "redis", o->name, &rc);
     if (!v) return rc;
     rc = set_value(o, v, q);
     OPENSSL_cleanse(v, strlen(v));
@@ -182,8 +189,10 @@ jwts_err jwts_redis_query_parse(const char *url, redis_query *q)
     jwts_err rc = JWTS_OK;
     while (!rc && *p) {
         size_t n = strcspn(p, "&");
-        if (n == 0) rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: empty option in the query");
-        else rc = parse_pair(p, n, kind, tls, q);
+        if (n == 0)
+            rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: empty option in the query");
+        else
+            rc = parse_pair(p, n, kind, tls, q);
         p += n;
         if (*p == '&') p++;
     }
@@ -210,8 +219,9 @@ void jwts_redis_query_tls(const redis_query *q, jwts_redis_tls_options *tls)
     if (q->tls_insecure >= 0) tls->insecure = q->tls_insecure == 1;
 }
 
-void jwts_redis_query_common(const redis_query *q, bool tls_url, int64_t *connect_timeout_ms, int64_t *command_timeout_ms,
-                             size_t *pool_size, const char **key_prefix, jwts_redis_tls_options *tls)
+void jwts_redis_query_common(const redis_query *q, bool tls_url, int64_t *connect_timeout_ms,
+                             int64_t *command_timeout_ms, size_t *pool_size, const char **key_prefix,
+                             jwts_redis_tls_options *tls)
 {
     if (q->connect_timeout_ms > 0) *connect_timeout_ms = q->connect_timeout_ms;
     if (q->command_timeout_ms > 0) *command_timeout_ms = q->command_timeout_ms;

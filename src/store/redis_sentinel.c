@@ -165,7 +165,7 @@ static void on_message(sentinel *s, const redisReply *r)
     pthread_mutex_lock(&s->lock);
     uint64_t gen = s->generation;
     pthread_mutex_unlock(&s->lock);
-    discover(s, gen, jwts_monotonic_ns() + 2 * s->tmpl.connect_timeout_ms * 1000000);
+    discover(s, gen, jwts_deadline_in_ms(2 * s->tmpl.connect_timeout_ms));
 }
 
 /* Subscribe to +switch-master on one sentinel after another until the runner closes; the read
@@ -180,18 +180,18 @@ static void *watch(void *arg)
         redis_cmd cmd = {2, argv, lens};
         redis_conn *c = NULL;
         redisReply *r = NULL;
-        int64_t deadline = jwts_monotonic_ns() + sc->connect_timeout_ms * 1000000;
+        int64_t deadline = jwts_deadline_in_ms(sc->connect_timeout_ms);
         jwts_err rc = jwts_redis_conn_open(sc, deadline, &c);
         if (!rc) rc = jwts_redis_conn_run(c, deadline, &cmd, 1, &r);
         if (r) freeReplyObject(r), r = NULL;
         while (!rc && !atomic_load(&s->closed)) {
-            rc = jwts_redis_conn_read(c, jwts_monotonic_ns() + WATCH_POLL_MS * 1000000LL, &r);
+            rc = jwts_redis_conn_read(c, jwts_deadline_in_ms(WATCH_POLL_MS), &r);
             if (rc == JWTS_E_TIMEOUT) rc = JWTS_OK;
             if (r) on_message(s, r), freeReplyObject(r), r = NULL;
         }
         jwts_redis_conn_free(c);
         for (int i = 0; rc && i < 5 && !atomic_load(&s->closed); i++) /* that sentinel is down: next one soon */
-            jwts_redis_sleep_within(jwts_monotonic_ns() + 1000000000LL, WATCH_POLL_MS / 2);
+            jwts_redis_sleep_within(jwts_deadline_in_ms(1000), WATCH_POLL_MS / 2);
     }
     return NULL;
 }
@@ -328,7 +328,7 @@ static const redis_runner_ops SENTINEL_OPS = {
 
 typedef struct sentinel_args {
     const jwts_redis_sentinel_options *opts; /* the URL's query applied */
-    redis_addr *addrs; /* taken over */
+    redis_addr *addrs;                       /* taken over */
     size_t n;
     const char *name;
     int db;

@@ -51,7 +51,10 @@ typedef struct redis_store {
     near_cache *cache; /* the near cache (near_cache.c), or NULL */
 } redis_store;
 
-static redis_store *from_base(jwts_store *st) { return (redis_store *)st; }
+static redis_store *from_base(jwts_store *st)
+{
+    return (redis_store *)st;
+}
 
 /* ---- keys -------------------------------------------------------------------------------- */
 
@@ -67,17 +70,22 @@ static size_t record_key(const redis_store *rs, char *buf, const char *user, con
     return make_key(rs, buf, user, ":s:", sid);
 }
 
-static size_t index_key(const redis_store *rs, char *buf, const char *user) { return make_key(rs, buf, user, ":idx", NULL); }
+static size_t index_key(const redis_store *rs, char *buf, const char *user)
+{
+    return make_key(rs, buf, user, ":idx", NULL);
+}
 
 /* ---- calls ------------------------------------------------------------------------------- */
 
 /* Check the store is open and compute the call's deadline. */
 static jwts_err begin(redis_store *rs, const jwts_ctx *ctx, int64_t *deadline_ns)
 {
-    if (atomic_load_explicit(&rs->closed, memory_order_acquire)) return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
+    if (atomic_load_explicit(&rs->closed, memory_order_acquire))
+        return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
     if (jwts_ctx_expired(ctx)) return jwts_fail(JWTS_E_TIMEOUT, "redis: the deadline passed before the call");
-    if (jwts_ctx_local_only(ctx)) return jwts_fail(JWTS_E_WOULD_BLOCK, "redis: the call needs the server (local-only ctx)");
-    int64_t d = jwts_monotonic_ns() + rs->cfg.command_timeout_ms * 1000000;
+    if (jwts_ctx_local_only(ctx))
+        return jwts_fail(JWTS_E_WOULD_BLOCK, "redis: the call needs the server (local-only ctx)");
+    int64_t d = jwts_deadline_in_ms(rs->cfg.command_timeout_ms);
     if (ctx && ctx->deadline_ns && ctx->deadline_ns < d) d = ctx->deadline_ns;
     *deadline_ns = d;
     return JWTS_OK;
@@ -90,7 +98,10 @@ static jwts_err unexpected(const redisReply *r, const char *op)
     return jwts_fail(JWTS_E_PROTOCOL, "redis %s: unexpected reply type %d", op, r ? r->type : -1);
 }
 
-static jwts_err not_found(void) { return jwts_fail(JWTS_E_NOT_FOUND, "session not found"); }
+static jwts_err not_found(void)
+{
+    return jwts_fail(JWTS_E_NOT_FOUND, "session not found");
+}
 
 /* Decode a record reply and check it is the session at (user, sid). */
 static jwts_err decode_for(const redisReply *r, const char *user, const char *sid, jwts_session **out)
@@ -115,7 +126,10 @@ typedef struct get_cmds {
 
 static void get_cmds_init(get_cmds *g, const char *rec, size_t rec_len, bool pttl)
 {
-    *g = (get_cmds){.argv = {"GET", rec}, .pttl_argv = {"PTTL", rec}, .lens = {3, rec_len}, .pttl_lens = {4, rec_len},
+    *g = (get_cmds){.argv = {"GET", rec},
+                    .pttl_argv = {"PTTL", rec},
+                    .lens = {3, rec_len},
+                    .pttl_lens = {4, rec_len},
                     .n = pttl ? 2 : 1};
     g->cmds[0] = (redis_cmd){2, g->argv, g->lens};
     g->cmds[1] = (redis_cmd){2, g->pttl_argv, g->pttl_lens};
@@ -127,9 +141,12 @@ static jwts_err take_get_reply(redis_store *rs, const char *user, const char *si
                                const nc_ticket *t, redisReply **r, jwts_session **out)
 {
     jwts_err rc;
-    if (r[0]->type == REDIS_REPLY_NIL) rc = not_found();
-    else if (r[0]->type == REDIS_REPLY_STRING) rc = decode_for(r[0], user, sid, out);
-    else rc = unexpected(r[0], "GET");
+    if (r[0]->type == REDIS_REPLY_NIL)
+        rc = not_found();
+    else if (r[0]->type == REDIS_REPLY_STRING)
+        rc = decode_for(r[0], user, sid, out);
+    else
+        rc = unexpected(r[0], "GET");
     if (t->id) {
         int64_t pttl = r[1]->type == REDIS_REPLY_INTEGER ? (int64_t)r[1]->integer : -2;
         jwts_nc_fill(rs->cache, rec, rec_len, t, rc ? NULL : *out, pttl);
@@ -177,8 +194,10 @@ static void get_replied(void *arg, jwts_err rc, redisReply **r)
 {
     get_op *op = arg;
     jwts_session *s = NULL;
-    if (!rc) rc = take_get_reply(op->rs, op->user, op->sid, op->rec, op->rec_len, &op->t, r, &s);
-    else if (op->t.id) jwts_nc_fill(op->rs->cache, op->rec, op->rec_len, &op->t, NULL, -2);
+    if (!rc)
+        rc = take_get_reply(op->rs, op->user, op->sid, op->rec, op->rec_len, &op->t, r, &s);
+    else if (op->t.id)
+        jwts_nc_fill(op->rs->cache, op->rec, op->rec_len, &op->t, NULL, -2);
     op->done(op->arg, rc, s);
     free(op);
 }
@@ -202,7 +221,8 @@ static jwts_err redis_get_async(jwts_store *st, const jwts_ctx *ctx, const jwts_
             done(arg, JWTS_OK, s);
             return JWTS_OK;
         }
-        return jwts_fail(JWTS_E_UNSUPPORTED, "redis get_async: this runner has no asynchronous path (use pipeline=true)");
+        return jwts_fail(JWTS_E_UNSUPPORTED,
+                         "redis get_async: this runner has no asynchronous path (use pipeline=true)");
     }
     int64_t deadline = 0;
     jwts_err rc = begin(rs, ctx, &deadline);
@@ -370,8 +390,10 @@ static jwts_err touch_now(jwts_store *st, const jwts_ctx *ctx, const jwts_sessio
                       (size_t)snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms), strlen(key->session_id)};
     redisReply *r = NULL;
     rc = jwts_redis_script_run(rs->runner, deadline, JWTS_SCRIPT_TOUCH, 2, 3, argv, lens, &r);
-    if (!rc && r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "touch");
-    else if (!rc && r->integer == 0) rc = not_found();
+    if (!rc && r->type != REDIS_REPLY_INTEGER)
+        rc = unexpected(r, "touch");
+    else if (!rc && r->integer == 0)
+        rc = not_found();
     if (r) freeReplyObject(r);
     forget(rs, key->user_id, key->session_id, !rc);
     return rc;
@@ -401,8 +423,14 @@ static jwts_err redis_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_ses
     unsigned char updated[8], refresh[JWTS_REC_REFRESH_LEN];
     jwts_redis_put_i64(updated, next->rotated_at_ms);
     jwts_redis_record_refresh(next, refresh);
-    const char *argv[8] = {idx, rec, (const char *)expected_hash, (const char *)updated, (const char *)refresh,
-                           ttl, key->session_id, current ? "1" : "0"};
+    const char *argv[8] = {idx,
+                           rec,
+                           (const char *)expected_hash,
+                           (const char *)updated,
+                           (const char *)refresh,
+                           ttl,
+                           key->session_id,
+                           current ? "1" : "0"};
     size_t lens[8] = {index_key(rs, idx, key->user_id),
                       record_key(rs, rec, key->user_id, key->session_id),
                       JWTS_REFRESH_HASH_LEN,
@@ -421,8 +449,10 @@ static jwts_err redis_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_ses
         rc = unexpected(r, "rotate");
     } else {
         const redisReply *recr = r->element[1];
-        if (current && recr->type == REDIS_REPLY_STRING) rc = decode_for(recr, key->user_id, key->session_id, current);
-        else if (current) rc = jwts_fail(JWTS_E_PROTOCOL, "redis rotate: no record in the reply");
+        if (current && recr->type == REDIS_REPLY_STRING)
+            rc = decode_for(recr, key->user_id, key->session_id, current);
+        else if (current)
+            rc = jwts_fail(JWTS_E_PROTOCOL, "redis rotate: no record in the reply");
         if (!rc && r->element[0]->integer != 1) {
             rc = jwts_fail(JWTS_E_CONFLICT, "refresh state changed concurrently");
         }
@@ -453,9 +483,12 @@ static jwts_err redis_replace(jwts_store *st, const jwts_ctx *ctx, const jwts_se
     free(blob);
     forget(rs, s->user_id, s->session_id, !rc);
     if (rc) return rc;
-    if (r->type == REDIS_REPLY_NIL) rc = not_found();
-    else if (r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "replace");
-    else if (r->integer != 1) rc = jwts_fail(JWTS_E_CONFLICT, "refresh state changed concurrently");
+    if (r->type == REDIS_REPLY_NIL)
+        rc = not_found();
+    else if (r->type != REDIS_REPLY_INTEGER)
+        rc = unexpected(r, "replace");
+    else if (r->integer != 1)
+        rc = jwts_fail(JWTS_E_CONFLICT, "refresh state changed concurrently");
     freeReplyObject(r);
     return rc;
 }
@@ -469,8 +502,7 @@ static int by_created(const void *a, const void *b)
 }
 
 /* Run a per-user script (KEYS idx; ARGV record key prefix). */
-static jwts_err user_script(redis_store *rs, const jwts_ctx *ctx, redis_script id, const char *user,
-                            redisReply **r)
+static jwts_err user_script(redis_store *rs, const jwts_ctx *ctx, redis_script id, const char *user, redisReply **r)
 {
     int64_t deadline = 0;
     jwts_err rc = begin(rs, ctx, &deadline);
@@ -492,13 +524,17 @@ static jwts_err redis_list_user(jwts_store *st, const jwts_ctx *ctx, const char 
         if (!out->items) rc = jwts_fail(JWTS_E_NO_MEMORY, "redis list_user: out of memory");
     }
     for (size_t i = 0; !rc && i < r->elements; i++) {
-        if (r->element[i]->type != REDIS_REPLY_STRING) rc = unexpected(r->element[i], "list_user");
-        else rc = decode_for(r->element[i], user_id, NULL, &out->items[out->count]);
+        if (r->element[i]->type != REDIS_REPLY_STRING)
+            rc = unexpected(r->element[i], "list_user");
+        else
+            rc = decode_for(r->element[i], user_id, NULL, &out->items[out->count]);
         if (!rc) out->count++;
     }
     freeReplyObject(r);
-    if (rc) jwts_session_list_free(out);
-    else if (out->count > 1) qsort(out->items, out->count, sizeof *out->items, by_created);
+    if (rc)
+        jwts_session_list_free(out);
+    else if (out->count > 1)
+        qsort(out->items, out->count, sizeof *out->items, by_created);
     return rc;
 }
 
@@ -508,8 +544,10 @@ static jwts_err redis_delete_user(jwts_store *st, const jwts_ctx *ctx, const cha
     jwts_err rc = user_script(from_base(st), ctx, JWTS_SCRIPT_DELETE_USER, user_id, &r);
     if (from_base(st)->cache) jwts_nc_forget_user(from_base(st)->cache, user_id);
     if (rc) return rc;
-    if (r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "delete_user");
-    else *deleted = (size_t)r->integer;
+    if (r->type != REDIS_REPLY_INTEGER)
+        rc = unexpected(r, "delete_user");
+    else
+        *deleted = (size_t)r->integer;
     freeReplyObject(r);
     return rc;
 }
@@ -544,8 +582,10 @@ static jwts_err mget_groups(redis_store *rs, const jwts_ctx *ctx, const jwts_ses
         for (size_t k = from; !rc && k < ends[g]; k++) {
             size_t i = order ? order[k] : k;
             const redisReply *e = r->element[k - from];
-            if (e->type == REDIS_REPLY_STRING) rc = decode_for(e, keys[i].user_id, keys[i].session_id, &out[i]);
-            else if (e->type != REDIS_REPLY_NIL) rc = unexpected(e, "MGET");
+            if (e->type == REDIS_REPLY_STRING)
+                rc = decode_for(e, keys[i].user_id, keys[i].session_id, &out[i]);
+            else if (e->type != REDIS_REPLY_NIL)
+                rc = unexpected(e, "MGET");
         }
     }
     if (rc)
@@ -597,9 +637,15 @@ static size_t group_end(const slot_entry *e, size_t from, size_t n)
     return to;
 }
 
-static const char *key_user(const void *arg, size_t i) { return ((const jwts_session_key *)arg)[i].user_id; }
+static const char *key_user(const void *arg, size_t i)
+{
+    return ((const jwts_session_key *)arg)[i].user_id;
+}
 
-static const char *session_user(const void *arg, size_t i) { return ((const jwts_session *const *)arg)[i]->user_id; }
+static const char *session_user(const void *arg, size_t i)
+{
+    return ((const jwts_session *const *)arg)[i]->user_id;
+}
 
 static jwts_err redis_get_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,
                                jwts_session **out)
@@ -672,7 +718,7 @@ static void redis_close(jwts_store *st)
 {
     redis_store *rs = from_base(st);
     if (rs->cache && !atomic_load(&rs->closed)) /* its threads stop; pending touches written first */
-        jwts_nc_stop(rs->cache, jwts_monotonic_ns() + rs->cfg.command_timeout_ms * 1000000);
+        jwts_nc_stop(rs->cache, jwts_deadline_in_ms(rs->cfg.command_timeout_ms));
     if (atomic_exchange(&rs->closed, true)) return;
     rs->runner->ops->close(rs->runner);
 }
@@ -721,14 +767,17 @@ bool jwts_redis_prefix_valid(const char *p)
 static jwts_err check_options(const jwts_redis_options *o)
 {
     if (o->key_prefix && !jwts_redis_prefix_valid(o->key_prefix))
-        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: key_prefix must be at most %d bytes without braces or "
-                                                  "control characters", JWTS_REDIS_PREFIX_MAX);
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT,
+                         "redis: key_prefix must be at most %d bytes without braces or "
+                         "control characters",
+                         JWTS_REDIS_PREFIX_MAX);
     if (o->port < 0 || o->port > 65535) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: port must be 1..65535");
     if (o->db < 0) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: db must not be negative");
     if (o->pool_size > MAX_POOL) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: pool_size above %d", MAX_POOL);
     if (o->pipeline_connections > MAX_PIPELINES)
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: pipeline_connections above %d", MAX_PIPELINES);
-    if (o->spin_us < 0 || o->spin_us > 1000) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: spin_us outside 0..1000");
+    if (o->spin_us < 0 || o->spin_us > 1000)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: spin_us outside 0..1000");
     if (o->connect_timeout_ms < 0 || o->command_timeout_ms < 0)
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: timeouts must not be negative");
     return JWTS_OK;
@@ -790,8 +839,10 @@ jwts_err jwts_redis_store_new(const redis_store_spec *spec,
 {
     *out = NULL;
     if (spec->key_prefix && !jwts_redis_prefix_valid(spec->key_prefix))
-        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "%s: key_prefix must be at most %d bytes without braces or "
-                                                  "control characters", spec->name, JWTS_REDIS_PREFIX_MAX);
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT,
+                         "%s: key_prefix must be at most %d bytes without braces or "
+                         "control characters",
+                         spec->name, JWTS_REDIS_PREFIX_MAX);
     if (spec->command_timeout_ms < 0) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "%s: negative timeout", spec->name);
     redis_store *rs = NULL;
     jwts_err rc = store_alloc(spec->name, spec->key_prefix, &rs);

@@ -14,43 +14,8 @@
 #include <string.h>
 
 #include "core/fail.h"
+#include "core/percent.h"
 #include "store/redis.h"
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-char *jwts_redis_percent_decode(const char *s, size_t n, const char *what, jwts_err *rc)
-{
-    char *out = malloc(n + 1);
-    if (!out) {
-        *rc = jwts_fail(JWTS_E_NO_MEMORY, "redis url: out of memory");
-        return NULL;
-    }
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '%') {
-            out[j++] = s[i];
-            continue;
-        }
-        int hi = i + 2 < n ? hex_value(s[i + 1]) : -1;
-        int lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            OPENSSL_cleanse(out, n + 1);
-            free(out);
-            *rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: bad percent escape in the %s", what);
-            return NULL;
-        }
-        out[j++] = (char)(hi * 16 + lo);
-        i += 2;
-    }
-    out[j] = '\0';
-    return out;
-}
 
 /* Parse a decimal int in s[0..n) within [min, max]. */
 static bool parse_int(const char *s, size_t n, long min, long max, int *out)
@@ -81,12 +46,12 @@ static jwts_err parse_userinfo(const char *s, size_t n, redis_addr *out)
     const char *colon = memchr(s, ':', n);
     size_t user_len = colon ? (size_t)(colon - s) : n;
     if (user_len) {
-        char *user = jwts_redis_percent_decode(s, user_len, "user", &rc);
+        char *user = jwts_percent_decode(s, user_len, "redis", "user", &rc);
         if (!user) return rc;
         replace(&out->username, user, false);
     }
     if (colon) {
-        char *pw = jwts_redis_percent_decode(colon + 1, n - user_len - 1, "password", &rc);
+        char *pw = jwts_percent_decode(colon + 1, n - user_len - 1, "redis", "password", &rc);
         if (!pw) return rc;
         replace(&out->password, pw, true);
     }
@@ -162,7 +127,7 @@ static jwts_err parse_unix(const char *rest, redis_addr *out)
     }
     size_t n = strcspn(path, "?");
     if (n == 0 || path[0] != '/') return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis url: unix path must be absolute");
-    char *p = jwts_redis_percent_decode(path, n, "path", &rc);
+    char *p = jwts_percent_decode(path, n, "redis", "path", &rc);
     if (!p) return rc;
     replace(&out->unix_path, p, false);
     replace(&out->host, NULL, false);

@@ -19,6 +19,7 @@ static void error_names_are_stable(void **state)
     assert_string_equal(jwts_errname(JWTS_E_EXPIRED), "JWTS_E_EXPIRED");
     assert_string_equal(jwts_errname(JWTS_E_REFRESH_REUSED), "JWTS_E_REFRESH_REUSED");
     assert_string_equal(jwts_errname(JWTS_E_INTERNAL), "JWTS_E_INTERNAL");
+    assert_string_equal(jwts_errname(JWTS_E_WOULD_BLOCK), "JWTS_E_WOULD_BLOCK");
     assert_string_equal(jwts_errname((jwts_err)-1), "JWTS_E_UNKNOWN");
     assert_string_equal(jwts_strerror(JWTS_E_TIMEOUT), "deadline exceeded");
     assert_string_equal(jwts_strerror((jwts_err)1000), "unknown error");
@@ -128,7 +129,10 @@ static void ctx_deadlines(void **state)
     assert_true(jwts_ctx_expired(&past));
 }
 
-static int64_t fixed(void *arg) { return *(int64_t *)arg; }
+static int64_t fixed(void *arg)
+{
+    return *(int64_t *)arg;
+}
 
 static void clocks(void **state)
 {
@@ -139,6 +143,30 @@ static void clocks(void **state)
     assert_true(real > 1600000000000LL);
     int64_t a = jwts_monotonic_ns(), b = jwts_monotonic_ns();
     assert_true(b >= a);
+}
+
+/* The clock conversions saturate instead of overflowing, and round waits up. */
+static void clock_conversions(void **state)
+{
+    (void)state;
+    assert_int_equal(jwts_ms_to_ns(3), 3000000);
+    assert_int_equal(jwts_ms_to_ns(-5), 0);
+    assert_true(jwts_ms_to_ns(INT64_MAX) == INT64_MAX);
+    assert_int_equal(jwts_ns_to_ms_ceil(0), 0);
+    assert_int_equal(jwts_ns_to_ms_ceil(-7), 0);
+    assert_int_equal(jwts_ns_to_ms_ceil(1), 1);
+    assert_int_equal(jwts_ns_to_ms_ceil(JWTS_NS_PER_MS), 1);
+    assert_int_equal(jwts_ns_to_ms_ceil(JWTS_NS_PER_MS + 1), 2);
+    assert_true(jwts_deadline_in_ms(INT64_MAX) == INT64_MAX);
+    int64_t before = jwts_monotonic_ns(), d = jwts_deadline_in_ms(50), after = jwts_monotonic_ns();
+    assert_true(d >= before + 50 * JWTS_NS_PER_MS && d <= after + 50 * JWTS_NS_PER_MS);
+    struct timespec ts = jwts_timespec_of_ns(1500000001);
+    assert_int_equal(ts.tv_sec, 1);
+    assert_int_equal(ts.tv_nsec, 500000001);
+    /* a timeout too large for nanoseconds used to overflow into the past */
+    jwts_ctx far = jwts_ctx_with_timeout(INT64_MAX / 1000);
+    assert_false(jwts_ctx_expired(&far));
+    assert_true(far.deadline_ns > jwts_monotonic_ns());
 }
 
 static void durations(void **state)
@@ -171,10 +199,10 @@ static void id_rules(void **state)
     assert_false(jwts_user_id_valid(NULL));
     assert_false(jwts_user_id_valid("a{b}"));
     assert_false(jwts_user_id_valid("del\x7f"));
-    assert_false(jwts_user_id_valid("bad\xff"));          /* not UTF-8: it travels in JSON and JWTs */
-    assert_false(jwts_user_id_valid("\xc3"));             /* truncated sequence */
-    assert_false(jwts_user_id_valid("\xc0\xaf"));         /* overlong '/' */
-    assert_false(jwts_user_id_valid("\xed\xa0\x80"));     /* a UTF-16 surrogate */
+    assert_false(jwts_user_id_valid("bad\xff"));             /* not UTF-8: it travels in JSON and JWTs */
+    assert_false(jwts_user_id_valid("\xc3"));                /* truncated sequence */
+    assert_false(jwts_user_id_valid("\xc0\xaf"));            /* overlong '/' */
+    assert_false(jwts_user_id_valid("\xed\xa0\x80"));        /* a UTF-16 surrogate */
     assert_true(jwts_user_id_valid("\xf0\x9f\x94\x91 key")); /* U+1F511 */
     assert_true(jwts_user_id_valid("a"));
     assert_true(jwts_session_id_valid("abc-_XYZ09"));
@@ -187,19 +215,56 @@ static void user_id_grammar(void **state)
 {
     (void)state;
     /* inner spaces (even several) survive nginx and are kept; so do printable ASCII and UTF-8 */
-    const char *good[] = {"bob smith", "bob  smith", "x y z", "100%", "a\"b'c,d;e=f", "~!@#$%^&*()[]<>?/\\|",
-                          "caf\xc3\xa9", "\xe5\xb1\xb1\xe7\x94\xb0 \xe5\xa4\xaa\xe9\x83\x8e", /* U+5C71... */
-                          "x\xc2\xa0y" /* NBSP inside */, "\xc2\xa9 2024"};
+    const char *good[] = {"bob smith",
+                          "bob  smith",
+                          "x y z",
+                          "100%",
+                          "a\"b'c,d;e=f",
+                          "~!@#$%^&*()[]<>?/\\|",
+                          "caf\xc3\xa9",
+                          "\xe5\xb1\xb1\xe7\x94\xb0 \xe5\xa4\xaa\xe9\x83\x8e", /* U+5C71... */
+                          "x\xc2\xa0y" /* NBSP inside */,
+                          "\xc2\xa9 2024"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
         if (!jwts_user_id_valid(good[i])) fail_msg("\"%s\" should be a valid user id", good[i]);
     const char *bad[] = {
-        " bob", "bob ", " ", "  ", " bob ", "bob\t", "\tbob", "a\tb", "a\nb", "a\rb", "\x1b[31m",
-        "\xc2\x80x", "x\xc2\x85y", "x\xc2\x9f",               /* C1 controls, NEL among them */
-        "a\xe2\x80\xa8" "b", "a\xe2\x80\xa9" "b",              /* line and paragraph separators, anywhere */
-        "\xc2\xa0" "bob", "bob\xc2\xa0",                        /* no-break space at an end */
-        "\xe3\x80\x80" "bob", "bob\xe3\x80\x80",              /* ideographic space */
-        "\xe2\x80\x83" "bob", "bob\xe2\x80\x8a", "bob\xe2\x80\xaf", "\xe2\x81\x9f" "bob", "\xe1\x9a\x80" "bob",
-        "\xef\xbb\xbf" "bob", "bob\xe2\x80\x8b", "\xe1\xa0\x8e" "bob", /* BOM, zero-width space, U+180E */
+        " bob",
+        "bob ",
+        " ",
+        "  ",
+        " bob ",
+        "bob\t",
+        "\tbob",
+        "a\tb",
+        "a\nb",
+        "a\rb",
+        "\x1b[31m",
+        "\xc2\x80x",
+        "x\xc2\x85y",
+        "x\xc2\x9f", /* C1 controls, NEL among them */
+        "a\xe2\x80\xa8"
+        "b",
+        "a\xe2\x80\xa9"
+        "b", /* line and paragraph separators, anywhere */
+        "\xc2\xa0"
+        "bob",
+        "bob\xc2\xa0", /* no-break space at an end */
+        "\xe3\x80\x80"
+        "bob",
+        "bob\xe3\x80\x80", /* ideographic space */
+        "\xe2\x80\x83"
+        "bob",
+        "bob\xe2\x80\x8a",
+        "bob\xe2\x80\xaf",
+        "\xe2\x81\x9f"
+        "bob",
+        "\xe1\x9a\x80"
+        "bob",
+        "\xef\xbb\xbf"
+        "bob",
+        "bob\xe2\x80\x8b",
+        "\xe1\xa0\x8e"
+        "bob", /* BOM, zero-width space, U+180E */
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         if (jwts_user_id_valid(bad[i])) fail_msg("bad user id #%zu should be refused", i);
@@ -229,6 +294,7 @@ int main(void)
         cmocka_unit_test(id_rules),
         cmocka_unit_test(user_id_grammar),
         cmocka_unit_test(durations),
+        cmocka_unit_test(clock_conversions),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -37,7 +37,6 @@
 #define JWTSD_BIN "build/daemon/jwtsessiond"
 #endif
 
-#define ADMIN_KEY "bench-admin-key-0123456789abcdef"
 #define MAX_ROUNDS 21
 
 /* wrk's figures for one run. */
@@ -111,30 +110,10 @@ static pid_t start_daemon(int port, const char *store, const char *cache)
 {
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    char *argv[] = {JWTSD_BIN,          "--listen",       listen, "--store", (char *)store, (char *)cache,
-                    "--no-access-log", "--log-level", "warn",   NULL};
-    char *envp[] = {"JWTSESSION_ADMIN_KEY=" ADMIN_KEY, "PATH=/usr/bin:/bin", NULL};
+    char *argv[] = {JWTSD_BIN,     "--listen",        listen,        "--store", (char *)store,
+                    (char *)cache, "--no-access-log", "--log-level", "warn",    NULL};
+    char *envp[] = {"JWTSESSION_ADMIN_KEY=" BENCH_ADMIN_KEY, "PATH=/usr/bin:/bin", NULL};
     return bench_spawn(argv, envp);
-}
-
-/* Create a session for the bench user; its access token into token. */
-static bool create_session(int port, char *token, size_t cap)
-{
-    const char *body = "{\"user_id\":\"bench-user\",\"metadata\":{\"device\":\"wrk\"}}";
-    char req[1024], resp[8192];
-    snprintf(req, sizeof req,
-             "POST /v1/sessions HTTP/1.0\r\nAuthorization: Bearer " ADMIN_KEY "\r\n"
-             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-             strlen(body), body);
-    if (!bench_http_exchange(port, req, resp, sizeof resp) || !strstr(resp, " 201 ")) return false;
-    const char *p = strstr(resp, "\"access_token\":\"");
-    if (!p) return false;
-    p += 16;
-    size_t n = strcspn(p, "\"");
-    if (n + 1 > cap) return false;
-    memcpy(token, p, n);
-    token[n] = '\0';
-    return true;
 }
 
 /* What is measured: one server, its wrk target and the figures of each round. */
@@ -197,7 +176,8 @@ int main(int argc, char **argv)
         }
         snprintf(t[i].url, sizeof t[i].url, "http://127.0.0.1:%d%s", t[i].port, t[i].auth ? "/v1/auth" : "/");
         if (!t[i].auth) continue;
-        if (!create_session(t[i].port, t[i].token, sizeof t[i].token)) {
+        if (!bench_create_session(t[i].port, "{\"user_id\":\"bench-user\",\"metadata\":{\"device\":\"wrk\"}}",
+                                  t[i].token, sizeof t[i].token)) {
             fprintf(stderr, "bench_daemon: could not create a session on %s\n", t[i].name);
             goto out;
         }

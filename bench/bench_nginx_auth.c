@@ -34,7 +34,6 @@
 #define JWTS_SOURCE_DIR "."
 #endif
 
-#define ADMIN_KEY "bench-admin-key-0123456789abcdef"
 #define MAX_ROUNDS 21
 #define MAX_PORTS 65536
 
@@ -140,28 +139,8 @@ static pid_t start_daemon(int port)
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
     char *argv[] = {JWTSD_BIN, "--listen", listen, "--no-access-log", "--log-level", "warn", NULL};
-    char *envp[] = {"JWTSESSION_ADMIN_KEY=" ADMIN_KEY, "PATH=/usr/bin:/bin", NULL};
+    char *envp[] = {"JWTSESSION_ADMIN_KEY=" BENCH_ADMIN_KEY, "PATH=/usr/bin:/bin", NULL};
     return bench_spawn(argv, envp);
-}
-
-/* Create a session for the bench user; its access token into token. */
-static bool create_session(int port, char *token, size_t cap)
-{
-    const char *body = "{\"user_id\":\"bench-user\"}";
-    char req[1024], resp[8192];
-    snprintf(req, sizeof req,
-             "POST /v1/sessions HTTP/1.0\r\nAuthorization: Bearer " ADMIN_KEY "\r\n"
-             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-             strlen(body), body);
-    if (!bench_http_exchange(port, req, resp, sizeof resp) || !strstr(resp, " 201 ")) return false;
-    const char *p = strstr(resp, "\"access_token\":\"");
-    if (!p) return false;
-    p += 16;
-    size_t n = strcspn(p, "\"");
-    if (n + 1 > cap) return false;
-    memcpy(token, p, n);
-    token[n] = '\0';
-    return true;
 }
 
 int main(int argc, char **argv)
@@ -195,7 +174,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_nginx_auth: a server did not start\n");
         goto out;
     }
-    if (!create_session(dport, token, sizeof token)) {
+    if (!bench_create_session(dport, "{\"user_id\":\"bench-user\"}", token, sizeof token)) {
         fprintf(stderr, "bench_nginx_auth: could not create a session\n");
         goto out;
     }
@@ -218,8 +197,10 @@ int main(int argc, char **argv)
         bad += na + nb;
         total_new += opened;
         if (opened > max_new) max_new = opened;
-        fprintf(stderr, "  round %d: nginx proxy %.0f req/s, + auth_request %.0f req/s (%.2fx), %ld new connections to "
-                "jwtsessiond\n", i + 1, b, a, a / b, opened);
+        fprintf(stderr,
+                "  round %d: nginx proxy %.0f req/s, + auth_request %.0f req/s (%.2fx), %ld new connections to "
+                "jwtsessiond\n",
+                i + 1, b, a, a / b, opened);
     }
     double mo = bench_median(ours, rounds), mb = bench_median(plain, rounds);
     printf("nginx auth_request -> jwtsessiond GET /v1/auth vs the same nginx proxy without it\n"

@@ -80,7 +80,8 @@ int bench_finish(const char *prog)
     for (int out = 0; out < 2; out++) {
         FILE *f = out ? stderr : stdout;
         fprintf(f, "%s: MISSED %d target(s):", prog, bench_nmisses);
-        for (int i = 0; i < bench_nmisses && i < BENCH_MISSES_MAX; i++) fprintf(f, "%s %s", i ? ";" : "", bench_misses[i]);
+        for (int i = 0; i < bench_nmisses && i < BENCH_MISSES_MAX; i++)
+            fprintf(f, "%s %s", i ? ";" : "", bench_misses[i]);
         fprintf(f, "\n");
         fflush(f);
     }
@@ -91,7 +92,9 @@ void bench_row(const char *what, double ours, double baseline, const char *targe
 {
     if (pass == 0) bench_miss(what);
     printf("  %-52s %12.3f %12.3f %8.2fx %9s %s\n", what, ours, baseline, baseline > 0 ? ours / baseline : 0.0, target,
-           pass < 0 ? "" : pass ? "PASS" : "MISS");
+           pass < 0 ? ""
+           : pass   ? "PASS"
+                    : "MISS");
 }
 
 int bench_free_port(void)
@@ -307,4 +310,22 @@ void bench_stop(pid_t pid, int sig)
     if (pid <= 0) return;
     kill(pid, sig);
     waitpid(pid, NULL, 0);
+}
+
+bool bench_create_session(int port, const char *body, char *token, size_t cap)
+{
+    char req[1024], resp[8192];
+    snprintf(req, sizeof req,
+             "POST /v1/sessions HTTP/1.0\r\nAuthorization: Bearer " BENCH_ADMIN_KEY "\r\n"
+             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(body), body);
+    if (!bench_http_exchange(port, req, resp, sizeof resp) || !strstr(resp, " 201 ")) return false;
+    const char *p = strstr(resp, "\"access_token\":\"");
+    if (!p) return false;
+    p += 16;
+    size_t n = strcspn(p, "\"");
+    if (n + 1 > cap) return false;
+    memcpy(token, p, n);
+    token[n] = '\0';
+    return true;
 }

@@ -72,6 +72,13 @@ jwts_manager *bench_manager_on(jwts_store *st, const jwts_keyset *ks);
 /* One HTTP/1.0 exchange with 127.0.0.1:port: the whole answer into out (NUL-terminated). */
 bool bench_http_exchange(int port, const char *req, char *out, size_t cap);
 
+/* The admin key the benchmarks give the jwtsessiond they start (JWTSESSION_ADMIN_KEY). */
+#define BENCH_ADMIN_KEY "bench-admin-key-0123456789abcdef"
+
+/* POST /v1/sessions with body (JSON) to the jwtsessiond on port, as the admin; the new session's
+ * access token into token (cap bytes). false on any failure. */
+bool bench_create_session(int port, const char *body, char *token, size_t cap);
+
 /* Poll GET path on 127.0.0.1:port until it answers 200 (about 10 s at most). */
 bool bench_wait_http(int port, const char *path);
 

@@ -214,7 +214,7 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
 
 
-class Redis:
+class Redis(topologies.RedisProcess):
     """A throwaway redis-server on a free loopback port, with its data in a temp dir.
 
     persist=True saves the data set on a clean stop and loads it on start, so a restart on the
@@ -257,28 +257,6 @@ class Redis:
 
     def resume(self):
         self.proc.send_signal(signal.SIGCONT)
-
-    def stop(self):
-        """SIGTERM (a persisting server saves first) and wait; SIGKILL after 15 s."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def log_text(self):
-        try:
-            with open(os.path.join(self.dir, "redis.log"), errors="replace") as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ""
-
-    def close(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
     def url(self):
         return "redis://127.0.0.1:%d" % self.port

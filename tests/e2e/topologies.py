@@ -95,7 +95,44 @@ class Certs:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class Node:
+class RedisProcess:
+    """What every redis-server the tests start shares (this file's nodes, harness.Redis): its
+    process (self.proc) and temp dir (self.dir, with redis.log), stopped by pid."""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        """SIGKILL, as a crash."""
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        """SIGTERM (a persisting server saves first; a paused one is resumed) and wait; SIGKILL
+        after 15 s."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log_text(self):
+        try:
+            with open(os.path.join(self.dir, "redis.log"), errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Node(RedisProcess):
     """One redis-server (or sentinel) on a free loopback port; TLS-only when certs is given."""
 
     def __init__(self, lines=(), certs=None, sentinel=False, auth_clients="yes"):
@@ -134,36 +171,6 @@ class Node:
         except subprocess.TimeoutExpired:
             return ""
         return r.stdout.strip()
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self):
-        """SIGKILL, as a crash."""
-        if self.alive():
-            self.proc.kill()
-            self.proc.wait()
-
-    def stop(self):
-        if self.alive():
-            self.proc.send_signal(signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def log_text(self):
-        try:
-            with open(os.path.join(self.dir, "redis.log"), errors="replace") as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ""
-
-    def close(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Deployment:

@@ -663,6 +663,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&srv->in_flight, 1);
 }
 
+/* libmicrohttpd's fatal errors: logged (its reason, file and line) before the abort it requires,
+ * so a crash says why. */
+static void mhd_panic(void *cls, const char *file, unsigned int line, const char *reason)
+{
+    (void)cls;
+    JWTSD_LOG(JWTSD_LOG_ERROR, "libmicrohttpd panic", JWTSD_S("reason", reason ? reason : ""),
+              JWTSD_S("file", file ? file : ""), JWTSD_I("line", (long long)line));
+    abort();
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -734,6 +744,7 @@ bool jwtsd_http_start(jwtsd_server *srv, char *err, size_t errlen)
         return false;
     }
     srv->local_first = srv->workers && cfg->cache;
+    MHD_set_panic_func(mhd_panic, NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
                      MHD_ALLOW_SUSPEND_RESUME;
     if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;

@@ -435,7 +435,8 @@ static void h_revoke(jwtsd_request *r)
     } else {
         snprintf(user, sizeof(user), "%s", caller.user.user_id);
     }
-    jwts_err rc = jwts_manager_revoke(r->srv->manager, &r->ctx, user, r->param);
+    jwts_err rc = jwts_manager_revoke_by(r->srv->manager, &r->ctx, user, r->param,
+                                         caller.kind == JWTSD_CALLER_ADMIN ? JWTS_REVOKE_ADMIN : JWTS_REVOKE_USER);
     if (rc != JWTS_OK) {
         reply_rc(r, 0, rc);
         return;
@@ -558,7 +559,8 @@ static void h_revoke_user(jwtsd_request *r)
     jwtsd_caller caller;
     if (!user_allowed(r, &caller)) return;
     size_t n = 0;
-    jwts_err rc = jwts_manager_revoke_user(r->srv->manager, &r->ctx, r->param, &n);
+    jwts_err rc = jwts_manager_revoke_user_by(r->srv->manager, &r->ctx, r->param, &n,
+                                              caller.kind == JWTSD_CALLER_ADMIN ? JWTS_REVOKE_ADMIN : JWTS_REVOKE_USER);
     if (rc != JWTS_OK) {
         reply_rc(r, 0, rc);
         return;

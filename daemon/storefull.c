@@ -112,6 +112,11 @@ static jwts_err f_cleanup(jwts_store *st, const jwts_ctx *ctx, size_t *removed)
     return jwts_store_cleanup(INNER(st), ctx, removed);
 }
 
+static jwts_err f_on_expired(jwts_store *st, jwts_expired_fn fn, void *arg)
+{
+    return jwts_store_on_expired(INNER(st), fn, arg);
+}
+
 static jwts_err f_count(jwts_store *st, size_t *sessions)
 {
     return jwts_store_count(INNER(st), sessions);
@@ -146,6 +151,7 @@ static jwts_store_ops full_ops = {
     .close = f_close,
     .destroy = f_destroy,
     .get_async = f_get_async,
+    .on_expired = f_on_expired,
 };
 
 jwts_store *jwtsd_storefull_wrap(jwts_store *st)

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "ctx.h"
 #include "error.h"
+#include "events.h"
 #include "jose.h"
 #include "manager.h"
 #include "metrics.h"

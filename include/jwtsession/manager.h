@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "ctx.h"
 #include "error.h"
+#include "events.h"
 #include "jose.h"
 #include "metrics.h"
 #include "session.h"
@@ -65,6 +66,9 @@ typedef struct jwts_manager_options {
     jwts_metrics *metrics;        /* operation counts and latencies (metrics.h); NULL: none; borrowed */
     jwts_tracer *tracer;          /* a span per operation, child of the ctx's parent (trace.h); NULL: none;
                                      borrowed. Wrap the store with jwts_store_observe_new for store spans. */
+    jwts_event_fn on_event;       /* lifecycle events (events.h), after each successful change; NULL: none.
+                                     Set, the manager also installs the store's expiry hook. */
+    void *on_event_arg;
 } jwts_manager_options;
 
 /* A new manager. JWTS_E_INVALID_ARGUMENT (with the option's name) for missing or bad options,
@@ -141,11 +145,21 @@ jwts_err jwts_manager_validate_async(jwts_manager *m, const jwts_ctx *ctx, const
  * JWTS_E_MALFORMED for a token that is not one of ours. */
 jwts_err jwts_manager_refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token, jwts_tokens *out);
 
-/* Revoke one session. JWTS_E_NOT_FOUND if it was not there. */
+/* Revoke one session. JWTS_E_NOT_FOUND if it was not there. Its event says JWTS_REVOKE_USER. */
 jwts_err jwts_manager_revoke(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *session_id);
 
-/* Revoke every session of user_id; *revoked (may be NULL) gets how many there were. */
+/* jwts_manager_revoke, the REVOKED event naming who asked (JWTS_REVOKE_USER or JWTS_REVOKE_ADMIN). */
+jwts_err jwts_manager_revoke_by(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *session_id,
+                                jwts_revoke_reason by);
+
+/* Revoke every session of user_id; *revoked (may be NULL) gets how many there were. Its events say
+ * JWTS_REVOKE_ADMIN. With on_event set, the sessions are listed and deleted one by one so each
+ * gets its event (a session created meanwhile is still deleted, without an event). */
 jwts_err jwts_manager_revoke_user(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, size_t *revoked);
+
+/* jwts_manager_revoke_user, the REVOKED events naming who asked. */
+jwts_err jwts_manager_revoke_user_by(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, size_t *revoked,
+                                     jwts_revoke_reason by);
 
 /* The live sessions of user_id (their devices), oldest first. Free with jwts_session_list_free(). */
 jwts_err jwts_manager_list(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out);

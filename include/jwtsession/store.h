@@ -34,6 +34,11 @@ typedef struct jwts_session_key {
  * block (no store call without JWTS_CTX_LOCAL_ONLY). */
 typedef void (*jwts_get_done)(void *arg, jwts_err rc, jwts_session *session);
 
+/* Told of each session a store drops because its time ran out (never of a delete), once, with
+ * the store's time then. Runs on the thread that dropped it (a sweep, a cleanup, a read that found
+ * it expired), possibly under a store lock: it must be quick and must not call the store. */
+typedef void (*jwts_expired_fn)(void *arg, const jwts_session *s, int64_t now_ms);
+
 /* The backend vtable. Batch entries may be NULL: jwts_store_* then loops over the single form.
  * Arguments are checked by the jwts_store_* wrappers before a backend sees them. */
 typedef struct jwts_store_ops {
@@ -63,6 +68,8 @@ typedef struct jwts_store_ops {
     /* Optional: get without waiting (see jwts_store_get_async); NULL: JWTS_E_UNSUPPORTED. */
     jwts_err (*get_async)(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_get_done done,
                           void *arg);
+    /* Optional: report expiries (see jwts_store_on_expired); NULL: JWTS_E_UNSUPPORTED. */
+    jwts_err (*on_expired)(jwts_store *st, jwts_expired_fn fn, void *arg);
 } jwts_store_ops;
 
 /* The common head of every store handle; backends embed it first. */
@@ -132,6 +139,12 @@ jwts_err jwts_store_delete_many(jwts_store *st, const jwts_ctx *ctx, const jwts_
 
 /* Remove expired sessions now (for stores without server-side expiry; others report 0). */
 jwts_err jwts_store_cleanup(jwts_store *st, const jwts_ctx *ctx, size_t *removed);
+
+/* Call fn(arg, session, now) for each session st drops at its expiry from now on (fn NULL: stop).
+ * One hook per store; a later call replaces it. JWTS_E_UNSUPPORTED for a store that cannot tell
+ * (today: every store but memory; Redis drops keys by their TTL on the server). The manager sets
+ * it when given on_event (events.h). */
+jwts_err jwts_store_on_expired(jwts_store *st, jwts_expired_fn fn, void *arg);
 
 /* How many sessions the store holds, where it knows (JWTS_E_UNSUPPORTED where it does not). */
 jwts_err jwts_store_count(jwts_store *st, size_t *sessions);

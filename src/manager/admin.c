@@ -7,24 +7,40 @@
 #include <string.h>
 
 #include "core/fail.h"
+#include "manager/events_int.h"
 #include "manager/manager_int.h"
 
 #define METADATA_ATTEMPTS 4
 
 jwts_err jwts_manager_revoke(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *session_id)
 {
+    return jwts_manager_revoke_by(m, ctx, user_id, session_id, JWTS_REVOKE_USER);
+}
+
+jwts_err jwts_manager_revoke_by(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *session_id,
+                                jwts_revoke_reason by)
+{
     if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "revoke: NULL manager");
     jwts_op_scope sc;
     jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_REVOKE, ctx);
     jwts_session_key key = {user_id, session_id};
-    return jwts_op_end(&sc, jwts_store_delete(m->opts.store, &c, &key));
+    jwts_err rc = jwts_store_delete(m->opts.store, &c, &key);
+    if (!rc) jwts_mgr_emit(m, JWTS_EVENT_REVOKED, user_id, session_id, by, 0);
+    return jwts_op_end(&sc, rc);
 }
 
 jwts_err jwts_manager_revoke_user(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, size_t *revoked)
 {
+    return jwts_manager_revoke_user_by(m, ctx, user_id, revoked, JWTS_REVOKE_ADMIN);
+}
+
+jwts_err jwts_manager_revoke_user_by(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, size_t *revoked,
+                                     jwts_revoke_reason by)
+{
     if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "revoke_user: NULL manager");
     jwts_op_scope sc;
     jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_REVOKE_USER, ctx);
+    if (jwts_mgr_events_on(m)) return jwts_op_end(&sc, jwts_mgr_revoke_each(m, &c, user_id, by, revoked));
     return jwts_op_end(&sc, jwts_store_delete_user(m->opts.store, &c, user_id, revoked));
 }
 

@@ -7,6 +7,7 @@
 
 #include "core/fail.h"
 #include "jwtsession/random.h"
+#include "manager/events_int.h"
 #include "manager/manager_int.h"
 
 /* Make room under max_sessions_per_user: refuse, or revoke the oldest sessions. */
@@ -25,7 +26,7 @@ static jwts_err enforce_limit(jwts_manager *m, const jwts_ctx *ctx, const char *
         if (!keys) rc = jwts_fail(JWTS_E_NO_MEMORY, "create: out of memory");
         for (size_t i = 0; keys && i < evict; i++)
             keys[i] = (jwts_session_key){list.items[i]->user_id, list.items[i]->session_id};
-        if (keys) rc = jwts_store_delete_many(m->opts.store, ctx, keys, evict, NULL);
+        if (keys) rc = jwts_mgr_evict(m, ctx, keys, evict);
         free(keys);
     }
     jwts_session_list_free(&list);
@@ -57,6 +58,7 @@ static jwts_err create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id
                       .metadata = canonical};
     jwts_rt_hash(secret, s.refresh.current_hash);
     rc = jwts_store_set(m->opts.store, ctx, &s, jwts_mgr_ttl_ms(m, &s, now));
+    if (!rc) jwts_mgr_emit(m, JWTS_EVENT_CREATED, user_id, sid, JWTS_REVOKE_NONE, 0);
     if (!rc) rc = jwts_mgr_issue(m, &s, secret, now, now, out);
 done:
     OPENSSL_cleanse(secret, sizeof secret);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/fail.h"
+#include "manager/events_int.h"
 #include "manager/manager_int.h"
 
 #define MINUTE_MS (60 * 1000LL)
@@ -70,6 +71,7 @@ jwts_err jwts_manager_new(const jwts_manager_options *opts, jwts_manager **out)
         .require_exp = 1,
         .clock = m->opts.clock,
     };
+    jwts_mgr_events_hook(m, true);
     *out = m;
     return JWTS_OK;
 }
@@ -77,6 +79,7 @@ jwts_err jwts_manager_new(const jwts_manager_options *opts, jwts_manager **out)
 void jwts_manager_free(jwts_manager *m)
 {
     if (!m) return;
+    if (m->opts.store) jwts_mgr_events_hook(m, false);
     free(m->issuer);
     free(m->audience);
     free(m);

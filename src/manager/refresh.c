@@ -23,6 +23,7 @@
 
 #include "core/fail.h"
 #include "jwtsession/random.h"
+#include "manager/events_int.h"
 #include "manager/manager_int.h"
 
 #define MAX_ATTEMPTS 4 /* a lost compare-and-set is retried on the fresh state */
@@ -69,6 +70,7 @@ static jwts_err rotate(jwts_manager *m, const jwts_ctx *ctx, const jwts_session 
     jwts_rt_hash(next_secret, n.refresh.current_hash);
     jwts_rt_seal(secret, next_secret, n.refresh.sealed_next);
     rc = jwts_store_replace(m->opts.store, ctx, &n, h, jwts_mgr_ttl_ms(m, &n, now));
+    if (!rc) jwts_mgr_emit(m, JWTS_EVENT_REFRESHED, n.user_id, n.session_id, JWTS_REVOKE_NONE, n.refresh.generation);
     if (!rc) rc = jwts_mgr_issue(m, &n, next_secret, now, now, out);
     OPENSSL_cleanse(next_secret, sizeof next_secret);
     return rc;
@@ -90,12 +92,19 @@ static jwts_err reissue(jwts_manager *m, const jwts_session *s, const uint8_t se
     return rc;
 }
 
-/* A rotated-out token that may no longer be used came back: revoke the session. */
-static jwts_err reused(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const char *which)
+/* A rotated-out token that may no longer be used came back: revoke the session. previous: it is
+ * the last one rotated out (its generation and rotation time are known). The revocation that
+ * deletes the session emits THEFT_DETECTED then REVOKED/THEFT. */
+static jwts_err reused(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const char *which, bool previous)
 {
     jwts_metrics_refresh_outcome(m->opts.metrics, JWTS_REFRESH_REUSED);
     jwts_session_key key = {s->user_id, s->session_id};
     jwts_err rc = jwts_store_delete(m->opts.store, ctx, &key);
+    if (!rc) {
+        jwts_mgr_emit_theft(m, s, previous ? (int64_t)s->refresh.generation - 1 : -1,
+                            previous ? s->refresh.rotated_at_ms : 0);
+        jwts_mgr_emit(m, JWTS_EVENT_REVOKED, s->user_id, s->session_id, JWTS_REVOKE_THEFT, 0);
+    }
     if (rc && rc != JWTS_E_NOT_FOUND) return jwts_fail_wrap(rc, "refresh token reused; revoking the session failed");
     return jwts_fail(JWTS_E_REFRESH_REUSED, "%s refresh token was used again; session revoked", which);
 }
@@ -114,13 +123,13 @@ static jwts_err decide(jwts_manager *m, const jwts_ctx *ctx, const jwts_session 
     }
     if (r->generation > 0 && hash_equal(h, r->previous_hash)) {
         bool in_grace = now - r->rotated_at_ms < m->opts.refresh_grace_ms;
-        if (r->confirmed && !in_grace) return reused(m, ctx, s, "a superseded");
+        if (r->confirmed && !in_grace) return reused(m, ctx, s, "a superseded", true);
         jwts_err rc = check_alive(m, s, now);
         if (!rc) rc = reissue(m, s, p->secret, in_grace, now, out);
         if (!rc) jwts_metrics_refresh_outcome(m->opts.metrics, JWTS_REFRESH_GRACE);
         return rc;
     }
-    if (jwts_rt_is_older(r, h)) return reused(m, ctx, s, "an older");
+    if (jwts_rt_is_older(r, h)) return reused(m, ctx, s, "an older", false);
     return jwts_fail(JWTS_E_NOT_FOUND, "refresh token not recognised");
 }
 

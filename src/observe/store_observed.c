@@ -242,6 +242,13 @@ static jwts_err obs_cleanup(jwts_store *st, const jwts_ctx *ctx, size_t *removed
     return end(o, OP_CLEANUP, &sc, o->inner->ops->cleanup(o->inner, c, removed));
 }
 
+/* The expiry hook goes to the backend unmeasured (it is set once, not an operation). */
+static jwts_err obs_on_expired(jwts_store *st, jwts_expired_fn fn, void *arg)
+{
+    observed *o = from_base(st);
+    return o->inner->ops->on_expired(o->inner, fn, arg);
+}
+
 /* count has no ctx and is what a scrape calls: measured, never traced. */
 static jwts_err obs_count(jwts_store *st, size_t *sessions)
 {
@@ -322,6 +329,7 @@ jwts_err jwts_store_observe_new(jwts_store *inner, jwts_metrics *m, jwts_tracer 
         .close = obs_close,
         .destroy = obs_destroy,
         .get_async = in->get_async ? obs_get_async : NULL,
+        .on_expired = in->on_expired ? obs_on_expired : NULL,
     };
     o->base.ops = &o->ops;
     o->inner = inner;

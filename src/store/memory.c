@@ -71,6 +71,9 @@ typedef struct memory_store {
     pthread_mutex_t sweep_mutex;
     pthread_cond_t sweep_cond;
     bool sweep_stop;
+    pthread_mutex_t hook_mutex; /* guards the expiry hook (events.h) */
+    jwts_expired_fn on_expired;
+    void *on_expired_arg;
 } memory_store;
 
 static memory_store *from_base(jwts_store *st)
@@ -165,11 +168,22 @@ static void remove_at(memory_store *m, shard *sh, size_t i)
     free(e);
 }
 
+/* Tell the expiry hook, if any, that e is being dropped at its expiry (under the shard's lock). */
+static void report_expired(memory_store *m, const entry *e, int64_t now)
+{
+    pthread_mutex_lock(&m->hook_mutex);
+    jwts_expired_fn fn = m->on_expired;
+    void *arg = m->on_expired_arg;
+    pthread_mutex_unlock(&m->hook_mutex);
+    if (fn) fn(arg, &e->session, now);
+}
+
 /* Remove expired entries at slot i (what the backward shift brings there too); returns how many. */
 static size_t sweep_slot(memory_store *m, shard *sh, size_t i, int64_t now)
 {
     size_t removed = 0;
     while (sh->slots[i].e && !live(sh->slots[i].e, now)) {
+        report_expired(m, sh->slots[i].e, now);
         remove_at(m, sh, i);
         removed++;
     }
@@ -258,7 +272,11 @@ static void drop_if_expired(memory_store *m, const lookup *l, const jwts_session
 {
     if (lock_write(m, l->sh)) return;
     size_t i = find_slot(l->sh, l, key->user_id, key->session_id);
-    if (l->sh->slots[i].e && !live(l->sh->slots[i].e, now_ms(m))) remove_at(m, l->sh, i);
+    int64_t now = now_ms(m);
+    if (l->sh->slots[i].e && !live(l->sh->slots[i].e, now)) {
+        report_expired(m, l->sh->slots[i].e, now);
+        remove_at(m, l->sh, i);
+    }
     unlock(l->sh);
 }
 
@@ -502,6 +520,7 @@ static jwts_err mem_delete_user(jwts_store *st, const jwts_ctx *ctx, const char 
             continue;
         }
         n += live(e, now);
+        if (!live(e, now)) report_expired(m, e, now);
         remove_at(m, l.sh, slot_of(l.sh, e));
         /* *ulink now holds e's successor: remove_at unlinked e from this chain */
     }
@@ -623,6 +642,7 @@ static void mem_destroy(jwts_store *st)
     for (size_t i = 0; m->shards && i <= m->shard_mask; i++) pthread_rwlock_destroy(&m->shards[i].lock);
     pthread_cond_destroy(&m->sweep_cond);
     pthread_mutex_destroy(&m->sweep_mutex);
+    pthread_mutex_destroy(&m->hook_mutex);
     free(m->shards);
     free(m);
 }
@@ -638,7 +658,18 @@ static jwts_err mem_get_async(jwts_store *st, const jwts_ctx *ctx, const jwts_se
     return JWTS_OK;
 }
 
+static jwts_err mem_on_expired(jwts_store *st, jwts_expired_fn fn, void *arg)
+{
+    memory_store *m = from_base(st);
+    pthread_mutex_lock(&m->hook_mutex);
+    m->on_expired = fn;
+    m->on_expired_arg = fn ? arg : NULL;
+    pthread_mutex_unlock(&m->hook_mutex);
+    return JWTS_OK;
+}
+
 static const jwts_store_ops MEMORY_OPS = {
+    .on_expired = mem_on_expired,
     .get_async = mem_get_async,
     .name = "memory",
     .get = mem_get,
@@ -683,6 +714,7 @@ jwts_err jwts_store_memory_new(const jwts_memory_options *opts, jwts_store **out
     m->opts = options_or_defaults(opts);
     m->shard_mask = m->opts.shards - 1;
     init_sweep_sync(m);
+    pthread_mutex_init(&m->hook_mutex, NULL);
     jwts_err rc = jwts_random_bytes(&m->seed, sizeof m->seed);
     if (!rc && !(m->shards = aligned_alloc(128, m->opts.shards * sizeof(shard))))
         rc = jwts_fail(JWTS_E_NO_MEMORY, "memory store: out of memory");

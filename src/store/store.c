@@ -206,6 +206,15 @@ jwts_err jwts_store_cleanup(jwts_store *st, const jwts_ctx *ctx, size_t *removed
     return st->ops->cleanup ? st->ops->cleanup(st, ctx, removed) : JWTS_OK;
 }
 
+jwts_err jwts_store_on_expired(jwts_store *st, jwts_expired_fn fn, void *arg)
+{
+    jwts_err rc = check_store(st, "on_expired");
+    if (rc) return rc;
+    if (!st->ops->on_expired)
+        return jwts_fail(JWTS_E_UNSUPPORTED, "the %s store cannot report expiries", st->ops->name);
+    return st->ops->on_expired(st, fn, arg);
+}
+
 jwts_err jwts_store_count(jwts_store *st, size_t *sessions)
 {
     jwts_err rc = check_store(st, "count");

@@ -1,0 +1,153 @@
+/*
+ * events.c - lifecycle events: emitting them to the manager's on_event sink and their JSON form.
+ *
+ * An event is built on the stack and handed to the sink after the store write that made the
+ * change succeeded. It carries ids and times only: never a token, a secret or a hash of one.
+ */
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/fail.h"
+#include "manager/events_int.h"
+#include "manager/manager_int.h"
+
+#define USER_AGENT_MAX 256 /* bytes of a user agent written to JSON */
+
+bool jwts_mgr_events_on(const jwts_manager *m) { return m->opts.on_event != NULL; }
+
+void jwts_mgr_emit(const jwts_manager *m, jwts_event_kind kind, const char *user_id, const char *session_id,
+                   jwts_revoke_reason reason, uint64_t generation)
+{
+    if (!m->opts.on_event) return;
+    jwts_event ev = {.kind = kind, .user_id = user_id, .session_id = session_id, .time_ms = jwts_mgr_now_ms(m),
+                     .reason = reason, .generation = generation};
+    m->opts.on_event(m->opts.on_event_arg, &ev);
+}
+
+void jwts_mgr_emit_theft(const jwts_manager *m, const jwts_session *s, int64_t reused_generation,
+                         int64_t rotated_out_at_ms)
+{
+    if (!m->opts.on_event) return;
+    /* TODO(devices): client_ip and user_agent once sessions and refresh calls carry them. */
+    jwts_event ev = {.kind = JWTS_EVENT_THEFT_DETECTED, .user_id = s->user_id, .session_id = s->session_id,
+                     .time_ms = jwts_mgr_now_ms(m), .generation = s->refresh.generation,
+                     .reused_generation = reused_generation, .rotated_out_at_ms = rotated_out_at_ms};
+    m->opts.on_event(m->opts.on_event_arg, &ev);
+}
+
+/* The store dropped s at its expiry: EXPIRED, dated by the store's clock. */
+static void on_store_expired(void *arg, const jwts_session *s, int64_t now_ms)
+{
+    const jwts_manager *m = arg;
+    jwts_event ev = {.kind = JWTS_EVENT_EXPIRED, .user_id = s->user_id, .session_id = s->session_id,
+                     .time_ms = now_ms};
+    m->opts.on_event(m->opts.on_event_arg, &ev);
+}
+
+void jwts_mgr_events_hook(jwts_manager *m, bool on)
+{
+    if (!m->opts.on_event) return;
+    jwts_err rc = jwts_store_on_expired(m->opts.store, on ? on_store_expired : NULL, on ? m : NULL);
+    (void)rc; /* JWTS_E_UNSUPPORTED: this store cannot tell (docs/events.md) */
+}
+
+const char *jwts_event_kind_name(jwts_event_kind kind)
+{
+    switch (kind) {
+    case JWTS_EVENT_CREATED: return "created";
+    case JWTS_EVENT_REFRESHED: return "refreshed";
+    case JWTS_EVENT_REVOKED: return "revoked";
+    case JWTS_EVENT_EXPIRED: return "expired";
+    case JWTS_EVENT_THEFT_DETECTED: return "theft_detected";
+    case JWTS_EVENT_NEW_DEVICE: return "new_device";
+    }
+    return "unknown";
+}
+
+const char *jwts_revoke_reason_name(jwts_revoke_reason reason)
+{
+    switch (reason) {
+    case JWTS_REVOKE_NONE: return "";
+    case JWTS_REVOKE_USER: return "user";
+    case JWTS_REVOKE_ADMIN: return "admin";
+    case JWTS_REVOKE_THEFT: return "theft";
+    case JWTS_REVOKE_LIMIT: return "limit";
+    }
+    return "unknown";
+}
+
+static void put_str(jwts_buf *b, const char *key, const char *v, size_t max)
+{
+    jwts_buf_printf(b, ",\"%s\":", key);
+    size_t n = strlen(v);
+    jwts_buf_json_str(b, v, n < max ? n : max, JWTS_BUF_JSON_QUOTE);
+}
+
+jwts_err jwts_event_json(const jwts_event *ev, char *buf, size_t cap, size_t *len)
+{
+    if (!ev || !buf || !cap) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "event_json: NULL event or buffer");
+    jwts_buf b = JWTS_BUF_FIXED(buf, cap);
+    jwts_buf_printf(&b, "{\"type\":\"%s\"", jwts_event_kind_name(ev->kind));
+    put_str(&b, "user_id", ev->user_id ? ev->user_id : "", JWTS_USER_ID_MAX);
+    put_str(&b, "session_id", ev->session_id ? ev->session_id : "", JWTS_SESSION_ID_MAX);
+    jwts_buf_puts(&b, ",\"time_ms\":");
+    jwts_buf_i64(&b, ev->time_ms);
+    if (ev->reason != JWTS_REVOKE_NONE) put_str(&b, "reason", jwts_revoke_reason_name(ev->reason), 16);
+    if (ev->generation) {
+        jwts_buf_puts(&b, ",\"generation\":");
+        jwts_buf_u64(&b, ev->generation);
+    }
+    if (ev->kind == JWTS_EVENT_THEFT_DETECTED && ev->reused_generation >= 0) {
+        jwts_buf_puts(&b, ",\"reused_generation\":");
+        jwts_buf_i64(&b, ev->reused_generation);
+    }
+    if (ev->kind == JWTS_EVENT_THEFT_DETECTED && ev->rotated_out_at_ms) {
+        jwts_buf_puts(&b, ",\"rotated_out_at_ms\":");
+        jwts_buf_i64(&b, ev->rotated_out_at_ms);
+    }
+    if (ev->client_ip) put_str(&b, "client_ip", ev->client_ip, 64);
+    if (ev->user_agent) put_str(&b, "user_agent", ev->user_agent, USER_AGENT_MAX);
+    jwts_buf_putc(&b, '}');
+    if (b.err) {
+        buf[0] = '\0';
+        if (len) *len = 0;
+        return jwts_fail(b.err == JWTS_E_LIMIT ? JWTS_E_LIMIT : b.err, "event_json: %zu bytes are not enough", cap);
+    }
+    if (len) *len = b.len;
+    return JWTS_OK;
+}
+
+jwts_err jwts_mgr_evict(jwts_manager *m, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n)
+{
+    if (!m->opts.on_event) return jwts_store_delete_many(m->opts.store, ctx, keys, n, NULL);
+    for (size_t i = 0; i < n; i++) { /* one by one: each deleted session gets its event */
+        jwts_err rc = jwts_store_delete(m->opts.store, ctx, &keys[i]);
+        if (rc == JWTS_OK) jwts_mgr_emit(m, JWTS_EVENT_REVOKED, keys[i].user_id, keys[i].session_id, JWTS_REVOKE_LIMIT, 0);
+        else if (rc != JWTS_E_NOT_FOUND) return rc;
+    }
+    return JWTS_OK;
+}
+
+jwts_err jwts_mgr_revoke_each(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_revoke_reason by,
+                              size_t *revoked)
+{
+    jwts_session_list list;
+    jwts_err rc = jwts_store_list_user(m->opts.store, ctx, user_id, &list);
+    if (rc) return rc;
+    size_t n = 0;
+    for (size_t i = 0; i < list.count && !rc; i++) {
+        jwts_session_key key = {list.items[i]->user_id, list.items[i]->session_id};
+        rc = jwts_store_delete(m->opts.store, ctx, &key);
+        if (rc == JWTS_OK) {
+            n++;
+            jwts_mgr_emit(m, JWTS_EVENT_REVOKED, key.user_id, key.session_id, by, 0);
+        } else if (rc == JWTS_E_NOT_FOUND) {
+            rc = JWTS_OK; /* gone meanwhile: revoked or expired by someone else, with its own event */
+        }
+    }
+    jwts_session_list_free(&list);
+    size_t late = 0; /* created since the listing: deleted too, without an event */
+    if (!rc) rc = jwts_store_delete_user(m->opts.store, ctx, user_id, &late);
+    if (revoked) *revoked = n + late;
+    return rc;
+}

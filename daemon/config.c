@@ -108,6 +108,15 @@ static const opt opts[] = {
     {"cache-max-entries", K_UINT, OFF(cache_max_entries), "65536", NULL, "N", "sessions the near cache keeps"},
     {"cache-max-stale", K_DURATION, OFF(cache_max_stale_ms), "250ms", NULL, "DURATION",
      "a cached answer needs the invalidation stream proven live this recently"},
+    {"events-webhook", K_STR, OFF(events_webhook), "", NULL, "URL",
+     "POST lifecycle events (JSON arrays, HMAC-signed) to this http:// URL from a bounded queue,\n"
+     "retried with backoff; needs --events-webhook-secret-file (docs/events.md). Unset: no webhook"},
+    {"events-webhook-secret-file", K_STR, OFF(events_webhook_secret_file), "", NULL, "FILE",
+     "file holding the webhook's HMAC-SHA256 key (>= 16 bytes; mode 0600 or stricter)"},
+    {"events-queue", K_UINT, OFF(events_queue), "10000", NULL, "N",
+     "events waiting for the webhook; past it new events are dropped (and counted)"},
+    {"events-retry", K_DURATION, OFF(events_retry_ms), "1m", NULL, "DURATION",
+     "how long a batch of events is retried (backoff 100ms doubling to 2s) before it counts as failed"},
     {"identity-headers", K_STR, OFF(identity_headers_spec),
      "X-Session-User=user,X-Session-Id=session,X-Session-Expires=expires", NULL, "LIST",
      "headers of a passed auth check: NAME=SOURCE,... with SOURCE user, session, expires,\n"

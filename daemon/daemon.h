@@ -16,6 +16,7 @@
  *   cookies.c cookie sessions: reading and setting the token cookies, the CSRF check
  *   gateway_parse.c  Cookie header values and original URLs, parsed without the HTTP server
  *   observe.c metrics and tracing (the seam to src/observe)
+ *   webhook.c lifecycle events POSTed to --events-webhook from a bounded queue
  *   main.c    start-up, signals, graceful shutdown
  *
  * Internal to the daemon: names use the jwtsd_ prefix so they never clash with the library's.
@@ -107,6 +108,11 @@ typedef struct jwtsd_config {
     char *redirect_hosts_spec; /* --redirect-hosts, parsed into redirect_hosts[] */
     char *redirect_hosts[JWTSD_LIST_MAX];
     size_t redirect_hosts_count;
+    /* lifecycle events (webhook.c; docs/events.md) */
+    char *events_webhook;             /* "" : none */
+    char *events_webhook_secret_file; /* the HMAC key's file */
+    int64_t events_queue;             /* events waiting for delivery */
+    int64_t events_retry_ms;          /* how long a batch is retried */
 } jwtsd_config;
 
 /* What parsing argv asks for. */
@@ -303,7 +309,28 @@ typedef struct jwtsd_server {
     atomic_bool async_unsupported; /* the store said it has no asynchronous path: use workers */
     int quiesced_fd;               /* the listening socket after quiesce, closed by jwtsd_http_stop */
     uint16_t port;                 /* the bound port */
+    struct jwtsd_webhook *webhook; /* NULL: no --events-webhook */
 } jwtsd_server;
+
+/* ---- lifecycle events (webhook.c) -------------------------------------------------------------- */
+
+typedef struct jwtsd_webhook jwtsd_webhook;
+
+/* A webhook sender for cfg's --events-webhook (NULL in *out when unset), its counters registered
+ * in metrics (may be NULL), its thread started. false with a message in err for a bad URL or
+ * secret file. */
+bool jwtsd_webhook_new(const jwtsd_config *cfg, jwts_metrics *metrics, jwtsd_webhook **out, char *err, size_t errlen);
+
+/* The manager's on_event sink (arg: the webhook): queue the event's JSON, never blocking; a full
+ * queue drops it (counted). */
+void jwtsd_webhook_event(void *arg, const jwts_event *ev);
+
+/* Stop taking events and deliver what is queued for up to drain_ms, then stop the thread (what is
+ * left counts as dropped). NULL is fine; idempotent. */
+void jwtsd_webhook_stop(jwtsd_webhook *w, int64_t drain_ms);
+
+/* Stop (without draining) and free w. NULL is fine. */
+void jwtsd_webhook_free(jwtsd_webhook *w);
 
 /* ---- keys (keys.c) ----------------------------------------------------------------------------- */
 

@@ -63,6 +63,8 @@ static bool open_manager(jwtsd_server *srv, char *err, size_t errlen)
         .refresh_grace_ms = cfg->refresh_grace_ms ? cfg->refresh_grace_ms : -1,
         .metrics = jwtsd_observe_metrics(srv->observe),
         .tracer = jwtsd_observe_tracer(srv->observe),
+        .on_event = srv->webhook ? jwtsd_webhook_event : NULL,
+        .on_event_arg = srv->webhook,
     };
     jwts_err rc = jwts_manager_new(&mo, &srv->manager);
     if (rc == JWTS_OK) rc = jwts_keyset_to_jwks(srv->keyset, &srv->jwks_json);
@@ -97,6 +99,8 @@ static void graceful_stop(jwtsd_server *srv, int sig)
     if (left > 0)
         JWTSD_LOG(JWTSD_LOG_WARN, "shutdown timeout: closing unfinished requests", JWTSD_I("in_flight", left));
     jwtsd_http_stop(srv);
+    /* events of the last requests: delivered for a short bound, the rest counted as dropped */
+    jwtsd_webhook_stop(srv->webhook, srv->cfg->shutdown_timeout_ms < 5000 ? srv->cfg->shutdown_timeout_ms : 5000);
     jwtsd_observe_flush(srv->observe, 5000);
 }
 
@@ -153,6 +157,10 @@ int main(int argc, char **argv)
         status = 2; /* a bad setting: too short, or its file unreadable */
         goto out;
     }
+    if (!jwtsd_webhook_new(&cfg, jwtsd_observe_metrics(srv.observe), &srv.webhook, err, sizeof(err))) {
+        status = 2; /* a bad setting: the URL or the secret file */
+        goto out;
+    }
     if (!open_manager(&srv, err, sizeof(err))) goto out;
     if (!jwtsd_http_start(&srv, err, sizeof(err))) goto out;
     JWTSD_LOG(JWTSD_LOG_INFO, "jwtsessiond ready", JWTSD_S("version", JWTSD_VERSION),
@@ -165,7 +173,8 @@ int main(int argc, char **argv)
 out:
     if (status) JWTSD_LOG(JWTSD_LOG_ERROR, "cannot start", JWTSD_S("error", err), JWTSD_I("exit_status", status));
     jwtsd_http_stop(&srv);
-    jwts_manager_free(srv.manager);
+    jwts_manager_free(srv.manager); /* first: it removes the store's expiry hook into the webhook */
+    jwtsd_webhook_free(srv.webhook);
     jwts_jose_free(srv.jwks_json);
     jwts_store_free(srv.store);
     jwts_keyset_free(srv.keyset);

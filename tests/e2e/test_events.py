@@ -1,0 +1,177 @@
+"""test_events.py - jwtsessiond's lifecycle-event webhook (docs/events.md).
+
+The receiver is the Python block of docs/events.md, run as written. It is down while the daemon
+goes through every lifecycle path over HTTP (create, limit eviction, refresh, revoke by the user
+and by the admin, revoke-user, theft, expiry) and comes up 10 s later (2 s under a sanitizer,
+where the same path runs again); it must then receive every event exactly once, HMAC-verified,
+within the retry bound, and the counters must say so. A second daemon with a queue of 2 and no
+receiver counts the events it drops.
+"""
+import os
+import re
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from harness import SOURCE_DIR, Daemon, free_port, request, wait_until
+
+OUTAGE_S = 2.0 if any(k in os.environ for k in ("ASAN_OPTIONS", "TSAN_OPTIONS")) else 10.0
+RETRY_BOUND_S = 2.0 + 5.0  # the longest backoff, plus slack for a loaded 2-core machine
+
+
+def receiver_source():
+    with open(os.path.join(SOURCE_DIR, "docs", "events.md")) as f:
+        doc = f.read()
+    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
+    assert len(blocks) == 1, "docs/events.md should hold exactly one python block"
+    return blocks[0]
+
+
+def metric(d, name):
+    text = d.req("GET", "/metrics").body.decode()
+    m = re.search(r"^%s (\d+)" % re.escape(name), text, re.M)
+    return int(m.group(1)) if m else None
+
+
+class TestEventsWebhook(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="jwts-events-")
+        self.key_file = os.path.join(self.tmp, "webhook.key")
+        with open(self.key_file, "w") as f:
+            f.write("e2e-webhook-key-" + os.urandom(12).hex() + "\n")
+        os.chmod(self.key_file, stat.S_IRUSR | stat.S_IWUSR)
+        self.receiver_py = os.path.join(self.tmp, "webhook_receiver.py")
+        with open(self.receiver_py, "w") as f:
+            f.write(receiver_source())
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(timeout=10)
+
+    def start_receiver(self, port, out):
+        p = subprocess.Popen([sys.executable, self.receiver_py, str(port), self.key_file], stdout=out,
+                             stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        return p
+
+    def test_outage_then_everything_delivered(self):
+        rport = free_port()
+        url = "http://127.0.0.1:%d/events" % rport
+        with Daemon("--events-webhook", url, "--events-webhook-secret-file", self.key_file, "--store", "memory",
+                    "--max-sessions", "2", "--limit-policy", "evict-oldest", "--refresh-grace", "0",
+                    "--absolute-lifetime", "5s", "--events-retry", "1m") as d:
+            t0 = time.monotonic()
+            expect = []  # (type, session_id, reason)
+
+            def create(user):
+                t = d.create(user)
+                expect.append(("created", t["session_id"], None))
+                return t
+
+            # the limit: a third session of alice evicts her oldest
+            a1, a2 = create("alice"), create("alice")
+            a3 = create("alice")
+            live = {x["session_id"] for x in d.admin("GET", "/v1/users/alice/sessions").json()["sessions"]}
+            if a1["session_id"] in live:  # created within one millisecond: either may be the oldest
+                a1, a2 = a2, a1
+            self.assertEqual(live, {a2["session_id"], a3["session_id"]})
+            expect.append(("revoked", a1["session_id"], "limit"))
+            # refresh, then the user revokes their own session
+            r = d.req("POST", "/v1/refresh", json_body={"refresh_token": a2["refresh_token"]})
+            self.assertEqual(r.status, 200, r)
+            expect.append(("refreshed", a2["session_id"], None))
+            r = d.req("DELETE", "/v1/sessions/" + a2["session_id"], token=r.json()["access_token"])
+            self.assertEqual(r.status, 200, r)
+            expect.append(("revoked", a2["session_id"], "user"))
+            # the admin revokes one session, then all of bob's
+            r = d.admin("DELETE", "/v1/sessions/%s?user_id=alice" % a3["session_id"])
+            self.assertEqual(r.status, 200, r)
+            expect.append(("revoked", a3["session_id"], "admin"))
+            b1, b2 = create("bob"), create("bob")
+            r = d.admin("DELETE", "/v1/users/bob/sessions")
+            self.assertEqual(r.json()["revoked"], 2, r)
+            expect += [("revoked", b1["session_id"], "admin"), ("revoked", b2["session_id"], "admin")]
+            # theft: the first refresh token comes back after two rotations
+            c = create("carol")
+            t1 = d.req("POST", "/v1/refresh", json_body={"refresh_token": c["refresh_token"]}).json()
+            d.req("POST", "/v1/refresh", json_body={"refresh_token": t1["refresh_token"]})
+            expect += [("refreshed", c["session_id"], None)] * 2
+            r = d.req("POST", "/v1/refresh", json_body={"refresh_token": c["refresh_token"]})
+            self.assertEqual(r.status, 401, r)
+            expect += [("theft_detected", c["session_id"], None), ("revoked", c["session_id"], "theft")]
+            # failures emit nothing: a revoke of what is gone, a forged refresh
+            self.assertEqual(d.admin("DELETE", "/v1/sessions/%s?user_id=alice" % a3["session_id"]).status, 404)
+            # expiry: dave's session reaches its 5 s lifetime during the outage
+            dave = create("dave")
+            expect.append(("expired", dave["session_id"], None))
+            secrets = {x["refresh_token"] for x in (a1, a2, a3, b1, b2, c, dave, t1)}
+            secrets |= {x["access_token"] for x in (a1, a2, a3, b1, b2, c, dave, t1)}
+
+            self.assertEqual(metric(d, "jwtsessiond_events_delivered_total"), 0)
+            left = OUTAGE_S - (time.monotonic() - t0)
+            self.assertGreater(left, 0, "the lifecycle took longer than the outage")
+            time.sleep(left)
+            self.assertTrue(wait_until(lambda: d.req("GET", "/healthz").status == 200))
+            out_path = os.path.join(self.tmp, "events.jsonl")
+            with open(out_path, "w") as out:
+                up = time.monotonic()
+                self.start_receiver(rport, out)
+
+                def received():
+                    with open(out_path) as f:
+                        return [l for l in f.read().splitlines() if l.strip()]
+
+                self.assertTrue(wait_until(lambda: len(received()) >= len(expect), timeout=RETRY_BOUND_S + 8),
+                                "received %d of %d events: %s" % (len(received()), len(expect), d.log_text()[-2000:]))
+                took = time.monotonic() - up
+            # every event exactly once, nothing else
+            import json
+            events = [json.loads(l) for l in received()]
+            got = sorted((e["type"], e["session_id"], e.get("reason")) for e in events)
+            self.assertEqual(got, sorted(expect, key=lambda x: (x[0], x[1], x[2] or "")))
+            self.assertLess(took, RETRY_BOUND_S + 8)
+            text = open(out_path).read()
+            for s in secrets:
+                self.assertNotIn(s, text)
+                self.assertNotIn(s, d.log_text())
+            theft = [e for e in events if e["type"] == "theft_detected"][0]
+            self.assertEqual(theft["user_id"], "carol")
+            self.assertEqual(theft["generation"], 2)
+            self.assertTrue(wait_until(lambda: metric(d, "jwtsessiond_events_delivered_total") == len(expect)))
+            self.assertEqual(metric(d, "jwtsessiond_events_dropped_total"), 0)
+            self.assertEqual(metric(d, "jwtsessiond_events_failed_total"), 0)
+            self.assertIn("events webhook failed; retrying", d.log_text())
+            # the receiver refuses what is not signed with the key
+            r = request(rport, "POST", "/events", body=b"[]", headers={
+                "Content-Type": "application/json", "X-Jwts-Timestamp": str(int(time.time())),
+                "X-Jwts-Signature": "sha256=" + "0" * 64, "X-Jwts-Delivery": "forged"})
+            self.assertEqual(r.status, 401)
+
+    def test_full_queue_drops_and_counts(self):
+        url = "http://127.0.0.1:%d/" % free_port()  # nobody listens
+        with Daemon("--events-webhook", url, "--events-webhook-secret-file", self.key_file, "--store", "memory",
+                    "--events-queue", "2", "--shutdown-timeout", "1s") as d:
+            for _ in range(6):
+                d.create("erin")
+            # the sender holds up to 2 queued (the batch it retries stays in the queue)
+            self.assertEqual(metric(d, "jwtsessiond_events_dropped_total"), 4)
+            self.assertEqual(metric(d, "jwtsessiond_events_delivered_total"), 0)
+
+    def test_secret_file_readable_by_others_is_refused(self):
+        os.chmod(self.key_file, 0o644)
+        port = free_port()
+        p = subprocess.run([os.environ.get("JWTSESSIOND", "build/daemon/jwtsessiond"), "--listen",
+                            "127.0.0.1:%d" % port, "--store", "memory", "--events-webhook", "http://127.0.0.1:1/",
+                            "--events-webhook-secret-file", self.key_file], capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(b"chmod 600", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -24,9 +24,7 @@ jwts_err jwts_manager_revoke_by(jwts_manager *m, const jwts_ctx *ctx, const char
     jwts_op_scope sc;
     jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_REVOKE, ctx);
     jwts_session_key key = {user_id, session_id};
-    jwts_err rc = jwts_store_delete(m->opts.store, &c, &key);
-    if (!rc) jwts_mgr_emit(m, JWTS_EVENT_REVOKED, user_id, session_id, by, 0);
-    return jwts_op_end(&sc, rc);
+    return jwts_op_end(&sc, jwts_mgr_delete_by(m, &c, &key, by));
 }
 
 jwts_err jwts_manager_revoke_user(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, size_t *revoked)
@@ -40,8 +38,7 @@ jwts_err jwts_manager_revoke_user_by(jwts_manager *m, const jwts_ctx *ctx, const
     if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "revoke_user: NULL manager");
     jwts_op_scope sc;
     jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_REVOKE_USER, ctx);
-    if (jwts_mgr_events_on(m)) return jwts_op_end(&sc, jwts_mgr_revoke_each(m, &c, user_id, by, revoked));
-    return jwts_op_end(&sc, jwts_store_delete_user(m->opts.store, &c, user_id, revoked));
+    return jwts_op_end(&sc, jwts_mgr_revoke_all(m, &c, user_id, by, revoked));
 }
 
 jwts_err jwts_manager_list(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out)

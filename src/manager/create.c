@@ -57,8 +57,7 @@ static jwts_err create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id
                       .idle_expires_at_ms = m->opts.idle_timeout_ms ? now + m->opts.idle_timeout_ms : 0,
                       .metadata = canonical};
     jwts_rt_hash(secret, s.refresh.current_hash);
-    rc = jwts_store_set(m->opts.store, ctx, &s, jwts_mgr_ttl_ms(m, &s, now));
-    if (!rc) jwts_mgr_emit(m, JWTS_EVENT_CREATED, user_id, sid, JWTS_REVOKE_NONE, 0);
+    rc = jwts_mgr_set_created(m, ctx, &s, jwts_mgr_ttl_ms(m, &s, now));
     if (!rc) rc = jwts_mgr_issue(m, &s, secret, now, now, out);
 done:
     OPENSSL_cleanse(secret, sizeof secret);

@@ -7,32 +7,84 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/event_note.h"
 #include "core/fail.h"
 #include "manager/events_int.h"
 #include "manager/manager_int.h"
 
 #define USER_AGENT_MAX 256 /* bytes of a user agent written to JSON */
 
-bool jwts_mgr_events_on(const jwts_manager *m) { return m->opts.on_event != NULL; }
-
-void jwts_mgr_emit(const jwts_manager *m, jwts_event_kind kind, const char *user_id, const char *session_id,
-                   jwts_revoke_reason reason, uint64_t generation)
+/* Hand ev to the sink; a theft revocation is told as THEFT_DETECTED, then REVOKED. */
+static void emit(const jwts_manager *m, const jwts_event *ev)
 {
     if (!m->opts.on_event) return;
-    jwts_event ev = {.kind = kind, .user_id = user_id, .session_id = session_id, .time_ms = jwts_mgr_now_ms(m),
-                     .reason = reason, .generation = generation};
-    m->opts.on_event(m->opts.on_event_arg, &ev);
+    if (ev->kind == JWTS_EVENT_REVOKED && ev->reason == JWTS_REVOKE_THEFT) {
+        jwts_event theft = *ev;
+        theft.kind = JWTS_EVENT_THEFT_DETECTED;
+        theft.reason = JWTS_REVOKE_NONE;
+        m->opts.on_event(m->opts.on_event_arg, &theft);
+    }
+    jwts_event revoked = *ev;
+    if (ev->kind == JWTS_EVENT_REVOKED) revoked.generation = 0, revoked.reused_generation = -1, revoked.rotated_out_at_ms = 0;
+    m->opts.on_event(m->opts.on_event_arg, &revoked);
 }
 
-void jwts_mgr_emit_theft(const jwts_manager *m, const jwts_session *s, int64_t reused_generation,
-                         int64_t rotated_out_at_ms)
+static jwts_event event_of(const jwts_manager *m, jwts_event_kind kind, const char *user_id, const char *session_id,
+                           jwts_revoke_reason reason)
 {
-    if (!m->opts.on_event) return;
+    return (jwts_event){.kind = kind, .user_id = user_id, .session_id = session_id, .time_ms = jwts_mgr_now_ms(m),
+                        .reason = reason, .reused_generation = -1};
+}
+
+jwts_err jwts_mgr_set_created(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms)
+{
+    jwts_event ev = event_of(m, JWTS_EVENT_CREATED, s->user_id, s->session_id, JWTS_REVOKE_NONE);
+    jwts_event_note_set(&ev);
+    jwts_err rc = jwts_store_set(m->opts.store, ctx, s, ttl_ms);
+    jwts_event_note_set(NULL);
+    if (!rc) emit(m, &ev);
+    return rc;
+}
+
+jwts_err jwts_mgr_replace_refreshed(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *n,
+                                    const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], int64_t ttl_ms)
+{
+    jwts_event ev = event_of(m, JWTS_EVENT_REFRESHED, n->user_id, n->session_id, JWTS_REVOKE_NONE);
+    ev.generation = n->refresh.generation;
+    jwts_event_note_set(&ev);
+    jwts_err rc = jwts_store_replace(m->opts.store, ctx, n, expected_hash, ttl_ms);
+    jwts_event_note_set(NULL);
+    if (!rc) emit(m, &ev);
+    return rc;
+}
+
+/* Delete key noting ev; the sink gets it when the session was there. */
+static jwts_err delete_noted(jwts_manager *m, const jwts_ctx *ctx, const jwts_session_key *key, const jwts_event *ev)
+{
+    jwts_event_note_set(ev);
+    jwts_err rc = jwts_store_delete(m->opts.store, ctx, key);
+    jwts_event_note_set(NULL);
+    if (!rc) emit(m, ev);
+    return rc;
+}
+
+jwts_err jwts_mgr_delete_by(jwts_manager *m, const jwts_ctx *ctx, const jwts_session_key *key, jwts_revoke_reason by)
+{
+    jwts_event ev = event_of(m, JWTS_EVENT_REVOKED, key->user_id, key->session_id, by);
+    return delete_noted(m, ctx, key, &ev);
+}
+
+jwts_err jwts_mgr_delete_theft(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, bool previous)
+{
     /* TODO(devices): client_ip and user_agent once sessions and refresh calls carry them. */
-    jwts_event ev = {.kind = JWTS_EVENT_THEFT_DETECTED, .user_id = s->user_id, .session_id = s->session_id,
-                     .time_ms = jwts_mgr_now_ms(m), .generation = s->refresh.generation,
-                     .reused_generation = reused_generation, .rotated_out_at_ms = rotated_out_at_ms};
-    m->opts.on_event(m->opts.on_event_arg, &ev);
+    jwts_event ev = event_of(m, JWTS_EVENT_REVOKED, s->user_id, s->session_id, JWTS_REVOKE_THEFT);
+    ev.generation = s->refresh.generation;
+    if (previous) {
+        ev.reused_generation = (int64_t)s->refresh.generation - 1;
+        ev.rotated_out_at_ms = s->refresh.rotated_at_ms;
+    }
+    jwts_session_key key = {s->user_id, s->session_id};
+    return delete_noted(m, ctx, &key, &ev);
 }
 
 /* The store dropped s at its expiry: EXPIRED, dated by the store's clock. */
@@ -119,35 +171,49 @@ jwts_err jwts_event_json(const jwts_event *ev, char *buf, size_t cap, size_t *le
 
 jwts_err jwts_mgr_evict(jwts_manager *m, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n)
 {
-    if (!m->opts.on_event) return jwts_store_delete_many(m->opts.store, ctx, keys, n, NULL);
+    if (!m->opts.on_event) { /* one batch; a store with a stream records each deleted key's event */
+        jwts_event ev = event_of(m, JWTS_EVENT_REVOKED, n ? keys[0].user_id : NULL, NULL, JWTS_REVOKE_LIMIT);
+        jwts_event_note_set(&ev);
+        jwts_err rc = jwts_store_delete_many(m->opts.store, ctx, keys, n, NULL);
+        jwts_event_note_set(NULL);
+        return rc;
+    }
     for (size_t i = 0; i < n; i++) { /* one by one: each deleted session gets its event */
-        jwts_err rc = jwts_store_delete(m->opts.store, ctx, &keys[i]);
-        if (rc == JWTS_OK) jwts_mgr_emit(m, JWTS_EVENT_REVOKED, keys[i].user_id, keys[i].session_id, JWTS_REVOKE_LIMIT, 0);
-        else if (rc != JWTS_E_NOT_FOUND) return rc;
+        jwts_err rc = jwts_mgr_delete_by(m, ctx, &keys[i], JWTS_REVOKE_LIMIT);
+        if (rc && rc != JWTS_E_NOT_FOUND) return rc;
     }
     return JWTS_OK;
 }
 
-jwts_err jwts_mgr_revoke_each(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_revoke_reason by,
-                              size_t *revoked)
+/* delete_user, noting a REVOKED event (no session id: a store with a stream records one per
+ * deleted session). */
+static jwts_err delete_user_noted(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_revoke_reason by,
+                                  size_t *deleted)
 {
+    jwts_event ev = event_of(m, JWTS_EVENT_REVOKED, user_id, NULL, by);
+    jwts_event_note_set(&ev);
+    jwts_err rc = jwts_store_delete_user(m->opts.store, ctx, user_id, deleted);
+    jwts_event_note_set(NULL);
+    return rc;
+}
+
+jwts_err jwts_mgr_revoke_all(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_revoke_reason by,
+                             size_t *revoked)
+{
+    if (!m->opts.on_event) return delete_user_noted(m, ctx, user_id, by, revoked);
     jwts_session_list list;
     jwts_err rc = jwts_store_list_user(m->opts.store, ctx, user_id, &list);
     if (rc) return rc;
     size_t n = 0;
     for (size_t i = 0; i < list.count && !rc; i++) {
         jwts_session_key key = {list.items[i]->user_id, list.items[i]->session_id};
-        rc = jwts_store_delete(m->opts.store, ctx, &key);
-        if (rc == JWTS_OK) {
-            n++;
-            jwts_mgr_emit(m, JWTS_EVENT_REVOKED, key.user_id, key.session_id, by, 0);
-        } else if (rc == JWTS_E_NOT_FOUND) {
-            rc = JWTS_OK; /* gone meanwhile: revoked or expired by someone else, with its own event */
-        }
+        rc = jwts_mgr_delete_by(m, ctx, &key, by);
+        if (rc == JWTS_OK) n++;
+        else if (rc == JWTS_E_NOT_FOUND) rc = JWTS_OK; /* gone meanwhile, with its own event */
     }
     jwts_session_list_free(&list);
-    size_t late = 0; /* created since the listing: deleted too, without an event */
-    if (!rc) rc = jwts_store_delete_user(m->opts.store, ctx, user_id, &late);
+    size_t late = 0; /* created since the listing: deleted too, without a sink event */
+    if (!rc) rc = delete_user_noted(m, ctx, user_id, by, &late);
     if (revoked) *revoked = n + late;
     return rc;
 }

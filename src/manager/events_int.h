@@ -8,31 +8,35 @@
 #include "jwtsession/manager.h"
 #include "jwtsession/store.h"
 
-/* Emit one event of kind for (user_id, session_id) now, when the manager has an on_event sink.
- * reason: REVOKED's; generation: REFRESHED's. Call only after the store write succeeded. */
-void jwts_mgr_emit(const jwts_manager *m, jwts_event_kind kind, const char *user_id, const char *session_id,
-                   jwts_revoke_reason reason, uint64_t generation);
+/* The store writes that change a session's life, each noting its event (core/event_note.h) for a
+ * store that records it with the write, and handing it to the sink when the write succeeded. */
 
-/* Emit THEFT_DETECTED for s (as stored when the reuse was seen); rotated_out_at_ms 0 and
- * reused_generation -1 when unknown. */
-void jwts_mgr_emit_theft(const jwts_manager *m, const jwts_session *s, int64_t reused_generation,
-                         int64_t rotated_out_at_ms);
+/* jwts_store_set of a new session: CREATED. */
+jwts_err jwts_mgr_set_created(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms);
 
-/* true when the manager has an event sink (an operation may then take a path that names each
- * session it changes). */
-bool jwts_mgr_events_on(const jwts_manager *m);
+/* jwts_store_replace of a rotation to n: REFRESHED (n's generation). */
+jwts_err jwts_mgr_replace_refreshed(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *n,
+                                    const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], int64_t ttl_ms);
+
+/* jwts_store_delete: REVOKED by by. */
+jwts_err jwts_mgr_delete_by(jwts_manager *m, const jwts_ctx *ctx, const jwts_session_key *key, jwts_revoke_reason by);
+
+/* Delete s after refresh-token reuse: THEFT_DETECTED then REVOKED/THEFT. previous: the reused
+ * token is the last one rotated out (its generation and rotation time are known). */
+jwts_err jwts_mgr_delete_theft(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, bool previous);
 
 /* Install (or, with on false, remove) the store's expiry hook that emits EXPIRED; stores that
  * cannot report expiries are left alone (docs/events.md). */
 void jwts_mgr_events_hook(jwts_manager *m, bool on);
 
-/* Delete the n evicted sessions (create's limit), each with its REVOKED/LIMIT event; without a
- * sink, one batch delete. */
+/* Delete the n evicted sessions (create's limit; all of one user), each with its REVOKED/LIMIT
+ * event; without a sink, one batch delete. */
 jwts_err jwts_mgr_evict(jwts_manager *m, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n);
 
-/* Revoke every session of user_id one by one, each with its REVOKED event (reason by), then
- * delete whatever was created meanwhile; *revoked (may be NULL) counts them all. */
-jwts_err jwts_mgr_revoke_each(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_revoke_reason by,
-                              size_t *revoked);
+/* Revoke every session of user_id, each with its REVOKED event (reason by): with a sink, one by
+ * one, then whatever was created meanwhile; without, one delete_user. *revoked (may be NULL)
+ * counts them all. */
+jwts_err jwts_mgr_revoke_all(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_revoke_reason by,
+                             size_t *revoked);
 
 #endif

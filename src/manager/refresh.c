@@ -69,8 +69,7 @@ static jwts_err rotate(jwts_manager *m, const jwts_ctx *ctx, const jwts_session 
     memcpy(n.refresh.previous_hash, h, JWTS_REFRESH_HASH_LEN);
     jwts_rt_hash(next_secret, n.refresh.current_hash);
     jwts_rt_seal(secret, next_secret, n.refresh.sealed_next);
-    rc = jwts_store_replace(m->opts.store, ctx, &n, h, jwts_mgr_ttl_ms(m, &n, now));
-    if (!rc) jwts_mgr_emit(m, JWTS_EVENT_REFRESHED, n.user_id, n.session_id, JWTS_REVOKE_NONE, n.refresh.generation);
+    rc = jwts_mgr_replace_refreshed(m, ctx, &n, h, jwts_mgr_ttl_ms(m, &n, now));
     if (!rc) rc = jwts_mgr_issue(m, &n, next_secret, now, now, out);
     OPENSSL_cleanse(next_secret, sizeof next_secret);
     return rc;
@@ -98,13 +97,7 @@ static jwts_err reissue(jwts_manager *m, const jwts_session *s, const uint8_t se
 static jwts_err reused(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const char *which, bool previous)
 {
     jwts_metrics_refresh_outcome(m->opts.metrics, JWTS_REFRESH_REUSED);
-    jwts_session_key key = {s->user_id, s->session_id};
-    jwts_err rc = jwts_store_delete(m->opts.store, ctx, &key);
-    if (!rc) {
-        jwts_mgr_emit_theft(m, s, previous ? (int64_t)s->refresh.generation - 1 : -1,
-                            previous ? s->refresh.rotated_at_ms : 0);
-        jwts_mgr_emit(m, JWTS_EVENT_REVOKED, s->user_id, s->session_id, JWTS_REVOKE_THEFT, 0);
-    }
+    jwts_err rc = jwts_mgr_delete_theft(m, ctx, s, previous);
     if (rc && rc != JWTS_E_NOT_FOUND) return jwts_fail_wrap(rc, "refresh token reused; revoking the session failed");
     return jwts_fail(JWTS_E_REFRESH_REUSED, "%s refresh token was used again; session revoked", which);
 }

@@ -112,6 +112,10 @@ typedef struct jwts_redis_options {
                       * a core spun while it waits; for few callers on spare cores, not for many threads */
     jwts_redis_tls_options tls;  /* TLS; rediss:// enables it */
     jwts_redis_cache_options cache; /* the near cache; off unless cache.enabled */
+    const char *events_stream; /* lifecycle events: each write also appends its event to this stream
+                                  (URL: events=KEY; docs/events.md); NULL: none */
+    size_t events_maxlen;      /* the stream's approximate bound (XADD MAXLEN ~; URL: events_maxlen);
+                                  default 100000 */
 } jwts_redis_options;
 
 /* A new Redis store. Connections are opened lazily, so this succeeds while Redis is down; the
@@ -124,6 +128,26 @@ typedef struct jwts_redis_options {
  * reply or a bad reply), JWTS_E_MALFORMED (a record this library did not write); the detail holds
  * what Redis said. */
 jwts_err jwts_store_redis_new(const jwts_redis_options *opts, jwts_store **out);
+
+/* One entry of a store's events stream, handed to the reader of jwts_store_redis_events_read: its
+ * stream id and the event as a JSON object ({"id":..,"type":..,"user_id":..,...}; docs/events.md),
+ * valid during the call. Return true once it is handled (it is then acknowledged), false to stop
+ * (it stays pending for this consumer and comes again on its next read). */
+typedef bool (*jwts_stream_event_fn)(void *arg, const char *id, const char *json);
+
+/* Read the lifecycle events stream of st (a Redis or Sentinel store opened with events=KEY) as
+ * consumer in group, with XREADGROUP, so the consumers of one group share the events, each seen
+ * by one of them, and every group sees all of them. The group is created, at the stream's start,
+ * when missing. A call first hands fn the entries delivered to this consumer before and never
+ * acknowledged (so a consumer that restarts under the same name resumes without loss); when
+ * there are none, up to count new entries, waiting up to block_ms (0: not at all) for one. Each
+ * entry fn accepts is acknowledged (XACK) at once: at-least-once delivery. *handled (may be NULL)
+ * counts them. JWTS_E_UNSUPPORTED for another store, one without events, or block_ms > 0 on the
+ * auto-pipelined store; JWTS_E_INVALID_ARGUMENT for a group or consumer name that is not 1..64
+ * printable bytes, count outside 1..10000 or block_ms outside 0..3600000. */
+jwts_err jwts_store_redis_events_read(jwts_store *st, const jwts_ctx *ctx, const char *group, const char *consumer,
+                                      size_t count, int64_t block_ms, jwts_stream_event_fn fn, void *arg,
+                                      size_t *handled);
 
 /* Put a near cache in front of st, a store made by jwts_store_redis_new,
  * jwts_store_redis_cluster_new, jwts_store_redis_sentinel_new or jwts_store_open_url on a Redis

@@ -76,10 +76,11 @@ bool jwts_redis_url_kind(const char *url, redis_url_kind *kind, bool *tls, size_
 /* The options of a URL's query. Numbers are -1 and strings NULL when not given. */
 typedef struct redis_query {
     int64_t connect_timeout_ms, command_timeout_ms, wait_timeout_ms;
-    long pool_size, pipeline_connections, wait_replicas, db, spin_us;
+    long pool_size, pipeline_connections, wait_replicas, db, spin_us, events_maxlen;
     int pipeline, tls_insecure; /* -1, 0 or 1 */
     char *key_prefix, *tls_ca, *tls_ca_dir, *tls_cert, *tls_key, *tls_server_name;
     char *sentinel_username, *sentinel_password; /* the password is wiped on clear */
+    char *events; /* the lifecycle events stream (docs/events.md) */
 } redis_query;
 
 /* Parse the query of url (after its first '?'; none is fine) into *q, checking each option is
@@ -266,6 +267,8 @@ typedef struct redis_store_spec {
     const char *key_prefix;            /* NULL = "jwts:"; checked here */
     int64_t command_timeout_ms;        /* 0 = the default */
     bool split_by_slot;                /* batches over many users go as one command per cluster slot */
+    const char *events_stream;         /* NULL: no lifecycle events stream (docs/events.md) */
+    long long events_maxlen;           /* 0: the default */
 } redis_store_spec;
 
 /* A Redis store over runner (made by new_runner(arg, tls, &runner) once the store and its TLS
@@ -281,6 +284,25 @@ jwts_err jwts_redis_check_new(const char *name, jwts_store **out, const char *ur
 
 /* true if prefix is a valid key prefix (length, no braces or control characters). */
 bool jwts_redis_prefix_valid(const char *prefix);
+
+typedef struct redis_events redis_events; /* below, with the scripts */
+
+/* The runner, events and command timeout of st when it is a store of redis_store.c (single,
+ * Sentinel, Cluster), false otherwise. *pipelined: its runner is the auto-pipeline. */
+bool jwts_redis_store_parts(jwts_store *st, redis_runner **runner, const redis_events **events, bool *pipelined,
+                            int64_t *command_timeout_ms);
+
+/* ---- redis_events.c ---------------------------------------------------------------------- */
+
+/* The events of a store writing to stream (checked: 1..200 bytes, no control characters) with
+ * bound maxlen (0: 100000); its expiry index is "<stream>:expiry". */
+jwts_err jwts_redis_events_new(const char *stream, long long maxlen, redis_events **out);
+
+void jwts_redis_events_free(redis_events *ev);
+
+/* Turn the due members of the expiry index into "expired" events (JWTS_SCRIPT_SWEEP in batches)
+ * until none is due or the deadline passes; *expired counts them. */
+jwts_err jwts_redis_events_sweep(redis_runner *r, int64_t deadline_ns, const redis_events *ev, size_t *expired);
 
 /* ---- redis_slot.c ------------------------------------------------------------------------ */
 
@@ -345,6 +367,7 @@ typedef enum redis_script {
     JWTS_SCRIPT_REPLACE,     /* KEYS idx,rec; ARGV expected, record, ttl_ms, sid -> nil, 0 or 1 */
     JWTS_SCRIPT_LIST_USER,   /* KEYS idx; ARGV record key prefix -> records */
     JWTS_SCRIPT_DELETE_USER, /* KEYS idx; ARGV record key prefix -> records deleted */
+    JWTS_SCRIPT_SWEEP,       /* events only: KEYS expiry, stream; ARGV maxlen, batch -> {due, expired} */
     JWTS_SCRIPT__COUNT
 } redis_script;
 
@@ -355,5 +378,20 @@ const char *jwts_redis_script_sha(redis_script id);
  * EVALSHA, and EVAL when the server answers NOSCRIPT. *reply is the reply (maybe an error). */
 jwts_err jwts_redis_script_run(redis_runner *r, int64_t deadline_ns, redis_script id, int nkeys, int nargs,
                                const char *const *argv, const size_t *lens, redisReply **reply);
+
+/* A store's lifecycle events (docs/events.md): each write script also appends the event the
+ * calling thread noted (core/event_note.h) to the stream, and keeps the expiry index (a sorted
+ * set of record keys by expiry time) that JWTS_SCRIPT_SWEEP turns into "expired" events. */
+struct redis_events {
+    const char *stream; /* the stream's key */
+    const char *expiry; /* the expiry index's key */
+    long long maxlen;   /* XADD MAXLEN ~ */
+};
+
+/* jwts_redis_script_run, with ev (NULL: none) in force: the write scripts run in their event form
+ * (two more keys, the noted event's fields as more args); JWTS_SCRIPT_SWEEP needs ev. */
+jwts_err jwts_redis_script_run_ev(redis_runner *r, int64_t deadline_ns, redis_script id, int nkeys, int nargs,
+                                  const char *const *argv, const size_t *lens, const redis_events *ev,
+                                  redisReply **reply);
 
 #endif

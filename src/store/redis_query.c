@@ -72,6 +72,8 @@ static const query_opt OPTS[] = {
     {"pipeline", T_BOOL, K_SINGLE | K_UNIX, 0, 0, Q(pipeline), false},
     {"pipeline_connections", T_COUNT, K_SINGLE | K_UNIX, 1, 64, Q(pipeline_connections), false},
     {"spin_us", T_COUNT, K_SINGLE | K_UNIX, 0, 1000, Q(spin_us), false},
+    {"events", T_TEXT, K_SINGLE | K_UNIX | K_SENTINEL, 0, 0, Q(events), false},
+    {"events_maxlen", T_COUNT, K_SINGLE | K_UNIX | K_SENTINEL, 1, 1000000000, Q(events_maxlen), false},
     {"wait_replicas", T_COUNT, K_CLUSTER | K_SENTINEL, 0, 1000, Q(wait_replicas), false},
     {"wait_timeout", T_DURATION, K_CLUSTER | K_SENTINEL, 0, 0, Q(wait_timeout_ms), false},
     {"sentinel_user", T_TEXT, K_SENTINEL, 0, 0, Q(sentinel_username), false},
@@ -176,7 +178,7 @@ jwts_err jwts_redis_query_parse(const char *url, redis_query *q)
 {
     memset(q, 0, sizeof *q);
     q->connect_timeout_ms = q->command_timeout_ms = q->wait_timeout_ms = -1;
-    q->pool_size = q->pipeline_connections = q->wait_replicas = q->db = q->spin_us = -1;
+    q->pool_size = q->pipeline_connections = q->wait_replicas = q->db = q->spin_us = q->events_maxlen = -1;
     q->pipeline = q->tls_insecure = -1;
     redis_url_kind kind;
     bool tls;
@@ -205,7 +207,8 @@ void jwts_redis_query_clear(redis_query *q)
     if (!q) return;
     if (q->sentinel_password) OPENSSL_cleanse(q->sentinel_password, strlen(q->sentinel_password));
     char **strings[] = {&q->key_prefix, &q->tls_ca,          &q->tls_ca_dir,        &q->tls_cert,
-                        &q->tls_key,    &q->tls_server_name, &q->sentinel_username, &q->sentinel_password};
+                        &q->tls_key,    &q->tls_server_name, &q->sentinel_username, &q->sentinel_password,
+                        &q->events};
     for (size_t i = 0; i < sizeof strings / sizeof *strings; i++) free(*strings[i]), *strings[i] = NULL;
 }
 

@@ -21,8 +21,10 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/event_note.h"
 #include "core/fail.h"
 #include "store/redis.h"
 
@@ -152,18 +154,142 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
     "end\n"
     "redis.call('DEL', KEYS[1])\n"
     "return n\n",
+
+    /* Events only (no prelude): the expiry index's due members whose record is gone become
+     * "expired" events; one still there (its TTL was moved without the index) is re-scored. */
+    [JWTS_SCRIPT_SWEEP] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))\n"
+    "local n = 0\n"
+    "for _, rec in ipairs(due) do\n"
+    "  local pt = redis.call('PTTL', rec)\n"
+    "  if pt == -2 then\n"
+    "    redis.call('ZREM', KEYS[1], rec)\n"
+    "    local user, sid = string.match(rec, '{(.*)}:s:(.*)$')\n"
+    "    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', 'expired', 'user_id', user or '',\n"
+    "               'session_id', sid or '', 'time_ms', tostring(now))\n"
+    "    n = n + 1\n"
+    "  elseif pt == -1 then\n"
+    "    redis.call('ZREM', KEYS[1], rec)\n"
+    "  else\n"
+    "    redis.call('ZADD', KEYS[1], now + pt, rec)\n"
+    "  end\n"
+    "end\n"
+    "return {#due, n}\n",
+};
+
+/* ---- the event forms of the write scripts (docs/events.md) ----------------------------------
+ * Built once from the plain ones: EV_PRE takes the two extra keys (expiry index, stream) and the
+ * EV_ARGS event fields off the end of KEYS and ARGV (shadowing both, so the bodies run unchanged),
+ * then the plain PRELUDE, then EV_POST, which makes index() also score the record in the expiry
+ * index and defines emit(); the body runs as a function, and a per-script tail appends the noted
+ * event to the stream only when the write happened. A delete removes the record from the expiry
+ * index only when the record was there: one that Redis already expired stays for the sweep. */
+
+#define EV_ARGS 8 /* maxlen, kind, user, sid, reason, generation, reused_generation, rotated_out_at_ms */
+
+static const char EV_PRE[] =
+    "local EXPK, EVK = KEYS[#KEYS - 1], KEYS[#KEYS]\n"
+    "local EVA, K_, A_ = {}, {}, {}\n"
+    "for i = 1, " STR(EV_ARGS) " do EVA[i] = ARGV[#ARGV - " STR(EV_ARGS) " + i] end\n"
+    "for i = 1, #KEYS - 2 do K_[i] = KEYS[i] end\n"
+    "for i = 1, #ARGV - " STR(EV_ARGS) " do A_[i] = ARGV[i] end\n"
+    "local KEYS, ARGV = K_, A_\n";
+
+static const char EV_POST[] =
+    "local index_ = index\n"
+    "index = function(idx, sid, exp, now)\n"
+    "  index_(idx, sid, exp, now)\n"
+    "  redis.call('ZADD', EXPK, exp, string.sub(idx, 1, #idx - 3) .. 's:' .. sid)\n"
+    "end\n"
+    "local function xadd(kind, user, sid, extra)\n"
+    "  local a = {'XADD', EVK, 'MAXLEN', '~', EVA[1], '*', 'type', kind, 'user_id', user, 'session_id', sid,\n"
+    "             'time_ms', tostring(now_ms())}\n"
+    "  for _, v in ipairs(extra) do a[#a + 1] = v end\n"
+    "  redis.call(unpack(a))\n"
+    "end\n"
+    "local function emit(sid)\n"
+    "  local kind, user, reason = EVA[2], EVA[3], EVA[5]\n"
+    "  if kind == '' then return end\n"
+    "  sid = sid or EVA[4]\n"
+    "  if kind == 'revoked' and reason == 'theft' then\n"
+    "    local x = {'generation', EVA[6]}\n"
+    "    if EVA[7] ~= '' then x[#x + 1] = 'reused_generation'; x[#x + 1] = EVA[7] end\n"
+    "    if EVA[8] ~= '' then x[#x + 1] = 'rotated_out_at_ms'; x[#x + 1] = EVA[8] end\n"
+    "    xadd('theft_detected', user, sid, x)\n"
+    "  end\n"
+    "  local x = {}\n"
+    "  if reason ~= '' then x = {'reason', reason} end\n"
+    "  if kind == 'refreshed' then x = {'generation', EVA[6]} end\n"
+    "  xadd(kind, user, sid, x)\n"
+    "end\n"
+    "local function body()\n";
+
+static const char *const EV_TAILS[JWTS_SCRIPT__COUNT] = {
+    [JWTS_SCRIPT_SET] = "end\n"
+    "local r = body()\n"
+    "for i = 1, #KEYS, 2 do emit(ARGV[i + 1]) end\n"
+    "return r\n",
+
+    [JWTS_SCRIPT_DEL] = "end\n"
+    "local existed = {}\n"
+    "for i = 1, #KEYS, 2 do existed[i] = redis.call('EXISTS', KEYS[i + 1]) end\n"
+    "local r = body()\n"
+    "for i = 1, #KEYS, 2 do\n"
+    "  if existed[i] == 1 then\n"
+    "    redis.call('ZREM', EXPK, KEYS[i + 1])\n"
+    "    emit(ARGV[(i + 1) / 2])\n"
+    "  end\n"
+    "end\n"
+    "return r\n",
+
+    [JWTS_SCRIPT_TOUCH] = "end\nreturn body()\n",
+    [JWTS_SCRIPT_ROTATE] = "end\nreturn body()\n",
+
+    [JWTS_SCRIPT_REPLACE] = "end\n"
+    "local r = body()\n"
+    "if r == 1 then emit() end\n"
+    "return r\n",
+
+    [JWTS_SCRIPT_DELETE_USER] = "end\n"
+    "local ids = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
+    "local live = {}\n"
+    "for i, id in ipairs(ids) do live[i] = redis.call('EXISTS', ARGV[1] .. id) end\n"
+    "local r = body()\n"
+    "for i, id in ipairs(ids) do\n"
+    "  if live[i] == 1 then\n"
+    "    redis.call('ZREM', EXPK, ARGV[1] .. id)\n"
+    "    emit(id)\n"
+    "  end\n"
+    "end\n"
+    "return r\n",
 };
 
 static char SHAS[JWTS_SCRIPT__COUNT][41];
+static char *EV_BODIES[JWTS_SCRIPT__COUNT]; /* built once, kept for the process's life */
+static char EV_SHAS[JWTS_SCRIPT__COUNT][41];
 static pthread_once_t SHAS_ONCE = PTHREAD_ONCE_INIT;
+
+static void sha1_hex(const char *text, char out[41])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(text, strlen(text), md, &n, EVP_sha1(), NULL);
+    for (unsigned j = 0; j < 20; j++) snprintf(&out[j * 2], 3, "%02x", md[j]);
+}
 
 static void compute_shas(void)
 {
+    size_t prelude = strlen(PRELUDE);
     for (int i = 0; i < JWTS_SCRIPT__COUNT; i++) {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int n = 0;
-        EVP_Digest(BODIES[i], strlen(BODIES[i]), md, &n, EVP_sha1(), NULL);
-        for (unsigned j = 0; j < 20; j++) snprintf(&SHAS[i][j * 2], 3, "%02x", md[j]);
+        sha1_hex(BODIES[i], SHAS[i]);
+        if (!EV_TAILS[i]) continue;
+        const char *body = BODIES[i] + prelude; /* every wrapped body starts with PRELUDE */
+        size_t n = strlen(EV_PRE) + prelude + strlen(EV_POST) + strlen(body) + strlen(EV_TAILS[i]) + 1;
+        if (!(EV_BODIES[i] = malloc(n))) continue; /* that script then fails JWTS_E_NO_MEMORY */
+        snprintf(EV_BODIES[i], n, "%s%s%s%s%s", EV_PRE, PRELUDE, EV_POST, body, EV_TAILS[i]);
+        sha1_hex(EV_BODIES[i], EV_SHAS[i]);
     }
 }
 
@@ -175,8 +301,9 @@ const char *jwts_redis_script_sha(redis_script id)
 
 #define ARGV_STACK 16
 
-jwts_err jwts_redis_script_run(redis_runner *r, int64_t deadline_ns, redis_script id, int nkeys, int nargs,
-                               const char *const *argv, const size_t *lens, redisReply **reply)
+/* Run the script text body (SHA-1 sha): EVALSHA, then EVAL on NOSCRIPT. */
+static jwts_err run_text(redis_runner *r, int64_t deadline_ns, const char *body, const char *sha, int nkeys, int nargs,
+                         const char *const *argv, const size_t *lens, redisReply **reply)
 {
     int argc = 3 + nkeys + nargs;
     const char *stack_argv[ARGV_STACK];
@@ -194,7 +321,7 @@ jwts_err jwts_redis_script_run(redis_runner *r, int64_t deadline_ns, redis_scrip
     }
     char numkeys[16];
     av[0] = "EVALSHA", al[0] = 7;
-    av[1] = jwts_redis_script_sha(id), al[1] = 40;
+    av[1] = sha, al[1] = 40;
     av[2] = numkeys, al[2] = (size_t)snprintf(numkeys, sizeof numkeys, "%d", nkeys);
     memcpy(av + 3, argv, (size_t)(nkeys + nargs) * sizeof *av);
     memcpy(al + 3, lens, (size_t)(nkeys + nargs) * sizeof *al);
@@ -204,12 +331,67 @@ jwts_err jwts_redis_script_run(redis_runner *r, int64_t deadline_ns, redis_scrip
         freeReplyObject(*reply);
         *reply = NULL;
         av[0] = "EVAL", al[0] = 4;
-        av[1] = BODIES[id], al[1] = strlen(BODIES[id]);
+        av[1] = body, al[1] = strlen(body);
         rc = r->ops->run(r, deadline_ns, &cmd, 1, reply);
     }
     if (av != stack_argv) {
         free(av);
         free(al);
     }
+    return rc;
+}
+
+jwts_err jwts_redis_script_run(redis_runner *r, int64_t deadline_ns, redis_script id, int nkeys, int nargs,
+                               const char *const *argv, const size_t *lens, redisReply **reply)
+{
+    pthread_once(&SHAS_ONCE, compute_shas);
+    return run_text(r, deadline_ns, BODIES[id], SHAS[id], nkeys, nargs, argv, lens, reply);
+}
+
+jwts_err jwts_redis_script_run_ev(redis_runner *r, int64_t deadline_ns, redis_script id, int nkeys, int nargs,
+                                  const char *const *argv, const size_t *lens, const redis_events *ev,
+                                  redisReply **reply)
+{
+    pthread_once(&SHAS_ONCE, compute_shas);
+    if (!ev || !EV_TAILS[id]) /* not a write script (SWEEP takes its keys as they are) */
+        return run_text(r, deadline_ns, BODIES[id], SHAS[id], nkeys, nargs, argv, lens, reply);
+    if (!EV_BODIES[id]) return jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    /* the event form: argv's keys, then expiry and stream; argv's args, then the event fields */
+    const jwts_event *e = jwts_event_note_get();
+    char maxlen[24], gen[24], reused[24], rotated[24];
+    snprintf(maxlen, sizeof maxlen, "%lld", ev->maxlen);
+    const char *kind = "", *user = "", *sid = "", *reason = "";
+    gen[0] = reused[0] = rotated[0] = '\0';
+    if (e) {
+        kind = jwts_event_kind_name(e->kind);
+        user = e->user_id ? e->user_id : "";
+        sid = e->session_id ? e->session_id : "";
+        reason = jwts_revoke_reason_name(e->reason);
+        snprintf(gen, sizeof gen, "%llu", (unsigned long long)e->generation);
+        if (e->reused_generation >= 0) snprintf(reused, sizeof reused, "%lld", (long long)e->reused_generation);
+        if (e->rotated_out_at_ms) snprintf(rotated, sizeof rotated, "%lld", (long long)e->rotated_out_at_ms);
+    }
+    const char *extra_args[EV_ARGS] = {maxlen, kind, user, sid, reason, gen, reused, rotated};
+    int n = nkeys + 2 + nargs + EV_ARGS;
+    const char **av = malloc((size_t)n * sizeof *av);
+    size_t *al = malloc((size_t)n * sizeof *al);
+    if (!av || !al) {
+        free(av);
+        free(al);
+        return jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    }
+    memcpy(av, argv, (size_t)nkeys * sizeof *av);
+    memcpy(al, lens, (size_t)nkeys * sizeof *al);
+    av[nkeys] = ev->expiry, al[nkeys] = strlen(ev->expiry);
+    av[nkeys + 1] = ev->stream, al[nkeys + 1] = strlen(ev->stream);
+    memcpy(av + nkeys + 2, argv + nkeys, (size_t)nargs * sizeof *av);
+    memcpy(al + nkeys + 2, lens + nkeys, (size_t)nargs * sizeof *al);
+    for (int i = 0; i < EV_ARGS; i++) {
+        av[nkeys + 2 + nargs + i] = extra_args[i];
+        al[nkeys + 2 + nargs + i] = strlen(extra_args[i]);
+    }
+    jwts_err rc = run_text(r, deadline_ns, EV_BODIES[id], EV_SHAS[id], nkeys + 2, nargs + EV_ARGS, av, al, reply);
+    free(av);
+    free(al);
     return rc;
 }

@@ -419,7 +419,8 @@ jwts_err jwts_store_redis_sentinel_new(const jwts_redis_sentinel_options *opts, 
         rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis sentinel: the url names no master (.../mastername)");
     if (!rc) {
         sentinel_args a = {&o, addrs, n, path, db};
-        redis_store_spec spec = {"redis-sentinel", &o.tls, o.key_prefix, o.command_timeout_ms, false};
+        redis_store_spec spec = {"redis-sentinel", &o.tls, o.key_prefix, o.command_timeout_ms, false,
+                                 q.events, q.events_maxlen > 0 ? q.events_maxlen : 0};
         rc = jwts_redis_store_new(&spec, sentinel_new, &a, out);
     }
     if (!rc && opts->cache.enabled && (rc = jwts_store_redis_cache_enable(*out, &opts->cache))) {

@@ -49,6 +49,8 @@ typedef struct redis_store {
     bool split_by_slot;
     atomic_bool closed;
     near_cache *cache; /* the near cache (near_cache.c), or NULL */
+    redis_events *events; /* the lifecycle events stream (docs/events.md), or NULL */
+    bool pipelined;       /* the runner is the auto-pipeline */
 } redis_store;
 
 static redis_store *from_base(jwts_store *st)
@@ -76,6 +78,13 @@ static size_t index_key(const redis_store *rs, char *buf, const char *user)
 }
 
 /* ---- calls ------------------------------------------------------------------------------- */
+
+/* Run a script, in its event form when the store keeps an events stream. */
+static jwts_err run_script(redis_store *rs, int64_t deadline_ns, redis_script id, int nkeys, int nargs,
+                           const char *const *argv, const size_t *lens, redisReply **reply)
+{
+    return jwts_redis_script_run_ev(rs->runner, deadline_ns, id, nkeys, nargs, argv, lens, rs->events, reply);
+}
 
 /* Check the store is open and compute the call's deadline. */
 static jwts_err begin(redis_store *rs, const jwts_ctx *ctx, int64_t *deadline_ns)
@@ -323,7 +332,7 @@ static jwts_err set_many_one(jwts_store *st, const jwts_ctx *ctx, const jwts_ses
     }
     redisReply *r = NULL;
     if (!rc)
-        rc = jwts_redis_script_run(rs->runner, deadline, JWTS_SCRIPT_SET, (int)nkeys, (int)nargs, a.argv, a.lens, &r);
+        rc = run_script(rs, deadline, JWTS_SCRIPT_SET, (int)nkeys, (int)nargs, a.argv, a.lens, &r);
     if (!rc && r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "set");
     if (r) freeReplyObject(r);
     args_free(&a);
@@ -350,7 +359,7 @@ static jwts_err delete_keys(redis_store *rs, const jwts_ctx *ctx, const jwts_ses
         a.argv[nkeys + i] = keys[i].session_id, a.lens[nkeys + i] = strlen(keys[i].session_id);
     }
     redisReply *r = NULL;
-    rc = jwts_redis_script_run(rs->runner, deadline, JWTS_SCRIPT_DEL, (int)nkeys, (int)n, a.argv, a.lens, &r);
+    rc = run_script(rs, deadline, JWTS_SCRIPT_DEL, (int)nkeys, (int)n, a.argv, a.lens, &r);
     if (!rc && r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "delete");
     if (!rc) *deleted = (size_t)r->integer;
     if (r) freeReplyObject(r);
@@ -389,7 +398,7 @@ static jwts_err touch_now(jwts_store *st, const jwts_ctx *ctx, const jwts_sessio
     size_t lens[5] = {index_key(rs, idx, key->user_id), record_key(rs, rec, key->user_id, key->session_id), 16,
                       (size_t)snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms), strlen(key->session_id)};
     redisReply *r = NULL;
-    rc = jwts_redis_script_run(rs->runner, deadline, JWTS_SCRIPT_TOUCH, 2, 3, argv, lens, &r);
+    rc = run_script(rs, deadline, JWTS_SCRIPT_TOUCH, 2, 3, argv, lens, &r);
     if (!rc && r->type != REDIS_REPLY_INTEGER)
         rc = unexpected(r, "touch");
     else if (!rc && r->integer == 0)
@@ -440,7 +449,7 @@ static jwts_err redis_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_ses
                       strlen(key->session_id),
                       1};
     redisReply *r = NULL;
-    rc = jwts_redis_script_run(rs->runner, deadline, JWTS_SCRIPT_ROTATE, 2, 6, argv, lens, &r);
+    rc = run_script(rs, deadline, JWTS_SCRIPT_ROTATE, 2, 6, argv, lens, &r);
     forget(rs, key->user_id, key->session_id, !rc);
     if (rc) return rc;
     if (r->type == REDIS_REPLY_NIL) {
@@ -479,7 +488,7 @@ static jwts_err redis_replace(jwts_store *st, const jwts_ctx *ctx, const jwts_se
                       (size_t)snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms),
                       strlen(s->session_id)};
     redisReply *r = NULL;
-    rc = jwts_redis_script_run(rs->runner, deadline, JWTS_SCRIPT_REPLACE, 2, 4, argv, lens, &r);
+    rc = run_script(rs, deadline, JWTS_SCRIPT_REPLACE, 2, 4, argv, lens, &r);
     free(blob);
     forget(rs, s->user_id, s->session_id, !rc);
     if (rc) return rc;
@@ -510,7 +519,7 @@ static jwts_err user_script(redis_store *rs, const jwts_ctx *ctx, redis_script i
     char idx[KEY_MAX], recs[KEY_MAX];
     const char *argv[2] = {idx, recs};
     size_t lens[2] = {index_key(rs, idx, user), record_key(rs, recs, user, NULL)};
-    return jwts_redis_script_run(rs->runner, deadline, id, 1, 1, argv, lens, r);
+    return run_script(rs, deadline, id, 1, 1, argv, lens, r);
 }
 
 static jwts_err redis_list_user(jwts_store *st, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out)
@@ -702,10 +711,14 @@ static jwts_err redis_delete_many(jwts_store *st, const jwts_ctx *ctx, const jwt
 
 static jwts_err redis_cleanup(jwts_store *st, const jwts_ctx *ctx, size_t *removed)
 {
-    /* Redis expires records and index keys itself, and scripts trim indexes as they go. */
-    if (atomic_load(&from_base(st)->closed)) return jwts_fail(JWTS_E_CLOSED, "redis store is closed");
+    /* Redis expires records and index keys itself, and scripts trim indexes as they go. With an
+     * events stream, the sweep turns what expired into "expired" events (docs/events.md). */
+    redis_store *rs = from_base(st);
     *removed = 0;
-    return JWTS_OK;
+    int64_t deadline = 0;
+    jwts_err rc = begin(rs, ctx, &deadline);
+    if (rc == JWTS_E_CLOSED || !rs->events) return rc == JWTS_E_CLOSED ? rc : JWTS_OK;
+    return rc ? rc : jwts_redis_events_sweep(rs->runner, deadline, rs->events, removed);
 }
 
 static jwts_err redis_count(jwts_store *st, size_t *sessions)
@@ -728,6 +741,7 @@ static void redis_destroy(jwts_store *st)
     redis_store *rs = from_base(st);
     jwts_nc_free(rs->cache);
     if (rs->runner) rs->runner->ops->destroy(rs->runner);
+    jwts_redis_events_free(rs->events);
     jwts_redis_tls_free(rs->tls);
     jwts_redis_addr_clear(&rs->cfg.addr);
     free(rs->prefix);
@@ -755,6 +769,16 @@ static const jwts_store_ops REDIS_OPS = {
 };
 
 /* ---- construction ------------------------------------------------------------------------ */
+
+bool jwts_redis_store_parts(jwts_store *st, redis_runner **runner, const redis_events **events, bool *pipelined,
+                            int64_t *command_timeout_ms)
+{
+    if (!st || !st->ops || st->ops->destroy != redis_destroy) return false;
+    redis_store *rs = from_base(st);
+    *runner = rs->runner, *events = rs->events, *pipelined = rs->pipelined;
+    *command_timeout_ms = rs->cfg.command_timeout_ms;
+    return true;
+}
 
 bool jwts_redis_prefix_valid(const char *p)
 {
@@ -844,12 +868,15 @@ jwts_err jwts_redis_store_new(const redis_store_spec *spec,
                          "control characters",
                          spec->name, JWTS_REDIS_PREFIX_MAX);
     if (spec->command_timeout_ms < 0) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "%s: negative timeout", spec->name);
+    if (spec->events_stream && spec->split_by_slot) /* a script writes one slot: docs/events.md */
+        return jwts_fail(JWTS_E_UNSUPPORTED, "%s: an events stream is not supported on Redis Cluster", spec->name);
     redis_store *rs = NULL;
     jwts_err rc = store_alloc(spec->name, spec->key_prefix, &rs);
     if (rc) return rc;
     rs->cfg.command_timeout_ms = spec->command_timeout_ms ? spec->command_timeout_ms : DEFAULT_COMMAND_TIMEOUT_MS;
     rs->split_by_slot = spec->split_by_slot;
-    if ((rc = jwts_redis_tls_new(spec->tls, &rs->tls)) || (rc = new_runner(arg, rs->tls, &rs->runner))) {
+    if ((spec->events_stream && (rc = jwts_redis_events_new(spec->events_stream, spec->events_maxlen, &rs->events))) ||
+        (rc = jwts_redis_tls_new(spec->tls, &rs->tls)) || (rc = new_runner(arg, rs->tls, &rs->runner))) {
         redis_destroy(&rs->base);
         return rc;
     }
@@ -872,6 +899,8 @@ static jwts_err apply_query(jwts_redis_options *o, redis_query *q)
     if (q->pipeline >= 0) o->auto_pipeline = q->pipeline == 1;
     if (q->pipeline_connections > 0) o->pipeline_connections = (size_t)q->pipeline_connections;
     if (q->spin_us >= 0) o->spin_us = q->spin_us;
+    if (q->events) o->events_stream = q->events;
+    if (q->events_maxlen > 0) o->events_maxlen = (size_t)q->events_maxlen;
     return JWTS_OK;
 }
 
@@ -892,7 +921,9 @@ jwts_err jwts_store_redis_new(const jwts_redis_options *opts, jwts_store **out)
     rs->cfg.connect_timeout_ms = o.connect_timeout_ms ? o.connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
     rs->cfg.command_timeout_ms = o.command_timeout_ms ? o.command_timeout_ms : DEFAULT_COMMAND_TIMEOUT_MS;
     rs->cfg.spin_ns = o.auto_pipeline ? 0 : o.spin_us * 1000; /* the I/O thread of a pipeline never spins */
+    rs->pipelined = o.auto_pipeline;
     rc = build_addr(&o, &rs->cfg.addr);
+    if (!rc && o.events_stream) rc = jwts_redis_events_new(o.events_stream, (long long)o.events_maxlen, &rs->events);
     if (!rc && o.tls.enabled && rs->cfg.addr.unix_path)
         rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: TLS over a unix socket is not supported");
     if (!rc) rc = jwts_redis_tls_new(&o.tls, &rs->tls);

@@ -1,0 +1,383 @@
+/*
+ * test_redis_events.c - the lifecycle events stream of the Redis store (docs/events.md) on its
+ * own redis-server: each lifecycle path appends exactly its events, in order, with and without a
+ * manager sink; expiry comes from the sweep of the expiry index (no keyspace notifications); two
+ * consumers of one group share the events, disjoint and together all of them; a consumer that
+ * stops before acknowledging gets its pending entries back when it comes again; and the store
+ * conformance and manager suites pass with events on.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "jwtsession/jwtsession.h"
+#include "manager_suite.h"
+#include "redis_server.h"
+#include "store_conformance.h"
+
+static redis_server srv;
+
+#define MAX_SEEN 256
+
+typedef struct seen {
+    char json[MAX_SEEN][1024];
+    char id[MAX_SEEN][48];
+    size_t n;
+    size_t stop_after; /* 0: never stop */
+} seen;
+
+static bool collect(void *arg, const char *id, const char *json)
+{
+    seen *s = arg;
+    if (s->stop_after && s->n >= s->stop_after) return false; /* "killed" before its ack */
+    assert_true(s->n < MAX_SEEN);
+    snprintf(s->json[s->n], sizeof s->json[0], "%s", json);
+    snprintf(s->id[s->n], sizeof s->id[0], "%s", id);
+    s->n++;
+    return true;
+}
+
+static jwts_store *open_events(const char *stream, const char *extra)
+{
+    char url[256];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d?events=%s&key_prefix=%s:%s", srv.port, stream, stream,
+             extra ? extra : "");
+    jwts_store *st = NULL;
+    jwts_err rc = jwts_store_open_url(url, &st);
+    if (rc) fail_msg("open %s: %s: %s", url, jwts_errname(rc), jwts_errdetail());
+    return st;
+}
+
+/* Read everything new in the stream as group/consumer. */
+static void drain(jwts_store *st, const char *group, const char *consumer, seen *out)
+{
+    size_t handled = 0;
+    do {
+        jwts_err rc = jwts_store_redis_events_read(st, NULL, group, consumer, 50, 0, collect, out, &handled);
+        if (rc) fail_msg("events_read: %s: %s", jwts_errname(rc), jwts_errdetail());
+    } while (handled > 0);
+}
+
+typedef struct mgr {
+    jwts_store *st;
+    jwts_keyset *keys;
+    jwts_manager *m;
+    size_t sink_events;
+} mgr;
+
+static void count_sink(void *arg, const jwts_event *ev)
+{
+    (void)ev;
+    ((mgr *)arg)->sink_events++;
+}
+
+static void mgr_open(mgr *g, const char *stream, bool sink, int64_t lifetime_ms)
+{
+    memset(g, 0, sizeof *g);
+    g->st = open_events(stream, NULL);
+    jwts_key *k;
+    assert_int_equal(jwts_keyset_new(&g->keys), JWTS_OK);
+    assert_int_equal(jwts_key_generate(JWTS_ALG_HS256, "k1", &k), JWTS_OK);
+    assert_int_equal(jwts_keyset_add(g->keys, k, 1), JWTS_OK);
+    jwts_manager_options o = {.store = g->st, .keyset = g->keys, .max_sessions_per_user = 2,
+                              .limit_policy = JWTS_LIMIT_EVICT_OLDEST, .refresh_grace_ms = -1,
+                              .absolute_lifetime_ms = lifetime_ms,
+                              .on_event = sink ? count_sink : NULL, .on_event_arg = g};
+    assert_int_equal(jwts_manager_new(&o, &g->m), JWTS_OK);
+}
+
+static void mgr_close(mgr *g)
+{
+    jwts_manager_free(g->m);
+    jwts_store_free(g->st);
+    jwts_keyset_free(g->keys);
+}
+
+static void create_ok(mgr *g, const char *user, jwts_tokens *t)
+{
+    jwts_err rc = jwts_manager_create(g->m, NULL, user, NULL, t);
+    if (rc) fail_msg("create: %s: %s", jwts_errname(rc), jwts_errdetail());
+}
+
+/* "type/session/reason" of each event, and no token anywhere. */
+static void expect_events(const seen *s, const char *const *want, size_t n, const char *const *secrets, size_t nsec)
+{
+    for (size_t i = 0; i < s->n; i++)
+        for (size_t j = 0; j < nsec; j++) assert_null(strstr(s->json[i], secrets[j]));
+    if (s->n != n) {
+        for (size_t i = 0; i < s->n; i++) fprintf(stderr, "got %s\n", s->json[i]);
+        fail_msg("%zu events, want %zu", s->n, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!strstr(s->json[i], want[i])) fail_msg("event %zu: %s lacks %s", i, s->json[i], want[i]);
+    }
+}
+
+/* Every lifecycle path, in order; with sink the manager takes its one-by-one paths. */
+static void lifecycle(bool sink)
+{
+    const char *stream = sink ? "evs1" : "evs0";
+    mgr g;
+    mgr_open(&g, stream, sink, 0);
+    jwts_tokens a1, a2, a3, b1, b2, c0, c1 = {0}, c2 = {0};
+    create_ok(&g, "alice", &a1);
+    usleep(2000); /* created_at orders the eviction */
+    create_ok(&g, "alice", &a2);
+    usleep(2000);
+    create_ok(&g, "alice", &a3); /* evicts a1 */
+    assert_int_equal(jwts_manager_refresh(g.m, NULL, a2.refresh_token, &a2), JWTS_OK);
+    assert_int_equal(jwts_manager_revoke(g.m, NULL, "alice", a2.session_id), JWTS_OK);
+    assert_int_equal(jwts_manager_revoke_by(g.m, NULL, "alice", a3.session_id, JWTS_REVOKE_ADMIN), JWTS_OK);
+    assert_int_equal(jwts_manager_revoke(g.m, NULL, "alice", a3.session_id), JWTS_E_NOT_FOUND); /* nothing */
+    create_ok(&g, "bob", &b1);
+    create_ok(&g, "bob", &b2);
+    size_t n = 0;
+    assert_int_equal(jwts_manager_revoke_user(g.m, NULL, "bob", &n), JWTS_OK);
+    assert_int_equal(n, 2);
+    create_ok(&g, "carol", &c0);
+    assert_int_equal(jwts_manager_refresh(g.m, NULL, c0.refresh_token, &c1), JWTS_OK);
+    assert_int_equal(jwts_manager_refresh(g.m, NULL, c1.refresh_token, &c2), JWTS_OK);
+    assert_int_equal(jwts_manager_refresh(g.m, NULL, c0.refresh_token, &(jwts_tokens){0}), JWTS_E_REFRESH_REUSED);
+
+    seen s = {0};
+    drain(g.st, "audit", "one", &s);
+    char w[32][160];
+    size_t k = 0;
+#define WANT(type, t, extra) snprintf(w[k++], sizeof w[0], "\"type\":\"%s\",\"user_id\":\"%s\",\"session_id\":\"%s\"%s", type, \
+                                      strcmp(t.session_id, a1.session_id) == 0 || strcmp(t.session_id, a2.session_id) == 0 || \
+                                      strcmp(t.session_id, a3.session_id) == 0 ? "alice" : \
+                                      strcmp(t.session_id, c0.session_id) == 0 ? "carol" : "bob", t.session_id, extra)
+    WANT("created", a1, "");
+    WANT("created", a2, "");
+    WANT("revoked", a1, ",\"time_ms\":");
+    WANT("created", a3, "");
+    WANT("refreshed", a2, "");
+    WANT("revoked", a2, "");
+    WANT("revoked", a3, "");
+    WANT("created", b1, "");
+    WANT("created", b2, "");
+    WANT("revoked", b1, "");
+    WANT("revoked", b2, "");
+    WANT("created", c0, "");
+    WANT("refreshed", c0, "");
+    WANT("refreshed", c0, "");
+    WANT("theft_detected", c0, "");
+    WANT("revoked", c0, "");
+    const char *want[32];
+    for (size_t i = 0; i < k; i++) want[i] = w[i];
+    /* bob's two may come in either order from revoke_user: compare them as a set */
+    if (strstr(s.json[9], b2.session_id)) {
+        char tmp[1024];
+        memcpy(tmp, s.json[9], sizeof tmp);
+        memcpy(s.json[9], s.json[10], sizeof tmp);
+        memcpy(s.json[10], tmp, sizeof tmp);
+    }
+    const char *secrets[] = {a1.refresh_token, a2.refresh_token, c0.refresh_token, c1.refresh_token,
+                             c2.refresh_token, a1.access_token, c2.access_token};
+    expect_events(&s, want, k, secrets, sizeof secrets / sizeof *secrets);
+    assert_non_null(strstr(s.json[2], "\"reason\":\"limit\""));
+    assert_non_null(strstr(s.json[4], "\"generation\":1"));
+    assert_non_null(strstr(s.json[5], "\"reason\":\"user\""));
+    assert_non_null(strstr(s.json[6], "\"reason\":\"admin\""));
+    assert_non_null(strstr(s.json[9], "\"reason\":\"admin\""));
+    assert_non_null(strstr(s.json[14], "\"generation\":2"));
+    assert_null(strstr(s.json[14], "rotated_out_at_ms")); /* an older generation: not known */
+    assert_non_null(strstr(s.json[15], "\"reason\":\"theft\""));
+    /* the sink saw the same changes (theft is two events there too) */
+    if (sink) assert_int_equal(g.sink_events, k);
+    jwts_tokens *all[] = {&a1, &a2, &a3, &b1, &b2, &c0, &c1, &c2};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) jwts_tokens_clear(all[i]);
+    mgr_close(&g);
+#undef WANT
+}
+
+static void test_lifecycle_without_sink(void **state)
+{
+    (void)state;
+    lifecycle(false);
+}
+
+static void test_lifecycle_with_sink(void **state)
+{
+    (void)state;
+    lifecycle(true);
+}
+
+/* Expiry: the sweep turns what Redis dropped into "expired", once; a revoked session never
+ * expires; a refreshed one moves its expiry. */
+static void test_expiry_sweep(void **state)
+{
+    (void)state;
+    mgr g;
+    mgr_open(&g, "evx", false, 1500);
+    jwts_tokens dies, revoked;
+    create_ok(&g, "dave", &dies);
+    create_ok(&g, "erin", &revoked);
+    assert_int_equal(jwts_manager_revoke(g.m, NULL, "erin", revoked.session_id), JWTS_OK);
+    size_t removed = 9;
+    assert_int_equal(jwts_manager_cleanup(g.m, NULL, &removed), JWTS_OK);
+    assert_int_equal(removed, 0); /* nothing due yet */
+    usleep(1700 * 1000);
+    assert_int_equal(jwts_manager_cleanup(g.m, NULL, &removed), JWTS_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(jwts_manager_cleanup(g.m, NULL, &removed), JWTS_OK);
+    assert_int_equal(removed, 0);
+    seen s = {0};
+    drain(g.st, "audit", "one", &s);
+    assert_int_equal(s.n, 4);
+    assert_non_null(strstr(s.json[3], "\"type\":\"expired\""));
+    assert_non_null(strstr(s.json[3], dies.session_id));
+    assert_non_null(strstr(s.json[3], "\"user_id\":\"dave\""));
+    char cfg[64] = "";
+    const char *argv[] = {"CONFIG", "GET", "notify-keyspace-events"};
+    assert_true(redis_server_command(&srv, cfg, sizeof cfg, 3, argv));
+    assert_null(strstr(cfg, "Ex")); /* no keyspace notifications were needed */
+    jwts_tokens_clear(&dies);
+    jwts_tokens_clear(&revoked);
+    mgr_close(&g);
+}
+
+/* Two consumers of one group: disjoint, and together every event; another group sees all. */
+static void test_group_shares_events(void **state)
+{
+    (void)state;
+    mgr g;
+    mgr_open(&g, "evg", false, 0);
+    jwts_tokens t;
+    for (int i = 0; i < 30; i++) {
+        char user[16];
+        snprintf(user, sizeof user, "u%d", i);
+        create_ok(&g, user, &t);
+        jwts_tokens_clear(&t);
+    }
+    seen *c1 = calloc(1, sizeof *c1), *c2 = calloc(1, sizeof *c2), *all = calloc(1, sizeof *all);
+    size_t h1 = 0, h2 = 0;
+    do { /* alternate, a few at a time */
+        assert_int_equal(jwts_store_redis_events_read(g.st, NULL, "workers", "c1", 4, 0, collect, c1, &h1), JWTS_OK);
+        assert_int_equal(jwts_store_redis_events_read(g.st, NULL, "workers", "c2", 3, 0, collect, c2, &h2), JWTS_OK);
+    } while (h1 + h2 > 0);
+    assert_true(c1->n > 0 && c2->n > 0);
+    assert_int_equal(c1->n + c2->n, 30);
+    for (size_t i = 0; i < c1->n; i++)
+        for (size_t j = 0; j < c2->n; j++) assert_string_not_equal(c1->id[i], c2->id[j]);
+    drain(g.st, "audit", "x", all);
+    assert_int_equal(all->n, 30);
+    free(c1), free(c2), free(all);
+    mgr_close(&g);
+}
+
+/* A consumer that stops before acknowledging (as if killed) gets its pending entries back under
+ * the same name from a new store handle, then the rest: nothing lost. */
+static void test_restarted_consumer_resumes(void **state)
+{
+    (void)state;
+    mgr g;
+    mgr_open(&g, "evr", false, 0);
+    jwts_tokens t;
+    for (int i = 0; i < 10; i++) {
+        char user[16];
+        snprintf(user, sizeof user, "frank%d", i);
+        create_ok(&g, user, &t);
+        jwts_tokens_clear(&t);
+        if (i == 1) assert_int_equal(jwts_manager_revoke_user(g.m, NULL, "frank1", NULL), JWTS_OK);
+    }
+    seen *first = calloc(1, sizeof *first), *again = calloc(1, sizeof *again), *all = calloc(1, sizeof *all);
+    first->stop_after = 3; /* handles 3 of the batch of 8 it was given, then dies */
+    size_t handled = 0;
+    assert_int_equal(jwts_store_redis_events_read(g.st, NULL, "mailer", "m1", 8, 0, collect, first, &handled), JWTS_OK);
+    assert_int_equal(handled, 3);
+    jwts_store *restarted = open_events("evr", NULL);
+    drain(restarted, "mailer", "m1", again);
+    assert_int_equal(first->n + again->n, 11);
+    drain(g.st, "audit", "x", all);
+    assert_int_equal(all->n, 11);
+    for (size_t i = 0; i < all->n; i++) /* the same entries, in order, each once */
+        assert_string_equal(i < 3 ? first->id[i] : again->id[i - 3], all->id[i]);
+    jwts_store_free(restarted);
+    free(first), free(again), free(all);
+    mgr_close(&g);
+}
+
+static void test_options_checked(void **state)
+{
+    (void)state;
+    jwts_store *st = NULL;
+    char url[128];
+    snprintf(url, sizeof url, "redis-cluster://127.0.0.1:%d?events=x", srv.port);
+    assert_int_equal(jwts_store_open_url(url, &st), JWTS_E_INVALID_ARGUMENT); /* not on Cluster (yet) */
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d?events=x&events_maxlen=0", srv.port);
+    assert_int_equal(jwts_store_open_url(url, &st), JWTS_E_INVALID_ARGUMENT);
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d", srv.port);
+    assert_int_equal(jwts_store_open_url(url, &st), JWTS_OK);
+    size_t n;
+    assert_int_equal(jwts_store_redis_events_read(st, NULL, "g", "c", 1, 0, collect, NULL, &n), JWTS_E_UNSUPPORTED);
+    jwts_store_free(st);
+    st = open_events("evo", "&pipeline=true");
+    assert_int_equal(jwts_store_redis_events_read(st, NULL, "g", "c", 1, 10, collect, NULL, &n), JWTS_E_UNSUPPORTED);
+    assert_int_equal(jwts_store_redis_events_read(st, NULL, "g c", "c", 1, 0, collect, NULL, &n),
+                     JWTS_E_INVALID_ARGUMENT);
+    jwts_store_free(st);
+}
+
+/* The stream stays bounded: MAXLEN ~ keeps about events_maxlen entries. */
+static void test_stream_bounded(void **state)
+{
+    (void)state;
+    jwts_store *st = open_events("evb", "&events_maxlen=100");
+    jwts_keyset *ks;
+    jwts_key *k;
+    assert_int_equal(jwts_keyset_new(&ks), JWTS_OK);
+    assert_int_equal(jwts_key_generate(JWTS_ALG_HS256, "k1", &k), JWTS_OK);
+    assert_int_equal(jwts_keyset_add(ks, k, 1), JWTS_OK);
+    jwts_manager *m;
+    jwts_manager_options o = {.store = st, .keyset = ks};
+    assert_int_equal(jwts_manager_new(&o, &m), JWTS_OK);
+    for (int i = 0; i < 1000; i++) {
+        jwts_tokens t;
+        assert_int_equal(jwts_manager_create(m, NULL, "gina", NULL, &t), JWTS_OK);
+        jwts_tokens_clear(&t);
+    }
+    char out[64];
+    const char *argv[] = {"XLEN", "evb"};
+    assert_true(redis_server_command(&srv, out, sizeof out, 2, argv));
+    long len = strtol(out, NULL, 10);
+    assert_true(len >= 100 && len < 300);
+    jwts_manager_free(m);
+    jwts_keyset_free(ks);
+    jwts_store_free(st);
+}
+
+static jwts_err open_suite(void *arg, jwts_store **out)
+{
+    char url[160];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d?events=suite:ev&key_prefix=suite:%s", srv.port,
+             arg ? "&pipeline=true" : "");
+    return jwts_store_open_url(url, out);
+}
+
+int main(void)
+{
+    if (!redis_server_start(&srv, NULL)) return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lifecycle_without_sink), cmocka_unit_test(test_lifecycle_with_sink),
+        cmocka_unit_test(test_expiry_sweep),           cmocka_unit_test(test_group_shares_events),
+        cmocka_unit_test(test_restarted_consumer_resumes), cmocka_unit_test(test_options_checked),
+        cmocka_unit_test(test_stream_bounded),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    /* the event form of every script keeps the store's and the manager's contracts */
+    jwts_conformance_target ct = {.name = "redis with events", .open = open_suite};
+    failed += jwts_store_conformance_run(&ct);
+    jwts_manager_target mt = {.name = "redis with events", .open = open_suite};
+    failed += jwts_manager_suite_run(&mt);
+    redis_server_destroy(&srv);
+    return failed != 0;
+}

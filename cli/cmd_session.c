@@ -218,7 +218,7 @@ static int run_revoke(int argc, char **argv)
     if (!a.user) return cli_usage("usage: jwtsession session %s (sessions are kept per user)", usage);
     session_env e;
     if (open_env(KEYS_UNUSED, &e)) return CLI_FAILED;
-    jwts_err rc = jwts_manager_revoke(e.m, NULL, a.user, sid);
+    jwts_err rc = jwts_manager_revoke_by(e.m, NULL, a.user, sid, JWTS_REVOKE_ADMIN); /* an operator */
     int out = rc ? cli_fail(rc) : print_json(json_pack("{s:b, s:s}", "revoked", 1, "session_id", sid));
     close_env(&e);
     return out;

@@ -5,6 +5,7 @@
  *   jwtsession jwks KEYFILE...
  *   jwtsession token sign|verify ...
  *   jwtsession [GLOBAL OPTIONS] session create|validate|refresh|revoke|revoke-user|list ...
+ *   jwtsession [GLOBAL OPTIONS] events tail --group G --consumer C ...
  *   jwtsession --help | -h | --version
  *
  * Failures print "error: JWTS_E_<NAME>: <detail>" on stderr and exit non-zero.
@@ -16,6 +17,7 @@ static const jwts_cli_cmd *const COMMANDS[] = {
     &jwts_cli_jwks_cmd,
     &jwts_cli_token_cmd,
     &jwts_cli_session_cmd,
+    &jwts_cli_events_cmd,
 };
 
 int main(int argc, char **argv)

@@ -117,6 +117,9 @@ static const opt opts[] = {
      "events waiting for the webhook; past it new events are dropped (and counted)"},
     {"events-retry", K_DURATION, OFF(events_retry_ms), "1m", NULL, "DURATION",
      "how long a batch of events is retried (backoff 100ms doubling to 2s) before it counts as failed"},
+    {"events-sweep-interval", K_DURATION, OFF(events_sweep_interval_ms), "1s", NULL, "DURATION",
+     "on a Redis store, how often expired sessions are swept into \"expired\" events (with events=KEY\n"
+     "in the store URL; 0: never)"},
     {"identity-headers", K_STR, OFF(identity_headers_spec),
      "X-Session-User=user,X-Session-Id=session,X-Session-Expires=expires", NULL, "LIST",
      "headers of a passed auth check: NAME=SOURCE,... with SOURCE user, session, expires,\n"

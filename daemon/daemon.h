@@ -17,6 +17,7 @@
  *   gateway_parse.c  Cookie header values and original URLs, parsed without the HTTP server
  *   observe.c metrics and tracing (the seam to src/observe)
  *   webhook.c lifecycle events POSTed to --events-webhook from a bounded queue
+ *   sweep.c   the expiry sweep on a timer (Redis stores: "expired" events)
  *   main.c    start-up, signals, graceful shutdown
  *
  * Internal to the daemon: names use the jwtsd_ prefix so they never clash with the library's.
@@ -113,6 +114,7 @@ typedef struct jwtsd_config {
     char *events_webhook_secret_file; /* the HMAC key's file */
     int64_t events_queue;             /* events waiting for delivery */
     int64_t events_retry_ms;          /* how long a batch is retried */
+    int64_t events_sweep_interval_ms; /* Redis stores: cleanup (expiry sweep) period; 0: none */
 } jwtsd_config;
 
 /* What parsing argv asks for. */
@@ -310,6 +312,7 @@ typedef struct jwtsd_server {
     int quiesced_fd;               /* the listening socket after quiesce, closed by jwtsd_http_stop */
     uint16_t port;                 /* the bound port */
     struct jwtsd_webhook *webhook; /* NULL: no --events-webhook */
+    struct jwtsd_sweep *sweep;     /* NULL: no expiry sweep thread */
 } jwtsd_server;
 
 /* ---- lifecycle events (webhook.c) -------------------------------------------------------------- */
@@ -331,6 +334,17 @@ void jwtsd_webhook_stop(jwtsd_webhook *w, int64_t drain_ms);
 
 /* Stop (without draining) and free w. NULL is fine. */
 void jwtsd_webhook_free(jwtsd_webhook *w);
+
+/* ---- the expiry sweep (sweep.c) ----------------------------------------------------------------- */
+
+typedef struct jwtsd_sweep jwtsd_sweep;
+
+/* On a Redis store, a thread running jwts_manager_cleanup every --events-sweep-interval (*out
+ * NULL for other stores or interval 0). false when the thread cannot start. */
+bool jwtsd_sweep_start(jwtsd_server *srv, jwtsd_sweep **out);
+
+/* Stop the thread and free s (NULL is fine). */
+void jwtsd_sweep_stop(jwtsd_sweep *s);
 
 /* ---- keys (keys.c) ----------------------------------------------------------------------------- */
 

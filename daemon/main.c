@@ -99,6 +99,8 @@ static void graceful_stop(jwtsd_server *srv, int sig)
     if (left > 0)
         JWTSD_LOG(JWTSD_LOG_WARN, "shutdown timeout: closing unfinished requests", JWTSD_I("in_flight", left));
     jwtsd_http_stop(srv);
+    jwtsd_sweep_stop(srv->sweep);
+    srv->sweep = NULL;
     /* events of the last requests: delivered for a short bound, the rest counted as dropped */
     jwtsd_webhook_stop(srv->webhook, srv->cfg->shutdown_timeout_ms < 5000 ? srv->cfg->shutdown_timeout_ms : 5000);
     jwtsd_observe_flush(srv->observe, 5000);
@@ -162,6 +164,10 @@ int main(int argc, char **argv)
         goto out;
     }
     if (!open_manager(&srv, err, sizeof(err))) goto out;
+    if (!jwtsd_sweep_start(&srv, &srv.sweep)) {
+        snprintf(err, sizeof(err), "expiry sweep: cannot start its thread");
+        goto out;
+    }
     if (!jwtsd_http_start(&srv, err, sizeof(err))) goto out;
     JWTSD_LOG(JWTSD_LOG_INFO, "jwtsessiond ready", JWTSD_S("version", JWTSD_VERSION),
               JWTSD_S("store", jwts_store_name(srv.store)), JWTSD_S("issuer", cfg.issuer),
@@ -173,6 +179,7 @@ int main(int argc, char **argv)
 out:
     if (status) JWTSD_LOG(JWTSD_LOG_ERROR, "cannot start", JWTSD_S("error", err), JWTSD_I("exit_status", status));
     jwtsd_http_stop(&srv);
+    jwtsd_sweep_stop(srv.sweep);
     jwts_manager_free(srv.manager); /* first: it removes the store's expiry hook into the webhook */
     jwtsd_webhook_free(srv.webhook);
     jwts_jose_free(srv.jwks_json);

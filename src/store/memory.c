@@ -168,14 +168,14 @@ static void remove_at(memory_store *m, shard *sh, size_t i)
     free(e);
 }
 
-/* Tell the expiry hook, if any, that e is being dropped at its expiry (under the shard's lock). */
+/* Tell the expiry hook, if any, that e is being dropped at its expiry (under the shard's lock).
+ * The hook runs under hook_mutex, so once jwts_store_on_expired(NULL) returns no call is left in
+ * flight (the manager frees what the hook points at right after). */
 static void report_expired(memory_store *m, const entry *e, int64_t now)
 {
     pthread_mutex_lock(&m->hook_mutex);
-    jwts_expired_fn fn = m->on_expired;
-    void *arg = m->on_expired_arg;
+    if (m->on_expired) m->on_expired(m->on_expired_arg, &e->session, now);
     pthread_mutex_unlock(&m->hook_mutex);
-    if (fn) fn(arg, &e->session, now);
 }
 
 /* Remove expired entries at slot i (what the backward shift brings there too); returns how many. */

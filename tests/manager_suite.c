@@ -679,6 +679,10 @@ static void options_are_checked(void **state)
     o.access_ttl_ms = -1;
     assert_int_equal(jwts_manager_new(&o, &m), JWTS_E_INVALID_ARGUMENT);
     o.access_ttl_ms = 0;
+    o.absolute_lifetime_ms = JWTS_TTL_MAX_MS + 1; /* a session end past any store's TTL */
+    assert_int_equal(jwts_manager_new(&o, &m), JWTS_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(jwts_errdetail(), "100 years"));
+    o.absolute_lifetime_ms = 0;
     assert_int_equal(jwts_manager_new(&o, &m), JWTS_OK);
     const jwts_manager_options *got = jwts_manager_options_get(m);
     assert_int_equal(got->access_ttl_ms, 15 * 60 * 1000);

@@ -121,6 +121,14 @@ static void set_then_get_round_trips(void **state)
     s.refresh.confirmed = true;
     assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
     assert_stored(st, &s);
+    /* the longest TTL keeps the session (an expiry time computed with overflow would be past) */
+    assert_int_equal(jwts_store_set(st, NULL, &s, JWTS_TTL_MAX_MS), JWTS_OK);
+    assert_stored(st, &s);
+    jwts_session_key k = key_of(&s);
+    assert_int_equal(jwts_store_touch(st, NULL, &k, s.last_seen_ms, 0, JWTS_TTL_MAX_MS), JWTS_OK);
+    jwts_session *got = NULL;
+    assert_int_equal(jwts_store_get(st, NULL, &k, &got), JWTS_OK);
+    jwts_session_free(got);
 }
 
 static void metadata_round_trips_exactly(void **state)
@@ -673,6 +681,8 @@ static void bad_arguments_are_rejected(void **state)
     assert_int_equal(jwts_store_set(st, NULL, &bad, 60000), JWTS_E_INVALID_ARGUMENT);
     assert_int_equal(jwts_store_set(st, NULL, &s, 0), JWTS_E_INVALID_ARGUMENT);
     assert_int_equal(jwts_store_set(st, NULL, &s, -5), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_set(st, NULL, &s, JWTS_TTL_MAX_MS + 1), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_set(st, NULL, &s, INT64_MAX), JWTS_E_INVALID_ARGUMENT);
     assert_int_equal(jwts_store_set(st, NULL, NULL, 1000), JWTS_E_INVALID_ARGUMENT);
     assert_int_equal(jwts_store_set(NULL, NULL, &s, 1000), JWTS_E_INVALID_ARGUMENT);
     jwts_session_key k = key_of(&s);

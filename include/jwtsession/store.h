@@ -84,6 +84,9 @@ jwts_err jwts_store_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_
 jwts_err jwts_store_get_async(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_get_done done,
                               void *arg);
 
+/* The longest TTL a store call takes (100 years); a larger one is JWTS_E_INVALID_ARGUMENT. */
+#define JWTS_TTL_MAX_MS (36525LL * 24 * 3600 * 1000)
+
 /* Create or overwrite session s, kept for ttl_ms (> 0) milliseconds, and index it under its user.
  * JWTS_E_LIMIT when the store is full. A failed set leaves the previous value. */
 jwts_err jwts_store_set(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms);

@@ -36,13 +36,6 @@ static int64_t now_ms(const file_store *fs)
     return jwts_clock_now_ms(fs->opts.clock);
 }
 
-/* The deadline ttl_ms from now, saturating (a huge TTL must not overflow). */
-static int64_t deadline_after(const file_store *fs, int64_t ttl_ms)
-{
-    int64_t now = now_ms(fs);
-    return ttl_ms > INT64_MAX - now ? INT64_MAX : now + ttl_ms;
-}
-
 static jwts_err not_found(void)
 {
     return jwts_fail(JWTS_E_NOT_FOUND, "session not found");
@@ -137,7 +130,7 @@ static jwts_err put_one(file_store *fs, MDB_txn *txn, const jwts_session *s, int
     int64_t old_deadline = found ? jwts_file_value_deadline(&v) : -1;
     if (!rc && !found) rc = reserve(fs, txn);
     if (rc) return rc;
-    int lrc = jwts_file_put(fs, txn, &key, s, deadline_after(fs, ttl_ms), old_deadline);
+    int lrc = jwts_file_put(fs, txn, &key, s, jwts_ms_after(now_ms(fs), ttl_ms), old_deadline);
     return lrc ? jwts_file_fail(fs, lrc, "write") : JWTS_OK;
 }
 
@@ -394,7 +387,7 @@ static jwts_err apply_change(file_store *fs, change *c, jwts_session **cur_out)
     jwts_err decided = rc ? rc : c->fn(c, cur, &next);
     bool write = decided == JWTS_OK;
     if (write) {
-        int lrc = jwts_file_put(fs, txn, &key, next ? next : cur, deadline_after(fs, c->ttl_ms), old_deadline);
+        int lrc = jwts_file_put(fs, txn, &key, next ? next : cur, jwts_ms_after(now_ms(fs), c->ttl_ms), old_deadline);
         if (lrc) rc = jwts_file_fail(fs, lrc, "write");
     }
     rc = write_end(fs, txn, rc, write);

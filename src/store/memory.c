@@ -323,7 +323,7 @@ static jwts_err put_locked(memory_store *m, const lookup *l, const jwts_session 
         if (rc) return rc;
         i = find_slot(sh, l, s->user_id, s->session_id); /* the sweep may have moved things */
     }
-    entry *e = entry_new(s, l, now + ttl_ms);
+    entry *e = entry_new(s, l, jwts_ms_after(now, ttl_ms));
     if (!e) {
         if (!sh->slots[i].e) atomic_fetch_sub_explicit(&m->total, 1, memory_order_relaxed);
         return jwts_fail(JWTS_E_NO_MEMORY, "memory store: cannot allocate session");
@@ -392,7 +392,7 @@ static jwts_err mem_touch(jwts_store *st, const jwts_ctx *ctx, const jwts_sessio
     if (e) {
         e->session.last_seen_ms = last_seen_ms;
         e->session.idle_expires_at_ms = idle_expires_at_ms;
-        e->expire_at_ms = now_ms(m) + ttl_ms;
+        e->expire_at_ms = jwts_ms_after(now_ms(m), ttl_ms);
     }
     unlock(l.sh);
     return e ? JWTS_OK : not_found(key);
@@ -415,7 +415,7 @@ static jwts_err mem_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_sessi
     if (match) {
         e->session.refresh = *next;
         if (next->rotated_at_ms > e->session.updated_at_ms) e->session.updated_at_ms = next->rotated_at_ms;
-        e->expire_at_ms = now_ms(m) + ttl_ms;
+        e->expire_at_ms = jwts_ms_after(now_ms(m), ttl_ms);
     }
     if (current) rc = copy_out(e, current);
     unlock(l.sh);

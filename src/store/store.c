@@ -30,6 +30,8 @@ static jwts_err check_key(const jwts_session_key *key, const char *op)
 static jwts_err check_ttl(int64_t ttl_ms, const char *op)
 {
     if (ttl_ms <= 0) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "%s: ttl_ms must be positive (got %lld)", op, (long long)ttl_ms);
+    if (ttl_ms > JWTS_TTL_MAX_MS)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "%s: ttl_ms %lld is over the maximum of 100 years", op, (long long)ttl_ms);
     return JWTS_OK;
 }
 

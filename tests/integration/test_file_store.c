@@ -555,14 +555,15 @@ static void damaged_record_is_malformed_not_a_crash(void **state)
     jwts_store_free(st);
 }
 
-static void huge_ttl_saturates(void **state)
+static void longest_ttl_keeps_session(void **state)
 {
     jwts_store *st;
     assert_int_equal(open_fresh(NULL, &st), JWTS_OK);
     char id[JWTS_SESSION_ID_LEN + 1];
     jwts_session s = session_at("forever", id, jwts_now_ms(), NULL);
-    assert_int_equal(jwts_store_set(st, NULL, &s, INT64_MAX), JWTS_OK);
-    assert_int_equal(jwts_store_touch(st, NULL, &(jwts_session_key){"forever", id}, 1, 0, INT64_MAX - 1), JWTS_OK);
+    assert_int_equal(jwts_store_set(st, NULL, &s, INT64_MAX), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_set(st, NULL, &s, JWTS_TTL_MAX_MS), JWTS_OK);
+    assert_int_equal(jwts_store_touch(st, NULL, &(jwts_session_key){"forever", id}, 1, 0, JWTS_TTL_MAX_MS), JWTS_OK);
     s.last_seen_ms = 1;
     assert_has(st, &s);
     jwts_store_free(st);
@@ -608,7 +609,7 @@ int main(void)
         cmocka_unit_test(foreign_database_is_refused_and_untouched),
         cmocka_unit_test(newer_format_is_refused),
         cmocka_unit_test(damaged_record_is_malformed_not_a_crash),
-        cmocka_unit_test(huge_ttl_saturates),
+        cmocka_unit_test(longest_ttl_keeps_session),
         cmocka_unit_test(closed_store_refuses_calls),
     };
     failed += cmocka_run_group_tests_name("file store", tests, NULL, NULL);

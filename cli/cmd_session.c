@@ -84,8 +84,8 @@ static int open_env(key_use use, session_env *e)
         .access_ttl_ms = cli_globals.access_ttl_ms,
         .refresh_ttl_ms = cli_globals.refresh_ttl_ms,
         .idle_timeout_ms = cli_globals.idle_timeout_ms,
-        .max_sessions_per_user = (size_t)cli_globals.max_sessions,
-        .refresh_grace_ms = cli_globals.refresh_grace_ms ? cli_globals.refresh_grace_ms : -1, /* 0: none */
+        .max_sessions_per_user = cli_globals.max_sessions > 0 ? (size_t)cli_globals.max_sessions : 0,
+        .refresh_grace_ms = cli_globals.refresh_grace_ms,
     };
     rc = jwts_manager_new(&o, &e->m);
     if (rc) {

@@ -58,9 +58,9 @@ static bool open_manager(jwtsd_server *srv, char *err, size_t errlen)
         .refresh_ttl_ms = cfg->refresh_ttl_ms,
         .idle_timeout_ms = cfg->idle_timeout_ms,
         .absolute_lifetime_ms = cfg->absolute_lifetime_ms,
-        .max_sessions_per_user = (size_t)cfg->max_sessions,
+        .max_sessions_per_user = cfg->max_sessions > 0 ? (size_t)cfg->max_sessions : 0,
         .limit_policy = strcmp(cfg->limit_policy, "evict-oldest") ? JWTS_LIMIT_REFUSE : JWTS_LIMIT_EVICT_OLDEST,
-        .refresh_grace_ms = cfg->refresh_grace_ms ? cfg->refresh_grace_ms : -1,
+        .refresh_grace_ms = cfg->refresh_grace_ms,
         .metrics = jwtsd_observe_metrics(srv->observe),
         .tracer = jwtsd_observe_tracer(srv->observe),
     };

@@ -688,6 +688,20 @@ static void options_are_checked(void **state)
     assert_int_equal(got->access_ttl_ms, 15 * 60 * 1000);
     assert_int_equal(got->refresh_ttl_ms, 30LL * 24 * 3600 * 1000);
     assert_int_equal(got->refresh_grace_ms, 10000);
+    jwts_manager_free(m);
+    /* JWTS_OFF turns off what can be off; lifetimes cannot be */
+    o.idle_timeout_ms = o.refresh_grace_ms = o.touch_interval_ms = o.leeway_ms = JWTS_OFF;
+    assert_int_equal(jwts_manager_new(&o, &m), JWTS_OK);
+    got = jwts_manager_options_get(m);
+    assert_int_equal(got->idle_timeout_ms, 0);
+    assert_int_equal(got->refresh_grace_ms, 0);
+    assert_true(got->touch_interval_ms < 0);
+    jwts_manager_free(m);
+    o.idle_timeout_ms = o.refresh_grace_ms = o.touch_interval_ms = o.leeway_ms = 0;
+    o.refresh_ttl_ms = JWTS_OFF;
+    assert_int_equal(jwts_manager_new(&o, &m), JWTS_E_INVALID_ARGUMENT);
+    o.refresh_ttl_ms = 0;
+    assert_int_equal(jwts_manager_new(&o, &m), JWTS_OK);
     size_t removed = 99;
     assert_int_equal(jwts_manager_cleanup(m, NULL, &removed), JWTS_OK);
     jwts_manager_free(m);

@@ -42,6 +42,11 @@ typedef enum jwts_limit_policy {
     JWTS_LIMIT_EVICT_OLDEST = 1 /* revoke the oldest sessions to make room */
 } jwts_limit_policy;
 
+/* Zero means one thing in every options struct of the library: the default written beside the
+ * field. A feature that can be turned off is turned off with JWTS_OFF (any negative value). The
+ * programs follow the same rule: 0 is the default, "off" turns a feature off. */
+#define JWTS_OFF (-1)
+
 /* Manager options; zero fields take the defaults shown. */
 typedef struct jwts_manager_options {
     jwts_store *store;            /* required; borrowed */
@@ -53,14 +58,14 @@ typedef struct jwts_manager_options {
     const char *audience;         /* "aud" of tokens, required on validate when set */
     int64_t access_ttl_ms;        /* access token lifetime; default 15 min */
     int64_t refresh_ttl_ms;       /* a refresh token unused this long dies (sliding); default 30 days */
-    int64_t idle_timeout_ms;      /* session ends when not seen this long; default 0 = no idle limit */
+    int64_t idle_timeout_ms;      /* session ends when not seen this long; default: off (no idle limit) */
     int64_t absolute_lifetime_ms; /* hard end of a session after its creation; default 90 days */
-    size_t max_sessions_per_user; /* default 0 = unlimited */
+    size_t max_sessions_per_user; /* default: unlimited */
     jwts_limit_policy limit_policy;
-    int64_t refresh_grace_ms;     /* concurrent-refresh window; default 10 s; < 0 = none */
-    int64_t leeway_ms;            /* clock skew allowed on token times; default 0 */
+    int64_t refresh_grace_ms;     /* concurrent-refresh window; default 10 s; JWTS_OFF: none */
+    int64_t leeway_ms;            /* clock skew allowed on token times; default: none */
     int64_t touch_interval_ms;    /* validate records last-seen at most this often; default 60 s;
-                                     < 0 = validate never writes */
+                                     JWTS_OFF: validate never writes */
     const jwts_clock *clock;      /* NULL: the real clock */
     jwts_metrics *metrics;        /* operation counts and latencies (metrics.h); NULL: none; borrowed */
     jwts_tracer *tracer;          /* a span per operation, child of the ctx's parent (trace.h); NULL: none;

@@ -155,7 +155,7 @@ void jwts_store_free(jwts_store *st);
 typedef struct jwts_memory_options {
     size_t max_sessions;       /* default 1,000,000; a set beyond it gives JWTS_E_LIMIT */
     size_t shards;             /* rounded up to a power of two; default 64 */
-    int64_t sweep_interval_ms; /* background expiry sweep period; default 1000; < 0 disables the thread */
+    int64_t sweep_interval_ms; /* background expiry sweep period; default 1000; JWTS_OFF: no thread */
     size_t sweep_batch;        /* table slots visited per shard per sweep; default 1024 */
     const jwts_clock *clock;   /* time source for TTLs; NULL = real clock (must outlive the store) */
 } jwts_memory_options;

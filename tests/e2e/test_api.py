@@ -282,7 +282,7 @@ class TestRefresh(Base):
 
 
 class TestRefreshNoGrace(Base):
-    daemon_args = ("--refresh-grace", "0")
+    daemon_args = ("--refresh-grace", "off")
 
     def refresh(self, token):
         r = self.d.req("POST", "/v1/refresh", json_body={"refresh_token": token})

@@ -257,7 +257,7 @@ static void bad_urls_are_refused(void **state)
     /* every option at once is accepted */
     snprintf(url, sizeof url,
              "file://%s?sync=group&sync_window_ms=5&map_size_mb=64&max_sessions=100&"
-             "sweep_interval_ms=0&sweep_batch=7",
+             "sweep_interval_ms=off&sweep_batch=7",
              dir);
     assert_int_equal(jwts_store_open(url, NULL, &st), JWTS_OK);
     jwts_store_free(st);

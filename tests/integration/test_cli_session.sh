@@ -49,7 +49,7 @@ out=$("$bin" session list --user "$user")
 check "list shows one session" test "$(/usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["sessions"]), d["sessions"][0]["metadata"]["device"])' <<<"$out")" = "1 laptop"
 check "list never shows refresh state" bash -c '! grep -q "refresh\|sealed\|hash" <<<"$0"' "$out"
 
-"$bin" session revoke "$sid" --user "$user" >/dev/null
+"$bin" session revoke --user "$user" -- "$sid" >/dev/null # ids may start with -
 check "revoke exits 0" test $? -eq 0
 err=$("$bin" session validate "$access2" 2>&1 >/dev/null)
 rc=$?
@@ -139,7 +139,7 @@ out=$(JWTSESSION_KEY="$work/es.jwks" "$bin" session validate "$es_access")
 check "a public JWKS validates (verify-only)" test "$(field user_id <<<"$out")" = "$user"
 err=$(JWTSESSION_KEY="$work/es.jwks" "$bin" session create --user "$user" 2>&1 >/dev/null)
 check "... and cannot create: JWTS_E_UNSUPPORTED" bash -c '[[ "$0" == "error: JWTS_E_UNSUPPORTED: "* ]]' "$err"
-JWTSESSION_KEY="$work/es.jwk" "$bin" session revoke "$(field session_id <<<"$(JWTSESSION_KEY="$work/es.jwks" "$bin" session validate "$es_access")")" --user "$user" >/dev/null
+JWTSESSION_KEY="$work/es.jwk" "$bin" session revoke --user "$user" -- "$(field session_id <<<"$(JWTSESSION_KEY="$work/es.jwks" "$bin" session validate "$es_access")")" >/dev/null
 err=$(JWTSESSION_KEY="$work/es.jwks" "$bin" session validate "$es_access" 2>&1 >/dev/null)
 check "... and sees the revocation" bash -c '[[ "$0" == "error: JWTS_E_REVOKED: "* ]]' "$err"
 

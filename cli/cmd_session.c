@@ -2,9 +2,9 @@
  * cmd_session.c - the "session" command group: the whole lifecycle through jwts_manager on the
  * store and keys the global options name.
  *
- *   jwtsession [GLOBAL OPTIONS] session create --user U [--metadata JSON]
- *   jwtsession [GLOBAL OPTIONS] session validate TOKEN | refresh REFRESH_TOKEN
- *   jwtsession [GLOBAL OPTIONS] session revoke SID --user U | revoke-user U | list --user U
+ *   jwtsession [GLOBAL OPTIONS] session create --user U [--metadata JSON] [--ip IP] [--user-agent UA]
+ *   jwtsession [GLOBAL OPTIONS] session validate TOKEN | refresh REFRESH_TOKEN [--ip IP] [--user-agent UA]
+ *   jwtsession [GLOBAL OPTIONS] session revoke SID --user U | revoke-user U [--except SID] | list --user U
  *
  * Output is JSON on stdout; errors are "error: JWTS_E_<NAME>: <detail>" on stderr.
  */
@@ -115,9 +115,10 @@ static int print_tokens(const jwts_tokens *t)
                                 (json_int_t)t->refresh_expires_in_s));
 }
 
-/* getopt over a subcommand's argv with only --user/--metadata/--help; positional args left in *rest. */
+/* getopt over a subcommand's argv with only --user/--metadata/--ip/--user-agent/--except/--help;
+ * positional args left in *rest. */
 typedef struct sub_args {
-    const char *user, *metadata;
+    const char *user, *metadata, *ip, *user_agent, *except;
     int rest_index;
     bool help;
 } sub_args;
@@ -126,6 +127,9 @@ static int parse_sub(int argc, char **argv, const char *usage, sub_args *a)
 {
     static const struct option opts[] = {{"user", required_argument, NULL, 'u'},
                                          {"metadata", required_argument, NULL, 'm'},
+                                         {"ip", required_argument, NULL, 'i'},
+                                         {"user-agent", required_argument, NULL, 'a'},
+                                         {"except", required_argument, NULL, 'x'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -134,6 +138,9 @@ static int parse_sub(int argc, char **argv, const char *usage, sub_args *a)
     while ((c = getopt_long(argc, argv, "u:m:h", opts, NULL)) != -1) {
         if (c == 'u') a->user = optarg;
         else if (c == 'm') a->metadata = optarg;
+        else if (c == 'i') a->ip = optarg;
+        else if (c == 'a') a->user_agent = optarg;
+        else if (c == 'x') a->except = optarg;
         else if (c == 'h') a->help = true;
         else {
             cli_global_hint(argv[optind - 1]);
@@ -147,7 +154,7 @@ static int parse_sub(int argc, char **argv, const char *usage, sub_args *a)
 
 static int run_create(int argc, char **argv)
 {
-    static const char *usage = "create --user U [--metadata JSON]";
+    static const char *usage = "create --user U [--metadata JSON] [--ip IP] [--user-agent UA]";
     sub_args a;
     if (parse_sub(argc, argv, usage, &a)) return CLI_USAGE;
     if (a.help) return CLI_OK;
@@ -158,7 +165,8 @@ static int run_create(int argc, char **argv)
         fprintf(stderr, "warning: the memory store lives only as long as this command: nothing can validate or "
                         "refresh these tokens later (use --store redis://...)\n");
     jwts_tokens t;
-    jwts_err rc = jwts_manager_create(e.m, NULL, a.user, a.metadata, &t);
+    jwts_device d = {a.ip, a.user_agent};
+    jwts_err rc = jwts_manager_create_device(e.m, NULL, a.user, a.metadata, &d, &t);
     int out = rc ? cli_fail(rc) : print_tokens(&t);
     jwts_tokens_clear(&t);
     close_env(&e);
@@ -196,12 +204,13 @@ static int run_refresh(int argc, char **argv)
 {
     sub_args a;
     const char *token = NULL;
-    int u = one_arg(argc, argv, "refresh REFRESH_TOKEN", &a, &token);
+    int u = one_arg(argc, argv, "refresh REFRESH_TOKEN [--ip IP] [--user-agent UA]", &a, &token);
     if (u) return u < 0 ? CLI_OK : u;
     session_env e;
     if (open_env(KEYS_VERIFY, &e)) return CLI_FAILED;
     jwts_tokens t;
-    jwts_err rc = jwts_manager_refresh(e.m, NULL, token, &t);
+    jwts_device d = {a.ip, a.user_agent};
+    jwts_err rc = jwts_manager_refresh_device(e.m, NULL, token, &d, &t);
     int out = rc ? cli_fail(rc) : print_tokens(&t);
     jwts_tokens_clear(&t);
     close_env(&e);
@@ -228,25 +237,31 @@ static int run_revoke_user(int argc, char **argv)
 {
     sub_args a;
     const char *user = NULL;
-    int u = one_arg(argc, argv, "revoke-user USER_ID", &a, &user);
+    int u = one_arg(argc, argv, "revoke-user USER_ID [--except SESSION_ID]", &a, &user);
     if (u) return u < 0 ? CLI_OK : u;
     session_env e;
     if (open_env(KEYS_UNUSED, &e)) return CLI_FAILED;
     size_t n = 0;
-    jwts_err rc = jwts_manager_revoke_user(e.m, NULL, user, &n);
-    int out = rc ? cli_fail(rc) : print_json(json_pack("{s:s, s:I}", "user_id", user, "revoked", (json_int_t)n));
+    /* --except: "sign out everywhere else"; a kept session that is not there revokes nothing */
+    jwts_err rc = a.except ? jwts_manager_revoke_user_except(e.m, NULL, user, a.except, &n)
+                           : jwts_manager_revoke_user(e.m, NULL, user, &n);
+    int out = rc ? cli_fail(rc)
+                 : print_json(a.except ? json_pack("{s:s, s:I, s:s}", "user_id", user, "revoked", (json_int_t)n,
+                                                   "kept", a.except)
+                                       : json_pack("{s:s, s:I}", "user_id", user, "revoked", (json_int_t)n));
     close_env(&e);
     return out;
 }
 
-/* One listed session as JSON: ids, times and metadata; never the refresh state. */
+/* One listed session as JSON: ids, times, device (null: not known) and metadata; never the
+ * refresh state. */
 static json_t *session_json(const jwts_session *s)
 {
     json_t *meta = json_loads(s->metadata ? s->metadata : "{}", JSON_DECODE_ANY, NULL);
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "session_id", s->session_id, "created_at",
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:s?, s:s?, s:o}", "session_id", s->session_id, "created_at",
                      (json_int_t)s->created_at_ms, "last_seen_at", (json_int_t)s->last_seen_ms, "expires_at",
-                     (json_int_t)s->expires_at_ms, "idle_expires_at", (json_int_t)s->idle_expires_at_ms,
-                     "metadata", meta ? meta : json_object());
+                     (json_int_t)s->expires_at_ms, "idle_expires_at", (json_int_t)s->idle_expires_at_ms, "ip",
+                     s->client_ip, "user_agent", s->user_agent, "metadata", meta ? meta : json_object());
 }
 
 static int run_list(int argc, char **argv)
@@ -273,14 +288,14 @@ static int run_list(int argc, char **argv)
     return out;
 }
 
-static const jwts_cli_cmd CREATE = {"create", "--user U [--metadata JSON]", "create a session, print its tokens",
-                                    run_create};
+static const jwts_cli_cmd CREATE = {"create", "--user U [--metadata JSON] [--ip IP] [--user-agent UA]",
+                                    "create a session, print its tokens", run_create};
 static const jwts_cli_cmd VALIDATE = {"validate", "ACCESS_TOKEN", "check a token and its session", run_validate};
-static const jwts_cli_cmd REFRESH = {"refresh", "REFRESH_TOKEN", "rotate a refresh token, print the new pair",
+static const jwts_cli_cmd REFRESH = {"refresh", "REFRESH_TOKEN [--ip IP] [--user-agent UA]", "rotate a refresh token, print the new pair",
                                      run_refresh};
 static const jwts_cli_cmd REVOKE = {"revoke", "SESSION_ID --user U", "revoke one session", run_revoke};
-static const jwts_cli_cmd REVOKE_USER = {"revoke-user", "USER_ID", "revoke every session of a user",
-                                         run_revoke_user};
+static const jwts_cli_cmd REVOKE_USER = {"revoke-user", "USER_ID [--except SESSION_ID]",
+                                         "revoke every session of a user (but one)", run_revoke_user};
 static const jwts_cli_cmd LIST = {"list", "--user U", "list a user's sessions", run_list};
 static const jwts_cli_cmd *const SESSION_CMDS[] = {&CREATE, &VALIDATE, &REFRESH, &REVOKE, &REVOKE_USER, &LIST};
 

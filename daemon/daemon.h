@@ -174,6 +174,13 @@ jwts_err jwtsd_body_string(const jwtsd_body *b, const char *name, const char **o
  * NULL when absent; JWTS_E_INVALID_ARGUMENT when present but not an object. */
 jwts_err jwtsd_body_object_text(const jwtsd_body *b, const char *name, char **out, char *msg, size_t msglen);
 
+/* The "device" member ({"ip":..., "user_agent":...}, each a string or null): *present tells
+ * whether there is one; the strings (NULL: absent or null) live as long as b. Other members or
+ * types are JWTS_E_INVALID_ARGUMENT with a message; the values themselves are checked by the
+ * caller (jwts_client_ip_valid, jwts_user_agent_valid). */
+jwts_err jwtsd_body_device(const jwtsd_body *b, bool *present, const char **ip, const char **user_agent, char *msg,
+                           size_t msglen);
+
 /* Decode %XX escapes of s (n bytes) into out (cap bytes, NUL-terminated). false for a bad escape,
  * a NUL byte, or no room. */
 bool jwtsd_percent_decode(const char *s, size_t n, char *out, size_t cap);

@@ -106,6 +106,20 @@ void jwts_tokens_clear(jwts_tokens *t);
 jwts_err jwts_manager_create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *metadata,
                              jwts_tokens *out);
 
+/* The client device a session was created or refreshed from (docs/devices.md): its IP address
+ * and user agent, as the HTTP request or the login service gives them. Either may be NULL (not
+ * known). Kept in the session beside, never inside, the caller's metadata; jwts_manager_list
+ * shows them with the session's created_at_ms and last_seen_ms. */
+typedef struct jwts_device {
+    const char *ip;         /* an IPv4 or IPv6 literal (jwts_client_ip_valid), or NULL */
+    const char *user_agent; /* jwts_user_agent_valid (clean a raw header with jwts_user_agent_clean), or NULL */
+} jwts_device;
+
+/* jwts_manager_create recording the client's device (may be NULL: none). A bad ip or user agent
+ * is JWTS_E_INVALID_ARGUMENT naming the field, and nothing is written. */
+jwts_err jwts_manager_create_device(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *metadata,
+                                    const jwts_device *device, jwts_tokens *out);
+
 /* What a valid access token names. */
 typedef struct jwts_validation {
     char user_id[JWTS_USER_ID_MAX + 1];
@@ -146,11 +160,25 @@ jwts_err jwts_manager_validate_async(jwts_manager *m, const jwts_ctx *ctx, const
  * JWTS_E_MALFORMED for a token that is not one of ours. */
 jwts_err jwts_manager_refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token, jwts_tokens *out);
 
+/* jwts_manager_refresh recording the device the refresh came from: a rotation stores its ip and
+ * user agent in the same write (a NULL device or field keeps what the session has). A retry that
+ * gets the same pair again (the grace window) writes nothing and so changes no device. A bad ip
+ * or user agent is JWTS_E_INVALID_ARGUMENT, checked before anything else. */
+jwts_err jwts_manager_refresh_device(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token,
+                                     const jwts_device *device, jwts_tokens *out);
+
 /* Revoke one session. JWTS_E_NOT_FOUND if it was not there. */
 jwts_err jwts_manager_revoke(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *session_id);
 
 /* Revoke every session of user_id; *revoked (may be NULL) gets how many there were. */
 jwts_err jwts_manager_revoke_user(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, size_t *revoked);
+
+/* "Sign out everywhere else": revoke every session of user_id but keep_session_id, atomically in
+ * the store (jwts_store_delete_user_except); *revoked (may be NULL) gets how many. The kept session
+ * is never revoked. JWTS_E_NOT_FOUND, and nothing revoked, when it is not a live session of
+ * user_id (a mistyped id never signs the user out everywhere). */
+jwts_err jwts_manager_revoke_user_except(jwts_manager *m, const jwts_ctx *ctx, const char *user_id,
+                                         const char *keep_session_id, size_t *revoked);
 
 /* The live sessions of user_id (their devices), oldest first. Free with jwts_session_list_free(). */
 jwts_err jwts_manager_list(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out);

@@ -63,6 +63,10 @@ typedef struct jwts_store_ops {
     /* Optional: get without waiting (see jwts_store_get_async); NULL: JWTS_E_UNSUPPORTED. */
     jwts_err (*get_async)(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_get_done done,
                           void *arg);
+    /* Optional: delete_user keeping one session, atomically (see jwts_store_delete_user_except);
+     * NULL: a get, a listing and a batch delete of the others. */
+    jwts_err (*delete_user_except)(jwts_store *st, const jwts_ctx *ctx, const char *user_id, const char *keep_session_id,
+                                   size_t *deleted);
 } jwts_store_ops;
 
 /* The common head of every store handle; backends embed it first. */
@@ -104,6 +108,13 @@ jwts_err jwts_store_list_user(jwts_store *st, const jwts_ctx *ctx, const char *u
 
 /* Delete every session of user_id; *deleted (may be NULL) gets how many there were. */
 jwts_err jwts_store_delete_user(jwts_store *st, const jwts_ctx *ctx, const char *user_id, size_t *deleted);
+
+/* Delete every session of user_id but keep_session_id ("sign out everywhere else"); *deleted (may
+ * be NULL) gets how many went. JWTS_E_NOT_FOUND, and nothing deleted, when keep_session_id is not
+ * a live session of user_id. The kept session is never deleted; the built-in stores do the whole
+ * of it atomically (one lock, one transaction, one Lua script). */
+jwts_err jwts_store_delete_user_except(jwts_store *st, const jwts_ctx *ctx, const char *user_id,
+                                       const char *keep_session_id, size_t *deleted);
 
 /* Atomic compare-and-swap of the refresh state: if the session's refresh.current_hash equals
  * expected_hash, replace its refresh state with *next, set updated_at to next->rotated_at_ms when

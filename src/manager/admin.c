@@ -28,6 +28,15 @@ jwts_err jwts_manager_revoke_user(jwts_manager *m, const jwts_ctx *ctx, const ch
     return jwts_op_end(&sc, jwts_store_delete_user(m->opts.store, &c, user_id, revoked));
 }
 
+jwts_err jwts_manager_revoke_user_except(jwts_manager *m, const jwts_ctx *ctx, const char *user_id,
+                                         const char *keep_session_id, size_t *revoked)
+{
+    if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "revoke_user_except: NULL manager");
+    jwts_op_scope sc;
+    jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_REVOKE_USER, ctx);
+    return jwts_op_end(&sc, jwts_store_delete_user_except(m->opts.store, &c, user_id, keep_session_id, revoked));
+}
+
 jwts_err jwts_manager_list(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out)
 {
     if (out) *out = (jwts_session_list){0}; /* empty, safe to free, on every failure */

@@ -152,6 +152,21 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
     "end\n"
     "redis.call('DEL', KEYS[1])\n"
     "return n\n",
+
+    /* "Sign out everywhere else": the kept record (declared, so in the user's slot) must be
+     * there; every other indexed record goes, with its index entry. */
+    [JWTS_SCRIPT_DELETE_USER_EXCEPT] = PRELUDE
+    "local now = now_ms()\n"
+    "if redis.call('GETRANGE', KEYS[2], 0, 3) ~= MAGIC then return -1 end\n"
+    "local n = 0\n"
+    "for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+    "  if id ~= ARGV[2] then\n"
+    "    n = n + redis.call('DEL', ARGV[1] .. id)\n"
+    "    redis.call('ZREM', KEYS[1], id)\n"
+    "  end\n"
+    "end\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+    "return n\n",
 };
 
 static char SHAS[JWTS_SCRIPT__COUNT][41];

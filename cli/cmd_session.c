@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "jwtsession/buf.h"
 #include "jwtsession/manager.h"
 #include "jwtsession/store.h"
 
@@ -195,7 +196,7 @@ static int run_validate(int argc, char **argv)
     jwts_err rc = jwts_manager_validate(e.m, NULL, token, strlen(token), &v, NULL);
     int out = rc ? cli_fail(rc)
                  : print_json(json_pack("{s:b, s:s, s:s, s:I}", "valid", 1, "user_id", v.user_id, "session_id",
-                                        v.session_id, "expires_at", (json_int_t)v.token_expires_at_s));
+                                        v.session_id, "token_expires_at_s", (json_int_t)v.token_expires_at_s));
     close_env(&e);
     return out;
 }
@@ -253,15 +254,17 @@ static int run_revoke_user(int argc, char **argv)
     return out;
 }
 
-/* One listed session as JSON: ids, times, device (null: not known) and metadata; never the
- * refresh state. */
+/* One listed session as JSON: the library's public view (jwts_session_view), as jwtsessiond
+ * shows it. */
 static json_t *session_json(const jwts_session *s)
 {
-    json_t *meta = json_loads(s->metadata ? s->metadata : "{}", JSON_DECODE_ANY, NULL);
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:s?, s:s?, s:o}", "session_id", s->session_id, "created_at",
-                     (json_int_t)s->created_at_ms, "last_seen_at", (json_int_t)s->last_seen_ms, "expires_at",
-                     (json_int_t)s->expires_at_ms, "idle_expires_at", (json_int_t)s->idle_expires_at_ms, "ip",
-                     s->client_ip, "user_agent", s->user_agent, "metadata", meta ? meta : json_object());
+    jwts_buf b = {0};
+    jwts_buf_putc(&b, '{');
+    jwts_session_view(s, &b);
+    jwts_buf_putc(&b, '}');
+    json_t *out = b.err ? NULL : json_loads(b.data, 0, NULL);
+    jwts_buf_free(&b);
+    return out;
 }
 
 static int run_list(int argc, char **argv)
@@ -280,7 +283,8 @@ static int run_list(int argc, char **argv)
         out = cli_fail(rc);
     } else {
         json_t *arr = json_array();
-        for (size_t i = 0; arr && i < list.count; i++) json_array_append_new(arr, session_json(list.items[i]));
+        for (size_t i = 0; arr && i < list.count; i++)
+            if (json_array_append_new(arr, session_json(list.items[i])) != 0) json_decref(arr), arr = NULL;
         out = print_json(json_pack("{s:s, s:o}", "user_id", a.user, "sessions", arr));
         jwts_session_list_free(&list);
     }

@@ -561,32 +561,13 @@ static bool user_allowed(jwtsd_request *r, jwtsd_caller *caller)
     return true;
 }
 
+/* One listed session: the library's public view, and whether it is the caller's own. */
 static void session_json(jwts_buf *b, const jwts_session *s, const jwtsd_caller *caller)
 {
-    jwts_buf_puts(b, "{\"session_id\":");
-    jwtsd_buf_str(b, s->session_id);
-    jwts_buf_puts(b, ",\"created_at\":");
-    jwts_buf_i64(b, s->created_at_ms / 1000);
-    jwts_buf_puts(b, ",\"updated_at\":");
-    jwts_buf_i64(b, s->updated_at_ms / 1000);
-    jwts_buf_puts(b, ",\"last_seen\":");
-    jwts_buf_i64(b, s->last_seen_ms / 1000);
-    jwts_buf_puts(b, ",\"expires_at\":");
-    jwts_buf_i64(b, s->expires_at_ms / 1000);
-    jwts_buf_puts(b, ",\"idle_expires_at\":");
-    jwts_buf_i64(b, s->idle_expires_at_ms / 1000);
-    jwts_buf_puts(b, ",\"ip\":");
-    if (s->client_ip) jwtsd_buf_str(b, s->client_ip);
-    else jwts_buf_puts(b, "null");
-    jwts_buf_puts(b, ",\"user_agent\":");
-    if (s->user_agent) jwtsd_buf_str(b, s->user_agent);
-    else jwts_buf_puts(b, "null");
-    jwts_buf_puts(b, ",\"current\":");
+    jwts_buf_putc(b, '{');
+    jwts_session_view(s, b);
     bool current = caller->kind == JWTSD_CALLER_USER && !strcmp(caller->user.session_id, s->session_id);
-    jwts_buf_puts(b, current ? "true" : "false");
-    jwts_buf_puts(b, ",\"metadata\":");
-    jwts_buf_puts(b, s->metadata && s->metadata[0] ? s->metadata : "{}");
-    jwts_buf_puts(b, "}");
+    jwts_buf_puts(b, current ? ",\"current\":true}" : ",\"current\":false}");
 }
 
 static void h_list(jwtsd_request *r)

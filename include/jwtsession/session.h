@@ -14,6 +14,8 @@
 
 #include "error.h"
 
+struct jwts_buf; /* buf.h */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -124,6 +126,13 @@ size_t jwts_user_agent_clean(const char *in, size_t len, char out[JWTS_USER_AGEN
 
 /* true when every field of a and b is equal (strings by content, metadata byte for byte). */
 bool jwts_session_equal(const jwts_session *a, const jwts_session *b);
+
+/* Append to b the members of s's public view, without the braces, so a program may add its own:
+ * "user_id", "session_id", "created_at_ms", "updated_at_ms", "last_seen_at_ms", "expires_at_ms",
+ * "idle_expires_at_ms" (null: no idle limit), "client_ip" and "user_agent" (null: not known) and
+ * "metadata" (an object). Times are milliseconds since the epoch. Never the refresh state. This is
+ * the one shape jwtsessiond and the CLI show a session in (docs/devices.md). */
+void jwts_session_view(const jwts_session *s, struct jwts_buf *b);
 
 /* Encode s as compact JSON into a malloc'd NUL-terminated string (*out, *out_len).
  * Metadata is embedded as given; it must be a JSON object. */

@@ -63,13 +63,13 @@ class Devices(unittest.TestCase):
         a, b = a.json(), b.json()
         got = self.listing("dana")
         self.assertEqual(set(got), {a["session_id"], b["session_id"]})
-        self.assertEqual(got[a["session_id"]]["ip"], "127.0.0.1")
+        self.assertEqual(got[a["session_id"]]["client_ip"], "127.0.0.1")
         self.assertEqual(got[a["session_id"]]["user_agent"], "Mozilla/5.0 (X11; Linux) Firefox/130.0")
-        self.assertEqual(got[b["session_id"]]["ip"], "127.0.0.1")  # X-Forwarded-For is not believed
+        self.assertEqual(got[b["session_id"]]["client_ip"], "127.0.0.1")  # X-Forwarded-For is not believed
         self.assertEqual(got[b["session_id"]]["user_agent"], "curl/8.5.0")
         for s in got.values():
-            self.assertGreater(s["created_at"], 0)
-            self.assertGreaterEqual(s["last_seen"], s["created_at"])
+            self.assertGreater(s["created_at_ms"], 0)
+            self.assertGreaterEqual(s["last_seen_at_ms"], s["created_at_ms"])
             self.assertEqual(s["metadata"], {})  # the device is not put in the metadata
 
         # refresh b from another machine: its device changes, a's does not
@@ -78,9 +78,9 @@ class Devices(unittest.TestCase):
         self.assertEqual(r.status, 200, r)
         b2 = r.json()
         got = self.listing("dana")
-        self.assertEqual(got[b["session_id"]]["ip"], "127.0.0.5")
+        self.assertEqual(got[b["session_id"]]["client_ip"], "127.0.0.5")
         self.assertEqual(got[b["session_id"]]["user_agent"], "Phone/2.0")
-        self.assertEqual(got[a["session_id"]]["ip"], "127.0.0.1")
+        self.assertEqual(got[a["session_id"]]["client_ip"], "127.0.0.1")
         self.assertEqual(got[a["session_id"]]["user_agent"], "Mozilla/5.0 (X11; Linux) Firefox/130.0")
 
         c = self.create("dana", ua="Tablet/1").json()
@@ -109,11 +109,11 @@ class Devices(unittest.TestCase):
                         body_extra={"device": {"ip": "2001:db8::42", "user_agent": "Mozilla/5.0 (iPhone)"}})
         self.assertEqual(r.status, 201, r)
         s = self.listing("erik")[r.json()["session_id"]]
-        self.assertEqual((s["ip"], s["user_agent"]), ("2001:db8::42", "Mozilla/5.0 (iPhone)"))
+        self.assertEqual((s["client_ip"], s["user_agent"]), ("2001:db8::42", "Mozilla/5.0 (iPhone)"))
         # a device given without a user agent: none is recorded (not the login service's own)
         r = self.create("erik", ua="login-service/1.0", body_extra={"device": {"ip": "192.0.2.1"}})
         s = self.listing("erik")[r.json()["session_id"]]
-        self.assertEqual((s["ip"], s["user_agent"]), ("192.0.2.1", None))
+        self.assertEqual((s["client_ip"], s["user_agent"]), ("192.0.2.1", None))
 
     def test_bad_devices_are_refused_and_nothing_written(self):
         bad = [

@@ -81,8 +81,11 @@ check "revoke-user counts the sessions" test "$(field revoked <<<"$out")" = 3
 dev=$("$bin" session create --user "$user-dev" --ip 192.0.2.10 --user-agent 'Firefox/130.0')
 other=$("$bin" session create --user "$user-dev")
 "$bin" session refresh "$(field refresh_token <<<"$other")" --ip 2001:db8::5 --user-agent 'curl/8' >/dev/null
-devices() { "$bin" session list --user "$user-dev" | /usr/bin/python3 -c 'import json,sys; print(sorted("%s %s" % (s["ip"], s["user_agent"]) for s in json.load(sys.stdin)["sessions"]))'; }
+devices() { "$bin" session list --user "$user-dev" | /usr/bin/python3 -c 'import json,sys; print(sorted("%s %s" % (s["client_ip"], s["user_agent"]) for s in json.load(sys.stdin)["sessions"]))'; }
 check "list shows each session's device" test "$(devices)" = "['192.0.2.10 Firefox/130.0', '2001:db8::5 curl/8']"
+members=$("$bin" session list --user "$user-dev" | /usr/bin/python3 -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin)["sessions"][0])))')
+check "list shows the library's public view, units in the names (as jwtsessiond)" test "$members" = \
+  "client_ip created_at_ms expires_at_ms idle_expires_at_ms last_seen_at_ms metadata session_id updated_at_ms user_agent user_id"
 err=$("$bin" session create --user "$user-dev" --ip 300.1.1.1 2>&1 >/dev/null)
 check "a bad --ip is refused" bash -c '[[ "$0" == "error: JWTS_E_INVALID_ARGUMENT: device.ip"* ]]' "$err"
 "$bin" session create --user "$user-dev" >/dev/null

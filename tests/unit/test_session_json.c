@@ -299,9 +299,30 @@ static void user_agent_clean_makes_a_valid_one(void **state)
     assert_int_equal(jwts_user_agent_clean(NULL, 5, out), 0);
 }
 
+/* The public view: units in the names, null for what is not known, strings escaped, no refresh state. */
+static void view_shows_public_members_only(void **state)
+{
+    (void)state;
+    jwts_session s = {.user_id = "al\"ice", .session_id = "AAAAAAAAAAAAAAAAAAAAAA", .created_at_ms = 1000,
+                      .updated_at_ms = 2000, .expires_at_ms = 9000, .last_seen_ms = 1500,
+                      .user_agent = "Mozilla/5.0 \"x\"", .metadata = "{\"k\":1}"};
+    memset(s.refresh.current_hash, 0xab, sizeof s.refresh.current_hash);
+    jwts_buf b = {0};
+    jwts_buf_putc(&b, '{');
+    jwts_session_view(&s, &b);
+    jwts_buf_putc(&b, '}');
+    assert_int_equal(b.err, JWTS_OK);
+    assert_string_equal(b.data, "{\"user_id\":\"al\\\"ice\",\"session_id\":\"AAAAAAAAAAAAAAAAAAAAAA\","
+                                "\"created_at_ms\":1000,\"updated_at_ms\":2000,\"last_seen_at_ms\":1500,"
+                                "\"expires_at_ms\":9000,\"idle_expires_at_ms\":null,\"client_ip\":null,"
+                                "\"user_agent\":\"Mozilla/5.0 \\\"x\\\"\",\"metadata\":{\"k\":1}}");
+    jwts_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(view_shows_public_members_only),
         cmocka_unit_test(device_round_trips_and_is_optional),
         cmocka_unit_test(device_rules),
         cmocka_unit_test(user_agent_clean_makes_a_valid_one),

@@ -2,9 +2,9 @@
  * cmd_session.c - the "session" command group: the whole lifecycle through jwts_manager on the
  * store and keys the global options name.
  *
- *   jwtsession [GLOBAL OPTIONS] session create --user U [--metadata JSON]
- *   jwtsession [GLOBAL OPTIONS] session validate TOKEN | refresh REFRESH_TOKEN
- *   jwtsession [GLOBAL OPTIONS] session revoke SID --user U | revoke-user U | list --user U
+ *   jwtsession [GLOBAL OPTIONS] session create --user U [--metadata JSON] [--ip IP] [--user-agent UA]
+ *   jwtsession [GLOBAL OPTIONS] session validate TOKEN | refresh REFRESH_TOKEN [--ip IP] [--user-agent UA]
+ *   jwtsession [GLOBAL OPTIONS] session revoke SID --user U | revoke-user U [--except SID] | list --user U
  *
  * Output is JSON on stdout; errors are "error: JWTS_E_<NAME>: <detail>" on stderr.
  */
@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "jwtsession/buf.h"
 #include "jwtsession/manager.h"
 #include "jwtsession/store.h"
 
@@ -84,8 +85,8 @@ static int open_env(key_use use, session_env *e)
         .access_ttl_ms = cli_globals.access_ttl_ms,
         .refresh_ttl_ms = cli_globals.refresh_ttl_ms,
         .idle_timeout_ms = cli_globals.idle_timeout_ms,
-        .max_sessions_per_user = (size_t)cli_globals.max_sessions,
-        .refresh_grace_ms = cli_globals.refresh_grace_ms ? cli_globals.refresh_grace_ms : -1, /* 0: none */
+        .max_sessions_per_user = cli_globals.max_sessions > 0 ? (size_t)cli_globals.max_sessions : 0,
+        .refresh_grace_ms = cli_globals.refresh_grace_ms,
     };
     rc = jwts_manager_new(&o, &e->m);
     if (rc) {
@@ -115,9 +116,10 @@ static int print_tokens(const jwts_tokens *t)
                                 (json_int_t)t->refresh_expires_in_s));
 }
 
-/* getopt over a subcommand's argv with only --user/--metadata/--help; positional args left in *rest. */
+/* getopt over a subcommand's argv with only --user/--metadata/--ip/--user-agent/--except/--help;
+ * positional args left in *rest. */
 typedef struct sub_args {
-    const char *user, *metadata;
+    const char *user, *metadata, *ip, *user_agent, *except;
     int rest_index;
     bool help;
 } sub_args;
@@ -126,6 +128,9 @@ static int parse_sub(int argc, char **argv, const char *usage, sub_args *a)
 {
     static const struct option opts[] = {{"user", required_argument, NULL, 'u'},
                                          {"metadata", required_argument, NULL, 'm'},
+                                         {"ip", required_argument, NULL, 'i'},
+                                         {"user-agent", required_argument, NULL, 'a'},
+                                         {"except", required_argument, NULL, 'x'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
@@ -134,6 +139,9 @@ static int parse_sub(int argc, char **argv, const char *usage, sub_args *a)
     while ((c = getopt_long(argc, argv, "u:m:h", opts, NULL)) != -1) {
         if (c == 'u') a->user = optarg;
         else if (c == 'm') a->metadata = optarg;
+        else if (c == 'i') a->ip = optarg;
+        else if (c == 'a') a->user_agent = optarg;
+        else if (c == 'x') a->except = optarg;
         else if (c == 'h') a->help = true;
         else {
             cli_global_hint(argv[optind - 1]);
@@ -147,7 +155,7 @@ static int parse_sub(int argc, char **argv, const char *usage, sub_args *a)
 
 static int run_create(int argc, char **argv)
 {
-    static const char *usage = "create --user U [--metadata JSON]";
+    static const char *usage = "create --user U [--metadata JSON] [--ip IP] [--user-agent UA]";
     sub_args a;
     if (parse_sub(argc, argv, usage, &a)) return CLI_USAGE;
     if (a.help) return CLI_OK;
@@ -158,7 +166,8 @@ static int run_create(int argc, char **argv)
         fprintf(stderr, "warning: the memory store lives only as long as this command: nothing can validate or "
                         "refresh these tokens later (use --store redis://...)\n");
     jwts_tokens t;
-    jwts_err rc = jwts_manager_create(e.m, NULL, a.user, a.metadata, &t);
+    jwts_device d = {a.ip, a.user_agent};
+    jwts_err rc = jwts_manager_create_device(e.m, NULL, a.user, a.metadata, &d, &t);
     int out = rc ? cli_fail(rc) : print_tokens(&t);
     jwts_tokens_clear(&t);
     close_env(&e);
@@ -187,7 +196,7 @@ static int run_validate(int argc, char **argv)
     jwts_err rc = jwts_manager_validate(e.m, NULL, token, strlen(token), &v, NULL);
     int out = rc ? cli_fail(rc)
                  : print_json(json_pack("{s:b, s:s, s:s, s:I}", "valid", 1, "user_id", v.user_id, "session_id",
-                                        v.session_id, "expires_at", (json_int_t)v.token_expires_at_s));
+                                        v.session_id, "token_expires_at_s", (json_int_t)v.token_expires_at_s));
     close_env(&e);
     return out;
 }
@@ -196,12 +205,13 @@ static int run_refresh(int argc, char **argv)
 {
     sub_args a;
     const char *token = NULL;
-    int u = one_arg(argc, argv, "refresh REFRESH_TOKEN", &a, &token);
+    int u = one_arg(argc, argv, "refresh REFRESH_TOKEN [--ip IP] [--user-agent UA]", &a, &token);
     if (u) return u < 0 ? CLI_OK : u;
     session_env e;
     if (open_env(KEYS_VERIFY, &e)) return CLI_FAILED;
     jwts_tokens t;
-    jwts_err rc = jwts_manager_refresh(e.m, NULL, token, &t);
+    jwts_device d = {a.ip, a.user_agent};
+    jwts_err rc = jwts_manager_refresh_device(e.m, NULL, token, &d, &t);
     int out = rc ? cli_fail(rc) : print_tokens(&t);
     jwts_tokens_clear(&t);
     close_env(&e);
@@ -228,25 +238,33 @@ static int run_revoke_user(int argc, char **argv)
 {
     sub_args a;
     const char *user = NULL;
-    int u = one_arg(argc, argv, "revoke-user USER_ID", &a, &user);
+    int u = one_arg(argc, argv, "revoke-user USER_ID [--except SESSION_ID]", &a, &user);
     if (u) return u < 0 ? CLI_OK : u;
     session_env e;
     if (open_env(KEYS_UNUSED, &e)) return CLI_FAILED;
     size_t n = 0;
-    jwts_err rc = jwts_manager_revoke_user(e.m, NULL, user, &n);
-    int out = rc ? cli_fail(rc) : print_json(json_pack("{s:s, s:I}", "user_id", user, "revoked", (json_int_t)n));
+    /* --except: "sign out everywhere else"; a kept session that is not there revokes nothing */
+    jwts_err rc = a.except ? jwts_manager_revoke_user_except(e.m, NULL, user, a.except, &n)
+                           : jwts_manager_revoke_user(e.m, NULL, user, &n);
+    int out = rc ? cli_fail(rc)
+                 : print_json(a.except ? json_pack("{s:s, s:I, s:s}", "user_id", user, "revoked", (json_int_t)n,
+                                                   "kept", a.except)
+                                       : json_pack("{s:s, s:I}", "user_id", user, "revoked", (json_int_t)n));
     close_env(&e);
     return out;
 }
 
-/* One listed session as JSON: ids, times and metadata; never the refresh state. */
+/* One listed session as JSON: the library's public view (jwts_session_view), as jwtsessiond
+ * shows it. */
 static json_t *session_json(const jwts_session *s)
 {
-    json_t *meta = json_loads(s->metadata ? s->metadata : "{}", JSON_DECODE_ANY, NULL);
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "session_id", s->session_id, "created_at",
-                     (json_int_t)s->created_at_ms, "last_seen_at", (json_int_t)s->last_seen_ms, "expires_at",
-                     (json_int_t)s->expires_at_ms, "idle_expires_at", (json_int_t)s->idle_expires_at_ms,
-                     "metadata", meta ? meta : json_object());
+    jwts_buf b = {0};
+    jwts_buf_putc(&b, '{');
+    jwts_session_view(s, &b);
+    jwts_buf_putc(&b, '}');
+    json_t *out = b.err ? NULL : json_loads(b.data, 0, NULL);
+    jwts_buf_free(&b);
+    return out;
 }
 
 static int run_list(int argc, char **argv)
@@ -265,7 +283,8 @@ static int run_list(int argc, char **argv)
         out = cli_fail(rc);
     } else {
         json_t *arr = json_array();
-        for (size_t i = 0; arr && i < list.count; i++) json_array_append_new(arr, session_json(list.items[i]));
+        for (size_t i = 0; arr && i < list.count; i++)
+            if (json_array_append_new(arr, session_json(list.items[i])) != 0) json_decref(arr), arr = NULL;
         out = print_json(json_pack("{s:s, s:o}", "user_id", a.user, "sessions", arr));
         jwts_session_list_free(&list);
     }
@@ -273,14 +292,14 @@ static int run_list(int argc, char **argv)
     return out;
 }
 
-static const jwts_cli_cmd CREATE = {"create", "--user U [--metadata JSON]", "create a session, print its tokens",
-                                    run_create};
+static const jwts_cli_cmd CREATE = {"create", "--user U [--metadata JSON] [--ip IP] [--user-agent UA]",
+                                    "create a session, print its tokens", run_create};
 static const jwts_cli_cmd VALIDATE = {"validate", "ACCESS_TOKEN", "check a token and its session", run_validate};
-static const jwts_cli_cmd REFRESH = {"refresh", "REFRESH_TOKEN", "rotate a refresh token, print the new pair",
+static const jwts_cli_cmd REFRESH = {"refresh", "REFRESH_TOKEN [--ip IP] [--user-agent UA]", "rotate a refresh token, print the new pair",
                                      run_refresh};
 static const jwts_cli_cmd REVOKE = {"revoke", "SESSION_ID --user U", "revoke one session", run_revoke};
-static const jwts_cli_cmd REVOKE_USER = {"revoke-user", "USER_ID", "revoke every session of a user",
-                                         run_revoke_user};
+static const jwts_cli_cmd REVOKE_USER = {"revoke-user", "USER_ID [--except SESSION_ID]",
+                                         "revoke every session of a user (but one)", run_revoke_user};
 static const jwts_cli_cmd LIST = {"list", "--user U", "list a user's sessions", run_list};
 static const jwts_cli_cmd *const SESSION_CMDS[] = {&CREATE, &VALIDATE, &REFRESH, &REVOKE, &REVOKE_USER, &LIST};
 

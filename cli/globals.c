@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/manager.h"
 #include "jwtsession/version.h"
 
 cli_settings cli_globals;
@@ -35,11 +37,11 @@ static const global_opt GLOBALS[] = {
     {"access-ttl", "JWTSESSION_ACCESS_TTL", "DUR", "access token lifetime", "15m", NULL, &cli_globals.access_ttl_ms},
     {"refresh-ttl", "JWTSESSION_REFRESH_TTL", "DUR", "a refresh token unused this long dies", "30d", NULL,
      &cli_globals.refresh_ttl_ms},
-    {"idle-timeout", "JWTSESSION_IDLE_TIMEOUT", "DUR", "a session not seen this long ends (0: no limit)", "0", NULL,
-     &cli_globals.idle_timeout_ms},
-    {"max-sessions", "JWTSESSION_MAX_SESSIONS", "N", "sessions per user (0: unlimited)", "0", NULL,
+    {"idle-timeout", "JWTSESSION_IDLE_TIMEOUT", "DUR", "a session not seen this long ends (off: no limit)", "off",
+     NULL, &cli_globals.idle_timeout_ms},
+    {"max-sessions", "JWTSESSION_MAX_SESSIONS", "N", "sessions per user (off: unlimited)", "off", NULL,
      &cli_globals.max_sessions},
-    {"refresh-grace", "JWTSESSION_REFRESH_GRACE", "DUR", "concurrent refreshes within this window get one pair (0: none)",
+    {"refresh-grace", "JWTSESSION_REFRESH_GRACE", "DUR", "concurrent refreshes within this window get one pair (off: none)",
      "10s", NULL, &cli_globals.refresh_grace_ms},
 };
 #define NGLOBALS (sizeof GLOBALS / sizeof *GLOBALS)
@@ -54,6 +56,10 @@ static int set_global(const global_opt *g, const char *value, const char *label)
         *g->text = value;
         return CLI_OK;
     }
+    /* every numeric global can be off; 0 means the default, as in the library and jwtsessiond */
+    if (!strcasecmp(value, "off")) return *g->number = JWTS_OFF, CLI_OK;
+    if (!strcmp(value, "0") && strcmp(g->def, "off"))
+        return cli_usage("%s: 0 would be its default (%s); write off to turn it off", label, g->def);
     if (g->number != &cli_globals.max_sessions) {
         if (jwts_duration_parse_ms(value, g->number) != JWTS_OK) return cli_usage("%s: %s", label, jwts_errdetail());
         return CLI_OK;

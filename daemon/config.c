@@ -62,20 +62,20 @@ static const opt opts[] = {
     {"access-ttl", K_DURATION, OFF(access_ttl_ms), "15m", NULL, "DURATION", "access token lifetime"},
     {"refresh-ttl", K_DURATION, OFF(refresh_ttl_ms), "30d", NULL, "DURATION",
      "a refresh token unused this long dies (sliding)"},
-    {"idle-timeout", K_DURATION, OFF(idle_timeout_ms), "0", NULL, "DURATION",
-     "a session not seen this long ends (0: no idle limit)"},
+    {"idle-timeout", K_DURATION, OFF(idle_timeout_ms), "off", NULL, "DURATION",
+     "a session not seen this long ends (off: no idle limit)"},
     {"absolute-lifetime", K_DURATION, OFF(absolute_lifetime_ms), "90d", NULL, "DURATION",
      "hard end of a session after its creation"},
-    {"max-sessions", K_UINT, OFF(max_sessions), "0", NULL, "N", "sessions per user (0: unlimited)"},
+    {"max-sessions", K_UINT, OFF(max_sessions), "off", NULL, "N", "sessions per user (off: unlimited)"},
     {"limit-policy", K_ENUM, OFF(limit_policy), "refuse", "refuse|evict-oldest", "POLICY",
      "at max-sessions: refuse (429 JWTS_E_LIMIT) or evict the oldest session"},
     {"refresh-grace", K_DURATION, OFF(refresh_grace_ms), "10s", NULL, "DURATION",
-     "concurrent refreshes of one token within this window get the same pair (0: none)"},
+     "concurrent refreshes of one token within this window get the same pair (off: none)"},
     {"memory-max-sessions", K_UINT, OFF(memory_max_sessions), "1000000", NULL, "N", "capacity of the memory store"},
     {"threads", K_UINT, OFF(threads), "0", NULL, "N", "HTTP worker threads (0: one per core)"},
     {"max-connections", K_UINT, OFF(max_connections), "1024", NULL, "N", "concurrent connections accepted"},
     {"max-connections-per-ip", K_UINT, OFF(max_connections_per_ip), "256", NULL, "N",
-     "concurrent connections from one client address; more are closed at once (0: no limit;\n"
+     "concurrent connections from one client address; more are closed at once (off: no limit;\n"
      "behind a proxy every client shares the proxy's address)"},
     {"reserve-connections", K_UINT, OFF(reserve_connections), "10", NULL, "PERCENT",
      "share of max-connections kept for new clients: past the rest, a new connection closes the\n"
@@ -90,7 +90,7 @@ static const opt opts[] = {
      "deadline of the store calls of one request"},
     {"store-workers", K_UINT, OFF(store_workers), "64", NULL, "N",
      "threads that run the requests waiting on a shared store, so a slow store never blocks the\n"
-     "HTTP threads (/healthz, /metrics, JWKS answer at once); 0: run them on the HTTP threads.\n"
+     "HTTP threads (/healthz, /metrics, JWKS answer at once); off: run them on the HTTP threads.\n"
      "Not used with the memory store"},
     {"max-body", K_SIZE, OFF(max_body), "64k", NULL, "BYTES", "largest request body (413 beyond)"},
     {"max-header", K_SIZE, OFF(max_header), "8k", NULL, "BYTES", "largest total of request headers (431 beyond)"},
@@ -116,10 +116,11 @@ static const opt opts[] = {
     {"events-queue", K_UINT, OFF(events_queue), "10000", NULL, "N",
      "events waiting for the webhook; past it new events are dropped (and counted)"},
     {"events-retry", K_DURATION, OFF(events_retry_ms), "1m", NULL, "DURATION",
-     "how long a batch of events is retried (backoff 100ms doubling to 2s) before it counts as failed"},
+     "how long a batch of events is retried (backoff 100ms doubling to 2s) before it counts as failed\n"
+     "(off: one attempt)"},
     {"events-sweep-interval", K_DURATION, OFF(events_sweep_interval_ms), "1s", NULL, "DURATION",
      "on a Redis store, how often expired sessions are swept into \"expired\" events (with events=KEY\n"
-     "in the store URL; 0: never)"},
+     "in the store URL; off: never)"},
     {"identity-headers", K_STR, OFF(identity_headers_spec),
      "X-Session-User=user,X-Session-Id=session,X-Session-Expires=expires", NULL, "LIST",
      "headers of a passed auth check: NAME=SOURCE,... with SOURCE user, session, expires,\n"
@@ -189,10 +190,27 @@ static bool enum_ok(const char *choices, const char *v)
     return false;
 }
 
+/* The options whose feature can be turned off: "off" sets them to JWTS_OFF. */
+static bool offable(const opt *o)
+{
+    static const char *const names[] = {"idle-timeout", "max-sessions", "refresh-grace", "max-connections-per-ip",
+                                        "store-workers", "events-retry",
+                                        "events-sweep-interval"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcmp(o->name, names[i])) return true;
+    return false;
+}
+
 /* Set option o of cfg from text; false with a message in err. */
 static bool opt_set(jwtsd_config *cfg, const opt *o, const char *text, const char *source, char *err, size_t errlen)
 {
     char *base = (char *)cfg + o->offset;
+    if (offable(o) && !strcasecmp(text, "off")) return *(int64_t *)base = JWTS_OFF, true;
+    if (offable(o) && !strcmp(text, "0") && strcmp(o->def, "off")) {
+        /* zero means one thing everywhere: the default (docs/daemon.md, "Zero and off") */
+        snprintf(err, errlen, "%s: %s 0 would be its default (%s); write off to turn it off", source, o->name, o->def);
+        return false;
+    }
     switch (o->kind) {
     case K_STR:
     case K_ENUM: {

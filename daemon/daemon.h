@@ -65,20 +65,20 @@ typedef struct jwtsd_config {
     char *audience;
     int64_t access_ttl_ms;
     int64_t refresh_ttl_ms;
-    int64_t idle_timeout_ms; /* 0: none */
+    int64_t idle_timeout_ms; /* 0 or JWTS_OFF: none */
     int64_t absolute_lifetime_ms;
-    int64_t max_sessions;        /* per user; 0: unlimited */
+    int64_t max_sessions;        /* per user; 0 or JWTS_OFF: unlimited */
     char *limit_policy;          /* "refuse" | "evict-oldest" */
-    int64_t refresh_grace_ms;    /* 0: no grace window */
+    int64_t refresh_grace_ms;    /* JWTS_OFF: no grace window */
     int64_t memory_max_sessions; /* memory store capacity */
     int64_t threads;             /* 0: one per core */
     int64_t max_connections;
-    int64_t max_connections_per_ip; /* 0: no per-address limit */
+    int64_t max_connections_per_ip; /* JWTS_OFF: no per-address limit */
     int64_t reserve_connections;    /* percent of max_connections kept for new clients */
     int64_t connection_timeout_ms;
     int64_t head_timeout_ms;     /* from accept to a complete request head */
     int64_t request_timeout_ms;  /* bound of the store calls of one request */
-    int64_t store_workers;       /* threads that run requests waiting on the store; 0: HTTP threads */
+    int64_t store_workers;       /* threads that run requests waiting on the store; JWTS_OFF: HTTP threads */
     int64_t max_body;            /* bytes */
     int64_t max_header;          /* bytes of all request headers together */
     int64_t max_url;             /* bytes of the request path plus query */
@@ -181,6 +181,13 @@ jwts_err jwtsd_body_string(const jwtsd_body *b, const char *name, const char **o
 /* The raw JSON text of object member name, byte for byte as sent (malloc'd, NUL-terminated);
  * NULL when absent; JWTS_E_INVALID_ARGUMENT when present but not an object. */
 jwts_err jwtsd_body_object_text(const jwtsd_body *b, const char *name, char **out, char *msg, size_t msglen);
+
+/* The "device" member ({"ip":..., "user_agent":...}, each a string or null): *present tells
+ * whether there is one; the strings (NULL: absent or null) live as long as b. Other members or
+ * types are JWTS_E_INVALID_ARGUMENT with a message; the values themselves are checked by the
+ * caller (jwts_client_ip_valid, jwts_user_agent_valid). */
+jwts_err jwtsd_body_device(const jwtsd_body *b, bool *present, const char **ip, const char **user_agent, char *msg,
+                           size_t msglen);
 
 /* Decode %XX escapes of s (n bytes) into out (cap bytes, NUL-terminated). false for a bad escape,
  * a NUL byte, or no room. */

@@ -1,7 +1,12 @@
 /*
- * http.c - the HTTP server on libmicrohttpd: an internal epoll thread pool (one thread per core
+ * http.c - the HTTP server on libmicrohttpd: an internal poll(2) thread pool (one thread per core
  * by default), limits on everything a client sends, request bodies, JSON responses and the access
  * log.
+ *
+ * poll, not epoll: libmicrohttpd 0.9.75's MHD_quiesce_daemon races its own epoll workers (both
+ * remove the listening socket from the epoll set; the loser gets ENOENT and MHD_PANIC aborts the
+ * process), which killed the daemon on SIGTERM now and then. With poll, quiescing only sets a flag
+ * and wakes the workers. bench_daemon measured no loss at its 50 connections (docs/decisions.md).
  *
  * Limits: connections (--max-connections, --max-connections-per-ip, and guard.c's request-head
  * deadline and room for new clients), idle time per connection (--connection-timeout), request
@@ -745,14 +750,15 @@ bool jwtsd_http_start(jwtsd_server *srv, char *err, size_t errlen)
     }
     srv->local_first = srv->workers && cfg->cache;
     MHD_set_panic_func(mhd_panic, NULL);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_TURBO |
                      MHD_ALLOW_SUSPEND_RESUME;
     if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     srv->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        pool, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip, MHD_OPTION_NOTIFY_CONNECTION,
+        pool, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        cfg->max_connections_per_ip > 0 ? (unsigned)cfg->max_connections_per_ip : 0u, MHD_OPTION_NOTIFY_CONNECTION,
         on_connection, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none,
         NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (!srv->mhd) {
@@ -774,7 +780,7 @@ void jwtsd_http_quiesce(jwtsd_server *srv)
     MHD_socket fd = MHD_quiesce_daemon(srv->mhd);
     if (fd == MHD_INVALID_SOCKET) return;
     /* New clients are refused now; the descriptor is closed only once the HTTP threads have
-     * stopped (jwtsd_http_stop), as one of them may still be taking it out of its epoll set. */
+     * stopped (jwtsd_http_stop), as one of them may still be polling it. */
     shutdown(fd, SHUT_RDWR);
     srv->quiesced_fd = fd;
 }

@@ -89,6 +89,35 @@ jwts_err jwtsd_body_string(const jwtsd_body *b, const char *name, const char **o
     return JWTS_OK;
 }
 
+jwts_err jwtsd_body_device(const jwtsd_body *b, bool *present, const char **ip, const char **user_agent, char *msg,
+                           size_t msglen)
+{
+    json_t *d = json_object_get(b->root, "device");
+    *present = d != NULL, *ip = NULL, *user_agent = NULL;
+    if (!d) return JWTS_OK;
+    if (!json_is_object(d)) {
+        snprintf(msg, msglen, "\"device\" must be an object {\"ip\":..., \"user_agent\":...}");
+        return JWTS_E_INVALID_ARGUMENT;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(d, key, v)
+    {
+        bool is_ip = !strcmp(key, "ip");
+        if (!is_ip && strcmp(key, "user_agent")) {
+            snprintf(msg, msglen, "unknown member \"%.64s\" in \"device\" (ip, user_agent)", key);
+            return JWTS_E_INVALID_ARGUMENT;
+        }
+        if (json_is_null(v)) continue;
+        if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+            snprintf(msg, msglen, "\"device.%s\" must be a string without NUL characters, or null", key);
+            return JWTS_E_INVALID_ARGUMENT;
+        }
+        *(is_ip ? ip : user_agent) = json_string_value(v);
+    }
+    return JWTS_OK;
+}
+
 /* Skip JSON whitespace. */
 static size_t skip_ws(const char *s, size_t i, size_t n)
 {

@@ -9,16 +9,22 @@
  *   DELETE /v1/sessions/{id}            user/admin  revoke one session (admin: ?user_id=)
  *   PATCH  /v1/sessions/{id}            admin       replace metadata (?user_id=)
  *   GET    /v1/users/{id}/sessions      user/admin  list a user's sessions
- *   DELETE /v1/users/{id}/sessions      user/admin  revoke all of a user's sessions
+ *   DELETE /v1/users/{id}/sessions      user/admin  revoke all of a user's sessions (?except=SID: but one)
  *   GET    /.well-known/jwks.json, /metrics, /healthz, /readyz
  *
  * A user may act on their own sessions only: the user comes from their access token's sub, so a
  * revoke or list can never reach another user's keys. See docs/daemon.md.
  *
+ * Create and refresh record the client's device (docs/devices.md): the peer address of the
+ * connection (X-Forwarded-For is never read: any client can write it) and the User-Agent header,
+ * cleaned; on create the login service's body member "device" replaces both.
+ *
  * With --cookies (cookies.c, docs/gateways.md) create and refresh also set the tokens as cookies,
  * a refresh may take its token from the refresh cookie (then the answer's body carries no token:
  * page scripts must never see one), and logout clears both cookies.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +261,49 @@ static bool admin_user(jwtsd_request *r, char *out, size_t cap)
 }
 
 
+/* The device a request comes from. */
+typedef struct req_device {
+    char ip[INET6_ADDRSTRLEN];
+    char user_agent[JWTS_USER_AGENT_MAX + 1];
+    jwts_device d;
+} req_device;
+
+/* The connection's peer address (an IPv4-mapped IPv6 one as IPv4) and the User-Agent header made
+ * valid (jwts_user_agent_clean); either field NULL when there is none. */
+static const jwts_device *request_device(jwtsd_request *r, req_device *out)
+{
+    out->d = (jwts_device){0};
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET) {
+        if (inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out->ip, sizeof out->ip)) out->d.ip = out->ip;
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        const char *ok = IN6_IS_ADDR_V4MAPPED(a) ? inet_ntop(AF_INET, a->s6_addr + 12, out->ip, sizeof out->ip)
+                                                 : inet_ntop(AF_INET6, a, out->ip, sizeof out->ip);
+        if (ok) out->d.ip = out->ip;
+    }
+    const char *ua = jwtsd_header(r, MHD_HTTP_HEADER_USER_AGENT);
+    if (ua && jwts_user_agent_clean(ua, strlen(ua), out->user_agent)) out->d.user_agent = out->user_agent;
+    return &out->d;
+}
+
+/* The device the login service gives in the body ("device"), checked; it replaces the request's
+ * whole (a member left out is not known). JWTS_OK with *given false when there is none. */
+static jwts_err body_device(const jwtsd_body *body, jwts_device *d, bool *given, char *msg, size_t cap)
+{
+    const char *ip, *ua;
+    jwts_err rc = jwtsd_body_device(body, given, &ip, &ua, msg, cap);
+    if (rc || !*given) return rc;
+    if (ip && !jwts_client_ip_valid(ip))
+        return snprintf(msg, cap, "device.ip: not an IPv4 or IPv6 address (no brackets, no zone)"),
+               JWTS_E_INVALID_ARGUMENT;
+    if (ua && !jwts_user_agent_valid(ua))
+        return snprintf(msg, cap, "device.user_agent: " JWTS_USER_AGENT_RULE), JWTS_E_INVALID_ARGUMENT;
+    *d = (jwts_device){.ip = ip, .user_agent = ua};
+    return JWTS_OK;
+}
+
 /* ---- handlers ------------------------------------------------------------------------------------ */
 
 /* A --verify-only daemon holds no signing key: it cannot issue tokens. */
@@ -269,7 +318,7 @@ static void h_create(jwtsd_request *r)
 {
     jwtsd_caller caller;
     if (!jwtsd_authenticate(r, true, &caller) || !can_issue(r)) return;
-    static const char *const allowed[] = {"user_id", "metadata", NULL};
+    static const char *const allowed[] = {"user_id", "metadata", "device", NULL};
     jwtsd_body *body;
     if (!parse_body(r, allowed, &body)) return;
     char msg[256] = "";
@@ -280,6 +329,10 @@ static void h_create(jwtsd_request *r)
     if (rc == JWTS_OK && !jwts_user_id_valid(user_id))
         rc = JWTS_E_INVALID_ARGUMENT,
         snprintf(msg, sizeof(msg), "user_id: " JWTS_USER_ID_RULE);
+    req_device rd;
+    jwts_device given;
+    bool has_device = false;
+    if (rc == JWTS_OK) rc = body_device(body, &given, &has_device, msg, sizeof(msg));
     if (rc == JWTS_OK) rc = jwtsd_body_object_text(body, "metadata", &metadata, msg, sizeof(msg));
     if (rc != JWTS_OK) {
         jwtsd_reply_error(r, 0, rc, msg);
@@ -287,7 +340,8 @@ static void h_create(jwtsd_request *r)
         return;
     }
     jwts_tokens t = {0};
-    rc = jwts_manager_create(r->srv->manager, &r->ctx, user_id, metadata, &t);
+    rc = jwts_manager_create_device(r->srv->manager, &r->ctx, user_id, metadata,
+                                    has_device ? &given : request_device(r, &rd), &t);
     free(metadata);
     if (rc != JWTS_OK) {
         reply_rc(r, rc == JWTS_E_MALFORMED ? 400 : 0, rc);
@@ -361,7 +415,8 @@ static void h_refresh(jwtsd_request *r)
     char user_id[JWTS_USER_ID_MAX + 1], sid[JWTS_SESSION_ID_MAX + 1];
     jwts_tokens t = {0};
     rc = jwts_refresh_token_parse(token, user_id, sid);
-    if (rc == JWTS_OK) rc = jwts_manager_refresh(r->srv->manager, &r->ctx, token, &t);
+    req_device rd;
+    if (rc == JWTS_OK) rc = jwts_manager_refresh_device(r->srv->manager, &r->ctx, token, request_device(r, &rd), &t);
     if (rc != JWTS_OK) {
         unsigned status = jwtsd_status_for(rc);
         /* Any failure of the credential itself is 401; the store's own trouble keeps its status. */
@@ -507,26 +562,13 @@ static bool user_allowed(jwtsd_request *r, jwtsd_caller *caller)
     return true;
 }
 
+/* One listed session: the library's public view, and whether it is the caller's own. */
 static void session_json(jwts_buf *b, const jwts_session *s, const jwtsd_caller *caller)
 {
-    jwts_buf_puts(b, "{\"session_id\":");
-    jwtsd_buf_str(b, s->session_id);
-    jwts_buf_puts(b, ",\"created_at\":");
-    jwts_buf_i64(b, s->created_at_ms / 1000);
-    jwts_buf_puts(b, ",\"updated_at\":");
-    jwts_buf_i64(b, s->updated_at_ms / 1000);
-    jwts_buf_puts(b, ",\"last_seen\":");
-    jwts_buf_i64(b, s->last_seen_ms / 1000);
-    jwts_buf_puts(b, ",\"expires_at\":");
-    jwts_buf_i64(b, s->expires_at_ms / 1000);
-    jwts_buf_puts(b, ",\"idle_expires_at\":");
-    jwts_buf_i64(b, s->idle_expires_at_ms / 1000);
-    jwts_buf_puts(b, ",\"current\":");
+    jwts_buf_putc(b, '{');
+    jwts_session_view(s, b);
     bool current = caller->kind == JWTSD_CALLER_USER && !strcmp(caller->user.session_id, s->session_id);
-    jwts_buf_puts(b, current ? "true" : "false");
-    jwts_buf_puts(b, ",\"metadata\":");
-    jwts_buf_puts(b, s->metadata && s->metadata[0] ? s->metadata : "{}");
-    jwts_buf_puts(b, "}");
+    jwts_buf_puts(b, current ? ",\"current\":true}" : ",\"current\":false}");
 }
 
 static void h_list(jwtsd_request *r)
@@ -558,9 +600,17 @@ static void h_revoke_user(jwtsd_request *r)
 {
     jwtsd_caller caller;
     if (!user_allowed(r, &caller)) return;
+    /* ?except=SID: "sign out everywhere else", keeping that session */
+    char keep[JWTS_SESSION_ID_MAX + 1];
+    bool except = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "except") != NULL;
+    if (except && (!jwtsd_query(r, "except", keep, sizeof(keep)) || !jwts_session_id_valid(keep))) {
+        jwtsd_reply_error(r, 400, JWTS_E_INVALID_ARGUMENT, "except: a session id, 1-64 base64url characters");
+        return;
+    }
     size_t n = 0;
-    jwts_err rc = jwts_manager_revoke_user_by(r->srv->manager, &r->ctx, r->param, &n,
-                                              caller.kind == JWTSD_CALLER_ADMIN ? JWTS_REVOKE_ADMIN : JWTS_REVOKE_USER);
+    jwts_revoke_reason by = caller.kind == JWTSD_CALLER_ADMIN ? JWTS_REVOKE_ADMIN : JWTS_REVOKE_USER;
+    jwts_err rc = except ? jwts_manager_revoke_user_except_by(r->srv->manager, &r->ctx, r->param, keep, &n, by)
+                         : jwts_manager_revoke_user_by(r->srv->manager, &r->ctx, r->param, &n, by);
     if (rc != JWTS_OK) {
         reply_rc(r, 0, rc);
         return;
@@ -570,6 +620,10 @@ static void h_revoke_user(jwtsd_request *r)
     jwtsd_buf_str(&b, r->param);
     jwts_buf_puts(&b, ",\"revoked\":");
     jwts_buf_i64(&b, (int64_t)n);
+    if (except) {
+        jwts_buf_puts(&b, ",\"kept\":");
+        jwtsd_buf_str(&b, keep);
+    }
     jwts_buf_puts(&b, "}");
     reply_buf(r, 200, &b, NULL, 0);
 }

@@ -69,6 +69,12 @@ static jwts_err f_delete_user(jwts_store *st, const jwts_ctx *ctx, const char *u
     return mark(jwts_store_delete_user(INNER(st), ctx, user_id, deleted));
 }
 
+static jwts_err f_delete_user_except(jwts_store *st, const jwts_ctx *ctx, const char *user_id, const char *keep,
+                                     size_t *deleted)
+{
+    return mark(jwts_store_delete_user_except(INNER(st), ctx, user_id, keep, deleted));
+}
+
 static jwts_err f_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key,
                          const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], const jwts_refresh_state *next,
                          int64_t ttl_ms, jwts_session **current)
@@ -141,6 +147,7 @@ static jwts_store_ops full_ops = {
     .touch = f_touch,
     .list_user = f_list_user,
     .delete_user = f_delete_user,
+    .delete_user_except = f_delete_user_except,
     .rotate = f_rotate,
     .replace = f_replace,
     .get_many = f_get_many,

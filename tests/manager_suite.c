@@ -185,6 +185,115 @@ static void revoke_is_instant(void **state)
     fixture_free(f);
 }
 
+/* The session of t as the manager lists it. */
+static jwts_session *listed(fixture *f, const char *user, const char *sid)
+{
+    jwts_session_list list;
+    jwts_session *out = NULL;
+    assert_int_equal(jwts_manager_list(f->m, NULL, user, &list), JWTS_OK);
+    for (size_t i = 0; i < list.count; i++)
+        if (!strcmp(list.items[i]->session_id, sid)) assert_int_equal(jwts_session_clone(list.items[i], &out), JWTS_OK);
+    jwts_session_list_free(&list);
+    assert_non_null(out);
+    return out;
+}
+
+/* Devices: recorded at create, replaced at a rotating refresh (a field left NULL is kept), not by
+ * a grace-window retry, never inside the metadata; bad ones are refused before any write. */
+static void devices_are_recorded(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    char user[64];
+    user_name(user, sizeof user, "devices");
+    jwts_tokens a, b, c;
+    jwts_device laptop = {"192.0.2.10", "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"};
+    assert_int_equal(jwts_manager_create_device(f->m, NULL, user, "{\"app\":\"web\"}", &laptop, &a), JWTS_OK);
+    jwts_session *s = listed(f, user, a.session_id);
+    assert_string_equal(s->client_ip, "192.0.2.10");
+    assert_string_equal(s->user_agent, laptop.user_agent);
+    assert_string_equal(s->metadata, "{\"app\":\"web\"}");
+    jwts_session_free(s);
+    /* refresh from elsewhere: both fields change */
+    travel_ms(2000);
+    jwts_device moved = {"2001:db8::9", "Firefox/131.0"};
+    assert_int_equal(jwts_manager_refresh_device(f->m, NULL, a.refresh_token, &moved, &b), JWTS_OK);
+    s = listed(f, user, a.session_id);
+    assert_string_equal(s->client_ip, "2001:db8::9");
+    assert_string_equal(s->user_agent, "Firefox/131.0");
+    assert_string_equal(s->metadata, "{\"app\":\"web\"}");
+    jwts_session_free(s);
+    /* a retry of the old token within the grace window writes nothing */
+    jwts_device retry = {"198.51.100.1", "retry"};
+    assert_int_equal(jwts_manager_refresh_device(f->m, NULL, a.refresh_token, &retry, &c), JWTS_OK);
+    assert_string_equal(c.refresh_token, b.refresh_token);
+    jwts_tokens_clear(&c);
+    s = listed(f, user, a.session_id);
+    assert_string_equal(s->client_ip, "2001:db8::9");
+    jwts_session_free(s);
+    /* a NULL field keeps the stored one; a plain refresh keeps both */
+    jwts_device ip_only = {"127.0.0.5", NULL};
+    assert_int_equal(jwts_manager_refresh_device(f->m, NULL, b.refresh_token, &ip_only, &c), JWTS_OK);
+    s = listed(f, user, a.session_id);
+    assert_string_equal(s->client_ip, "127.0.0.5");
+    assert_string_equal(s->user_agent, "Firefox/131.0");
+    jwts_session_free(s);
+    jwts_tokens_clear(&b);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, c.refresh_token, &c), JWTS_OK);
+    s = listed(f, user, a.session_id);
+    assert_string_equal(s->client_ip, "127.0.0.5");
+    jwts_session_free(s);
+    /* bad devices: refused, nothing written or rotated */
+    char long_ua[JWTS_USER_AGENT_MAX + 2];
+    memset(long_ua, 'x', sizeof long_ua - 1);
+    long_ua[sizeof long_ua - 1] = '\0';
+    const jwts_device bad[] = {{"10.0.0.256", NULL}, {"::1%lo", NULL}, {NULL, long_ua}, {NULL, "a\nb"}, {"", NULL}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(jwts_manager_create_device(f->m, NULL, user, NULL, &bad[i], &b), JWTS_E_INVALID_ARGUMENT);
+        assert_non_null(strstr(jwts_errdetail(), "device."));
+        assert_int_equal(jwts_manager_refresh_device(f->m, NULL, c.refresh_token, &bad[i], &b), JWTS_E_INVALID_ARGUMENT);
+    }
+    jwts_session_list list;
+    assert_int_equal(jwts_manager_list(f->m, NULL, user, &list), JWTS_OK);
+    assert_int_equal(list.count, 1);
+    jwts_session_list_free(&list);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, c.refresh_token, &c), JWTS_OK); /* still current */
+    /* no device at all: NULL fields */
+    assert_int_equal(jwts_manager_create(f->m, NULL, user, NULL, &b), JWTS_OK);
+    s = listed(f, user, b.session_id);
+    assert_null(s->client_ip);
+    assert_null(s->user_agent);
+    jwts_session_free(s);
+    jwts_tokens_clear(&a), jwts_tokens_clear(&b), jwts_tokens_clear(&c);
+    fixture_free(f);
+}
+
+/* "Sign out everywhere else" through the manager: the kept session still validates and
+ * refreshes, the others are revoked at once, another user is untouched. */
+static void revoke_user_except_keeps_one(void **state)
+{
+    fixture *f = fixture_new(NULL);
+    char user[64], other[64];
+    user_name(user, sizeof user, "except");
+    user_name(other, sizeof other, "except-other");
+    jwts_tokens t[4], o;
+    for (int i = 0; i < 4; i++) create_ok(f, user, NULL, &t[i]);
+    create_ok(f, other, NULL, &o);
+    size_t n = 0;
+    assert_int_equal(jwts_manager_revoke_user_except(f->m, NULL, user, o.session_id, &n), JWTS_E_NOT_FOUND);
+    for (int i = 0; i < 4; i++) assert_int_equal(validate(f, t[i].access_token), JWTS_OK);
+    assert_int_equal(jwts_manager_revoke_user_except(f->m, NULL, user, t[1].session_id, &n), JWTS_OK);
+    assert_int_equal(n, 3);
+    for (int i = 0; i < 4; i++) assert_int_equal(validate(f, t[i].access_token), i == 1 ? JWTS_OK : JWTS_E_REVOKED);
+    assert_int_equal(validate(f, o.access_token), JWTS_OK);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t[1].refresh_token, &t[1]), JWTS_OK);
+    assert_int_equal(jwts_manager_refresh(f->m, NULL, t[0].refresh_token, &t[0]), JWTS_E_NOT_FOUND);
+    assert_int_equal(jwts_manager_revoke_user_except(f->m, NULL, user, t[1].session_id, NULL), JWTS_OK);
+    assert_int_equal(validate(f, t[1].access_token), JWTS_OK);
+    for (int i = 0; i < 4; i++) jwts_tokens_clear(&t[i]);
+    jwts_tokens_clear(&o);
+    fixture_free(f);
+}
+
 #define MANY 2000
 
 static void revoke_user_with_thousands(void **state)
@@ -679,11 +788,29 @@ static void options_are_checked(void **state)
     o.access_ttl_ms = -1;
     assert_int_equal(jwts_manager_new(&o, &m), JWTS_E_INVALID_ARGUMENT);
     o.access_ttl_ms = 0;
+    o.absolute_lifetime_ms = JWTS_TTL_MAX_MS + 1; /* a session end past any store's TTL */
+    assert_int_equal(jwts_manager_new(&o, &m), JWTS_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(jwts_errdetail(), "100 years"));
+    o.absolute_lifetime_ms = 0;
     assert_int_equal(jwts_manager_new(&o, &m), JWTS_OK);
     const jwts_manager_options *got = jwts_manager_options_get(m);
     assert_int_equal(got->access_ttl_ms, 15 * 60 * 1000);
     assert_int_equal(got->refresh_ttl_ms, 30LL * 24 * 3600 * 1000);
     assert_int_equal(got->refresh_grace_ms, 10000);
+    jwts_manager_free(m);
+    /* JWTS_OFF turns off what can be off; lifetimes cannot be */
+    o.idle_timeout_ms = o.refresh_grace_ms = o.touch_interval_ms = o.leeway_ms = JWTS_OFF;
+    assert_int_equal(jwts_manager_new(&o, &m), JWTS_OK);
+    got = jwts_manager_options_get(m);
+    assert_int_equal(got->idle_timeout_ms, 0);
+    assert_int_equal(got->refresh_grace_ms, 0);
+    assert_true(got->touch_interval_ms < 0);
+    jwts_manager_free(m);
+    o.idle_timeout_ms = o.refresh_grace_ms = o.touch_interval_ms = o.leeway_ms = 0;
+    o.refresh_ttl_ms = JWTS_OFF;
+    assert_int_equal(jwts_manager_new(&o, &m), JWTS_E_INVALID_ARGUMENT);
+    o.refresh_ttl_ms = 0;
+    assert_int_equal(jwts_manager_new(&o, &m), JWTS_OK);
     size_t removed = 99;
     assert_int_equal(jwts_manager_cleanup(m, NULL, &removed), JWTS_OK);
     jwts_manager_free(m);
@@ -702,6 +829,8 @@ int jwts_manager_suite_run(const jwts_manager_target *t)
         cmocka_unit_test(bad_tokens_are_refused),
         cmocka_unit_test(revoke_is_instant),
         cmocka_unit_test(revoke_user_with_thousands),
+        cmocka_unit_test(devices_are_recorded),
+        cmocka_unit_test(revoke_user_except_keeps_one),
         cmocka_unit_test(refresh_rotates),
         cmocka_unit_test(reuse_after_grace_revokes),
         cmocka_unit_test(older_generations_are_theft),

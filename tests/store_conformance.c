@@ -121,6 +121,14 @@ static void set_then_get_round_trips(void **state)
     s.refresh.confirmed = true;
     assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
     assert_stored(st, &s);
+    /* the longest TTL keeps the session (an expiry time computed with overflow would be past) */
+    assert_int_equal(jwts_store_set(st, NULL, &s, JWTS_TTL_MAX_MS), JWTS_OK);
+    assert_stored(st, &s);
+    jwts_session_key k = key_of(&s);
+    assert_int_equal(jwts_store_touch(st, NULL, &k, s.last_seen_ms, 0, JWTS_TTL_MAX_MS), JWTS_OK);
+    jwts_session *got = NULL;
+    assert_int_equal(jwts_store_get(st, NULL, &k, &got), JWTS_OK);
+    jwts_session_free(got);
 }
 
 static void metadata_round_trips_exactly(void **state)
@@ -342,6 +350,123 @@ static void delete_user_removes_only_that_user(void **state)
     assert_stored(st, &e);
     assert_int_equal(jwts_store_delete_user(st, NULL, dave, &deleted), JWTS_OK);
     assert_int_equal(deleted, 0);
+}
+
+/* "Sign out everywhere else": every session of the user goes but the kept one; a kept session
+ * that is not there deletes nothing. */
+static void delete_user_except_keeps_exactly_one(void **state)
+{
+    jwts_store *st = *state;
+    char fay[64], gus[64], ids[6][32];
+    user_name(fay, sizeof fay, "fay");
+    user_name(gus, sizeof gus, "gus");
+    jwts_session f[5];
+    for (int i = 0; i < 5; i++) {
+        f[i] = make_session(fay, ids[i], NULL);
+        assert_int_equal(jwts_store_set(st, NULL, &f[i], 60000), JWTS_OK);
+    }
+    jwts_session g = make_session(gus, ids[5], NULL);
+    assert_int_equal(jwts_store_set(st, NULL, &g, 60000), JWTS_OK);
+    size_t deleted = 99;
+    char missing[32];
+    assert_int_equal(jwts_session_id_new(missing), JWTS_OK);
+    assert_int_equal(jwts_store_delete_user_except(st, NULL, fay, missing, &deleted), JWTS_E_NOT_FOUND);
+    assert_int_equal(deleted, 99);
+    /* gus's session is no kept session of fay's */
+    assert_int_equal(jwts_store_delete_user_except(st, NULL, fay, ids[5], &deleted), JWTS_E_NOT_FOUND);
+    for (int i = 0; i < 5; i++) assert_stored(st, &f[i]);
+    assert_int_equal(jwts_store_delete_user_except(st, NULL, fay, "bad id!", &deleted), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_delete_user_except(st, NULL, fay, ids[2], &deleted), JWTS_OK);
+    assert_int_equal(deleted, 4);
+    assert_stored(st, &f[2]);
+    for (int i = 0; i < 5; i++)
+        if (i != 2) assert_absent(st, fay, ids[i]);
+    jwts_session_list list;
+    assert_int_equal(jwts_store_list_user(st, NULL, fay, &list), JWTS_OK);
+    assert_int_equal(list.count, 1);
+    assert_string_equal(list.items[0]->session_id, ids[2]);
+    jwts_session_list_free(&list);
+    assert_stored(st, &g);
+    assert_int_equal(jwts_store_delete_user_except(st, NULL, fay, ids[2], NULL), JWTS_OK);
+    assert_stored(st, &f[2]);
+    /* the kept session is first or last in the store's order too */
+    for (int i = 0; i < 2; i++) {
+        f[i] = make_session(fay, ids[i], NULL);
+        assert_int_equal(jwts_store_set(st, NULL, &f[i], 60000), JWTS_OK);
+    }
+    assert_int_equal(jwts_store_delete_user_except(st, NULL, fay, ids[1], &deleted), JWTS_OK);
+    assert_int_equal(deleted, 2);
+    assert_stored(st, &f[1]);
+    assert_absent(st, fay, ids[0]);
+    assert_absent(st, fay, ids[2]);
+}
+
+static jwts_refresh_state next_state(const jwts_session *s, int64_t at);
+
+/* The device (client IP, user agent) is kept beside the metadata, at its largest too; touch and
+ * rotate keep it, replace changes it, and a session without one reads back without one. */
+static void device_round_trips(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], id[32], id2[32], ua[JWTS_USER_AGENT_MAX + 1];
+    user_name(user, sizeof user, "device");
+    memset(ua, 'u', JWTS_USER_AGENT_MAX);
+    memcpy(ua, "Mozilla/5.0 \xc3\xa9", 14);
+    ua[JWTS_USER_AGENT_MAX] = '\0';
+    jwts_session s = make_session(user, id, "{\"k\":\"v\"}");
+    s.client_ip = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"; /* JWTS_CLIENT_IP_MAX characters */
+    s.user_agent = ua;
+    assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
+    assert_stored(st, &s);
+    jwts_session plain = make_session(user, id2, NULL);
+    assert_int_equal(jwts_store_set(st, NULL, &plain, 60000), JWTS_OK);
+    assert_stored(st, &plain);
+    jwts_session_list list;
+    assert_int_equal(jwts_store_list_user(st, NULL, user, &list), JWTS_OK);
+    assert_int_equal(list.count, 2);
+    for (size_t i = 0; i < 2; i++) {
+        bool dev = !strcmp(list.items[i]->session_id, id);
+        assert_true(jwts_session_equal(list.items[i], dev ? &s : &plain));
+    }
+    jwts_session_list_free(&list);
+    jwts_session_key k = key_of(&s);
+    jwts_refresh_state next = next_state(&s, s.created_at_ms + 1000);
+    assert_int_equal(jwts_store_rotate(st, NULL, &k, s.refresh.current_hash, &next, 60000, NULL), JWTS_OK);
+    s.refresh = next, s.updated_at_ms = next.rotated_at_ms;
+    assert_stored(st, &s);
+    jwts_session n = s;
+    n.client_ip = "127.0.0.5", n.user_agent = "curl/8.1";
+    assert_int_equal(jwts_store_replace(st, NULL, &n, s.refresh.current_hash, 60000), JWTS_OK);
+    assert_stored(st, &n);
+    /* a touch keeps it (compared alone: a near cache may write the touch later) */
+    assert_int_equal(jwts_store_touch(st, NULL, &k, n.last_seen_ms + 5, n.idle_expires_at_ms + 5, 60000), JWTS_OK);
+    jwts_session *got = NULL;
+    assert_int_equal(jwts_store_get(st, NULL, &k, &got), JWTS_OK);
+    assert_string_equal(got->client_ip, "127.0.0.5");
+    assert_string_equal(got->user_agent, "curl/8.1");
+    jwts_session_free(got);
+    /* a replace may drop it as well */
+    jwts_session p = make_session(user, id, NULL);
+    jwts_session_key pk = key_of(&p);
+    assert_int_equal(jwts_store_set(st, NULL, &p, 60000), JWTS_OK);
+    p.client_ip = "10.0.0.1";
+    assert_int_equal(jwts_store_replace(st, NULL, &p, p.refresh.current_hash, 60000), JWTS_OK);
+    assert_stored(st, &p);
+    p.client_ip = NULL;
+    assert_int_equal(jwts_store_replace(st, NULL, &p, p.refresh.current_hash, 60000), JWTS_OK);
+    assert_int_equal(jwts_store_get(st, NULL, &pk, &got), JWTS_OK);
+    assert_null(got->client_ip);
+    assert_null(got->user_agent);
+    jwts_session_free(got);
+    /* a bad device is refused and nothing written */
+    char id3[32];
+    jwts_session bad = make_session(user, id3, NULL);
+    bad.client_ip = "300.1.1.1";
+    assert_int_equal(jwts_store_set(st, NULL, &bad, 60000), JWTS_E_INVALID_ARGUMENT);
+    bad.client_ip = NULL, bad.user_agent = "tab\there";
+    assert_int_equal(jwts_store_set(st, NULL, &bad, 60000), JWTS_E_INVALID_ARGUMENT);
+    assert_absent(st, user, id3);
+    assert_stored(st, &plain);
 }
 
 static void similar_user_ids_stay_apart(void **state)
@@ -673,6 +798,8 @@ static void bad_arguments_are_rejected(void **state)
     assert_int_equal(jwts_store_set(st, NULL, &bad, 60000), JWTS_E_INVALID_ARGUMENT);
     assert_int_equal(jwts_store_set(st, NULL, &s, 0), JWTS_E_INVALID_ARGUMENT);
     assert_int_equal(jwts_store_set(st, NULL, &s, -5), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_set(st, NULL, &s, JWTS_TTL_MAX_MS + 1), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_set(st, NULL, &s, INT64_MAX), JWTS_E_INVALID_ARGUMENT);
     assert_int_equal(jwts_store_set(st, NULL, NULL, 1000), JWTS_E_INVALID_ARGUMENT);
     assert_int_equal(jwts_store_set(NULL, NULL, &s, 1000), JWTS_E_INVALID_ARGUMENT);
     jwts_session_key k = key_of(&s);
@@ -740,6 +867,8 @@ int jwts_store_conformance_run(const jwts_conformance_target *t)
         T(touch_extends_and_records),
         T(list_user_returns_each_users_sessions),
         T(delete_user_removes_only_that_user),
+        T(delete_user_except_keeps_exactly_one),
+        T(device_round_trips),
         T(similar_user_ids_stay_apart),
         T(rotate_swaps_when_expected),
         T(rotate_conflicts_when_not_expected),

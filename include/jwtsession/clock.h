@@ -46,6 +46,9 @@ int64_t jwts_ms_to_ns(int64_t ms);
 /* ns nanoseconds in whole milliseconds rounded up (a wait never ends early); 0 when ns <= 0. */
 int64_t jwts_ns_to_ms_ceil(int64_t ns);
 
+/* t_ms + add_ms (add_ms >= 0), saturating at INT64_MAX: an expiry time for any TTL. */
+int64_t jwts_ms_after(int64_t t_ms, int64_t add_ms);
+
 /* The jwts_monotonic_ns() deadline ms milliseconds from now, saturating (ms <= 0: now). */
 int64_t jwts_deadline_in_ms(int64_t ms);
 

@@ -13,6 +13,14 @@
 extern "C" {
 #endif
 
+#if defined(__GNUC__)
+#define JWTS_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define JWTS_PRINTF(a, b)
+#endif
+
+#define JWTS_DETAIL_MAX 256 /* bytes of a detail message, with its NUL (longer ones are cut) */
+
 /* Result codes. 0 is success; the numeric values are stable. */
 typedef enum jwts_err {
     JWTS_OK = 0,
@@ -52,6 +60,16 @@ const char *jwts_errname(jwts_err code);
  * alone. The pointer is this thread's own buffer, valid while the thread lives; its text changes
  * at the thread's next failing call, so copy it to keep it past that. */
 const char *jwts_errdetail(void);
+
+/* Set this thread's detail from fmt and return code: how the library's own calls fail, and how a
+ * store implementation (store.h) or a program built on the library reports its failures.
+ *
+ *     if (len > max) return jwts_fail(JWTS_E_LIMIT, "token is %zu bytes (max %zu)", len, max);
+ */
+jwts_err jwts_fail(jwts_err code, const char *fmt, ...) JWTS_PRINTF(2, 3);
+
+/* Prefix this thread's current detail with fmt's text and ": ", and return code (adds context). */
+jwts_err jwts_fail_wrap(jwts_err code, const char *fmt, ...) JWTS_PRINTF(2, 3);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
 #define JWTSESSION_JWTSESSION_H
 
 #include "b64url.h"
+#include "buf.h"
 #include "clock.h"
 #include "ctx.h"
 #include "error.h"

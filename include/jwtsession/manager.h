@@ -43,6 +43,11 @@ typedef enum jwts_limit_policy {
     JWTS_LIMIT_EVICT_OLDEST = 1 /* revoke the oldest sessions to make room */
 } jwts_limit_policy;
 
+/* Zero means one thing in every options struct of the library: the default written beside the
+ * field. A feature that can be turned off is turned off with JWTS_OFF (any negative value). The
+ * programs follow the same rule: 0 is the default, "off" turns a feature off. */
+#define JWTS_OFF (-1)
+
 /* Manager options; zero fields take the defaults shown. */
 typedef struct jwts_manager_options {
     jwts_store *store;            /* required; borrowed */
@@ -54,14 +59,14 @@ typedef struct jwts_manager_options {
     const char *audience;         /* "aud" of tokens, required on validate when set */
     int64_t access_ttl_ms;        /* access token lifetime; default 15 min */
     int64_t refresh_ttl_ms;       /* a refresh token unused this long dies (sliding); default 30 days */
-    int64_t idle_timeout_ms;      /* session ends when not seen this long; default 0 = no idle limit */
+    int64_t idle_timeout_ms;      /* session ends when not seen this long; default: off (no idle limit) */
     int64_t absolute_lifetime_ms; /* hard end of a session after its creation; default 90 days */
-    size_t max_sessions_per_user; /* default 0 = unlimited */
+    size_t max_sessions_per_user; /* default: unlimited */
     jwts_limit_policy limit_policy;
-    int64_t refresh_grace_ms;     /* concurrent-refresh window; default 10 s; < 0 = none */
-    int64_t leeway_ms;            /* clock skew allowed on token times; default 0 */
+    int64_t refresh_grace_ms;     /* concurrent-refresh window; default 10 s; JWTS_OFF: none */
+    int64_t leeway_ms;            /* clock skew allowed on token times; default: none */
     int64_t touch_interval_ms;    /* validate records last-seen at most this often; default 60 s;
-                                     < 0 = validate never writes */
+                                     JWTS_OFF: validate never writes */
     const jwts_clock *clock;      /* NULL: the real clock */
     jwts_metrics *metrics;        /* operation counts and latencies (metrics.h); NULL: none; borrowed */
     jwts_tracer *tracer;          /* a span per operation, child of the ctx's parent (trace.h); NULL: none;
@@ -105,6 +110,20 @@ void jwts_tokens_clear(jwts_tokens *t);
 jwts_err jwts_manager_create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *metadata,
                              jwts_tokens *out);
 
+/* The client device a session was created or refreshed from (docs/devices.md): its IP address
+ * and user agent, as the HTTP request or the login service gives them. Either may be NULL (not
+ * known). Kept in the session beside, never inside, the caller's metadata; jwts_manager_list
+ * shows them with the session's created_at_ms and last_seen_ms. */
+typedef struct jwts_device {
+    const char *ip;         /* an IPv4 or IPv6 literal (jwts_client_ip_valid), or NULL */
+    const char *user_agent; /* jwts_user_agent_valid (clean a raw header with jwts_user_agent_clean), or NULL */
+} jwts_device;
+
+/* jwts_manager_create recording the client's device (may be NULL: none). A bad ip or user agent
+ * is JWTS_E_INVALID_ARGUMENT naming the field, and nothing is written. */
+jwts_err jwts_manager_create_device(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *metadata,
+                                    const jwts_device *device, jwts_tokens *out);
+
 /* What a valid access token names. */
 typedef struct jwts_validation {
     char user_id[JWTS_USER_ID_MAX + 1];
@@ -145,6 +164,13 @@ jwts_err jwts_manager_validate_async(jwts_manager *m, const jwts_ctx *ctx, const
  * JWTS_E_MALFORMED for a token that is not one of ours. */
 jwts_err jwts_manager_refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token, jwts_tokens *out);
 
+/* jwts_manager_refresh recording the device the refresh came from: a rotation stores its ip and
+ * user agent in the same write (a NULL device or field keeps what the session has). A retry that
+ * gets the same pair again (the grace window) writes nothing and so changes no device. A bad ip
+ * or user agent is JWTS_E_INVALID_ARGUMENT, checked before anything else. */
+jwts_err jwts_manager_refresh_device(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token,
+                                     const jwts_device *device, jwts_tokens *out);
+
 /* Revoke one session. JWTS_E_NOT_FOUND if it was not there. Its event says JWTS_REVOKE_USER. */
 jwts_err jwts_manager_revoke(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *session_id);
 
@@ -160,6 +186,19 @@ jwts_err jwts_manager_revoke_user(jwts_manager *m, const jwts_ctx *ctx, const ch
 /* jwts_manager_revoke_user, the REVOKED events naming who asked. */
 jwts_err jwts_manager_revoke_user_by(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, size_t *revoked,
                                      jwts_revoke_reason by);
+
+/* "Sign out everywhere else": revoke every session of user_id but keep_session_id, atomically in
+ * the store (jwts_store_delete_user_except); *revoked (may be NULL) gets how many. The kept session
+ * is never revoked. JWTS_E_NOT_FOUND, and nothing revoked, when it is not a live session of
+ * user_id (a mistyped id never signs the user out everywhere). */
+jwts_err jwts_manager_revoke_user_except(jwts_manager *m, const jwts_ctx *ctx, const char *user_id,
+                                         const char *keep_session_id, size_t *revoked);
+
+/* jwts_manager_revoke_user_except, the REVOKED events naming who asked (jwts_manager_revoke_user_except
+ * says JWTS_REVOKE_USER: signing out one's other devices). With an on_event sink the kept session is
+ * checked first and the others are deleted one by one, each with its event. */
+jwts_err jwts_manager_revoke_user_except_by(jwts_manager *m, const jwts_ctx *ctx, const char *user_id,
+                                            const char *keep_session_id, size_t *revoked, jwts_revoke_reason by);
 
 /* The live sessions of user_id (their devices), oldest first. Free with jwts_session_list_free(). */
 jwts_err jwts_manager_list(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out);

@@ -14,6 +14,8 @@
 
 #include "error.h"
 
+struct jwts_buf; /* buf.h */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -24,6 +26,9 @@ extern "C" {
     "1-255 bytes of UTF-8; no control characters, braces or line separators; no white space at either end"
 #define JWTS_SESSION_ID_MAX 64         /* characters of a session id */
 #define JWTS_METADATA_MAX (16 * 1024)  /* bytes of metadata JSON */
+#define JWTS_CLIENT_IP_MAX 45          /* characters of a client IP literal (IPv6 with an IPv4 tail) */
+#define JWTS_USER_AGENT_MAX 512        /* bytes of a client's user agent */
+#define JWTS_USER_AGENT_RULE "1-512 bytes of UTF-8 without control characters"
 #define JWTS_REFRESH_HASH_LEN 32       /* SHA-256 of a refresh secret */
 
 #define JWTS_REFRESH_OLDER 8           /* rotated-out generations kept before the previous one */
@@ -57,6 +62,10 @@ typedef struct jwts_session {
     int64_t last_seen_ms;
     jwts_refresh_state refresh;
     const char *metadata;       /* a JSON object as text, or NULL for none ("{}") */
+    /* The device (docs/devices.md), recorded at create and updated at refresh; not part of the
+     * metadata, which stays the caller's own. NULL: not known (sessions of earlier versions). */
+    const char *client_ip;      /* an IPv4 or IPv6 literal: see jwts_client_ip_valid */
+    const char *user_agent;     /* see jwts_user_agent_valid */
 } jwts_session;
 
 /* A list of library-owned sessions; free with jwts_session_list_free(). */
@@ -100,8 +109,30 @@ bool jwts_user_id_valid(const char *user_id);
 /* true if session_id is 1..JWTS_SESSION_ID_MAX base64url characters. */
 bool jwts_session_id_valid(const char *session_id);
 
+/* true if ip is an IPv4 literal ("192.0.2.1") or an IPv6 literal ("2001:db8::1", no zone, no
+ * brackets) of at most JWTS_CLIENT_IP_MAX characters. */
+bool jwts_client_ip_valid(const char *ip);
+
+/* true if ua is a user agent as sessions keep it: 1..JWTS_USER_AGENT_MAX bytes of well-formed
+ * UTF-8 without control characters (C0, DEL, C1). Such strings are refused, never altered; a
+ * caller holding an untrusted header uses jwts_user_agent_clean first. */
+bool jwts_user_agent_valid(const char *ua);
+
+/* Make a valid user agent of len bytes of untrusted text (an HTTP User-Agent header): control
+ * characters and ill-formed UTF-8 become spaces, white space at either end is dropped, and the
+ * text is cut to JWTS_USER_AGENT_MAX bytes at a character boundary. Writes a NUL-terminated string
+ * into out (JWTS_USER_AGENT_MAX + 1 bytes) and returns its length; 0 (out "") when nothing is left. */
+size_t jwts_user_agent_clean(const char *in, size_t len, char out[JWTS_USER_AGENT_MAX + 1]);
+
 /* true when every field of a and b is equal (strings by content, metadata byte for byte). */
 bool jwts_session_equal(const jwts_session *a, const jwts_session *b);
+
+/* Append to b the members of s's public view, without the braces, so a program may add its own:
+ * "user_id", "session_id", "created_at_ms", "updated_at_ms", "last_seen_at_ms", "expires_at_ms",
+ * "idle_expires_at_ms" (null: no idle limit), "client_ip" and "user_agent" (null: not known) and
+ * "metadata" (an object). Times are milliseconds since the epoch. Never the refresh state. This is
+ * the one shape jwtsessiond and the CLI show a session in (docs/devices.md). */
+void jwts_session_view(const jwts_session *s, struct jwts_buf *b);
 
 /* Encode s as compact JSON into a malloc'd NUL-terminated string (*out, *out_len).
  * Metadata is embedded as given; it must be a JSON object. */

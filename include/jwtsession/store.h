@@ -68,6 +68,10 @@ typedef struct jwts_store_ops {
     /* Optional: get without waiting (see jwts_store_get_async); NULL: JWTS_E_UNSUPPORTED. */
     jwts_err (*get_async)(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_get_done done,
                           void *arg);
+    /* Optional: delete_user keeping one session, atomically (see jwts_store_delete_user_except);
+     * NULL: a get, a listing and a batch delete of the others. */
+    jwts_err (*delete_user_except)(jwts_store *st, const jwts_ctx *ctx, const char *user_id, const char *keep_session_id,
+                                   size_t *deleted);
     /* Optional: report expiries (see jwts_store_on_expired); NULL: JWTS_E_UNSUPPORTED. */
     jwts_err (*on_expired)(jwts_store *st, jwts_expired_fn fn, void *arg);
 } jwts_store_ops;
@@ -91,6 +95,9 @@ jwts_err jwts_store_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_
 jwts_err jwts_store_get_async(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_get_done done,
                               void *arg);
 
+/* The longest TTL a store call takes (100 years); a larger one is JWTS_E_INVALID_ARGUMENT. */
+#define JWTS_TTL_MAX_MS (36525LL * 24 * 3600 * 1000)
+
 /* Create or overwrite session s, kept for ttl_ms (> 0) milliseconds, and index it under its user.
  * JWTS_E_LIMIT when the store is full. A failed set leaves the previous value. */
 jwts_err jwts_store_set(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms);
@@ -108,6 +115,13 @@ jwts_err jwts_store_list_user(jwts_store *st, const jwts_ctx *ctx, const char *u
 
 /* Delete every session of user_id; *deleted (may be NULL) gets how many there were. */
 jwts_err jwts_store_delete_user(jwts_store *st, const jwts_ctx *ctx, const char *user_id, size_t *deleted);
+
+/* Delete every session of user_id but keep_session_id ("sign out everywhere else"); *deleted (may
+ * be NULL) gets how many went. JWTS_E_NOT_FOUND, and nothing deleted, when keep_session_id is not
+ * a live session of user_id. The kept session is never deleted; the built-in stores do the whole
+ * of it atomically (one lock, one transaction, one Lua script). */
+jwts_err jwts_store_delete_user_except(jwts_store *st, const jwts_ctx *ctx, const char *user_id,
+                                       const char *keep_session_id, size_t *deleted);
 
 /* Atomic compare-and-swap of the refresh state: if the session's refresh.current_hash equals
  * expected_hash, replace its refresh state with *next, set updated_at to next->rotated_at_ms when
@@ -166,7 +180,7 @@ void jwts_store_free(jwts_store *st);
 typedef struct jwts_memory_options {
     size_t max_sessions;       /* default 1,000,000; a set beyond it gives JWTS_E_LIMIT */
     size_t shards;             /* rounded up to a power of two; default 64 */
-    int64_t sweep_interval_ms; /* background expiry sweep period; default 1000; < 0 disables the thread */
+    int64_t sweep_interval_ms; /* background expiry sweep period; default 1000; JWTS_OFF: no thread */
     size_t sweep_batch;        /* table slots visited per shard per sweep; default 1024 */
     const jwts_clock *clock;   /* time source for TTLs; NULL = real clock (must outlive the store) */
 } jwts_memory_options;

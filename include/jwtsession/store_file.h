@@ -25,7 +25,7 @@
  *                          beyond it is JWTS_E_LIMIT. Every process sharing a directory should
  *                          give the same value
  *   max_sessions=N         sessions held at most, 1..1000000000 (default 1,000,000): JWTS_E_LIMIT
- *   sweep_interval_ms=N    period of the expiry sweep, 0..3600000 (default 1000; 0: no sweep
+ *   sweep_interval_ms=N    period of the expiry sweep, 1..3600000 (default 1000; off: no sweep
  *                          thread, expired sessions go on writes and jwts_store_cleanup)
  *   sweep_batch=N          expired sessions removed per sweep (and by a set that finds the store
  *                          at max_sessions), 1..1000000 (default 1024)
@@ -60,7 +60,7 @@ typedef struct jwts_file_options {
     int64_t sync_window_ms;    /* group commit window; default 100 */
     size_t map_size_mb;        /* default 1024 */
     size_t max_sessions;       /* default 1,000,000 */
-    int64_t sweep_interval_ms; /* default 1000; < 0: no sweep thread */
+    int64_t sweep_interval_ms; /* default 1000; JWTS_OFF: no sweep thread */
     size_t sweep_batch;        /* default 1024 */
     const jwts_clock *clock;   /* time source for TTLs; NULL = real clock (must outlive the store) */
 } jwts_file_options;

@@ -36,10 +36,15 @@ int64_t jwts_ns_to_ms_ceil(int64_t ns)
     return ns <= 0 ? 0 : ns / JWTS_NS_PER_MS + (ns % JWTS_NS_PER_MS != 0);
 }
 
+int64_t jwts_ms_after(int64_t t_ms, int64_t add_ms)
+{
+    if (add_ms <= 0) return t_ms;
+    return t_ms > INT64_MAX - add_ms ? INT64_MAX : t_ms + add_ms;
+}
+
 int64_t jwts_deadline_in_ms(int64_t ms)
 {
-    int64_t now = jwts_monotonic_ns(), add = jwts_ms_to_ns(ms);
-    return add > INT64_MAX - now ? INT64_MAX : now + add;
+    return jwts_ms_after(jwts_monotonic_ns(), jwts_ms_to_ns(ms));
 }
 
 struct timespec jwts_timespec_of_ns(int64_t ns)

@@ -1,6 +1,8 @@
 /*
  * session.c - jwts_session as one allocation: clone, free, validation and equality.
  */
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,8 @@ size_t jwts_session_blob_size(const jwts_session *s)
 {
     size_t n = sizeof(jwts_session) + strlen(s->user_id) + 1 + strlen(s->session_id) + 1;
     if (s->metadata) n += strlen(s->metadata) + 1;
+    if (s->client_ip) n += strlen(s->client_ip) + 1;
+    if (s->user_agent) n += strlen(s->user_agent) + 1;
     return n;
 }
 
@@ -45,6 +49,8 @@ jwts_session *jwts_session_blob_write(const jwts_session *s, void *mem)
     copy->user_id = put_string(&cursor, s->user_id, strlen(s->user_id));
     copy->session_id = put_string(&cursor, s->session_id, strlen(s->session_id));
     copy->metadata = s->metadata ? put_string(&cursor, s->metadata, strlen(s->metadata)) : NULL;
+    copy->client_ip = s->client_ip ? put_string(&cursor, s->client_ip, strlen(s->client_ip)) : NULL;
+    copy->user_agent = s->user_agent ? put_string(&cursor, s->user_agent, strlen(s->user_agent)) : NULL;
     return copy;
 }
 
@@ -60,6 +66,8 @@ jwts_session *jwts_session_blob_copy(const jwts_session *blob, size_t size, void
     copy->user_id = relocate(blob, copy, blob->user_id);
     copy->session_id = relocate(blob, copy, blob->session_id);
     copy->metadata = relocate(blob, copy, blob->metadata);
+    copy->client_ip = relocate(blob, copy, blob->client_ip);
+    copy->user_agent = relocate(blob, copy, blob->user_agent);
     return copy;
 }
 
@@ -177,6 +185,10 @@ jwts_err jwts_session_validate(const jwts_session *s)
             return jwts_fail(JWTS_E_LIMIT, "metadata: larger than %d bytes", JWTS_METADATA_MAX);
         if (n == 0 || s->metadata[0] != '{') return jwts_fail(JWTS_E_INVALID_ARGUMENT, "metadata: not a JSON object");
     }
+    if (s->client_ip && !jwts_client_ip_valid(s->client_ip))
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "client_ip: not an IPv4 or IPv6 address");
+    if (s->user_agent && !jwts_user_agent_valid(s->user_agent))
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "user_agent: " JWTS_USER_AGENT_RULE);
     return JWTS_OK;
 }
 
@@ -190,7 +202,8 @@ bool jwts_session_equal(const jwts_session *a, const jwts_session *b)
 {
     if (!a || !b) return a == b;
     return str_equal(a->user_id, b->user_id) && str_equal(a->session_id, b->session_id) &&
-           str_equal(a->metadata, b->metadata) && a->created_at_ms == b->created_at_ms &&
+           str_equal(a->metadata, b->metadata) && str_equal(a->client_ip, b->client_ip) &&
+           str_equal(a->user_agent, b->user_agent) && a->created_at_ms == b->created_at_ms &&
            a->updated_at_ms == b->updated_at_ms && a->expires_at_ms == b->expires_at_ms &&
            a->idle_expires_at_ms == b->idle_expires_at_ms && a->last_seen_ms == b->last_seen_ms &&
            memcmp(&a->refresh.current_hash, &b->refresh.current_hash, JWTS_REFRESH_HASH_LEN) == 0 &&
@@ -199,4 +212,67 @@ bool jwts_session_equal(const jwts_session *a, const jwts_session *b)
            memcmp(&a->refresh.older, &b->refresh.older, sizeof a->refresh.older) == 0 &&
            a->refresh.rotated_at_ms == b->refresh.rotated_at_ms && a->refresh.generation == b->refresh.generation &&
            a->refresh.confirmed == b->refresh.confirmed;
+}
+
+bool jwts_client_ip_valid(const char *ip)
+{
+    if (!ip) return false;
+    size_t n = strnlen(ip, JWTS_CLIENT_IP_MAX + 1);
+    if (n == 0 || n > JWTS_CLIENT_IP_MAX) return false;
+    unsigned char addr[16];
+    return inet_pton(strchr(ip, ':') ? AF_INET6 : AF_INET, ip, addr) == 1;
+}
+
+/* The length of the well-formed UTF-8 character at p (up to end) that is not a control character
+ * (C0, DEL, C1), else 0. */
+static size_t ua_char(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0], cp, k;
+    if (c < 0x80) return c >= 0x20 && c != 0x7f;
+    if (c >= 0xc2 && c <= 0xdf) k = 1, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef) k = 2, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4) k = 3, cp = c & 0x07;
+    else return 0;
+    if ((size_t)(end - p) <= k) return 0;
+    for (unsigned i = 1; i <= k; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff) ||
+        cp <= 0x9f)
+        return 0;
+    return k + 1;
+}
+
+bool jwts_user_agent_valid(const char *ua)
+{
+    if (!ua) return false;
+    size_t n = strnlen(ua, JWTS_USER_AGENT_MAX + 1);
+    if (n == 0 || n > JWTS_USER_AGENT_MAX) return false;
+    const unsigned char *p = (const unsigned char *)ua, *end = p + n;
+    while (p < end) {
+        size_t k = ua_char(p, end);
+        if (!k) return false;
+        p += k;
+    }
+    return true;
+}
+
+size_t jwts_user_agent_clean(const char *in, size_t len, char out[JWTS_USER_AGENT_MAX + 1])
+{
+    size_t n = 0, last = 0; /* last: the length without trailing spaces */
+    const unsigned char *p = (const unsigned char *)in, *end = p + (in ? len : 0);
+    while (p < end) {
+        size_t k = ua_char(p, end);
+        const unsigned char *ch = k ? p : (const unsigned char *)" ";
+        size_t w = k ? k : 1;
+        p += w;
+        if (n + w > JWTS_USER_AGENT_MAX) break;
+        if (n == 0 && w == 1 && ch[0] == ' ') continue; /* leading white space */
+        memcpy(out + n, ch, w);
+        n += w;
+        if (!(w == 1 && ch[0] == ' ')) last = n;
+    }
+    out[last] = '\0';
+    return last;
 }

@@ -6,7 +6,9 @@
  *    "idle_expires_at":ms,"last_seen_at":ms,
  *    "refresh":{"current":"<b64url>","previous":"<b64url>","sealed":"<b64url>",
  *               "older":"<b64url of 8 x 16 bytes>","rotated_at":ms,"generation":n,"confirmed":bool},
- *    "metadata":{...}}
+ *    "metadata":{...},"client_ip":"..","user_agent":".."}
+ * client_ip and user_agent (the device, docs/devices.md) are written only when known and are
+ * optional on decoding, so the JSON of sessions from before they existed still decodes.
  * Decoding rejects duplicate members, unknown members, missing members, wrong types, negative
  * times, metadata that is not an object or is too deep or too large.
  */
@@ -88,6 +90,14 @@ jwts_err jwts_session_to_json(const jwts_session *s, char **out, size_t *out_len
     jwts_buf_puts(&b, s->refresh.confirmed ? ",\"confirmed\":true" : ",\"confirmed\":false");
     jwts_buf_puts(&b, "},\"metadata\":");
     jwts_buf_puts(&b, s->metadata ? s->metadata : "{}");
+    if (s->client_ip) {
+        jwts_buf_puts(&b, ",\"client_ip\":");
+        put_id(&b, s->client_ip);
+    }
+    if (s->user_agent) {
+        jwts_buf_puts(&b, ",\"user_agent\":");
+        put_id(&b, s->user_agent);
+    }
     jwts_buf_putc(&b, '}');
     if (b.err) {
         jwts_buf_free(&b);
@@ -228,7 +238,7 @@ static jwts_err only_known(json_t *obj, const char *const *allowed, const char *
 
 static const char *const TOP_MEMBERS[] = {"v",          "user_id",         "session_id",   "created_at",
                                           "updated_at", "expires_at",      "idle_expires_at", "last_seen_at",
-                                          "refresh",    "metadata",        NULL};
+                                          "refresh",    "metadata",        "client_ip",    "user_agent", NULL};
 static const char *const REFRESH_MEMBERS[] = {"current",    "previous",   "sealed",    "older",
                                               "rotated_at", "generation", "confirmed", NULL};
 
@@ -271,6 +281,8 @@ static jwts_err decode_root(json_t *root, const jwts_codec_limits *l, jwts_sessi
     if (!meta) return jwts_fail(JWTS_E_MALFORMED, "metadata: missing");
     if ((rc = metadata_dump(meta, l, metadata))) return rc;
     s->metadata = *metadata;
+    if (json_object_get(root, "client_ip") && (rc = get_string(root, "client_ip", &s->client_ip))) return rc;
+    if (json_object_get(root, "user_agent") && (rc = get_string(root, "user_agent", &s->user_agent))) return rc;
     rc = jwts_session_validate(s);
     if (rc) return jwts_fail_wrap(JWTS_E_MALFORMED, "session");
     return JWTS_OK;

@@ -41,6 +41,21 @@ jwts_err jwts_manager_revoke_user_by(jwts_manager *m, const jwts_ctx *ctx, const
     return jwts_op_end(&sc, jwts_mgr_revoke_all(m, &c, user_id, by, revoked));
 }
 
+jwts_err jwts_manager_revoke_user_except(jwts_manager *m, const jwts_ctx *ctx, const char *user_id,
+                                         const char *keep_session_id, size_t *revoked)
+{
+    return jwts_manager_revoke_user_except_by(m, ctx, user_id, keep_session_id, revoked, JWTS_REVOKE_USER);
+}
+
+jwts_err jwts_manager_revoke_user_except_by(jwts_manager *m, const jwts_ctx *ctx, const char *user_id,
+                                            const char *keep_session_id, size_t *revoked, jwts_revoke_reason by)
+{
+    if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "revoke_user_except: NULL manager");
+    jwts_op_scope sc;
+    jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_REVOKE_USER, ctx);
+    return jwts_op_end(&sc, jwts_mgr_revoke_except(m, &c, user_id, keep_session_id, by, revoked));
+}
+
 jwts_err jwts_manager_list(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_session_list *out)
 {
     if (out) *out = (jwts_session_list){0}; /* empty, safe to free, on every failure */

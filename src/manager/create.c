@@ -34,11 +34,13 @@ static jwts_err enforce_limit(jwts_manager *m, const jwts_ctx *ctx, const char *
 }
 
 static jwts_err create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *metadata,
-                       jwts_tokens *out)
+                       const jwts_device *device, jwts_tokens *out)
 {
     if (m->opts.verify_only) return jwts_fail(JWTS_E_UNSUPPORTED, "create: this manager only verifies (no signing key)");
     if (!jwts_user_id_valid(user_id))
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "user_id: " JWTS_USER_ID_RULE);
+    jwts_err drc = jwts_mgr_device_check(device);
+    if (drc) return drc;
     char *canonical = NULL;
     if (metadata) {
         jwts_err rc = jwts_metadata_canonicalize(metadata, strlen(metadata), NULL, &canonical);
@@ -55,7 +57,9 @@ static jwts_err create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id
     jwts_session s = {.user_id = user_id, .session_id = sid, .created_at_ms = now, .updated_at_ms = now,
                       .expires_at_ms = now + m->opts.absolute_lifetime_ms, .last_seen_ms = now,
                       .idle_expires_at_ms = m->opts.idle_timeout_ms ? now + m->opts.idle_timeout_ms : 0,
-                      .metadata = canonical};
+                      .metadata = canonical,
+                      .client_ip = device ? device->ip : NULL,
+                      .user_agent = device ? device->user_agent : NULL};
     jwts_rt_hash(secret, s.refresh.current_hash);
     rc = jwts_mgr_set_created(m, ctx, &s, jwts_mgr_ttl_ms(m, &s, now));
     if (!rc) rc = jwts_mgr_issue(m, &s, secret, now, now, out);
@@ -68,9 +72,25 @@ done:
 jwts_err jwts_manager_create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *metadata,
                              jwts_tokens *out)
 {
+    return jwts_manager_create_device(m, ctx, user_id, metadata, NULL, out);
+}
+
+jwts_err jwts_manager_create_device(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *metadata,
+                                    const jwts_device *device, jwts_tokens *out)
+{
     if (!m || !out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "create: NULL manager or out");
     memset(out, 0, sizeof *out);
     jwts_op_scope sc;
     jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_CREATE, ctx);
-    return jwts_op_end(&sc, create(m, &c, user_id, metadata, out));
+    return jwts_op_end(&sc, create(m, &c, user_id, metadata, device, out));
+}
+
+jwts_err jwts_mgr_device_check(const jwts_device *device)
+{
+    if (!device) return JWTS_OK;
+    if (device->ip && !jwts_client_ip_valid(device->ip))
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "device.ip: not an IPv4 or IPv6 address");
+    if (device->user_agent && !jwts_user_agent_valid(device->user_agent))
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "device.user_agent: " JWTS_USER_AGENT_RULE);
+    return JWTS_OK;
 }

@@ -217,3 +217,43 @@ jwts_err jwts_mgr_revoke_all(jwts_manager *m, const jwts_ctx *ctx, const char *u
     if (revoked) *revoked = n + late;
     return rc;
 }
+
+/* delete_user_except, noting a REVOKED event (a store with a stream records one per deleted one). */
+static jwts_err delete_except_noted(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *keep,
+                                    jwts_revoke_reason by, size_t *deleted)
+{
+    jwts_event ev = event_of(m, JWTS_EVENT_REVOKED, user_id, NULL, by);
+    jwts_event_note_set(&ev);
+    jwts_err rc = jwts_store_delete_user_except(m->opts.store, ctx, user_id, keep, deleted);
+    jwts_event_note_set(NULL);
+    return rc;
+}
+
+jwts_err jwts_mgr_revoke_except(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *keep_session_id,
+                                jwts_revoke_reason by, size_t *revoked)
+{
+    if (!m->opts.on_event) return delete_except_noted(m, ctx, user_id, keep_session_id, by, revoked);
+    if (!keep_session_id) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "revoke_user_except: no session to keep");
+    jwts_session_key kept = {user_id, keep_session_id};
+    jwts_session *s = NULL;
+    jwts_err rc = jwts_store_get(m->opts.store, ctx, &kept, &s);
+    jwts_session_free(s);
+    if (rc == JWTS_E_NOT_FOUND) return jwts_fail(JWTS_E_NOT_FOUND, "revoke_user_except: the kept session is not there");
+    if (rc) return rc;
+    jwts_session_list list;
+    if ((rc = jwts_store_list_user(m->opts.store, ctx, user_id, &list))) return rc;
+    size_t n = 0;
+    for (size_t i = 0; i < list.count && !rc; i++) {
+        if (strcmp(list.items[i]->session_id, keep_session_id) == 0) continue;
+        jwts_session_key key = {list.items[i]->user_id, list.items[i]->session_id};
+        rc = jwts_mgr_delete_by(m, ctx, &key, by);
+        if (rc == JWTS_OK) n++;
+        else if (rc == JWTS_E_NOT_FOUND) rc = JWTS_OK; /* gone meanwhile, with its own event */
+    }
+    jwts_session_list_free(&list);
+    size_t late = 0; /* created since the listing: deleted too, without a sink event */
+    if (!rc) rc = delete_except_noted(m, ctx, user_id, keep_session_id, by, &late);
+    if (rc == JWTS_E_NOT_FOUND) rc = JWTS_OK; /* the kept one went meanwhile: the others are gone */
+    if (revoked) *revoked = n + late;
+    return rc;
+}

@@ -39,4 +39,10 @@ jwts_err jwts_mgr_evict(jwts_manager *m, const jwts_ctx *ctx, const jwts_session
 jwts_err jwts_mgr_revoke_all(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_revoke_reason by,
                              size_t *revoked);
 
+/* Revoke every session of user_id but keep_session_id (JWTS_E_NOT_FOUND, nothing revoked, when it
+ * is not live), each with its REVOKED event: with a sink, checked, then one by one, then
+ * whatever was created meanwhile; without, one delete_user_except. */
+jwts_err jwts_mgr_revoke_except(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *keep_session_id,
+                                jwts_revoke_reason by, size_t *revoked);
+
 #endif

@@ -20,9 +20,14 @@ static jwts_err fill_defaults(jwts_manager_options *o)
         return jwts_fail(JWTS_E_BAD_KEY, "manager: the key set has no key to verify with");
     if (!o->verify_only && !jwts_keyset_active(o->keyset))
         return jwts_fail(JWTS_E_BAD_KEY, "manager: the key set has no signing key (a verifier sets verify_only)");
-    if (o->access_ttl_ms < 0 || o->refresh_ttl_ms < 0 || o->idle_timeout_ms < 0 || o->absolute_lifetime_ms < 0 ||
-        o->leeway_ms < 0)
-        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: times must not be negative");
+    if (o->access_ttl_ms < 0 || o->refresh_ttl_ms < 0 || o->absolute_lifetime_ms < 0)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: token and session lifetimes cannot be off (negative)");
+    if (o->idle_timeout_ms < 0) o->idle_timeout_ms = 0; /* JWTS_OFF: off, as the default */
+    if (o->leeway_ms < 0) o->leeway_ms = 0;
+    if (o->access_ttl_ms > JWTS_TTL_MAX_MS || o->refresh_ttl_ms > JWTS_TTL_MAX_MS || o->idle_timeout_ms > JWTS_TTL_MAX_MS ||
+        o->absolute_lifetime_ms > JWTS_TTL_MAX_MS || o->leeway_ms > JWTS_TTL_MAX_MS || o->refresh_grace_ms > JWTS_TTL_MAX_MS ||
+        o->touch_interval_ms > JWTS_TTL_MAX_MS)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: times must be at most 100 years");
     if ((unsigned)o->limit_policy > JWTS_LIMIT_EVICT_OLDEST)
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: unknown limit_policy %d", (int)o->limit_policy);
     if (!o->access_ttl_ms) o->access_ttl_ms = 15 * MINUTE_MS;

@@ -34,6 +34,10 @@ int64_t jwts_mgr_ttl_ms(const jwts_manager *m, const jwts_session *s, int64_t no
 
 /* Issue the pair for session s whose current refresh secret is secret, the access token dated
  * issued_at_ms. Deterministic in (s's ids and deadlines, secret, issued_at_ms). */
+/* JWTS_OK for a NULL device or one whose given fields are valid; else JWTS_E_INVALID_ARGUMENT
+ * naming the field (create.c). */
+jwts_err jwts_mgr_device_check(const jwts_device *device);
+
 jwts_err jwts_mgr_issue(const jwts_manager *m, const jwts_session *s, const uint8_t secret[JWTS_SECRET_BYTES],
                         int64_t issued_at_ms, int64_t now_ms, jwts_tokens *out);
 

@@ -53,7 +53,8 @@ static void shift_older(const jwts_refresh_state *r, jwts_refresh_state *n)
 /* Rotate s from secret (hash h) to a new secret, by compare-and-set. JWTS_E_CONFLICT if another
  * refresh won; the caller then looks again. */
 static jwts_err rotate(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const uint8_t secret[32],
-                       const uint8_t h[JWTS_REFRESH_HASH_LEN], int64_t now, jwts_tokens *out)
+                       const uint8_t h[JWTS_REFRESH_HASH_LEN], int64_t now, const jwts_device *device,
+                       jwts_tokens *out)
 {
     uint8_t next_secret[JWTS_SECRET_BYTES];
     jwts_err rc = jwts_random_bytes(next_secret, sizeof next_secret);
@@ -66,6 +67,8 @@ static jwts_err rotate(jwts_manager *m, const jwts_ctx *ctx, const jwts_session 
     n.refresh.generation = s->refresh.generation + 1;
     n.refresh.rotated_at_ms = now;
     n.refresh.confirmed = false;
+    if (device && device->ip) n.client_ip = device->ip;
+    if (device && device->user_agent) n.user_agent = device->user_agent;
     memcpy(n.refresh.previous_hash, h, JWTS_REFRESH_HASH_LEN);
     jwts_rt_hash(next_secret, n.refresh.current_hash);
     jwts_rt_seal(secret, next_secret, n.refresh.sealed_next);
@@ -104,13 +107,13 @@ static jwts_err reused(jwts_manager *m, const jwts_ctx *ctx, const jwts_session 
 
 /* One look at the stored session s for the presented secret (hash h). */
 static jwts_err decide(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const jwts_refresh_parts *p,
-                       const uint8_t h[JWTS_REFRESH_HASH_LEN], jwts_tokens *out)
+                       const uint8_t h[JWTS_REFRESH_HASH_LEN], const jwts_device *device, jwts_tokens *out)
 {
     int64_t now = jwts_mgr_now_ms(m);
     const jwts_refresh_state *r = &s->refresh;
     if (hash_equal(h, r->current_hash)) {
         jwts_err rc = check_alive(m, s, now);
-        if (!rc) rc = rotate(m, ctx, s, p->secret, h, now, out);
+        if (!rc) rc = rotate(m, ctx, s, p->secret, h, now, device, out);
         if (!rc) jwts_metrics_refresh_outcome(m->opts.metrics, JWTS_REFRESH_ROTATED);
         return rc;
     }
@@ -126,11 +129,14 @@ static jwts_err decide(jwts_manager *m, const jwts_ctx *ctx, const jwts_session 
     return jwts_fail(JWTS_E_NOT_FOUND, "refresh token not recognised");
 }
 
-static jwts_err refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token, jwts_tokens *out)
+static jwts_err refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token, const jwts_device *device,
+                       jwts_tokens *out)
 {
     if (m->opts.verify_only) return jwts_fail(JWTS_E_UNSUPPORTED, "refresh: this manager only verifies (no signing key)");
+    jwts_err rc = jwts_mgr_device_check(device);
+    if (rc) return rc;
     jwts_refresh_parts p;
-    jwts_err rc = jwts_rt_parse(refresh_token, &p);
+    rc = jwts_rt_parse(refresh_token, &p);
     if (rc) return rc;
     uint8_t h[JWTS_REFRESH_HASH_LEN];
     jwts_rt_hash(p.secret, h);
@@ -141,7 +147,7 @@ static jwts_err refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refres
         rc = jwts_store_get(m->opts.store, ctx, &key, &s);
         if (rc == JWTS_E_NOT_FOUND) rc = jwts_fail(JWTS_E_NOT_FOUND, "refresh token's session is gone");
         if (rc) break;
-        rc = decide(m, ctx, s, &p, h, out);
+        rc = decide(m, ctx, s, &p, h, device, out);
         jwts_session_free(s);
     }
     if (rc == JWTS_E_CONFLICT) rc = jwts_fail(JWTS_E_CONFLICT, "refresh: too many concurrent changes");
@@ -158,6 +164,12 @@ static bool points_into(const char *p, const jwts_tokens *t)
 
 jwts_err jwts_manager_refresh(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token, jwts_tokens *out)
 {
+    return jwts_manager_refresh_device(m, ctx, refresh_token, NULL, out);
+}
+
+jwts_err jwts_manager_refresh_device(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token,
+                                     const jwts_device *device, jwts_tokens *out)
+{
     if (!m || !out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "refresh: NULL manager or out");
     /* into the struct holding the token: the new pair is built aside and replaces the old one
      * (freed) on success; on failure the old pair stays. Else out is written whole (not read). */
@@ -167,7 +179,7 @@ jwts_err jwts_manager_refresh(jwts_manager *m, const jwts_ctx *ctx, const char *
     if (!in_place) memset(out, 0, sizeof *out);
     jwts_op_scope sc;
     jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_REFRESH, ctx);
-    jwts_err rc = jwts_op_end(&sc, refresh(m, &c, refresh_token, in_place ? &fresh : out));
+    jwts_err rc = jwts_op_end(&sc, refresh(m, &c, refresh_token, device, in_place ? &fresh : out));
     if (in_place && rc == JWTS_OK) {
         jwts_tokens_clear(out);
         *out = fresh;

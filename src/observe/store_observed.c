@@ -154,6 +154,16 @@ static jwts_err obs_delete_user(jwts_store *st, const jwts_ctx *ctx, const char 
     return end(o, OP_DELETE_USER, &sc, o->inner->ops->delete_user(o->inner, c, user_id, deleted));
 }
 
+/* Counted and traced as delete_user (one metric label per kind of store call). */
+static jwts_err obs_delete_user_except(jwts_store *st, const jwts_ctx *ctx, const char *user_id, const char *keep,
+                                       size_t *deleted)
+{
+    observed *o = from_base(st);
+    scope sc;
+    const jwts_ctx *c = begin(o, OP_DELETE_USER, ctx, &sc, 0);
+    return end(o, OP_DELETE_USER, &sc, jwts_store_delete_user_except(o->inner, c, user_id, keep, deleted));
+}
+
 static jwts_err obs_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key,
                            const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], const jwts_refresh_state *next,
                            int64_t ttl_ms, jwts_session **current)
@@ -319,6 +329,7 @@ jwts_err jwts_store_observe_new(jwts_store *inner, jwts_metrics *m, jwts_tracer 
         .touch = obs_touch,
         .list_user = obs_list_user,
         .delete_user = obs_delete_user,
+        .delete_user_except = obs_delete_user_except,
         .rotate = obs_rotate,
         .replace = in->replace ? obs_replace : NULL,
         .get_many = in->get_many ? obs_get_many : NULL,

@@ -22,7 +22,11 @@
  *   | 16 created | 24 updated | 32 expires | 40 idle_expires | 48 last_seen | 56 rotated_at
  *   | 64 generation u64 | 72 current[32] | 104 previous[32] | 136 sealed_next[32]
  *   | 168 older[8][16] | 296 user_id length u16 | 298 session_id length u16
- *   | 300 metadata length u32 | 304 user_id, session_id, metadata bytes */
+ *   | 300 metadata length u32 | 304 user_id, session_id, metadata bytes
+ *   [ | with flag bit 2 (device): client_ip length u8 | user_agent length u16
+ *       | client_ip, user_agent bytes ]
+ * A session without a device is written without the flag and trailer: byte for byte the record
+ * of earlier versions, whose records therefore decode as sessions without a device. */
 #define MAGIC 0x31667773u /* "swf1" */
 #define OFF_DEADLINE 8
 #define OFF_TIMES 16 /* seven int64: created .. generation */
@@ -32,6 +36,8 @@
 #define HEADER 304
 #define F_CONFIRMED 1u
 #define F_METADATA 2u
+#define F_DEVICE 4u
+#define DEVICE_HEAD 3 /* client_ip length u8, user_agent length u16 */
 
 static void put_be64(unsigned char *p, int64_t v)
 {
@@ -89,9 +95,21 @@ jwts_err jwts_file_value_decode(const MDB_val *key, const MDB_val *v, jwts_sessi
     memcpy(&user, p + OFF_LENS, 2);
     memcpy(&sid, p + OFF_LENS + 2, 2);
     memcpy(&meta, p + OFF_LENS + 4, 4);
-    if (magic != MAGIC || (flags & ~(F_CONFIRMED | F_METADATA))) return damaged("not a session record");
-    if (meta > JWTS_METADATA_MAX || (!(flags & F_METADATA) && meta) || (size_t)HEADER + user + sid + meta != v->mv_size)
+    if (magic != MAGIC || (flags & ~(F_CONFIRMED | F_METADATA | F_DEVICE))) return damaged("not a session record");
+    if (meta > JWTS_METADATA_MAX || (!(flags & F_METADATA) && meta) || (size_t)HEADER + user + sid + meta > v->mv_size)
         return damaged("lengths do not add up");
+    size_t rest = v->mv_size - ((size_t)HEADER + user + sid + meta), ip = 0, ua = 0;
+    const unsigned char *d = p + HEADER + user + sid + meta;
+    if (flags & F_DEVICE) {
+        uint16_t ua16;
+        if (rest < DEVICE_HEAD) return damaged("lengths do not add up");
+        memcpy(&ua16, d + 1, 2);
+        ip = d[0], ua = ua16;
+        if (ip > JWTS_CLIENT_IP_MAX || ua > JWTS_USER_AGENT_MAX || (!ip && !ua) || DEVICE_HEAD + ip + ua != rest)
+            return damaged("device lengths do not add up");
+    } else if (rest) {
+        return damaged("lengths do not add up");
+    }
     /* the ids are the key's: user NUL sid */
     if (key->mv_size != (size_t)user + 1 + sid || memcmp(key->mv_data, p + HEADER, user) != 0 ||
         ((const char *)key->mv_data)[user] != '\0' ||
@@ -100,7 +118,9 @@ jwts_err jwts_file_value_decode(const MDB_val *key, const MDB_val *v, jwts_sessi
     const unsigned char *m = p + HEADER + user + sid;
     if (memchr(p + HEADER, '\0', (size_t)user + sid + meta) || ((flags & F_METADATA) && (meta == 0 || m[0] != '{')))
         return damaged("bad strings");
-    size_t size = sizeof(jwts_session) + user + 1 + sid + 1 + ((flags & F_METADATA) ? meta + 1 : 0);
+    if (ip + ua && memchr(d + DEVICE_HEAD, '\0', ip + ua)) return damaged("bad device strings");
+    size_t size = sizeof(jwts_session) + user + 1 + sid + 1 + ((flags & F_METADATA) ? meta + 1 : 0) +
+                  (ip ? ip + 1 : 0) + (ua ? ua + 1 : 0);
     jwts_session *s = malloc(size);
     if (!s) return jwts_fail(JWTS_E_NO_MEMORY, "file store: cannot allocate a session");
     int64_t t[7];
@@ -116,19 +136,35 @@ jwts_err jwts_file_value_decode(const MDB_val *key, const MDB_val *v, jwts_sessi
     s->user_id = put_string(&cursor, p + HEADER, user);
     s->session_id = put_string(&cursor, p + HEADER + user, sid);
     s->metadata = (flags & F_METADATA) ? put_string(&cursor, m, meta) : NULL;
+    s->client_ip = ip ? put_string(&cursor, d + DEVICE_HEAD, ip) : NULL;
+    s->user_agent = ua ? put_string(&cursor, d + DEVICE_HEAD + ip, ua) : NULL;
+    if ((s->client_ip && !jwts_client_ip_valid(s->client_ip)) || (s->user_agent && !jwts_user_agent_valid(s->user_agent))) {
+        free(s);
+        return damaged("bad device");
+    }
     *out = s;
     return JWTS_OK;
 }
 
+/* Bytes of s's device trailer (0: none). */
+static size_t device_size(const jwts_session *s)
+{
+    size_t ip = s->client_ip ? strlen(s->client_ip) : 0, ua = s->user_agent ? strlen(s->user_agent) : 0;
+    return ip || ua ? DEVICE_HEAD + ip + ua : 0;
+}
+
 size_t jwts_file_value_size(const jwts_session *s)
 {
-    return HEADER + strlen(s->user_id) + strlen(s->session_id) + (s->metadata ? strlen(s->metadata) : 0);
+    return HEADER + strlen(s->user_id) + strlen(s->session_id) + (s->metadata ? strlen(s->metadata) : 0) +
+           device_size(s);
 }
 
 /* Write s with deadline as a value into p (HEADER + its strings' bytes). */
 static void encode(const jwts_session *s, int64_t deadline_ms, size_t user, size_t sid, size_t meta, unsigned char *p)
 {
-    uint32_t magic = MAGIC, flags = (s->refresh.confirmed ? F_CONFIRMED : 0) | (s->metadata ? F_METADATA : 0);
+    size_t device = device_size(s);
+    uint32_t magic = MAGIC, flags = (s->refresh.confirmed ? F_CONFIRMED : 0) | (s->metadata ? F_METADATA : 0) |
+                            (device ? F_DEVICE : 0);
     uint16_t u16 = (uint16_t)user, s16 = (uint16_t)sid;
     uint32_t m32 = (uint32_t)meta;
     int64_t t[7] = {s->created_at_ms,
@@ -152,6 +188,15 @@ static void encode(const jwts_session *s, int64_t deadline_ms, size_t user, size
     memcpy(p + HEADER, s->user_id, user);
     memcpy(p + HEADER + user, s->session_id, sid);
     if (meta) memcpy(p + HEADER + user + sid, s->metadata, meta);
+    if (device) {
+        unsigned char *d = p + HEADER + user + sid + meta;
+        size_t ip = s->client_ip ? strlen(s->client_ip) : 0, ua = device - DEVICE_HEAD - ip;
+        uint16_t ua16 = (uint16_t)ua;
+        d[0] = (unsigned char)ip;
+        memcpy(d + 1, &ua16, 2);
+        if (ip) memcpy(d + DEVICE_HEAD, s->client_ip, ip);
+        if (ua) memcpy(d + DEVICE_HEAD + ip, s->user_agent, ua);
+    }
 }
 
 void jwts_file_value_encode(const jwts_session *s, int64_t deadline_ms, unsigned char *out)
@@ -184,7 +229,7 @@ int jwts_file_put(file_store *fs, MDB_txn *txn, const MDB_val *key, const jwts_s
     int rc = old_deadline_ms == deadline_ms ? 0 : unindex(fs, txn, key, old_deadline_ms);
     if (rc) return rc;
     size_t user = strlen(s->user_id), sid = strlen(s->session_id), meta = s->metadata ? strlen(s->metadata) : 0;
-    MDB_val v = {HEADER + user + sid + meta, NULL};
+    MDB_val v = {HEADER + user + sid + meta + device_size(s), NULL};
     rc = mdb_put(txn, fs->sessions, (MDB_val *)key, &v, MDB_RESERVE);
     if (!rc) encode(s, deadline_ms, user, sid, meta, v.mv_data);
     if (rc || old_deadline_ms == deadline_ms) return rc;

@@ -36,13 +36,6 @@ static int64_t now_ms(const file_store *fs)
     return jwts_clock_now_ms(fs->opts.clock);
 }
 
-/* The deadline ttl_ms from now, saturating (a huge TTL must not overflow). */
-static int64_t deadline_after(const file_store *fs, int64_t ttl_ms)
-{
-    int64_t now = now_ms(fs);
-    return ttl_ms > INT64_MAX - now ? INT64_MAX : now + ttl_ms;
-}
-
 static jwts_err not_found(void)
 {
     return jwts_fail(JWTS_E_NOT_FOUND, "session not found");
@@ -137,7 +130,7 @@ static jwts_err put_one(file_store *fs, MDB_txn *txn, const jwts_session *s, int
     int64_t old_deadline = found ? jwts_file_value_deadline(&v) : -1;
     if (!rc && !found) rc = reserve(fs, txn);
     if (rc) return rc;
-    int lrc = jwts_file_put(fs, txn, &key, s, deadline_after(fs, ttl_ms), old_deadline);
+    int lrc = jwts_file_put(fs, txn, &key, s, jwts_ms_after(now_ms(fs), ttl_ms), old_deadline);
     return lrc ? jwts_file_fail(fs, lrc, "write") : JWTS_OK;
 }
 
@@ -394,7 +387,7 @@ static jwts_err apply_change(file_store *fs, change *c, jwts_session **cur_out)
     jwts_err decided = rc ? rc : c->fn(c, cur, &next);
     bool write = decided == JWTS_OK;
     if (write) {
-        int lrc = jwts_file_put(fs, txn, &key, next ? next : cur, deadline_after(fs, c->ttl_ms), old_deadline);
+        int lrc = jwts_file_put(fs, txn, &key, next ? next : cur, jwts_ms_after(now_ms(fs), c->ttl_ms), old_deadline);
         if (lrc) rc = jwts_file_fail(fs, lrc, "write");
     }
     rc = write_end(fs, txn, rc, write);
@@ -459,7 +452,9 @@ static jwts_err fs_replace(jwts_store *st, const jwts_ctx *ctx, const jwts_sessi
     return apply_change(from_base(st), &c, NULL);
 }
 
-static jwts_err fs_delete_user(jwts_store *st, const jwts_ctx *ctx, const char *user_id, size_t *deleted)
+/* Delete every session of user_id but keep (NULL: none) in one write transaction. With keep, a
+ * kept session that is not there (or expired) is JWTS_E_NOT_FOUND and nothing is deleted. */
+static jwts_err delete_user(jwts_store *st, const char *user_id, const char *keep, size_t *deleted)
 {
     file_store *fs = from_base(st);
     MDB_txn *txn;
@@ -473,24 +468,57 @@ static jwts_err fs_delete_user(jwts_store *st, const jwts_ctx *ctx, const char *
     size_t plen = strlen(user_id) + 1, n = 0;
     int64_t now = now_ms(fs);
     MDB_cursor *cur = NULL;
-    int lrc = mdb_cursor_open(txn, fs->sessions, &cur);
+    int lrc = 0;
+    char keep_buf[FILE_KEY_MAX];
+    MDB_val keep_key = {0, NULL};
+    if (keep) {
+        MDB_val v;
+        keep_key = jwts_file_key(user_id, keep, keep_buf);
+        lrc = mdb_get(txn, fs->sessions, &keep_key, &v);
+        if (!lrc && jwts_file_value_deadline(&v) <= now) lrc = MDB_NOTFOUND;
+        if (lrc == MDB_NOTFOUND) {
+            write_end(fs, txn, JWTS_E_NOT_FOUND, false);
+            leave(fs);
+            return jwts_fail(JWTS_E_NOT_FOUND, "delete_user_except: the kept session is not there");
+        }
+    }
+    if (!lrc) lrc = mdb_cursor_open(txn, fs->sessions, &cur);
+    MDB_val from = {plen, (void *)user_id};
     while (!lrc) {
-        MDB_val k = {plen, (void *)user_id}, v;
+        MDB_val k = from, v;
         lrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
         if (lrc || k.mv_size <= plen || k.mv_size > FILE_KEY_MAX || memcmp(k.mv_data, user_id, plen) != 0) break;
         char buf[FILE_KEY_MAX];
         memcpy(buf, k.mv_data, k.mv_size);
         MDB_val key = {k.mv_size, buf};
+        if (keep && k.mv_size == keep_key.mv_size && memcmp(buf, keep_buf, k.mv_size) == 0) {
+            from = keep_key; /* step past the kept one: the next key after it */
+            lrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+            if (lrc || k.mv_size <= plen || k.mv_size > FILE_KEY_MAX || memcmp(k.mv_data, user_id, plen) != 0) break;
+            memcpy(buf, k.mv_data, k.mv_size);
+            key.mv_size = k.mv_size;
+        }
         int64_t deadline = jwts_file_value_deadline(&v);
         n += deadline > now;
         lrc = jwts_file_remove(fs, txn, &key, deadline);
     }
     if (cur) mdb_cursor_close(cur);
     if (lrc == MDB_NOTFOUND) lrc = 0;
-    rc = write_end(fs, txn, lrc ? jwts_file_fail(fs, lrc, "delete_user") : JWTS_OK, true);
+    rc = write_end(fs, txn, lrc ? jwts_file_fail(fs, lrc, keep ? "delete_user_except" : "delete_user") : JWTS_OK, true);
     leave(fs);
     if (!rc) *deleted = n;
     return rc;
+}
+
+static jwts_err fs_delete_user(jwts_store *st, const jwts_ctx *ctx, const char *user_id, size_t *deleted)
+{
+    return delete_user(st, user_id, NULL, deleted);
+}
+
+static jwts_err fs_delete_user_except(jwts_store *st, const jwts_ctx *ctx, const char *user_id, const char *keep,
+                                      size_t *deleted)
+{
+    return delete_user(st, user_id, keep, deleted);
 }
 
 static jwts_err fs_cleanup(jwts_store *st, const jwts_ctx *ctx, size_t *removed)
@@ -537,6 +565,7 @@ static const jwts_store_ops FILE_OPS = {
     .touch = fs_touch,
     .list_user = fs_list_user,
     .delete_user = fs_delete_user,
+    .delete_user_except = fs_delete_user_except,
     .rotate = fs_rotate,
     .replace = fs_replace,
     .get_many = fs_get_many,

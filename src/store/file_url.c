@@ -30,7 +30,7 @@ static const struct {
     [O_WINDOW] = {"sync_window_ms", 1, 60000},
     [O_MAP] = {"map_size_mb", 1, 1048576},
     [O_MAX] = {"max_sessions", 1, 1000000000},
-    [O_SWEEP_INTERVAL] = {"sweep_interval_ms", 0, 3600000},
+    [O_SWEEP_INTERVAL] = {"sweep_interval_ms", 1, 3600000}, /* or off */
     [O_SWEEP_BATCH] = {"sweep_batch", 1, 1000000},
 };
 
@@ -43,6 +43,10 @@ static jwts_err set_option(opt_id id, const char *v, jwts_file_options *o)
             o->sync = JWTS_FILE_SYNC_GROUP;
         else
             return jwts_fail(JWTS_E_INVALID_ARGUMENT, "file url: option sync: full or group");
+        return JWTS_OK;
+    }
+    if (id == O_SWEEP_INTERVAL && strcmp(v, "off") == 0) {
+        o->sweep_interval_ms = -1; /* zero would be the default: off turns the sweep off */
         return JWTS_OK;
     }
     char *end = NULL;
@@ -61,7 +65,7 @@ static jwts_err set_option(opt_id id, const char *v, jwts_file_options *o)
         o->max_sessions = (size_t)n;
         break;
     case O_SWEEP_INTERVAL:
-        o->sweep_interval_ms = n ? n : -1;
+        o->sweep_interval_ms = n;
         break;
     case O_SWEEP_BATCH:
         o->sweep_batch = (size_t)n;

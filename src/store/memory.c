@@ -341,7 +341,7 @@ static jwts_err put_locked(memory_store *m, const lookup *l, const jwts_session 
         if (rc) return rc;
         i = find_slot(sh, l, s->user_id, s->session_id); /* the sweep may have moved things */
     }
-    entry *e = entry_new(s, l, now + ttl_ms);
+    entry *e = entry_new(s, l, jwts_ms_after(now, ttl_ms));
     if (!e) {
         if (!sh->slots[i].e) atomic_fetch_sub_explicit(&m->total, 1, memory_order_relaxed);
         return jwts_fail(JWTS_E_NO_MEMORY, "memory store: cannot allocate session");
@@ -410,7 +410,7 @@ static jwts_err mem_touch(jwts_store *st, const jwts_ctx *ctx, const jwts_sessio
     if (e) {
         e->session.last_seen_ms = last_seen_ms;
         e->session.idle_expires_at_ms = idle_expires_at_ms;
-        e->expire_at_ms = now_ms(m) + ttl_ms;
+        e->expire_at_ms = jwts_ms_after(now_ms(m), ttl_ms);
     }
     unlock(l.sh);
     return e ? JWTS_OK : not_found(key);
@@ -433,7 +433,7 @@ static jwts_err mem_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_sessi
     if (match) {
         e->session.refresh = *next;
         if (next->rotated_at_ms > e->session.updated_at_ms) e->session.updated_at_ms = next->rotated_at_ms;
-        e->expire_at_ms = now_ms(m) + ttl_ms;
+        e->expire_at_ms = jwts_ms_after(now_ms(m), ttl_ms);
     }
     if (current) rc = copy_out(e, current);
     unlock(l.sh);
@@ -504,29 +504,53 @@ static jwts_err mem_list_user(jwts_store *st, const jwts_ctx *ctx, const char *u
     return rc;
 }
 
+/* Remove every entry of user_id under the held write lock but keep (NULL: none); how many live. */
+static size_t delete_user_locked(memory_store *m, const lookup *l, const char *user_id, const entry *keep)
+{
+    int64_t now = now_ms(m);
+    size_t n = 0;
+    entry **ulink = &l->sh->user_buckets[l->user_hash & l->sh->user_mask];
+    while (*ulink) {
+        entry *e = *ulink;
+        if (e == keep || !same_user(e, l->user_hash, user_id)) {
+            ulink = &e->user_next;
+            continue;
+        }
+        n += live(e, now);
+        if (!live(e, now)) report_expired(m, e, now);
+        remove_at(m, l->sh, slot_of(l->sh, e));
+        /* *ulink now holds e's successor: remove_at unlinked e from this chain */
+    }
+    return n;
+}
+
 static jwts_err mem_delete_user(jwts_store *st, const jwts_ctx *ctx, const char *user_id, size_t *deleted)
 {
     memory_store *m = from_base(st);
     lookup l = locate(m, user_id, NULL);
     jwts_err rc = lock_write(m, l.sh);
     if (rc) return rc;
-    int64_t now = now_ms(m);
-    size_t n = 0;
-    entry **ulink = &l.sh->user_buckets[l.user_hash & l.sh->user_mask];
-    while (*ulink) {
-        entry *e = *ulink;
-        if (!same_user(e, l.user_hash, user_id)) {
-            ulink = &e->user_next;
-            continue;
-        }
-        n += live(e, now);
-        if (!live(e, now)) report_expired(m, e, now);
-        remove_at(m, l.sh, slot_of(l.sh, e));
-        /* *ulink now holds e's successor: remove_at unlinked e from this chain */
-    }
+    *deleted = delete_user_locked(m, &l, user_id, NULL);
     unlock(l.sh);
-    *deleted = n;
     return JWTS_OK;
+}
+
+/* A user's sessions all live in one shard, so one write lock makes this atomic. */
+static jwts_err mem_delete_user_except(jwts_store *st, const jwts_ctx *ctx, const char *user_id, const char *keep,
+                                       size_t *deleted)
+{
+    memory_store *m = from_base(st);
+    lookup l = locate(m, user_id, keep);
+    jwts_err rc = lock_write(m, l.sh);
+    if (rc) return rc;
+    jwts_session_key key = {user_id, keep};
+    entry *kept = find_live_locked(m, &l, &key);
+    if (kept)
+        *deleted = delete_user_locked(m, &l, user_id, kept);
+    else
+        rc = jwts_fail(JWTS_E_NOT_FOUND, "delete_user_except: the kept session is not there");
+    unlock(l.sh);
+    return rc;
 }
 
 /* Sweep up to batch slots of every shard (all of them when batch is 0); returns how many went. */
@@ -678,6 +702,7 @@ static const jwts_store_ops MEMORY_OPS = {
     .touch = mem_touch,
     .list_user = mem_list_user,
     .delete_user = mem_delete_user,
+    .delete_user_except = mem_delete_user_except,
     .rotate = mem_rotate,
     .replace = mem_replace,
     .cleanup = mem_cleanup,

@@ -335,6 +335,9 @@ void jwts_redis_seeds_free(redis_addr *addrs, size_t n);
  *   | 140 refresh.older[8][16] | 268 rotated_at | 276 generation | 284 flags (bit 0: confirmed)
  *   | 292 user_id length u32 | 296 session_id length u32 | 300 metadata length u32 (~0: NULL)
  *   | 304 user_id, session_id, metadata bytes
+ *   [ | device: client_ip length u8 | user_agent length u16 | client_ip, user_agent bytes ]
+ * The device trailer is there only when the session has a client_ip or a user_agent (length 0:
+ * none), so a record without one is byte for byte what earlier versions wrote, and theirs decode.
  * The scripts rewrite fixed-offset fields in place with SETRANGE, never parsing the record. */
 #define JWTS_REC_MAGIC "jws\002"
 #define JWTS_REC_OFF_UPDATED 12
@@ -367,6 +370,8 @@ typedef enum redis_script {
     JWTS_SCRIPT_REPLACE,     /* KEYS idx,rec; ARGV expected, record, ttl_ms, sid -> nil, 0 or 1 */
     JWTS_SCRIPT_LIST_USER,   /* KEYS idx; ARGV record key prefix -> records */
     JWTS_SCRIPT_DELETE_USER, /* KEYS idx; ARGV record key prefix -> records deleted */
+    JWTS_SCRIPT_DELETE_USER_EXCEPT, /* KEYS idx,kept rec; ARGV record key prefix, kept sid
+                                       -> records deleted, -1 when the kept one is not there */
     JWTS_SCRIPT_SWEEP,       /* events only: KEYS expiry, stream; ARGV maxlen, batch -> {due, expired} */
     JWTS_SCRIPT__COUNT
 } redis_script;

@@ -26,6 +26,7 @@
 #define OFF_META_LEN 300
 #define FLAG_CONFIRMED 1
 #define NO_METADATA 0xffffffffu
+#define DEVICE_HEAD 3 /* client_ip length u8, user_agent length u16 */
 
 void jwts_redis_put_i64(unsigned char *p, int64_t v)
 {
@@ -64,7 +65,11 @@ void jwts_redis_record_refresh(const jwts_refresh_state *r, unsigned char out[JW
 jwts_err jwts_redis_record_encode(const jwts_session *s, char **out, size_t *out_len)
 {
     size_t user = strlen(s->user_id), sid = strlen(s->session_id), meta = s->metadata ? strlen(s->metadata) : 0;
-    size_t len = JWTS_REC_HEADER + user + sid + meta;
+    size_t ip = s->client_ip ? strlen(s->client_ip) : 0, ua = s->user_agent ? strlen(s->user_agent) : 0;
+    if (ip > JWTS_CLIENT_IP_MAX || ua > JWTS_USER_AGENT_MAX)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: device fields too long");
+    size_t device = ip || ua ? DEVICE_HEAD + ip + ua : 0;
+    size_t len = JWTS_REC_HEADER + user + sid + meta + device;
     unsigned char *p = malloc(len);
     if (!p) return jwts_fail(JWTS_E_NO_MEMORY, "redis: cannot encode session");
     memcpy(p, JWTS_REC_MAGIC, 4);
@@ -80,6 +85,12 @@ jwts_err jwts_redis_record_encode(const jwts_session *s, char **out, size_t *out
     memcpy(p + JWTS_REC_HEADER, s->user_id, user);
     memcpy(p + JWTS_REC_HEADER + user, s->session_id, sid);
     if (meta) memcpy(p + JWTS_REC_HEADER + user + sid, s->metadata, meta);
+    if (device) {
+        unsigned char *d = p + JWTS_REC_HEADER + user + sid + meta;
+        d[0] = (unsigned char)ip, d[1] = (unsigned char)(ua >> 8), d[2] = (unsigned char)ua;
+        if (ip) memcpy(d + DEVICE_HEAD, s->client_ip, ip);
+        if (ua) memcpy(d + DEVICE_HEAD + ip, s->user_agent, ua);
+    }
     *out = (char *)p;
     *out_len = len;
     return JWTS_OK;
@@ -105,10 +116,22 @@ jwts_err jwts_redis_record_decode(const char *rec, size_t len, jwts_session **ou
     uint32_t meta_raw = get_u32(p + OFF_META_LEN);
     size_t meta = meta_raw == NO_METADATA ? 0 : meta_raw;
     if (user > JWTS_USER_ID_MAX || sid > JWTS_SESSION_ID_MAX || meta > JWTS_METADATA_MAX ||
-        JWTS_REC_HEADER + user + sid + meta != len)
+        JWTS_REC_HEADER + user + sid + meta > len)
         return malformed("lengths do not add up");
-    if (memchr(p + JWTS_REC_HEADER, '\0', user + sid + meta)) return malformed("a NUL byte inside a string");
-    size_t size = sizeof(jwts_session) + user + 1 + sid + 1 + (meta_raw == NO_METADATA ? 0 : meta + 1);
+    /* after the strings: nothing (a record without a device, as earlier versions wrote), or the
+     * device trailer */
+    size_t rest = len - (JWTS_REC_HEADER + user + sid + meta), ip = 0, ua = 0;
+    const unsigned char *d = p + JWTS_REC_HEADER + user + sid + meta;
+    if (rest) {
+        if (rest < DEVICE_HEAD) return malformed("lengths do not add up");
+        ip = d[0], ua = (size_t)d[1] << 8 | d[2];
+        if (ip > JWTS_CLIENT_IP_MAX || ua > JWTS_USER_AGENT_MAX || (!ip && !ua) || DEVICE_HEAD + ip + ua != rest)
+            return malformed("device lengths do not add up");
+    }
+    if (memchr(p + JWTS_REC_HEADER, '\0', user + sid + meta) || (ip + ua && memchr(d + DEVICE_HEAD, '\0', ip + ua)))
+        return malformed("a NUL byte inside a string");
+    size_t size = sizeof(jwts_session) + user + 1 + sid + 1 + (meta_raw == NO_METADATA ? 0 : meta + 1) +
+                  (ip ? ip + 1 : 0) + (ua ? ua + 1 : 0);
     jwts_session *s = malloc(size);
     if (!s) return jwts_fail(JWTS_E_NO_MEMORY, "redis: cannot allocate session");
     char *cursor = (char *)(s + 1);
@@ -116,6 +139,8 @@ jwts_err jwts_redis_record_decode(const char *rec, size_t len, jwts_session **ou
     s->user_id = put_string(&cursor, strings, user);
     s->session_id = put_string(&cursor, strings + user, sid);
     s->metadata = meta_raw == NO_METADATA ? NULL : put_string(&cursor, strings + user + sid, meta);
+    s->client_ip = ip ? put_string(&cursor, d + DEVICE_HEAD, ip) : NULL;
+    s->user_agent = ua ? put_string(&cursor, d + DEVICE_HEAD + ip, ua) : NULL;
     s->created_at_ms = get_i64(p + OFF_CREATED);
     s->updated_at_ms = get_i64(p + JWTS_REC_OFF_UPDATED);
     s->expires_at_ms = get_i64(p + OFF_EXPIRES);
@@ -130,9 +155,10 @@ jwts_err jwts_redis_record_decode(const char *rec, size_t len, jwts_session **ou
     int64_t flags = get_i64(p + OFF_FLAGS);
     s->refresh.confirmed = flags & FLAG_CONFIRMED;
     if ((flags & ~(int64_t)FLAG_CONFIRMED) || !jwts_user_id_valid(s->user_id) || !jwts_session_id_valid(s->session_id) ||
-        (s->metadata && s->metadata[0] != '{')) {
+        (s->metadata && s->metadata[0] != '{') || (s->client_ip && !jwts_client_ip_valid(s->client_ip)) ||
+        (s->user_agent && !jwts_user_agent_valid(s->user_agent))) {
         free(s);
-        return malformed("bad ids or metadata");
+        return malformed("bad ids, metadata or device");
     }
     *out = s;
     return JWTS_OK;

@@ -155,6 +155,21 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
     "redis.call('DEL', KEYS[1])\n"
     "return n\n",
 
+    /* "Sign out everywhere else": the kept record (declared, so in the user's slot) must be
+     * there; every other indexed record goes, with its index entry. */
+    [JWTS_SCRIPT_DELETE_USER_EXCEPT] = PRELUDE
+    "local now = now_ms()\n"
+    "if redis.call('GETRANGE', KEYS[2], 0, 3) ~= MAGIC then return -1 end\n"
+    "local n = 0\n"
+    "for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
+    "  if id ~= ARGV[2] then\n"
+    "    n = n + redis.call('DEL', ARGV[1] .. id)\n"
+    "    redis.call('ZREM', KEYS[1], id)\n"
+    "  end\n"
+    "end\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+    "return n\n",
+
     /* Events only (no prelude): the expiry index's due members whose record is gone become
      * "expired" events; one still there (its TTL was moved without the index) is re-scored. */
     [JWTS_SCRIPT_SWEEP] =
@@ -257,6 +272,20 @@ static const char *const EV_TAILS[JWTS_SCRIPT__COUNT] = {
     "local live = {}\n"
     "for i, id in ipairs(ids) do live[i] = redis.call('EXISTS', ARGV[1] .. id) end\n"
     "local r = body()\n"
+    "for i, id in ipairs(ids) do\n"
+    "  if live[i] == 1 then\n"
+    "    redis.call('ZREM', EXPK, ARGV[1] .. id)\n"
+    "    emit(id)\n"
+    "  end\n"
+    "end\n"
+    "return r\n",
+
+    [JWTS_SCRIPT_DELETE_USER_EXCEPT] = "end\n"
+    "local ids = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
+    "local live = {}\n"
+    "for i, id in ipairs(ids) do live[i] = id ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. id) or 0 end\n"
+    "local r = body()\n"
+    "if r == -1 then return r end\n"
     "for i, id in ipairs(ids) do\n"
     "  if live[i] == 1 then\n"
     "    redis.call('ZREM', EXPK, ARGV[1] .. id)\n"

@@ -561,6 +561,31 @@ static jwts_err redis_delete_user(jwts_store *st, const jwts_ctx *ctx, const cha
     return rc;
 }
 
+static jwts_err redis_delete_user_except(jwts_store *st, const jwts_ctx *ctx, const char *user_id, const char *keep,
+                                         size_t *deleted)
+{
+    redis_store *rs = from_base(st);
+    int64_t deadline = 0;
+    redisReply *r = NULL;
+    jwts_err rc = begin(rs, ctx, &deadline);
+    if (rc) return rc;
+    char idx[KEY_MAX], kept[KEY_MAX], recs[KEY_MAX];
+    const char *argv[4] = {idx, kept, recs, keep};
+    size_t lens[4] = {index_key(rs, idx, user_id), record_key(rs, kept, user_id, keep),
+                      record_key(rs, recs, user_id, NULL), strlen(keep)};
+    rc = run_script(rs, deadline, JWTS_SCRIPT_DELETE_USER_EXCEPT, 2, 2, argv, lens, &r);
+    if (rs->cache) jwts_nc_forget_user(rs->cache, user_id);
+    if (rc) return rc;
+    if (r->type != REDIS_REPLY_INTEGER)
+        rc = unexpected(r, "delete_user_except");
+    else if (r->integer < 0)
+        rc = jwts_fail(JWTS_E_NOT_FOUND, "delete_user_except: the kept session is not there");
+    else
+        *deleted = (size_t)r->integer;
+    freeReplyObject(r);
+    return rc;
+}
+
 /* MGET the records of keys[0..n) in one runner call: one MGET per group, a group being the
  * entries order[from..ends[g]) (order: a permutation of 0..n-1, NULL for 0, 1, ...). On a
  * cluster each group is one slot, and the runner sends the groups of one node together. */
@@ -757,6 +782,7 @@ static const jwts_store_ops REDIS_OPS = {
     .touch = redis_touch,
     .list_user = redis_list_user,
     .delete_user = redis_delete_user,
+    .delete_user_except = redis_delete_user_except,
     .rotate = redis_rotate,
     .replace = redis_replace,
     .get_many = redis_get_many,

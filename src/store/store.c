@@ -30,6 +30,8 @@ static jwts_err check_key(const jwts_session_key *key, const char *op)
 static jwts_err check_ttl(int64_t ttl_ms, const char *op)
 {
     if (ttl_ms <= 0) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "%s: ttl_ms must be positive (got %lld)", op, (long long)ttl_ms);
+    if (ttl_ms > JWTS_TTL_MAX_MS)
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "%s: ttl_ms %lld is over the maximum of 100 years", op, (long long)ttl_ms);
     return JWTS_OK;
 }
 
@@ -111,6 +113,47 @@ jwts_err jwts_store_delete_user(jwts_store *st, const jwts_ctx *ctx, const char 
         rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "delete_user: user_id is not valid");
     if (rc) return rc;
     return st->ops->delete_user(st, ctx, user_id, deleted ? deleted : &ignored);
+}
+
+/* delete_user_except for a store without it: the kept session must be there, then the others
+ * listed are deleted by key (sessions created meanwhile stay; the kept one is never named). */
+static jwts_err delete_user_except_by_list(jwts_store *st, const jwts_ctx *ctx, const char *user_id,
+                                           const char *keep, size_t *deleted)
+{
+    jwts_session_key kk = {user_id, keep};
+    jwts_session *kept = NULL;
+    jwts_err rc = jwts_store_get(st, ctx, &kk, &kept);
+    jwts_session_free(kept);
+    if (rc == JWTS_E_NOT_FOUND) return jwts_fail(JWTS_E_NOT_FOUND, "delete_user_except: the kept session is not there");
+    if (rc) return rc;
+    jwts_session_list list;
+    if ((rc = jwts_store_list_user(st, ctx, user_id, &list))) return rc;
+    jwts_session_key *keys = list.count ? calloc(list.count, sizeof *keys) : NULL;
+    size_t n = 0;
+    if (list.count && !keys) rc = jwts_fail(JWTS_E_NO_MEMORY, "delete_user_except: out of memory");
+    for (size_t i = 0; keys && i < list.count; i++)
+        if (strcmp(list.items[i]->session_id, keep) != 0)
+            keys[n++] = (jwts_session_key){list.items[i]->user_id, list.items[i]->session_id};
+    *deleted = 0;
+    if (!rc && n) rc = jwts_store_delete_many(st, ctx, keys, n, deleted);
+    free(keys);
+    jwts_session_list_free(&list);
+    return rc;
+}
+
+jwts_err jwts_store_delete_user_except(jwts_store *st, const jwts_ctx *ctx, const char *user_id,
+                                       const char *keep_session_id, size_t *deleted)
+{
+    size_t ignored;
+    jwts_err rc = check_store(st, "delete_user_except");
+    if (!rc && !jwts_user_id_valid(user_id))
+        rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "delete_user_except: user_id is not valid");
+    if (!rc && !jwts_session_id_valid(keep_session_id))
+        rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "delete_user_except: the kept session id is not valid");
+    if (rc) return rc;
+    if (!deleted) deleted = &ignored;
+    if (!st->ops->delete_user_except) return delete_user_except_by_list(st, ctx, user_id, keep_session_id, deleted);
+    return st->ops->delete_user_except(st, ctx, user_id, keep_session_id, deleted);
 }
 
 jwts_err jwts_store_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key,

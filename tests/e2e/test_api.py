@@ -282,7 +282,7 @@ class TestRefresh(Base):
 
 
 class TestRefreshNoGrace(Base):
-    daemon_args = ("--refresh-grace", "0")
+    daemon_args = ("--refresh-grace", "off")
 
     def refresh(self, token):
         r = self.d.req("POST", "/v1/refresh", json_body={"refresh_token": token})
@@ -372,7 +372,12 @@ class TestSessions(Base):
         self.assertEqual(by_id[a["session_id"]]["metadata"], {"device": "laptop"})
         self.assertEqual((by_id[a["session_id"]]["current"], by_id[b["session_id"]]["current"]), (False, True))
         for s in body["sessions"]:
-            self.assertGreater(s["expires_at"], s["created_at"])
+            # the library's one public view (jwts_session_view), the CLI's list shows the same members
+            self.assertEqual(set(s), {"user_id", "session_id", "created_at_ms", "updated_at_ms", "last_seen_at_ms",
+                                      "expires_at_ms", "idle_expires_at_ms", "client_ip", "user_agent", "metadata",
+                                      "current"})
+            self.assertIsNone(s["idle_expires_at_ms"])  # no idle limit
+            self.assertGreater(s["expires_at_ms"], s["created_at_ms"])
             self.assertNotIn("refresh", json.dumps(s))
         self.assertEqual(self.d.admin("GET", "/v1/users/kim/sessions").json()["count"], 2)
         self.assertError(self.d.req("GET", "/v1/users/kim/sessions"), 401, "JWTS_E_INVALID_ARGUMENT")

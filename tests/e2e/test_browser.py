@@ -78,7 +78,7 @@ class TestBrowserLogin(unittest.TestCase):
         cls.base = "http://localhost:%d" % cls.port
         cls.d = Daemon("--cookies", "--allowed-origins", cls.base, "--login-url", cls.base + "/login",
                        "--redirect-hosts", "localhost", "--access-ttl", str(ACCESS_TTL),
-                       "--refresh-ttl", str(REFRESH_TTL), "--refresh-grace", "0")
+                       "--refresh-ttl", str(REFRESH_TTL), "--refresh-grace", "off")
         cls.stack.append(cls.d.close)
         env = dict(os.environ, JWTSESSIOND_URL="http://127.0.0.1:%d" % cls.d.port, JWTSESSION_ADMIN_KEY=ADMIN_KEY,
                    LOGIN_USERS="alice:wonderland", LOGIN_REDIRECT_HOSTS="localhost", LOGIN_ORIGIN=cls.base,

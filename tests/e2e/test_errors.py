@@ -101,5 +101,22 @@ class BadSettings(unittest.TestCase):
             self.assertEqual(p.returncode, 2, (args, p.stderr))
 
 
+    def test_zero_is_the_default_and_off_turns_off(self):
+        # issue #16 item 4: 0 once meant "none" here and "the default" in the library
+        for name in ("refresh-grace", "max-connections-per-ip", "store-workers"):
+            p = self.run_daemon("--" + name, "0")
+            self.assertEqual(p.returncode, 2, (name, p.stderr))
+            self.assertIn(b"write off to turn it off", p.stderr)
+        for args in (["--refresh-grace", "off", "--idle-timeout", "off", "--max-sessions", "off",
+                      "--max-connections-per-ip", "off", "--store-workers", "off", "--idle-timeout", "0",
+                      "--max-sessions", "0"],):
+            with Daemon(*args) as d:
+                self.assertEqual(d.req("GET", "/healthz").status, 200)
+                tokens = d.create("zero")
+                self.assertEqual(d.req("GET", "/v1/auth", token=tokens["access_token"]).status, 200)
+        p = self.run_daemon("--idle-timeout", "sometimes")
+        self.assertEqual(p.returncode, 2, p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -64,7 +64,7 @@ class TestEventsWebhook(unittest.TestCase):
         rport = free_port()
         url = "http://127.0.0.1:%d/events" % rport
         with Daemon("--events-webhook", url, "--events-webhook-secret-file", self.key_file, "--store", "memory",
-                    "--max-sessions", "2", "--limit-policy", "evict-oldest", "--refresh-grace", "0",
+                    "--max-sessions", "2", "--limit-policy", "evict-oldest", "--refresh-grace", "off",
                     "--absolute-lifetime", "5s", "--events-retry", "1m") as d:
             t0 = time.monotonic()
             expect = []  # (type, session_id, reason)

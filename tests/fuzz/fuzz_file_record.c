@@ -5,7 +5,8 @@
  *
  * Input: one byte n, then n bytes of key (user id NUL session id), then the value. Invariants:
  * decoding never reads past the value (ASan sees the exact-size input); a record that decodes
- * names exactly its key's ids and has metadata that is NULL or starts with '{'; encoding a
+ * names exactly its key's ids, has metadata that is NULL or starts with '{' and a device (the
+ * optional trailer) that is absent or valid; encoding a
  * decoded session with the value's deadline gives back exactly the value (no slack bytes).
  */
 #include <stdint.h>
@@ -41,6 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcmp(key + u + 1, s->session_id, klen - u - 1) != 0)
         die("decoded ids that are not the key's");
     if (s->metadata && s->metadata[0] != '{') die("decoded metadata that is not an object");
+    if ((s->client_ip && !jwts_client_ip_valid(s->client_ip)) || (s->user_agent && !jwts_user_agent_valid(s->user_agent)))
+        die("decoded a bad device");
     size_t n = jwts_file_value_size(s);
     if (n != v.mv_size) die("a decoded session has another size");
     unsigned char *again = malloc(n);

@@ -3,7 +3,8 @@
  * (src/store/redis_record.c): the bytes a GET on a session key returns.
  *
  * Invariants: decoding never reads past the record (ASan sees the exact-size input); a record
- * that decodes holds valid ids and metadata that is NULL or starts with '{'; encoding a decoded
+ * that decodes holds valid ids, metadata that is NULL or starts with '{', and a device (client IP,
+ * user agent: the optional trailer) that is absent or valid; encoding a decoded
  * session gives back exactly the input bytes (the header has no slack and the strings no
  * hidden bytes), so what the scripts rewrite in place is what the decoder read.
  */
@@ -30,6 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (!jwts_user_id_valid(s->user_id) || !jwts_session_id_valid(s->session_id)) die("decoded bad ids");
     if (s->metadata && s->metadata[0] != '{') die("decoded metadata that is not an object");
+    if ((s->client_ip && !jwts_client_ip_valid(s->client_ip)) || (s->user_agent && !jwts_user_agent_valid(s->user_agent)))
+        die("decoded a bad device");
     char *rec = NULL;
     size_t n = 0;
     if (jwts_redis_record_encode(s, &rec, &n) != JWTS_OK) die("a decoded session does not encode");

@@ -4,7 +4,8 @@
  *
  * Invariants: a decoded session encodes and decodes again to an equal session; canonical metadata
  * is a fixed point; base64url decode then encode gives back the input; a refresh token that parses
- * names a valid user and session.
+ * names a valid user and session; a cleaned user agent is valid (or empty) and cleaning it again
+ * changes nothing; the client IP check never reads past its string.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +32,19 @@ static void session_round_trip(const char *text, size_t len)
     free(json);
     jwts_session_free(again);
     jwts_session_free(s);
+}
+
+static void device_rules(const char *text, size_t len)
+{
+    char out[JWTS_USER_AGENT_MAX + 1], again[JWTS_USER_AGENT_MAX + 1];
+    size_t n = jwts_user_agent_clean(text, len, out);
+    if (n != strlen(out) || n > JWTS_USER_AGENT_MAX) die("a cleaned user agent has the wrong length");
+    if (n && !jwts_user_agent_valid(out)) die("a cleaned user agent is not valid");
+    if (jwts_user_agent_clean(out, n, again) != n || memcmp(out, again, n) != 0) die("cleaning is not idempotent");
+    if (jwts_user_agent_valid(text) && len == strlen(text) && (n != len || memcmp(out, text, n) != 0) &&
+        text[0] != ' ' && text[len - 1] != ' ')
+        die("cleaning changed a valid user agent");
+    (void)jwts_client_ip_valid(text);
 }
 
 static void metadata_fixed_point(const char *text, size_t len)
@@ -70,6 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     metadata_fixed_point(text, size);
     b64url_round_trip(text, size);
     refresh_token(text);
+    device_rules(text, size);
     free(text);
     return 0;
 }

@@ -49,7 +49,7 @@ out=$("$bin" session list --user "$user")
 check "list shows one session" test "$(/usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["sessions"]), d["sessions"][0]["metadata"]["device"])' <<<"$out")" = "1 laptop"
 check "list never shows refresh state" bash -c '! grep -q "refresh\|sealed\|hash" <<<"$0"' "$out"
 
-"$bin" session revoke "$sid" --user "$user" >/dev/null
+"$bin" session revoke --user "$user" -- "$sid" >/dev/null # ids may start with -
 check "revoke exits 0" test $? -eq 0
 err=$("$bin" session validate "$access2" 2>&1 >/dev/null)
 rc=$?
@@ -75,6 +75,25 @@ check "... and revokes the session" bash -c '[[ "$0" == "error: JWTS_E_REVOKED: 
 for i in 1 2 3; do "$bin" session create --user "$user" >/dev/null; done
 out=$("$bin" session revoke-user "$user")
 check "revoke-user counts the sessions" test "$(field revoked <<<"$out")" = 3
+
+# devices (docs/devices.md): --ip/--user-agent on create and refresh, shown by list;
+# revoke-user --except keeps exactly that session
+dev=$("$bin" session create --user "$user-dev" --ip 192.0.2.10 --user-agent 'Firefox/130.0')
+other=$("$bin" session create --user "$user-dev")
+"$bin" session refresh "$(field refresh_token <<<"$other")" --ip 2001:db8::5 --user-agent 'curl/8' >/dev/null
+devices() { "$bin" session list --user "$user-dev" | /usr/bin/python3 -c 'import json,sys; print(sorted("%s %s" % (s["client_ip"], s["user_agent"]) for s in json.load(sys.stdin)["sessions"]))'; }
+check "list shows each session's device" test "$(devices)" = "['192.0.2.10 Firefox/130.0', '2001:db8::5 curl/8']"
+members=$("$bin" session list --user "$user-dev" | /usr/bin/python3 -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin)["sessions"][0])))')
+check "list shows the library's public view, units in the names (as jwtsessiond)" test "$members" = \
+  "client_ip created_at_ms expires_at_ms idle_expires_at_ms last_seen_at_ms metadata session_id updated_at_ms user_agent user_id"
+err=$("$bin" session create --user "$user-dev" --ip 300.1.1.1 2>&1 >/dev/null)
+check "a bad --ip is refused" bash -c '[[ "$0" == "error: JWTS_E_INVALID_ARGUMENT: device.ip"* ]]' "$err"
+"$bin" session create --user "$user-dev" >/dev/null
+err=$("$bin" session revoke-user "$user-dev" --except AAAAAAAAAAAAAAAAAAAAAA 2>&1 >/dev/null)
+check "revoke-user --except a missing session revokes nothing" bash -c '[[ "$0" == "error: JWTS_E_NOT_FOUND: "* ]]' "$err"
+out=$("$bin" session revoke-user "$user-dev" --except "$(field session_id <<<"$dev")")
+check "revoke-user --except revokes the others" test "$(field revoked <<<"$out")" = 2
+check "... and keeps exactly that one" test "$(devices)" = "['192.0.2.10 Firefox/130.0']"
 
 err=$("$bin" session validate not.a.token 2>&1 >/dev/null)
 check "a malformed token gives JWTS_E_MALFORMED" bash -c '[[ "$0" == "error: JWTS_E_MALFORMED: "* ]]' "$err"
@@ -123,7 +142,7 @@ out=$(JWTSESSION_KEY="$work/es.jwks" "$bin" session validate "$es_access")
 check "a public JWKS validates (verify-only)" test "$(field user_id <<<"$out")" = "$user"
 err=$(JWTSESSION_KEY="$work/es.jwks" "$bin" session create --user "$user" 2>&1 >/dev/null)
 check "... and cannot create: JWTS_E_UNSUPPORTED" bash -c '[[ "$0" == "error: JWTS_E_UNSUPPORTED: "* ]]' "$err"
-JWTSESSION_KEY="$work/es.jwk" "$bin" session revoke "$(field session_id <<<"$(JWTSESSION_KEY="$work/es.jwks" "$bin" session validate "$es_access")")" --user "$user" >/dev/null
+JWTSESSION_KEY="$work/es.jwk" "$bin" session revoke --user "$user" -- "$(field session_id <<<"$(JWTSESSION_KEY="$work/es.jwks" "$bin" session validate "$es_access")")" >/dev/null
 err=$(JWTSESSION_KEY="$work/es.jwks" "$bin" session validate "$es_access" 2>&1 >/dev/null)
 check "... and sees the revocation" bash -c '[[ "$0" == "error: JWTS_E_REVOKED: "* ]]' "$err"
 

@@ -41,6 +41,12 @@ for opt in "--store memory" "--store=memory" "--issuer https://x" "--refresh-gra
   check "session create ... $opt exits 2" test $rc -eq 2
   check "... with a hint that ${opt%% *} goes before the command" has "$err" "hint: ${opt%%[ =]*} is a global option: it goes before the command"
 done
+# zero means the default everywhere (issue #16 item 4): where that is not zero, 0 is refused
+err=$("$bin" --refresh-grace 0 session create --user alice 2>&1); rc=$?
+check "--refresh-grace 0 exits 2" test $rc -eq 2
+check "... saying to write off" has "$err" "write off to turn it off"
+"$bin" --refresh-grace off --idle-timeout off --max-sessions off session create --user alice >/dev/null 2>&1; rc=$?
+check "off turns refresh-grace, idle-timeout and max-sessions off" test $rc -eq 0
 err=$("$bin" session list --bogus 2>&1)
 check "a plain unknown option gets no global hint" bash -c '! [[ "$0" == *hint:* ]]' "$err"
 

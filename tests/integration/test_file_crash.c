@@ -326,7 +326,7 @@ int main(int argc, char **argv)
         jwts_store *held = NULL;
         if (round == 2 || round == 4) {
             char mine[256];
-            snprintf(mine, sizeof mine, "file://%s?sweep_interval_ms=0", store_dir);
+            snprintf(mine, sizeof mine, "file://%s?sweep_interval_ms=off", store_dir);
             jwts_err rc = jwts_store_open(mine, NULL, &held);
             CHECK(rc == JWTS_OK, "open beside: %s: %s", jwts_errname(rc), jwts_errdetail());
         }

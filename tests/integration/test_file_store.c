@@ -257,7 +257,7 @@ static void bad_urls_are_refused(void **state)
     /* every option at once is accepted */
     snprintf(url, sizeof url,
              "file://%s?sync=group&sync_window_ms=5&map_size_mb=64&max_sessions=100&"
-             "sweep_interval_ms=0&sweep_batch=7",
+             "sweep_interval_ms=off&sweep_batch=7",
              dir);
     assert_int_equal(jwts_store_open(url, NULL, &st), JWTS_OK);
     jwts_store_free(st);
@@ -555,14 +555,87 @@ static void damaged_record_is_malformed_not_a_crash(void **state)
     jwts_store_free(st);
 }
 
-static void huge_ttl_saturates(void **state)
+/* A value laid out by hand as the file store wrote it before sessions had a device (native
+ * byte order): magic, flags, deadline, seven times, three hashes, older, lengths, strings. */
+static size_t old_value(const jwts_session *s, int64_t deadline, unsigned char *out)
+{
+    uint32_t magic = 0x31667773u, flags = 2u; /* has metadata */
+    int64_t t[7] = {s->created_at_ms, s->updated_at_ms, s->expires_at_ms, s->idle_expires_at_ms,
+                    s->last_seen_ms, 0, 0};
+    uint16_t u = (uint16_t)strlen(s->user_id), i = (uint16_t)strlen(s->session_id);
+    uint32_t m = (uint32_t)strlen(s->metadata);
+    memset(out, 0, 304);
+    memcpy(out, &magic, 4), memcpy(out + 4, &flags, 4), memcpy(out + 8, &deadline, 8), memcpy(out + 16, t, 56);
+    memcpy(out + 72, s->refresh.current_hash, 32);
+    memcpy(out + 296, &u, 2), memcpy(out + 298, &i, 2), memcpy(out + 300, &m, 4);
+    memcpy(out + 304, s->user_id, u), memcpy(out + 304 + u, s->session_id, i);
+    memcpy(out + 304 + u + i, s->metadata, m);
+    return 304 + u + i + m;
+}
+
+/* Sessions on disk from before devices existed read as sessions without one, take a device on
+ * their next write, and "sign out everywhere else" may keep one; a device trailer whose lengths
+ * do not add up is damage, not a crash. */
+static void record_without_device_still_reads(void **state)
+{
+    char dir[300], id[JWTS_SESSION_ID_LEN + 1], other[JWTS_SESSION_ID_LEN + 1];
+    fresh_dir(dir, sizeof dir);
+    jwts_store *st = open_dir(dir, NULL);
+    int64_t now = jwts_now_ms();
+    jwts_session s = session_at("olduser", id, now, "{\"device\":\"from metadata\"}"),
+                 o = session_at("olduser", other, now + 1, "{}");
+    assert_int_equal(jwts_store_set(st, NULL, &o, 3600000), JWTS_OK);
+    jwts_store_free(st);
+    unsigned char val[512];
+    char key[64];
+    size_t klen = (size_t)snprintf(key, sizeof key, "olduser%c%s", 0, id);
+    write_raw(dir, "sessions", key, klen, val, old_value(&s, now + 3600000, val));
+    st = open_dir(dir, NULL);
+    jwts_session *got = NULL;
+    assert_int_equal(jwts_store_get(st, NULL, &(jwts_session_key){"olduser", id}, &got), JWTS_OK);
+    assert_true(jwts_session_equal(got, &s));
+    assert_null(got->client_ip);
+    assert_null(got->user_agent);
+    assert_string_equal(got->metadata, "{\"device\":\"from metadata\"}");
+    jwts_session_free(got);
+    jwts_session_list list;
+    assert_int_equal(jwts_store_list_user(st, NULL, "olduser", &list), JWTS_OK);
+    assert_int_equal(list.count, 2);
+    jwts_session_list_free(&list);
+    /* the next write adds the device */
+    s.client_ip = "192.0.2.7", s.user_agent = "Firefox/130";
+    assert_int_equal(jwts_store_replace(st, NULL, &s, s.refresh.current_hash, 3600000), JWTS_OK);
+    assert_has(st, &s);
+    size_t n = 0;
+    assert_int_equal(jwts_store_delete_user_except(st, NULL, "olduser", id, &n), JWTS_OK);
+    assert_int_equal(n, 1);
+    assert_has(st, &s);
+    jwts_store_free(st);
+    /* a device trailer that does not add up */
+    size_t len = old_value(&s, now + 3600000, val);
+    uint32_t flags = 2u | 4u;
+    memcpy(val + 4, &flags, 4);
+    const unsigned char bad_trailers[][3] = {{0, 0, 0}, {200, 0, 0}, {3, 0, 0}};
+    for (size_t i = 0; i < sizeof bad_trailers / sizeof *bad_trailers; i++) {
+        memcpy(val + len, bad_trailers[i], 3);
+        write_raw(dir, "sessions", key, klen, val, len + 3 + (i == 2 ? 2 : 0));
+        st = open_dir(dir, NULL);
+        got = NULL;
+        assert_int_equal(jwts_store_get(st, NULL, &(jwts_session_key){"olduser", id}, &got), JWTS_E_MALFORMED);
+        assert_null(got);
+        jwts_store_free(st);
+    }
+}
+
+static void longest_ttl_keeps_session(void **state)
 {
     jwts_store *st;
     assert_int_equal(open_fresh(NULL, &st), JWTS_OK);
     char id[JWTS_SESSION_ID_LEN + 1];
     jwts_session s = session_at("forever", id, jwts_now_ms(), NULL);
-    assert_int_equal(jwts_store_set(st, NULL, &s, INT64_MAX), JWTS_OK);
-    assert_int_equal(jwts_store_touch(st, NULL, &(jwts_session_key){"forever", id}, 1, 0, INT64_MAX - 1), JWTS_OK);
+    assert_int_equal(jwts_store_set(st, NULL, &s, INT64_MAX), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_set(st, NULL, &s, JWTS_TTL_MAX_MS), JWTS_OK);
+    assert_int_equal(jwts_store_touch(st, NULL, &(jwts_session_key){"forever", id}, 1, 0, JWTS_TTL_MAX_MS), JWTS_OK);
     s.last_seen_ms = 1;
     assert_has(st, &s);
     jwts_store_free(st);
@@ -608,7 +681,8 @@ int main(void)
         cmocka_unit_test(foreign_database_is_refused_and_untouched),
         cmocka_unit_test(newer_format_is_refused),
         cmocka_unit_test(damaged_record_is_malformed_not_a_crash),
-        cmocka_unit_test(huge_ttl_saturates),
+        cmocka_unit_test(record_without_device_still_reads),
+        cmocka_unit_test(longest_ttl_keeps_session),
         cmocka_unit_test(closed_store_refuses_calls),
     };
     failed += cmocka_run_group_tests_name("file store", tests, NULL, NULL);

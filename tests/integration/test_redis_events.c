@@ -211,6 +211,30 @@ static void test_lifecycle_with_sink(void **state)
     lifecycle(true);
 }
 
+/* "Sign out everywhere else" on the stream: one revoked per other session, the kept one stays. */
+static void test_revoke_user_except(void **state)
+{
+    (void)state;
+    mgr g;
+    mgr_open(&g, "eve", false, 0);
+    jwts_tokens a, b;
+    create_ok(&g, "mia", &a);
+    create_ok(&g, "mia", &b);
+    size_t n = 0;
+    assert_int_equal(jwts_manager_revoke_user_except(g.m, NULL, "mia", "nope", &n), JWTS_E_NOT_FOUND);
+    assert_int_equal(jwts_manager_revoke_user_except(g.m, NULL, "mia", b.session_id, &n), JWTS_OK);
+    assert_int_equal(n, 1);
+    seen s = {0};
+    drain(g.st, "audit", "one", &s);
+    assert_int_equal(s.n, 3);
+    assert_non_null(strstr(s.json[2], "\"type\":\"revoked\""));
+    assert_non_null(strstr(s.json[2], a.session_id));
+    assert_non_null(strstr(s.json[2], "\"reason\":\"user\""));
+    jwts_tokens_clear(&a);
+    jwts_tokens_clear(&b);
+    mgr_close(&g);
+}
+
 /* Expiry: the sweep turns what Redis dropped into "expired", once; a revoked session never
  * expires; a refreshed one moves its expiry. */
 static void test_expiry_sweep(void **state)
@@ -369,6 +393,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lifecycle_without_sink), cmocka_unit_test(test_lifecycle_with_sink),
         cmocka_unit_test(test_expiry_sweep),           cmocka_unit_test(test_group_shares_events),
+        cmocka_unit_test(test_revoke_user_except),
         cmocka_unit_test(test_restarted_consumer_resumes), cmocka_unit_test(test_options_checked),
         cmocka_unit_test(test_stream_bounded),
     };

@@ -158,6 +158,9 @@ static void clock_conversions(void **state)
     assert_int_equal(jwts_ns_to_ms_ceil(JWTS_NS_PER_MS), 1);
     assert_int_equal(jwts_ns_to_ms_ceil(JWTS_NS_PER_MS + 1), 2);
     assert_true(jwts_deadline_in_ms(INT64_MAX) == INT64_MAX);
+    assert_int_equal(jwts_ms_after(1000, 500), 1500);
+    assert_int_equal(jwts_ms_after(1000, -5), 1000);
+    assert_true(jwts_ms_after(1700000000000LL, INT64_MAX) == INT64_MAX);
     int64_t before = jwts_monotonic_ns(), d = jwts_deadline_in_ms(50), after = jwts_monotonic_ns();
     assert_true(d >= before + 50 * JWTS_NS_PER_MS && d <= after + 50 * JWTS_NS_PER_MS);
     struct timespec ts = jwts_timespec_of_ns(1500000001);

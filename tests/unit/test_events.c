@@ -181,6 +181,29 @@ static void test_revoke_user_emits_one_per_session(void **state)
     fixture_free(f);
 }
 
+static void test_revoke_user_except(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new(NULL);
+    jwts_tokens t[3];
+    for (int i = 0; i < 3; i++) create_ok(f, "lena", &t[i]);
+    size_t n = 0;
+    assert_int_equal(jwts_manager_revoke_user_except(f->m, NULL, "lena", "not-a-session", &n), JWTS_E_NOT_FOUND);
+    assert_int_equal(f->rec.n, 3); /* nothing revoked, nothing told */
+    assert_int_equal(jwts_manager_revoke_user_except(f->m, NULL, "lena", t[1].session_id, &n), JWTS_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(f->rec.n, 5);
+    expect(f, 3, JWTS_EVENT_REVOKED, NULL, JWTS_REVOKE_USER);
+    expect(f, 4, JWTS_EVENT_REVOKED, NULL, JWTS_REVOKE_USER);
+    for (int i = 3; i < 5; i++) assert_string_not_equal(f->rec.ev[i].sid, t[1].session_id);
+    assert_int_equal(jwts_manager_revoke_user_except_by(f->m, NULL, "lena", t[1].session_id, &n, JWTS_REVOKE_ADMIN),
+                     JWTS_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(f->rec.n, 5);
+    for (int i = 0; i < 3; i++) jwts_tokens_clear(&t[i]);
+    fixture_free(f);
+}
+
 static void test_limit_eviction(void **state)
 {
     (void)state;
@@ -359,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_refresh_emits_refreshed),
         cmocka_unit_test(test_revoke_by_user_and_admin),
         cmocka_unit_test(test_revoke_user_emits_one_per_session),
+        cmocka_unit_test(test_revoke_user_except),
         cmocka_unit_test(test_limit_eviction),
         cmocka_unit_test(test_theft_older),
         cmocka_unit_test(test_theft_previous),

@@ -185,9 +185,147 @@ static void clone_is_one_independent_block(void **state)
     jwts_session_free(c);
 }
 
+/* GOOD with members inserted before its closing brace. */
+static char *good_with(const char *members)
+{
+    size_t n = strlen(GOOD), m = strlen(members);
+    char *out = malloc(n + m + 1);
+    memcpy(out, GOOD, n - 1);
+    memcpy(out + n - 1, members, m);
+    strcpy(out + n - 1 + m, "}");
+    return out;
+}
+
+/* The device fields: written after metadata when known, optional on decoding (GOOD, as sessions
+ * of earlier versions, has none and decodes with both NULL). */
+static void device_round_trips_and_is_optional(void **state)
+{
+    jwts_session *old = NULL, *s = NULL, *again = NULL, *copy = NULL;
+    assert_int_equal(jwts_session_from_json(GOOD, strlen(GOOD), NULL, &old), JWTS_OK);
+    assert_null(old->client_ip);
+    assert_null(old->user_agent);
+    char *doc = good_with(",\"client_ip\":\"2001:db8::7\",\"user_agent\":\"Mozilla/5.0 (X11) \u00e9\\\"q\"");
+    assert_int_equal(jwts_session_from_json(doc, strlen(doc), NULL, &s), JWTS_OK);
+    assert_string_equal(s->client_ip, "2001:db8::7");
+    assert_string_equal(s->user_agent, "Mozilla/5.0 (X11) \xc3\xa9\"q");
+    assert_string_equal(s->metadata, old->metadata); /* the metadata stays the caller's own */
+    assert_false(jwts_session_equal(s, old));
+    char *json = NULL;
+    size_t len = 0;
+    assert_int_equal(jwts_session_to_json(s, &json, &len), JWTS_OK);
+    assert_non_null(strstr(json, "\"client_ip\":\"2001:db8::7\""));
+    assert_int_equal(jwts_session_from_json(json, len, NULL, &again), JWTS_OK);
+    assert_true(jwts_session_equal(s, again));
+    assert_int_equal(jwts_session_clone(s, &copy), JWTS_OK);
+    assert_true(jwts_session_equal(s, copy));
+    assert_ptr_not_equal(copy->user_agent, s->user_agent);
+    /* one field alone */
+    free(doc);
+    doc = good_with(",\"user_agent\":\"curl/8\"");
+    jwts_session_free(again);
+    assert_int_equal(jwts_session_from_json(doc, strlen(doc), NULL, &again), JWTS_OK);
+    assert_null(again->client_ip);
+    assert_string_equal(again->user_agent, "curl/8");
+    free(doc);
+    free(json);
+    jwts_session_free(copy);
+    jwts_session_free(again);
+    jwts_session_free(s);
+    jwts_session_free(old);
+}
+
+static void device_rules(void **state)
+{
+    const char *good_ips[] = {"127.0.0.1", "0.0.0.0", "::1", "2001:db8::1", "::ffff:192.0.2.1",
+                              "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"};
+    for (size_t i = 0; i < sizeof good_ips / sizeof *good_ips; i++) assert_true(jwts_client_ip_valid(good_ips[i]));
+    const char *bad_ips[] = {"", "1.2.3", "1.2.3.4 ", " 1.2.3.4", "256.1.1.1", "[::1]", "::1%eth0", "localhost",
+                             "1.2.3.4:80", "::g", "0x7f.1.1.1"};
+    for (size_t i = 0; i < sizeof bad_ips / sizeof *bad_ips; i++) assert_false(jwts_client_ip_valid(bad_ips[i]));
+    assert_false(jwts_client_ip_valid(NULL));
+    char ua[JWTS_USER_AGENT_MAX + 2];
+    memset(ua, 'a', sizeof ua);
+    ua[JWTS_USER_AGENT_MAX] = '\0';
+    assert_true(jwts_user_agent_valid(ua));
+    ua[JWTS_USER_AGENT_MAX] = 'a', ua[JWTS_USER_AGENT_MAX + 1] = '\0';
+    assert_false(jwts_user_agent_valid(ua)); /* 513 bytes */
+    const char *bad_uas[] = {"", "a\tb", "a\nb", "a\x7f", "a\xc2\x85", "\xff", "a\xc3", "\xed\xa0\x80"};
+    for (size_t i = 0; i < sizeof bad_uas / sizeof *bad_uas; i++) assert_false(jwts_user_agent_valid(bad_uas[i]));
+    assert_true(jwts_user_agent_valid("Mozilla/5.0 \xe2\x82\xac"));
+    /* decoding refuses what the rules refuse: a stored record is a boundary */
+    const char *bad_members[] = {",\"client_ip\":\"not-an-ip\"", ",\"client_ip\":7", ",\"user_agent\":\"a\\u0001\"",
+                                 ",\"user_agent\":\"\"", ",\"client_ip\":\"::1\",\"client_ip\":\"::2\""};
+    for (size_t i = 0; i < sizeof bad_members / sizeof *bad_members; i++) {
+        char *doc = good_with(bad_members[i]);
+        jwts_session *s = NULL;
+        assert_int_equal(jwts_session_from_json(doc, strlen(doc), NULL, &s), JWTS_E_MALFORMED);
+        assert_null(s);
+        free(doc);
+    }
+    /* encoding refuses a session with a bad device */
+    jwts_session *s = NULL;
+    assert_int_equal(jwts_session_from_json(GOOD, strlen(GOOD), NULL, &s), JWTS_OK);
+    jwts_session bad = *s;
+    bad.client_ip = "1.2.3.4.5";
+    char *json = NULL;
+    assert_int_equal(jwts_session_to_json(&bad, &json, NULL), JWTS_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(jwts_errdetail(), "client_ip"));
+    bad.client_ip = NULL, bad.user_agent = ua;
+    assert_int_equal(jwts_session_to_json(&bad, &json, NULL), JWTS_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(jwts_errdetail(), "user_agent"));
+    jwts_session_free(s);
+}
+
+static void user_agent_clean_makes_a_valid_one(void **state)
+{
+    char out[JWTS_USER_AGENT_MAX + 1];
+    const char *raw = "  curl/8\t(x)\x01 ";
+    assert_int_equal(jwts_user_agent_clean(raw, strlen(raw), out), 10);
+    assert_string_equal(out, "curl/8 (x)");
+    assert_int_equal(jwts_user_agent_clean("\t \x7f", 3, out), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(jwts_user_agent_clean("a\xff\xc3\xa9", 4, out), 4);
+    assert_string_equal(out, "a \xc3\xa9");
+    /* cut at a character boundary: 511 'a' then a 2-byte character leaves 511 bytes */
+    char in[600];
+    memset(in, 'a', 511);
+    memcpy(in + 511, "\xc3\xa9zz", 4);
+    size_t n = jwts_user_agent_clean(in, 515, out);
+    assert_int_equal(n, 511);
+    assert_true(jwts_user_agent_valid(out));
+    memset(in, 'b', sizeof in);
+    assert_int_equal(jwts_user_agent_clean(in, sizeof in, out), JWTS_USER_AGENT_MAX);
+    assert_true(jwts_user_agent_valid(out));
+    assert_int_equal(jwts_user_agent_clean(NULL, 5, out), 0);
+}
+
+/* The public view: units in the names, null for what is not known, strings escaped, no refresh state. */
+static void view_shows_public_members_only(void **state)
+{
+    (void)state;
+    jwts_session s = {.user_id = "al\"ice", .session_id = "AAAAAAAAAAAAAAAAAAAAAA", .created_at_ms = 1000,
+                      .updated_at_ms = 2000, .expires_at_ms = 9000, .last_seen_ms = 1500,
+                      .user_agent = "Mozilla/5.0 \"x\"", .metadata = "{\"k\":1}"};
+    memset(s.refresh.current_hash, 0xab, sizeof s.refresh.current_hash);
+    jwts_buf b = {0};
+    jwts_buf_putc(&b, '{');
+    jwts_session_view(&s, &b);
+    jwts_buf_putc(&b, '}');
+    assert_int_equal(b.err, JWTS_OK);
+    assert_string_equal(b.data, "{\"user_id\":\"al\\\"ice\",\"session_id\":\"AAAAAAAAAAAAAAAAAAAAAA\","
+                                "\"created_at_ms\":1000,\"updated_at_ms\":2000,\"last_seen_at_ms\":1500,"
+                                "\"expires_at_ms\":9000,\"idle_expires_at_ms\":null,\"client_ip\":null,"
+                                "\"user_agent\":\"Mozilla/5.0 \\\"x\\\"\",\"metadata\":{\"k\":1}}");
+    jwts_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(view_shows_public_members_only),
+        cmocka_unit_test(device_round_trips_and_is_optional),
+        cmocka_unit_test(device_rules),
+        cmocka_unit_test(user_agent_clean_makes_a_valid_one),
         cmocka_unit_test(decodes_and_encodes_back_exactly),
         cmocka_unit_test(canonical_metadata_is_a_fixed_point),
         cmocka_unit_test(metadata_rules),

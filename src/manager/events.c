@@ -25,7 +25,10 @@ static void emit(const jwts_manager *m, const jwts_event *ev)
         m->opts.on_event(m->opts.on_event_arg, &theft);
     }
     jwts_event revoked = *ev;
-    if (ev->kind == JWTS_EVENT_REVOKED) revoked.generation = 0, revoked.reused_generation = -1, revoked.rotated_out_at_ms = 0;
+    if (ev->kind == JWTS_EVENT_REVOKED) {
+        revoked.generation = 0, revoked.reused_generation = -1, revoked.rotated_out_at_ms = 0;
+        revoked.client_ip = revoked.user_agent = NULL;
+    }
     m->opts.on_event(m->opts.on_event_arg, &revoked);
 }
 
@@ -74,10 +77,11 @@ jwts_err jwts_mgr_delete_by(jwts_manager *m, const jwts_ctx *ctx, const jwts_ses
     return delete_noted(m, ctx, key, &ev);
 }
 
-jwts_err jwts_mgr_delete_theft(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, bool previous)
+jwts_err jwts_mgr_delete_theft(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, bool previous,
+                               const jwts_device *device)
 {
-    /* TODO(devices): client_ip and user_agent once sessions and refresh calls carry them. */
     jwts_event ev = event_of(m, JWTS_EVENT_REVOKED, s->user_id, s->session_id, JWTS_REVOKE_THEFT);
+    if (device) ev.client_ip = device->ip, ev.user_agent = device->user_agent; /* who showed the old token */
     ev.generation = s->refresh.generation;
     if (previous) {
         ev.reused_generation = (int64_t)s->refresh.generation - 1;

@@ -22,8 +22,10 @@ jwts_err jwts_mgr_replace_refreshed(jwts_manager *m, const jwts_ctx *ctx, const 
 jwts_err jwts_mgr_delete_by(jwts_manager *m, const jwts_ctx *ctx, const jwts_session_key *key, jwts_revoke_reason by);
 
 /* Delete s after refresh-token reuse: THEFT_DETECTED then REVOKED/THEFT. previous: the reused
- * token is the last one rotated out (its generation and rotation time are known). */
-jwts_err jwts_mgr_delete_theft(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, bool previous);
+ * token is the last one rotated out (its generation and rotation time are known). device (may be
+ * NULL): the client that showed the reused token, told in the theft event. */
+jwts_err jwts_mgr_delete_theft(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, bool previous,
+                               const jwts_device *device);
 
 /* Install (or, with on false, remove) the store's expiry hook that emits EXPIRED; stores that
  * cannot report expiries are left alone (docs/events.md). */

@@ -97,10 +97,11 @@ static jwts_err reissue(jwts_manager *m, const jwts_session *s, const uint8_t se
 /* A rotated-out token that may no longer be used came back: revoke the session. previous: it is
  * the last one rotated out (its generation and rotation time are known). The revocation that
  * deletes the session emits THEFT_DETECTED then REVOKED/THEFT. */
-static jwts_err reused(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const char *which, bool previous)
+static jwts_err reused(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const char *which, bool previous,
+                       const jwts_device *device)
 {
     jwts_metrics_refresh_outcome(m->opts.metrics, JWTS_REFRESH_REUSED);
-    jwts_err rc = jwts_mgr_delete_theft(m, ctx, s, previous);
+    jwts_err rc = jwts_mgr_delete_theft(m, ctx, s, previous, device);
     if (rc && rc != JWTS_E_NOT_FOUND) return jwts_fail_wrap(rc, "refresh token reused; revoking the session failed");
     return jwts_fail(JWTS_E_REFRESH_REUSED, "%s refresh token was used again; session revoked", which);
 }
@@ -119,13 +120,13 @@ static jwts_err decide(jwts_manager *m, const jwts_ctx *ctx, const jwts_session 
     }
     if (r->generation > 0 && hash_equal(h, r->previous_hash)) {
         bool in_grace = now - r->rotated_at_ms < m->opts.refresh_grace_ms;
-        if (r->confirmed && !in_grace) return reused(m, ctx, s, "a superseded", true);
+        if (r->confirmed && !in_grace) return reused(m, ctx, s, "a superseded", true, device);
         jwts_err rc = check_alive(m, s, now);
         if (!rc) rc = reissue(m, s, p->secret, in_grace, now, out);
         if (!rc) jwts_metrics_refresh_outcome(m->opts.metrics, JWTS_REFRESH_GRACE);
         return rc;
     }
-    if (jwts_rt_is_older(r, h)) return reused(m, ctx, s, "an older", false);
+    if (jwts_rt_is_older(r, h)) return reused(m, ctx, s, "an older", false, device);
     return jwts_fail(JWTS_E_NOT_FOUND, "refresh token not recognised");
 }
 

@@ -202,7 +202,8 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
  * event to the stream only when the write happened. A delete removes the record from the expiry
  * index only when the record was there: one that Redis already expired stays for the sweep. */
 
-#define EV_ARGS 8 /* maxlen, kind, user, sid, reason, generation, reused_generation, rotated_out_at_ms */
+#define EV_ARGS 10 /* maxlen, kind, user, sid, reason, generation, reused_generation, rotated_out_at_ms,
+                      client_ip, user_agent */
 
 static const char EV_PRE[] =
     "local EXPK, EVK = KEYS[#KEYS - 1], KEYS[#KEYS]\n"
@@ -232,6 +233,8 @@ static const char EV_POST[] =
     "    local x = {'generation', EVA[6]}\n"
     "    if EVA[7] ~= '' then x[#x + 1] = 'reused_generation'; x[#x + 1] = EVA[7] end\n"
     "    if EVA[8] ~= '' then x[#x + 1] = 'rotated_out_at_ms'; x[#x + 1] = EVA[8] end\n"
+    "    if EVA[9] ~= '' then x[#x + 1] = 'client_ip'; x[#x + 1] = EVA[9] end\n"
+    "    if EVA[10] ~= '' then x[#x + 1] = 'user_agent'; x[#x + 1] = EVA[10] end\n"
     "    xadd('theft_detected', user, sid, x)\n"
     "  end\n"
     "  local x = {}\n"
@@ -389,18 +392,20 @@ jwts_err jwts_redis_script_run_ev(redis_runner *r, int64_t deadline_ns, redis_sc
     const jwts_event *e = jwts_event_note_get();
     char maxlen[24], gen[24], reused[24], rotated[24];
     snprintf(maxlen, sizeof maxlen, "%lld", ev->maxlen);
-    const char *kind = "", *user = "", *sid = "", *reason = "";
+    const char *kind = "", *user = "", *sid = "", *reason = "", *ip = "", *ua = "";
     gen[0] = reused[0] = rotated[0] = '\0';
     if (e) {
         kind = jwts_event_kind_name(e->kind);
         user = e->user_id ? e->user_id : "";
         sid = e->session_id ? e->session_id : "";
         reason = jwts_revoke_reason_name(e->reason);
+        ip = e->client_ip ? e->client_ip : "";
+        ua = e->user_agent ? e->user_agent : "";
         snprintf(gen, sizeof gen, "%llu", (unsigned long long)e->generation);
         if (e->reused_generation >= 0) snprintf(reused, sizeof reused, "%lld", (long long)e->reused_generation);
         if (e->rotated_out_at_ms) snprintf(rotated, sizeof rotated, "%lld", (long long)e->rotated_out_at_ms);
     }
-    const char *extra_args[EV_ARGS] = {maxlen, kind, user, sid, reason, gen, reused, rotated};
+    const char *extra_args[EV_ARGS] = {maxlen, kind, user, sid, reason, gen, reused, rotated, ip, ua};
     int n = nkeys + 2 + nargs + EV_ARGS;
     const char **av = malloc((size_t)n * sizeof *av);
     size_t *al = malloc((size_t)n * sizeof *al);

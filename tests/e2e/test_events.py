@@ -136,13 +136,15 @@ class TestEventsWebhook(unittest.TestCase):
             got = sorted((e["type"], e["session_id"], e.get("reason")) for e in events)
             self.assertEqual(got, sorted(expect, key=lambda x: (x[0], x[1], x[2] or "")))
             self.assertLess(took, RETRY_BOUND_S + 8)
-            text = open(out_path).read()
+            with open(out_path) as f:
+                text = f.read()
             for s in secrets:
                 self.assertNotIn(s, text)
                 self.assertNotIn(s, d.log_text())
             theft = [e for e in events if e["type"] == "theft_detected"][0]
             self.assertEqual(theft["user_id"], "carol")
             self.assertEqual(theft["generation"], 2)
+            self.assertEqual(theft.get("client_ip"), "127.0.0.1")  # who showed the old token
             self.assertTrue(wait_until(lambda: metric(d, "jwtsessiond_events_delivered_total") == len(expect)))
             self.assertEqual(metric(d, "jwtsessiond_events_dropped_total"), 0)
             self.assertEqual(metric(d, "jwtsessiond_events_failed_total"), 0)

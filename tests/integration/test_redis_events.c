@@ -145,7 +145,9 @@ static void lifecycle(bool sink)
     create_ok(&g, "carol", &c0);
     assert_int_equal(jwts_manager_refresh(g.m, NULL, c0.refresh_token, &c1), JWTS_OK);
     assert_int_equal(jwts_manager_refresh(g.m, NULL, c1.refresh_token, &c2), JWTS_OK);
-    assert_int_equal(jwts_manager_refresh(g.m, NULL, c0.refresh_token, &(jwts_tokens){0}), JWTS_E_REFRESH_REUSED);
+    jwts_device thief = {.ip = "2001:db8::7", .user_agent = "curl/8.5.0"};
+    assert_int_equal(jwts_manager_refresh_device(g.m, NULL, c0.refresh_token, &thief, &(jwts_tokens){0}),
+                     JWTS_E_REFRESH_REUSED);
 
     seen s = {0};
     drain(g.st, "audit", "one", &s);
@@ -190,6 +192,8 @@ static void lifecycle(bool sink)
     assert_non_null(strstr(s.json[9], "\"reason\":\"admin\""));
     assert_non_null(strstr(s.json[14], "\"generation\":2"));
     assert_null(strstr(s.json[14], "rotated_out_at_ms")); /* an older generation: not known */
+    assert_non_null(strstr(s.json[14], "\"client_ip\":\"2001:db8::7\",\"user_agent\":\"curl/8.5.0\""));
+    assert_null(strstr(s.json[15], "client_ip"));
     assert_non_null(strstr(s.json[15], "\"reason\":\"theft\""));
     /* the sink saw the same changes (theft is two events there too) */
     if (sink) assert_int_equal(g.sink_events, k);

@@ -24,6 +24,7 @@ typedef struct seen {
     uint64_t generation;
     int64_t reused_generation;
     int64_t time_ms, rotated_out_at_ms;
+    char ip[64], ua[64];
 } seen;
 
 typedef struct recorder {
@@ -48,6 +49,8 @@ static void record(void *arg, const jwts_event *e)
     s->reused_generation = e->reused_generation;
     s->time_ms = e->time_ms;
     s->rotated_out_at_ms = e->rotated_out_at_ms;
+    snprintf(s->ip, sizeof s->ip, "%s", e->client_ip ? e->client_ip : "");
+    snprintf(s->ua, sizeof s->ua, "%s", e->user_agent ? e->user_agent : "");
 }
 
 typedef struct fixture {
@@ -245,8 +248,13 @@ static void test_theft_older(void **state)
     assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &t), JWTS_OK);
     now_value += 60 * 1000;
     assert_int_equal(jwts_manager_refresh(f->m, NULL, t.refresh_token, &t), JWTS_OK);
-    assert_int_equal(jwts_manager_refresh(f->m, NULL, t0.refresh_token, &(jwts_tokens){0}), JWTS_E_REFRESH_REUSED);
+    jwts_device thief = {.ip = "203.0.113.9", .user_agent = "curl/8.5.0"};
+    assert_int_equal(jwts_manager_refresh_device(f->m, NULL, t0.refresh_token, &thief, &(jwts_tokens){0}),
+                     JWTS_E_REFRESH_REUSED);
     assert_int_equal(f->rec.n, 5);
+    assert_string_equal(f->rec.ev[3].ip, "203.0.113.9"); /* who showed the old token */
+    assert_string_equal(f->rec.ev[3].ua, "curl/8.5.0");
+    assert_string_equal(f->rec.ev[4].ip, ""); /* the revocation itself carries no client */
     expect(f, 3, JWTS_EVENT_THEFT_DETECTED, t0.session_id, JWTS_REVOKE_NONE);
     assert_int_equal(f->rec.ev[3].generation, 2);
     assert_int_equal(f->rec.ev[3].reused_generation, -1);

@@ -11,6 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jwtsession/b64url.h"
+#include "jwtsession/random.h"
+
 #include "core/buf.h"
 #include "core/fail.h"
 #include "jose/jwk_int.h"
@@ -142,11 +145,22 @@ jwts_err jwts_keyfile_load(const char *text, size_t len, int64_t now_s, jwts_key
     return JWTS_OK;
 }
 
-/* A new key for alg as the next key, published now. */
+/* A new key for alg as the next key (active: as the active key), published now. Asymmetric keys
+ * get their thumbprint as kid; an HMAC key a random one (a digest of a secret is not published). */
 static jwts_err add_next(jwts_keyset *ks, jwts_alg alg, int64_t now_s, int active)
 {
     jwts_key *k;
-    jwts_err e = jwts_key_generate(alg, NULL, &k);
+    char kid[32] = "";
+    const jwts_alg_info *info = jwts_alg_info_of(alg);
+    if (info && info->kty == JWTS_KTY_OCT) {
+        uint8_t raw[16];
+        size_t n = 0;
+        jwts_err e = jwts_random_bytes(raw, sizeof raw);
+        if (!e) e = jwts_b64url_encode(raw, sizeof raw, kid, sizeof kid - 1, &n);
+        if (e) return e;
+        kid[n] = '\0';
+    }
+    jwts_err e = jwts_key_generate(alg, kid[0] ? kid : NULL, &k);
     if (e) return e;
     k->state = active ? JWTS_KEY_ACTIVE : JWTS_KEY_NEXT;
     k->published_at_s = now_s;

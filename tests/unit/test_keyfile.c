@@ -157,8 +157,18 @@ static void test_load_rules(void **s)
 {
     (void)s;
     jwts_keyfile_rotate_options o = opts(T0);
-    o.alg = JWTS_ALG_HS256;
+    o.alg = JWTS_ALG_HS256; /* HMAC keys get a random kid */
     char *f = rotate(NULL, o);
+    jwts_keyset *hs = load(f, T0);
+    size_t n;
+    assert_non_null(kid_in(hs, JWTS_KEY_NEXT, &n));
+    assert_int_equal(strlen(kid_in(hs, JWTS_KEY_NEXT, &n)), 22);
+    jwts_keyset_free(hs);
+    char *f2 = rotate(f, opts(T0 + 300));
+    hs = load(f2, T0 + 300);
+    assert_int_equal(jwts_keyset_count(hs), 3);
+    jwts_keyset_free(hs);
+    jwts_jose_free(f2);
     struct {
         const char *from, *to;
         jwts_err want;

@@ -52,8 +52,10 @@ static const opt opts[] = {
      "pipeline_connections, wait_replicas, wait_timeout, sentinel_user, sentinel_password; TLS:\n"
      "tls_ca, tls_ca_dir, tls_cert, tls_key, tls_server_name, tls_insecure. See docs/redis.md"},
     {"key", K_STR, OFF(key_file), NULL, NULL, "FILE",
-     "signing keys: a JWK, a JWKS (several keys = rotation; its first signing key is active) or PEM;\n"
-     "unset: an HS256 key is generated at start and tokens die with the process"},
+     "signing keys: a JWK, a JWKS (several keys = rotation; its first signing key is active) or PEM,\n"
+     "or a key file of `jwtsession key rotate` (docs/keys.md); reloaded on SIGHUP and\n"
+     "POST /v1/admin/keys/reload. Unset: an HS256 key is generated at start and tokens die with\n"
+     "the process"},
     {"jwks-max-age", K_DURATION, OFF(jwks_max_age_ms), "5m", NULL, "DURATION",
      "Cache-Control max-age of /.well-known/jwks.json (whole seconds); a next key is published at\n"
      "least this long before it signs (docs/keys.md)"},

@@ -226,6 +226,13 @@ static jwts_err reload_locked(jwtsd_server *srv, char *err, size_t errlen)
         }
         return rc;
     }
+    const jwts_key *active = jwts_keyset_active(ks);
+    if (active && jwts_key_kid(active) && jwts_key_alg(active) > JWTS_ALG_HS512 &&
+        !jwts_keyset_find(srv->keyset, jwts_key_kid(active)))
+        JWTSD_LOG(JWTSD_LOG_WARN,
+                  "the new signing key was not in the JWKS before: verifiers caching the JWKS may refuse its "
+                  "tokens for up to --jwks-max-age (rotate, reload, and rotate again only after publish-ahead)",
+                  JWTSD_S("kid", jwts_key_kid(active)));
     srv->keyset = ks;
     jwts_keyset_free((jwts_keyset *)old); /* no call uses it any more: set_keyset waited; keys wiped */
     count_states(srv);

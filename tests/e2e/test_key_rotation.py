@@ -216,6 +216,7 @@ class RotationUnderLoad(unittest.TestCase):
             s3 = d.create("third")
             self.assertEqual(kid_of(s3["access_token"]), k3)
             self.assertEqual(metric(d, 'jwtsessiond_key_reloads_total{result="ok"}'), 2)
+            self.assertNotIn("was not in the JWKS before", d.log_text())  # each key was published ahead
             self.assertEqual(metric(d, 'jwtsessiond_keys{state="retiring"}'), 2)
 
             # a bad key file: the reload fails, the keys in service keep serving
@@ -268,6 +269,7 @@ class VerifierRefetch(unittest.TestCase):
                     cli("key", "rotate", "--key", keys, "--publish-ahead", "0")
                     cli("key", "rotate", "--key", keys, "--publish-ahead", "0")
                     self.assertEqual(signer.admin("POST", "/v1/admin/keys/reload").status, 200)
+                    self.assertIn("was not in the JWKS before", signer.log_text())  # no reload in between
                     new = signer.create("bob")
                     path = "/v1/users/bob/sessions"
                     flood = [verifier.req("GET", path, token=new["access_token"]) for _ in range(40)]

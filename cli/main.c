@@ -3,6 +3,7 @@
  *
  *   jwtsession keygen --alg ALG [--kid KID] [--out FILE]
  *   jwtsession jwks KEYFILE...
+ *   jwtsession key rotate|status --key FILE ...
  *   jwtsession token sign|verify ...
  *   jwtsession [GLOBAL OPTIONS] session create|validate|refresh|revoke|revoke-user|list ...
  *   jwtsession --help | -h | --version
@@ -14,6 +15,7 @@
 static const jwts_cli_cmd *const COMMANDS[] = {
     &jwts_cli_keygen_cmd,
     &jwts_cli_jwks_cmd,
+    &jwts_cli_key_cmd,
     &jwts_cli_token_cmd,
     &jwts_cli_session_cmd,
 };

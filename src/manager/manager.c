@@ -1,5 +1,11 @@
 /*
- * manager.c - jwts_manager: options and defaults, lifetime, and the deadlines every operation uses.
+ * manager.c - jwts_manager: options and defaults, lifetime, the deadlines every operation uses, and
+ * the key set in use with its swap (jwts_manager_set_keyset).
+ *
+ * The swap is a reader-writer lock, writer-preferring so a stream of validations cannot starve a
+ * reload: a sign or verify holds it shared for its own duration only, the swap holds it
+ * exclusively for a pointer store. When the swap returns, every call that could have read the
+ * previous pointer has released the lock, so the caller may free the previous set.
  */
 #include <openssl/crypto.h>
 #include <stdlib.h>
@@ -11,14 +17,22 @@
 #define MINUTE_MS (60 * 1000LL)
 #define DAY_MS (24 * 60 * MINUTE_MS)
 
+/* Whether ks can serve a manager with verify_only as given. */
+static jwts_err check_keyset(const jwts_keyset *ks, bool verify_only)
+{
+    if (!ks) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: keyset is required");
+    if (verify_only && jwts_keyset_count(ks) == 0)
+        return jwts_fail(JWTS_E_BAD_KEY, "manager: the key set has no key to verify with");
+    if (!verify_only && !jwts_keyset_active(ks))
+        return jwts_fail(JWTS_E_BAD_KEY, "manager: the key set has no signing key (a verifier sets verify_only)");
+    return JWTS_OK;
+}
+
 static jwts_err fill_defaults(jwts_manager_options *o)
 {
     if (!o->store) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: store is required");
-    if (!o->keyset) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: keyset is required");
-    if (o->verify_only && jwts_keyset_count(o->keyset) == 0)
-        return jwts_fail(JWTS_E_BAD_KEY, "manager: the key set has no key to verify with");
-    if (!o->verify_only && !jwts_keyset_active(o->keyset))
-        return jwts_fail(JWTS_E_BAD_KEY, "manager: the key set has no signing key (a verifier sets verify_only)");
+    jwts_err rc = check_keyset(o->keyset, o->verify_only);
+    if (rc) return rc;
     if (o->access_ttl_ms < 0 || o->refresh_ttl_ms < 0 || o->absolute_lifetime_ms < 0)
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager: token and session lifetimes cannot be off (negative)");
     if (o->idle_timeout_ms < 0) o->idle_timeout_ms = 0; /* JWTS_OFF: off, as the default */
@@ -55,6 +69,15 @@ jwts_err jwts_manager_new(const jwts_manager_options *opts, jwts_manager **out)
     *out = NULL;
     jwts_manager *m = calloc(1, sizeof *m);
     if (!m) return jwts_fail(JWTS_E_NO_MEMORY, "manager: out of memory");
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int lrc = pthread_rwlock_init(&m->keys_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (lrc != 0) {
+        free(m);
+        return jwts_fail(JWTS_E_NO_MEMORY, "manager: cannot create the key set lock");
+    }
     m->opts = *opts;
     jwts_err rc = fill_defaults(&m->opts);
     if (!rc) rc = copy_string(opts->issuer, &m->issuer);
@@ -65,6 +88,7 @@ jwts_err jwts_manager_new(const jwts_manager_options *opts, jwts_manager **out)
     }
     m->opts.issuer = m->issuer;
     m->opts.audience = m->audience;
+    m->keys = m->opts.keyset;
     size_t keys = jwts_keyset_count(m->opts.keyset);
     size_t active = jwts_keyset_active(m->opts.keyset) ? 1 : 0;
     jwts_metrics_set_keyset_size(m->opts.metrics, active, keys - active);
@@ -82,9 +106,47 @@ jwts_err jwts_manager_new(const jwts_manager_options *opts, jwts_manager **out)
 void jwts_manager_free(jwts_manager *m)
 {
     if (!m) return;
+    pthread_rwlock_destroy(&m->keys_lock);
     free(m->issuer);
     free(m->audience);
     free(m);
+}
+
+jwts_err jwts_manager_set_keyset(jwts_manager *m, const jwts_keyset *ks, const jwts_keyset **previous)
+{
+    if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager_set_keyset: NULL manager");
+    jwts_err rc = check_keyset(ks, m->opts.verify_only);
+    if (rc) return rc;
+    pthread_rwlock_wrlock(&m->keys_lock);
+    const jwts_keyset *old = m->keys;
+    m->keys = ks;
+    m->opts.keyset = ks;
+    pthread_rwlock_unlock(&m->keys_lock);
+    size_t keys = jwts_keyset_count(ks);
+    size_t active = jwts_keyset_active(ks) ? 1 : 0;
+    jwts_metrics_set_keyset_size(m->opts.metrics, active, keys - active);
+    if (previous) *previous = old;
+    return JWTS_OK;
+}
+
+void jwts_manager_set_key_miss_hook(jwts_manager *m, void (*hook)(void *arg), void *arg)
+{
+    if (!m) return;
+    m->key_miss = hook;
+    m->key_miss_arg = arg;
+}
+
+const jwts_keyset *jwts_mgr_keys_acquire(const jwts_manager *m)
+{
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&m->keys_lock); /* the lock is the one mutable part */
+    return m->keys;
+}
+
+void jwts_mgr_keys_release(const jwts_manager *m) { pthread_rwlock_unlock((pthread_rwlock_t *)&m->keys_lock); }
+
+void jwts_mgr_key_miss(const jwts_manager *m)
+{
+    if (m->key_miss) m->key_miss(m->key_miss_arg);
 }
 
 const jwts_manager_options *jwts_manager_options_get(const jwts_manager *m) { return m ? &m->opts : NULL; }

@@ -4,6 +4,8 @@
 #ifndef JWTS_MANAGER_INT_H
 #define JWTS_MANAGER_INT_H
 
+#include <pthread.h>
+
 #include "jwtsession/manager.h"
 #include "jwtsession/observe.h"
 #include "jwtsession/random.h"
@@ -14,7 +16,22 @@ struct jwts_manager {
     jwts_manager_options opts; /* defaults filled in; issuer/audience point at the copies below */
     char *issuer, *audience;
     jwts_verify_options verify;
+    /* The key set in use (opts.keyset mirrors it): read under keys_lock held shared for the
+     * duration of one sign or verify; jwts_manager_set_keyset swaps it holding the lock
+     * exclusively, so once the swap returns no call can still use the previous set (keys.c). */
+    pthread_rwlock_t keys_lock;
+    const jwts_keyset *keys;
+    void (*key_miss)(void *arg); /* jwts_manager_set_key_miss_hook */
+    void *key_miss_arg;
 };
+
+/* The key set for one sign or verify: call jwts_mgr_keys_release when done with it (and with
+ * any key it holds). Never nest two acquisitions on one thread. */
+const jwts_keyset *jwts_mgr_keys_acquire(const jwts_manager *m);
+void jwts_mgr_keys_release(const jwts_manager *m);
+
+/* Tell the key-miss hook (if any) that a token named a kid the set lacks. */
+void jwts_mgr_key_miss(const jwts_manager *m);
 
 /* Begin op: a span and the latency clock when the manager observes; returns the ctx to pass on. */
 static inline jwts_ctx jwts_mgr_begin(const jwts_manager *m, jwts_op_scope *sc, jwts_op op, const jwts_ctx *ctx)

@@ -2,12 +2,17 @@
  * manager.c - jwts_manager: options and defaults, lifetime, the deadlines every operation uses, and
  * the key set in use with its swap (jwts_manager_set_keyset).
  *
- * The swap is a reader-writer lock, writer-preferring so a stream of validations cannot starve a
- * reload: a sign or verify holds it shared for its own duration only, the swap holds it
- * exclusively for a pointer store. When the swap returns, every call that could have read the
- * previous pointer has released the lock, so the caller may free the previous set.
+ * The swap waits out the readers of the previous set, read-copy-update style, without readers
+ * sharing a written cache line (every reader of a reader-writer lock writes its one word, which
+ * two validating threads then pass back and forth). A reader (one sign or verify) counts itself in its thread's slot
+ * under the parity of the current epoch, re-checks the epoch, then loads the set; it uncounts when
+ * done. The swap stores the new set, advances the epoch, and waits until no slot counts a reader
+ * under the old parity: any reader that could have loaded the previous set entered under it (one
+ * that saw the new epoch loads the new set: the set is stored before the epoch, all sequentially
+ * consistent). Swaps are serialized, so the old parity is always drained before it is reused.
  */
 #include <openssl/crypto.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,12 +74,7 @@ jwts_err jwts_manager_new(const jwts_manager_options *opts, jwts_manager **out)
     *out = NULL;
     jwts_manager *m = calloc(1, sizeof *m);
     if (!m) return jwts_fail(JWTS_E_NO_MEMORY, "manager: out of memory");
-    pthread_rwlockattr_t attr;
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    int lrc = pthread_rwlock_init(&m->keys_lock, &attr);
-    pthread_rwlockattr_destroy(&attr);
-    if (lrc != 0) {
+    if (pthread_mutex_init(&m->keys_swap, NULL) != 0) {
         free(m);
         return jwts_fail(JWTS_E_NO_MEMORY, "manager: cannot create the key set lock");
     }
@@ -88,7 +88,7 @@ jwts_err jwts_manager_new(const jwts_manager_options *opts, jwts_manager **out)
     }
     m->opts.issuer = m->issuer;
     m->opts.audience = m->audience;
-    m->keys = m->opts.keyset;
+    atomic_store(&m->keys, m->opts.keyset);
     size_t keys = jwts_keyset_count(m->opts.keyset);
     size_t active = jwts_keyset_active(m->opts.keyset) ? 1 : 0;
     jwts_metrics_set_keyset_size(m->opts.metrics, active, keys - active);
@@ -106,7 +106,7 @@ jwts_err jwts_manager_new(const jwts_manager_options *opts, jwts_manager **out)
 void jwts_manager_free(jwts_manager *m)
 {
     if (!m) return;
-    pthread_rwlock_destroy(&m->keys_lock);
+    pthread_mutex_destroy(&m->keys_swap);
     free(m->issuer);
     free(m->audience);
     free(m);
@@ -117,11 +117,13 @@ jwts_err jwts_manager_set_keyset(jwts_manager *m, const jwts_keyset *ks, const j
     if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "manager_set_keyset: NULL manager");
     jwts_err rc = check_keyset(ks, m->opts.verify_only);
     if (rc) return rc;
-    pthread_rwlock_wrlock(&m->keys_lock);
-    const jwts_keyset *old = m->keys;
-    m->keys = ks;
+    pthread_mutex_lock(&m->keys_swap);
+    const jwts_keyset *old = atomic_exchange(&m->keys, ks);
     m->opts.keyset = ks;
-    pthread_rwlock_unlock(&m->keys_lock);
+    unsigned old_parity = atomic_fetch_add(&m->keys_epoch, 1) & 1;
+    for (unsigned i = 0; i < JWTS_KEY_READER_SLOTS; i++)
+        while (atomic_load(&m->key_readers[i].active[old_parity]) != 0) sched_yield(); /* one sign or verify */
+    pthread_mutex_unlock(&m->keys_swap);
     size_t keys = jwts_keyset_count(ks);
     size_t active = jwts_keyset_active(ks) ? 1 : 0;
     jwts_metrics_set_keyset_size(m->opts.metrics, active, keys - active);
@@ -136,13 +138,31 @@ void jwts_manager_set_key_miss_hook(jwts_manager *m, void (*hook)(void *arg), vo
     m->key_miss_arg = arg;
 }
 
-const jwts_keyset *jwts_mgr_keys_acquire(const jwts_manager *m)
+/* This thread's reader slot: threads take slots in turn. */
+static unsigned reader_slot(void)
 {
-    pthread_rwlock_rdlock((pthread_rwlock_t *)&m->keys_lock); /* the lock is the one mutable part */
-    return m->keys;
+    static atomic_uint next;
+    static _Thread_local unsigned slot_plus_1;
+    if (!slot_plus_1) slot_plus_1 = atomic_fetch_add(&next, 1) % JWTS_KEY_READER_SLOTS + 1;
+    return slot_plus_1 - 1;
 }
 
-void jwts_mgr_keys_release(const jwts_manager *m) { pthread_rwlock_unlock((pthread_rwlock_t *)&m->keys_lock); }
+const jwts_keyset *jwts_mgr_keys_acquire(const jwts_manager *m, jwts_keys_ticket *t)
+{
+    jwts_manager *w = (jwts_manager *)m; /* the reader counts are the one mutable part */
+    t->slot = reader_slot();
+    for (;;) {
+        t->parity = atomic_load(&w->keys_epoch) & 1;
+        atomic_fetch_add(&w->key_readers[t->slot].active[t->parity], 1);
+        if ((atomic_load(&w->keys_epoch) & 1) == t->parity) return atomic_load(&w->keys);
+        atomic_fetch_sub(&w->key_readers[t->slot].active[t->parity], 1); /* a swap moved on: again */
+    }
+}
+
+void jwts_mgr_keys_release(const jwts_manager *m, const jwts_keys_ticket *t)
+{
+    atomic_fetch_sub(&((jwts_manager *)m)->key_readers[t->slot].active[t->parity], 1);
+}
 
 void jwts_mgr_key_miss(const jwts_manager *m)
 {

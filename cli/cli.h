@@ -24,7 +24,7 @@ typedef struct jwts_cli_cmd {
 } jwts_cli_cmd;
 
 /* Commands of each group (defined in cmd_*.c). */
-extern const jwts_cli_cmd jwts_cli_keygen_cmd, jwts_cli_jwks_cmd, jwts_cli_token_cmd, jwts_cli_session_cmd;
+extern const jwts_cli_cmd jwts_cli_keygen_cmd, jwts_cli_jwks_cmd, jwts_cli_key_cmd, jwts_cli_token_cmd, jwts_cli_session_cmd;
 extern const jwts_cli_cmd jwts_cli_events_cmd;
 
 /* The global options (before the command), each with a JWTSESSION_* environment twin - the same

@@ -52,8 +52,15 @@ static const opt opts[] = {
      "pipeline_connections, wait_replicas, wait_timeout, sentinel_user, sentinel_password; TLS:\n"
      "tls_ca, tls_ca_dir, tls_cert, tls_key, tls_server_name, tls_insecure. See docs/redis.md"},
     {"key", K_STR, OFF(key_file), NULL, NULL, "FILE",
-     "signing keys: a JWK, a JWKS (several keys = rotation; its first signing key is active) or PEM;\n"
-     "unset: an HS256 key is generated at start and tokens die with the process"},
+     "signing keys: a JWK, a JWKS (several keys = rotation; its first signing key is active) or PEM,\n"
+     "or a key file of `jwtsession key rotate` (docs/keys.md); reloaded on SIGHUP and\n"
+     "POST /v1/admin/keys/reload. Unset: an HS256 key is generated at start and tokens die with\n"
+     "the process"},
+    {"jwks-max-age", K_DURATION, OFF(jwks_max_age_ms), "5m", NULL, "DURATION",
+     "Cache-Control max-age of /.well-known/jwks.json (whole seconds); a next key is published at\n"
+     "least this long before it signs (docs/keys.md)"},
+    {"key-refetch-interval", K_DURATION, OFF(key_refetch_interval_ms), "30s", NULL, "DURATION",
+     "--verify-only: a token with an unknown kid reloads --key at most this often"},
     {"admin-key-file", K_STR, OFF(admin_key_file), NULL, NULL, "FILE",
      "file holding the admin API key (>= 16 bytes; surrounding whitespace ignored); environment:\n"
      "JWTSESSION_ADMIN_KEY holds the key itself. Unset: admin calls get 403"},
@@ -537,6 +544,10 @@ static bool check_gateway(jwtsd_config *cfg, char *err, size_t errlen)
 static bool check(jwtsd_config *cfg, char *err, size_t errlen)
 {
     if (cfg->access_ttl_ms < 1000) return snprintf(err, errlen, "access-ttl must be at least 1s"), false;
+    if (cfg->jwks_max_age_ms > 365LL * 24 * 3600 * 1000)
+        return snprintf(err, errlen, "jwks-max-age must be at most 365d"), false;
+    if (cfg->key_refetch_interval_ms < 1000)
+        return snprintf(err, errlen, "key-refetch-interval must be at least 1s"), false;
     if (cfg->refresh_ttl_ms < 1000) return snprintf(err, errlen, "refresh-ttl must be at least 1s"), false;
     if (cfg->absolute_lifetime_ms < 1000) return snprintf(err, errlen, "absolute-lifetime must be at least 1s"), false;
     if (cfg->threads > 256) return snprintf(err, errlen, "threads must be at most 256"), false;

@@ -25,6 +25,7 @@
 #ifndef JWTSD_DAEMON_H
 #define JWTSD_DAEMON_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -86,6 +87,8 @@ typedef struct jwtsd_config {
     char *log_level;             /* error | warn | info | debug */
     bool access_log;
     bool verify_only; /* no signing key: validate/revoke only */
+    int64_t jwks_max_age_ms;         /* Cache-Control max-age of the JWKS (docs/keys.md) */
+    int64_t key_refetch_interval_ms; /* verify-only: an unknown kid reloads --key at most this often */
     bool cache;       /* near cache on a shared store */
     int64_t cache_max_entries;
     int64_t cache_max_stale_ms;
@@ -204,6 +207,7 @@ typedef enum jwtsd_route {
     JWTSD_ROUTE_REFRESH,       /* /v1/refresh */
     JWTSD_ROUTE_USER_SESSIONS, /* /v1/users/{id}/sessions */
     JWTSD_ROUTE_JWKS,          /* /.well-known/jwks.json */
+    JWTSD_ROUTE_KEYS_RELOAD,   /* /v1/admin/keys/reload */
     JWTSD_ROUTE_METRICS,       /* /metrics */
     JWTSD_ROUTE_HEALTHZ,       /* /healthz */
     JWTSD_ROUTE_READYZ,        /* /readyz */
@@ -302,10 +306,16 @@ void jwtsd_workers_free(jwtsd_workers *w);
 typedef struct jwtsd_server {
     const jwtsd_config *cfg;
     jwts_store *store;
-    jwts_keyset *keyset;
+    jwts_keyset *keyset; /* the set the manager uses; replaced by a reload (keys.c) */
     jwts_manager *manager;
     jwtsd_observe *observe;
-    char *jwks_json; /* the public JWKS, rendered once */
+    /* keys_mu serializes reloads and guards keyset, jwks_json and jwks_etag */
+    pthread_mutex_t keys_mu;
+    char *jwks_json;     /* the public JWKS, rendered at each (re)load */
+    char jwks_etag[48];  /* its strong ETag: "base64url of 16 bytes of its SHA-256" */
+    atomic_llong key_refetch_at_ms; /* verify-only: when the last unknown-kid reload was asked */
+    atomic_bool key_refetch_asked;  /* ... and not yet done by the main thread */
+    struct jwtsd_key_metrics *key_metrics;
     bool admin_enabled;
     uint8_t admin_digest[32]; /* SHA-256 of the admin key */
     atomic_bool shutting_down;
@@ -357,6 +367,28 @@ void jwtsd_sweep_stop(jwtsd_sweep *s);
 
 /* The key set of cfg->key_file, or a generated HS256 key (with a warning). */
 jwts_err jwtsd_keys_load(const jwtsd_config *cfg, jwts_keyset **out, char *err, size_t errlen);
+
+/* Render the public JWKS of srv->keyset and its ETag into srv (under keys_mu). At start-up. */
+jwts_err jwtsd_keys_publish(jwtsd_server *srv);
+
+/* Register the key metrics (reloads by result, keys by state) and set the gauges. */
+jwts_err jwtsd_keys_observe(jwtsd_server *srv);
+
+/* Reload cfg->key_file: read and check it whole, then publish its JWKS and hand its set to the
+ * manager; the previous set is freed once no call uses it. On any failure the keys in service
+ * stay and err says why (logged too). why names the trigger in the log ("SIGHUP", "admin",
+ * "unknown kid"). Safe from any thread; reloads are serialized. */
+jwts_err jwtsd_keys_reload(jwtsd_server *srv, const char *why, char *err, size_t errlen);
+
+/* The manager's key-miss hook (arg: the server): in verify-only mode with a key file, ask the
+ * main thread for a reload, at most once per --key-refetch-interval. Never blocks. */
+void jwtsd_keys_miss(void *arg);
+
+/* The copy of the JWKS and its ETag to answer with; NULL when out of memory. */
+char *jwtsd_keys_jwks(jwtsd_server *srv, char etag[48]);
+
+/* Free the key metrics of srv (NULL is fine). */
+void jwtsd_keys_observe_free(jwtsd_server *srv);
 
 /* The admin key from cfg (file or environment), as a SHA-256 digest in srv. false on error (err). */
 bool jwtsd_admin_key_load(const jwtsd_config *cfg, jwtsd_server *srv, char *err, size_t errlen);

@@ -122,8 +122,12 @@ void jwtsd_reply_owned(jwtsd_request *r, unsigned status, const char *content_ty
         return;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    for (size_t i = 0; i < n; i++) MHD_add_response_header(resp, headers[2 * i], headers[2 * i + 1]);
+    bool cache_control = false; /* a handler's own Cache-Control (the JWKS) replaces no-store */
+    for (size_t i = 0; i < n; i++) {
+        MHD_add_response_header(resp, headers[2 * i], headers[2 * i + 1]);
+        cache_control |= !strcasecmp(headers[2 * i], MHD_HTTP_HEADER_CACHE_CONTROL);
+    }
+    if (!cache_control) MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (atomic_load_explicit(&r->srv->shutting_down, memory_order_relaxed))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (r->deferred) { /* on a store worker: the HTTP thread queues it once the connection resumes */

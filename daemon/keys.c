@@ -1,16 +1,24 @@
 /*
- * keys.c - the daemon's secrets at start-up: the token signing key set and the admin API key.
+ * keys.c - the daemon's secrets: the token signing key set (loaded at start-up and reloaded on
+ * SIGHUP, POST /v1/admin/keys/reload, or in verify-only mode a token with an unknown kid), its
+ * published JWKS with an ETag, and the admin API key.
  *
  * Signing keys come from one file (JWK, JWKS or PEM; a JWKS with several keys is a rotation: its
- * first signing key signs, all verify). Without a file an HS256 key is generated, with a warning:
- * tokens then die with the process. The admin key is kept only as its SHA-256 digest, which
- * auth.c compares in constant time.
+ * first signing key signs, all verify; a key file with lifecycle states, docs/keys.md: its active
+ * key signs, retired keys are left out). Without a file an HS256 key is generated, with a warning:
+ * tokens then die with the process. A reload checks the whole file before anything changes; the
+ * manager then swaps sets safely under load (jwts_manager_set_keyset) and a bad file leaves the
+ * keys in service. The admin key is kept only as its SHA-256 digest, which auth.c compares in
+ * constant time.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -87,7 +95,7 @@ jwts_err jwtsd_keys_load(const jwtsd_config *cfg, jwts_keyset **out, char *err, 
     mode_t mode;
     char *text = read_secret_file(cfg->key_file, &len, &mode, err, errlen);
     if (!text) return JWTS_E_INVALID_ARGUMENT;
-    rc = jwts_keyset_parse(text, len, JWTS_ALG_UNSET, out);
+    rc = jwts_keyfile_load(text, len, (int64_t)time(NULL), out);
     OPENSSL_cleanse(text, len);
     free(text);
     if (rc != JWTS_OK) {
@@ -106,6 +114,161 @@ jwts_err jwtsd_keys_load(const jwtsd_config *cfg, jwts_keyset **out, char *err, 
               JWTSD_S("alg", active ? jwts_alg_name(jwts_key_alg(active)) : NULL),
               JWTSD_S("active_kid", active ? jwts_key_kid(active) : NULL), JWTSD_S("mode", cfg->verify_only ? "verify-only" : NULL));
     return JWTS_OK;
+}
+
+/* ---- reload, JWKS, metrics ---------------------------------------------------------------------- */
+
+struct jwtsd_key_metrics {
+    jwts_counter *reloads_ok, *reloads_failed;
+    jwts_gauge *by_state[JWTS_KEY_RETIRING + 1];
+};
+
+/* Set the keys-by-state gauges from srv->keyset (under keys_mu or before serving). */
+static void count_states(jwtsd_server *srv)
+{
+    struct jwtsd_key_metrics *km = srv->key_metrics;
+    if (!km) return;
+    size_t n[JWTS_KEY_RETIRING + 1] = {0};
+    for (size_t i = 0; i < jwts_keyset_count(srv->keyset); i++)
+        n[jwts_key_state_of(jwts_keyset_get(srv->keyset, i), NULL, NULL)]++;
+    for (int s = 0; s <= JWTS_KEY_RETIRING; s++) jwts_gauge_set(km->by_state[s], (double)n[s]);
+}
+
+jwts_err jwtsd_keys_observe(jwtsd_server *srv)
+{
+    jwts_metrics *m = jwtsd_observe_metrics(srv->observe);
+    if (!m) return JWTS_OK;
+    struct jwtsd_key_metrics *km = calloc(1, sizeof *km);
+    if (!km) return JWTS_E_NO_MEMORY;
+    static const char RELOADS[] = "Key file reloads (SIGHUP, admin call, unknown kid), by result";
+    jwts_err rc = jwts_metrics_counter(m, "jwtsessiond_key_reloads_total", RELOADS, &(jwts_label){"result", "ok"}, 1,
+                                       &km->reloads_ok);
+    if (!rc)
+        rc = jwts_metrics_counter(m, "jwtsessiond_key_reloads_total", RELOADS, &(jwts_label){"result", "failed"}, 1,
+                                  &km->reloads_failed);
+    for (int s = 0; s <= JWTS_KEY_RETIRING && !rc; s++)
+        rc = jwts_metrics_gauge(m, "jwtsessiond_keys", "Keys in service, by lifecycle state (docs/keys.md)",
+                                &(jwts_label){"state", jwts_key_state_name((jwts_key_state)s)}, 1, &km->by_state[s]);
+    if (rc) {
+        free(km);
+        return rc;
+    }
+    srv->key_metrics = km;
+    count_states(srv);
+    return JWTS_OK;
+}
+
+void jwtsd_keys_observe_free(jwtsd_server *srv)
+{
+    free(srv->key_metrics);
+    srv->key_metrics = NULL;
+}
+
+/* The strong ETag of body: a quoted base64url of 16 bytes of its SHA-256. */
+static void etag_of(const char *body, char out[48])
+{
+    uint8_t d[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)body, strlen(body), d);
+    char b64[32] = "";
+    size_t n = 0;
+    if (jwts_b64url_encode(d, 16, b64, sizeof b64 - 1, &n) == JWTS_OK) b64[n] = '\0';
+    snprintf(out, 48, "\"%s\"", b64);
+}
+
+jwts_err jwtsd_keys_publish(jwtsd_server *srv)
+{
+    char *json = NULL;
+    jwts_err rc = jwts_keyset_to_jwks(srv->keyset, &json);
+    if (rc) return rc;
+    pthread_mutex_lock(&srv->keys_mu);
+    char *old = srv->jwks_json;
+    srv->jwks_json = json;
+    etag_of(json, srv->jwks_etag);
+    pthread_mutex_unlock(&srv->keys_mu);
+    jwts_jose_free(old);
+    return JWTS_OK;
+}
+
+char *jwtsd_keys_jwks(jwtsd_server *srv, char etag[48])
+{
+    pthread_mutex_lock(&srv->keys_mu);
+    char *copy = srv->jwks_json ? strdup(srv->jwks_json) : NULL;
+    memcpy(etag, srv->jwks_etag, 48);
+    pthread_mutex_unlock(&srv->keys_mu);
+    return copy;
+}
+
+/* Load, check and install the key file; under keys_mu. */
+static jwts_err reload_locked(jwtsd_server *srv, char *err, size_t errlen)
+{
+    jwts_keyset *ks = NULL;
+    jwts_err rc = jwtsd_keys_load(srv->cfg, &ks, err, errlen);
+    if (rc) return rc;
+    char *json = NULL;
+    const jwts_keyset *old = NULL;
+    if ((rc = jwts_keyset_to_jwks(ks, &json)) == JWTS_OK) {
+        /* publish first: a next key is in the JWKS before the manager could sign with it */
+        char *old_json = srv->jwks_json;
+        srv->jwks_json = json;
+        etag_of(json, srv->jwks_etag);
+        jwts_jose_free(old_json);
+        rc = jwts_manager_set_keyset(srv->manager, ks, &old);
+    }
+    if (rc) {
+        snprintf(err, errlen, "%s: %s: %s", srv->cfg->key_file, jwts_errname(rc), jwts_errdetail());
+        jwts_keyset_free(ks);
+        /* the JWKS may already show the new file's keys: show the keys in service again */
+        char *back = NULL;
+        if (json && jwts_keyset_to_jwks(srv->keyset, &back) == JWTS_OK) {
+            jwts_jose_free(srv->jwks_json);
+            srv->jwks_json = back;
+            etag_of(back, srv->jwks_etag);
+        }
+        return rc;
+    }
+    const jwts_key *active = jwts_keyset_active(ks);
+    if (active && jwts_key_kid(active) && jwts_key_alg(active) > JWTS_ALG_HS512 &&
+        !jwts_keyset_find(srv->keyset, jwts_key_kid(active)))
+        JWTSD_LOG(JWTSD_LOG_WARN,
+                  "the new signing key was not in the JWKS before: verifiers caching the JWKS may refuse its "
+                  "tokens for up to --jwks-max-age (rotate, reload, and rotate again only after publish-ahead)",
+                  JWTSD_S("kid", jwts_key_kid(active)));
+    srv->keyset = ks;
+    jwts_keyset_free((jwts_keyset *)old); /* no call uses it any more: set_keyset waited; keys wiped */
+    count_states(srv);
+    return JWTS_OK;
+}
+
+jwts_err jwtsd_keys_reload(jwtsd_server *srv, const char *why, char *err, size_t errlen)
+{
+    jwts_err rc;
+    if (!srv->cfg->key_file) {
+        snprintf(err, errlen, "no --key file to reload (the key was generated at start)");
+        rc = JWTS_E_UNSUPPORTED;
+    } else {
+        pthread_mutex_lock(&srv->keys_mu);
+        rc = reload_locked(srv, err, errlen);
+        pthread_mutex_unlock(&srv->keys_mu);
+    }
+    struct jwtsd_key_metrics *km = srv->key_metrics;
+    if (km) jwts_counter_inc(rc ? km->reloads_failed : km->reloads_ok);
+    if (rc)
+        JWTSD_LOG(JWTSD_LOG_ERROR, "key reload failed: the keys in service are kept", JWTSD_S("trigger", why),
+                  JWTSD_S("error", err));
+    else
+        JWTSD_LOG(JWTSD_LOG_INFO, "keys reloaded", JWTSD_S("trigger", why));
+    return rc;
+}
+
+void jwtsd_keys_miss(void *arg)
+{
+    jwtsd_server *srv = arg;
+    if (!srv->cfg->verify_only || !srv->cfg->key_file) return;
+    long long now = jwts_monotonic_ns() / 1000000, last = atomic_load(&srv->key_refetch_at_ms);
+    if (last && now - last < srv->cfg->key_refetch_interval_ms) return;
+    if (!atomic_compare_exchange_strong(&srv->key_refetch_at_ms, &last, now)) return; /* another thread won */
+    atomic_store(&srv->key_refetch_asked, true);
+    kill(getpid(), SIGHUP); /* process-directed: main takes it by sigwait and reloads */
 }
 
 /* Digest the key text (surrounding whitespace dropped) into srv. */

@@ -6,6 +6,7 @@
  * server. Exit status: 0 after a clean stop, 1 when it cannot start, 2 for a bad setting. Signals are blocked in every
  * thread and taken by sigwait() here. SIGTERM or SIGINT: stop accepting (the listening socket closes at once), let
  * in-flight requests finish (up to --shutdown-timeout), stop the server, flush spans, exit 0.
+ * SIGHUP: reload the --key file (keys.c, docs/keys.md); a bad file keeps the keys in service.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -67,7 +68,9 @@ static bool open_manager(jwtsd_server *srv, char *err, size_t errlen)
         .on_event_arg = srv->webhook,
     };
     jwts_err rc = jwts_manager_new(&mo, &srv->manager);
-    if (rc == JWTS_OK) rc = jwts_keyset_to_jwks(srv->keyset, &srv->jwks_json);
+    if (rc == JWTS_OK) rc = jwtsd_keys_publish(srv);
+    if (rc == JWTS_OK) rc = jwtsd_keys_observe(srv);
+    if (rc == JWTS_OK) jwts_manager_set_key_miss_hook(srv->manager, jwtsd_keys_miss, srv);
     if (rc != JWTS_OK) {
         snprintf(err, errlen, "session manager: %s: %s", jwts_errname(rc), jwts_errdetail());
         return false;
@@ -75,13 +78,20 @@ static bool open_manager(jwtsd_server *srv, char *err, size_t errlen)
     return true;
 }
 
-/* Wait for a stop signal; other signals are logged and ignored. */
-static int wait_for_stop(const sigset_t *set)
+/* Wait for a stop signal; SIGHUP reloads the keys (also when a verify-only daemon met an unknown
+ * kid: keys.c sends it); other signals are logged and ignored. */
+static int wait_for_stop(jwtsd_server *srv, const sigset_t *set)
 {
     for (;;) {
         int sig = 0;
         if (sigwait(set, &sig) != 0) continue;
         if (sig == SIGTERM || sig == SIGINT) return sig;
+        if (sig == SIGHUP) {
+            char err[1024];
+            bool miss = atomic_exchange(&srv->key_refetch_asked, false);
+            jwtsd_keys_reload(srv, miss ? "unknown kid" : "SIGHUP", err, sizeof err);
+            continue;
+        }
         JWTSD_LOG(JWTSD_LOG_INFO, "signal ignored", JWTSD_I("signal", sig));
     }
 }
@@ -140,6 +150,9 @@ int main(int argc, char **argv)
     atomic_init(&srv.in_flight, 0);
     atomic_init(&srv.async_pending, 0);
     atomic_init(&srv.async_unsupported, false);
+    atomic_init(&srv.key_refetch_at_ms, 0);
+    atomic_init(&srv.key_refetch_asked, false);
+    pthread_mutex_init(&srv.keys_mu, NULL);
     int status = 1; /* cannot start; 2: a bad setting */
     jwts_err rc = jwtsd_observe_new(&cfg, &srv.observe);
     if (rc != JWTS_OK) {
@@ -173,7 +186,7 @@ int main(int argc, char **argv)
               JWTSD_S("store", jwts_store_name(srv.store)), JWTSD_S("issuer", cfg.issuer),
               JWTSD_S("config", cfg.config_file), JWTSD_I("admin_api", srv.admin_enabled));
 
-    graceful_stop(&srv, wait_for_stop(&set));
+    graceful_stop(&srv, wait_for_stop(&srv, &set));
     JWTSD_LOG(JWTSD_LOG_INFO, "stopped", JWTSD_I("status", 0));
     status = 0;
 out:
@@ -185,6 +198,8 @@ out:
     jwts_jose_free(srv.jwks_json);
     jwts_store_free(srv.store);
     jwts_keyset_free(srv.keyset);
+    jwtsd_keys_observe_free(&srv);
+    pthread_mutex_destroy(&srv.keys_mu);
     jwtsd_observe_free(srv.observe);
     jwtsd_config_free(&cfg);
     return status;

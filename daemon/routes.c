@@ -10,7 +10,9 @@
  *   PATCH  /v1/sessions/{id}            admin       replace metadata (?user_id=)
  *   GET    /v1/users/{id}/sessions      user/admin  list a user's sessions
  *   DELETE /v1/users/{id}/sessions      user/admin  revoke all of a user's sessions (?except=SID: but one)
- *   GET    /.well-known/jwks.json, /metrics, /healthz, /readyz
+ *   POST   /v1/admin/keys/reload        admin       reload the --key file (docs/keys.md)
+ *   GET    /.well-known/jwks.json       -           Cache-Control max-age, ETag, 304 on If-None-Match
+ *   GET    /metrics, /healthz, /readyz
  *
  * A user may act on their own sessions only: the user comes from their access token's sub, so a
  * revoke or list can never reach another user's keys. See docs/daemon.md.
@@ -42,6 +44,7 @@ static const char *const route_names[JWTSD_ROUTE__COUNT] = {
     [JWTSD_ROUTE_REFRESH] = "/v1/refresh",
     [JWTSD_ROUTE_USER_SESSIONS] = "/v1/users/{id}/sessions",
     [JWTSD_ROUTE_JWKS] = "/.well-known/jwks.json",
+    [JWTSD_ROUTE_KEYS_RELOAD] = "/v1/admin/keys/reload",
     [JWTSD_ROUTE_METRICS] = "/metrics",
     [JWTSD_ROUTE_HEALTHZ] = "/healthz",
     [JWTSD_ROUTE_READYZ] = "/readyz",
@@ -57,6 +60,7 @@ static const char *const route_allow[JWTSD_ROUTE__COUNT] = {
     [JWTSD_ROUTE_REFRESH] = "POST",
     [JWTSD_ROUTE_USER_SESSIONS] = "GET, DELETE",
     [JWTSD_ROUTE_JWKS] = "GET, HEAD",
+    [JWTSD_ROUTE_KEYS_RELOAD] = "POST",
     [JWTSD_ROUTE_METRICS] = "GET, HEAD",
     [JWTSD_ROUTE_HEALTHZ] = "GET, HEAD",
     [JWTSD_ROUTE_READYZ] = "GET, HEAD",
@@ -84,14 +88,16 @@ bool jwtsd_route_wants_body(jwtsd_route route, const char *method)
 {
     /* the auth checks never read one (Envoy may send POST with Content-Length: 0); logout needs
      * none, so a form post is refused by the CSRF check, not by its Content-Type */
-    if (route == JWTSD_ROUTE_AUTH_EXT || route == JWTSD_ROUTE_AUTH || route == JWTSD_ROUTE_LOGOUT) return false;
+    if (route == JWTSD_ROUTE_AUTH_EXT || route == JWTSD_ROUTE_AUTH || route == JWTSD_ROUTE_LOGOUT ||
+        route == JWTSD_ROUTE_KEYS_RELOAD)
+        return false;
     return !strcmp(method, "POST") || !strcmp(method, "PATCH");
 }
 
 bool jwtsd_route_uses_store(jwtsd_route route)
 {
     return route != JWTSD_ROUTE_NONE && route != JWTSD_ROUTE_JWKS && route != JWTSD_ROUTE_METRICS &&
-           route != JWTSD_ROUTE_HEALTHZ;
+           route != JWTSD_ROUTE_HEALTHZ && route != JWTSD_ROUTE_KEYS_RELOAD;
 }
 
 bool jwtsd_route_reads_only(jwtsd_route route) { return route == JWTSD_ROUTE_AUTH || route == JWTSD_ROUTE_AUTH_EXT; }
@@ -117,6 +123,7 @@ bool jwtsd_route_match(jwtsd_request *r, char *param, size_t cap)
         {"/v1/refresh", JWTSD_ROUTE_REFRESH}, {"/.well-known/jwks.json", JWTSD_ROUTE_JWKS},
         {"/metrics", JWTSD_ROUTE_METRICS},    {"/healthz", JWTSD_ROUTE_HEALTHZ},
         {"/readyz", JWTSD_ROUTE_READYZ},      {"/v1/logout", JWTSD_ROUTE_LOGOUT},
+        {"/v1/admin/keys/reload", JWTSD_ROUTE_KEYS_RELOAD},
     };
     const char *p = r->path;
     r->route = JWTSD_ROUTE_NONE;
@@ -628,14 +635,66 @@ static void h_revoke_user(jwtsd_request *r)
     reply_buf(r, 200, &b, NULL, 0);
 }
 
+/* true when an If-None-Match list (RFC 9110 13.1.2: "*" or comma-separated entity tags, weak
+ * ones compared weakly) names etag. */
+static bool etag_matches(const char *inm, const char *etag)
+{
+    size_t n = strlen(etag);
+    for (const char *p = inm; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == ',') p++;
+        if (*p == '*') return true;
+        if (!strncmp(p, "W/", 2)) p += 2;
+        if (!strncmp(p, etag, n) && (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\t')) return true;
+        while (*p && *p != ',') p++;
+    }
+    return false;
+}
+
+/* The public JWKS, cacheable for --jwks-max-age, with a strong ETag; 304 when the caller has it. */
 static void h_jwks(jwtsd_request *r)
 {
-    char *copy = strdup(r->srv->jwks_json);
+    char etag[48];
+    char *copy = jwtsd_keys_jwks(r->srv, etag);
     if (!copy) {
         jwtsd_reply_error(r, 503, JWTS_E_NO_MEMORY, "out of memory");
         return;
     }
-    jwtsd_reply_owned(r, 200, "application/jwk-set+json", copy, strlen(copy), NULL, 0);
+    char cache[64];
+    snprintf(cache, sizeof cache, "public, max-age=%lld", (long long)(r->srv->cfg->jwks_max_age_ms / 1000));
+    const char *headers[] = {"Cache-Control", cache, "ETag", etag};
+    const char *inm = jwtsd_header(r, "If-None-Match");
+    if (inm && etag_matches(inm, etag)) {
+        copy[0] = '\0';
+        jwtsd_reply_owned(r, 304, "application/jwk-set+json", copy, 0, headers, 2);
+        return;
+    }
+    jwtsd_reply_owned(r, 200, "application/jwk-set+json", copy, strlen(copy), headers, 2);
+}
+
+/* POST /v1/admin/keys/reload: reload the --key file now; a bad file keeps the keys in service. */
+static void h_keys_reload(jwtsd_request *r)
+{
+    jwtsd_caller caller;
+    if (!jwtsd_authenticate(r, true, &caller)) return;
+    char err[1024];
+    jwts_err rc = jwtsd_keys_reload(r->srv, "admin", err, sizeof err);
+    if (rc != JWTS_OK) {
+        jwtsd_reply_error(r, rc == JWTS_E_UNSUPPORTED ? 409 : 422, rc, err);
+        return;
+    }
+    jwts_buf b = {0};
+    jwts_buf_puts(&b, "{\"reloaded\":true,\"keys\":");
+    pthread_mutex_lock(&r->srv->keys_mu);
+    jwts_buf_i64(&b, (int64_t)jwts_keyset_count(r->srv->keyset));
+    const jwts_key *active = jwts_keyset_active(r->srv->keyset);
+    jwts_buf_puts(&b, ",\"active_kid\":");
+    if (active && jwts_key_kid(active))
+        jwtsd_buf_str(&b, jwts_key_kid(active));
+    else
+        jwts_buf_puts(&b, "null");
+    pthread_mutex_unlock(&r->srv->keys_mu);
+    jwts_buf_puts(&b, "}");
+    reply_buf(r, 200, &b, NULL, 0);
 }
 
 static void h_metrics(jwtsd_request *r)
@@ -706,6 +765,9 @@ void jwtsd_route_dispatch(jwtsd_request *r)
         break;
     case JWTSD_ROUTE_JWKS:
         h_jwks(r);
+        break;
+    case JWTSD_ROUTE_KEYS_RELOAD:
+        h_keys_reload(r);
         break;
     case JWTSD_ROUTE_METRICS:
         h_metrics(r);

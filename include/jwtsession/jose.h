@@ -146,6 +146,57 @@ jwts_err jwts_keyset_merge(jwts_keyset *dst, jwts_keyset *src);
 /* The public JWKS of ks ({"keys":[...]}), HMAC keys left out. *out is malloc'd (jwts_jose_free). */
 jwts_err jwts_keyset_to_jwks(const jwts_keyset *ks, char **out);
 
+/* ---- key files with a lifecycle (docs/keys.md) ------------------------------------------ */
+
+/* Where a key of a key file stands. A key file is a private JWKS whose keys carry our own members
+ * "jwts_state" ("next", "active", "retiring"), "jwts_published_at" and "jwts_retire_at" (seconds
+ * since the epoch). A next key is published (in the JWKS) but does not sign yet; the active key
+ * signs; a retiring key still verifies the tokens it signed until its retire_at, then it goes. */
+typedef enum jwts_key_state {
+    JWTS_KEY_UNMANAGED = 0, /* a key without lifecycle members (a plain JWK, JWKS or PEM) */
+    JWTS_KEY_NEXT,
+    JWTS_KEY_ACTIVE,
+    JWTS_KEY_RETIRING
+} jwts_key_state;
+
+/* The state of key as its key file gave it; published_at_s and retire_at_s (may be NULL) get its
+ * times (0 when unset). */
+jwts_key_state jwts_key_state_of(const jwts_key *key, int64_t *published_at_s, int64_t *retire_at_s);
+
+/* The name of a state ("unmanaged", "next", "active", "retiring"). */
+const char *jwts_key_state_name(jwts_key_state state);
+
+/* Keys from a key file's text: anything jwts_keyset_parse reads; when the keys of a JWKS carry
+ * "jwts_state" every key must, each with a kid, exactly one "active" (it signs if it can), at most
+ * one "next", and retiring keys whose jwts_retire_at <= now_s are left out (retired: the tokens
+ * they signed are refused with JWTS_E_KEY_NOT_FOUND). JWTS_E_MALFORMED with the key's index for a
+ * bad lifecycle member. */
+jwts_err jwts_keyfile_load(const char *text, size_t len, int64_t now_s, jwts_keyset **out);
+
+/* What one rotation does (jwts_keyfile_rotate). */
+typedef struct jwts_keyfile_rotate_options {
+    int64_t now_s;           /* the current time, seconds since the epoch */
+    jwts_alg alg;            /* of the new next key; UNSET: the active key's (required for a new file) */
+    int64_t publish_ahead_s; /* the next key must have been published this long before it signs
+                                (at least the JWKS max-age verifiers cache for) */
+    int64_t retire_after_s;  /* the old active key stays published this long: the longest access
+                                token lifetime plus the verifiers' leeway */
+} jwts_keyfile_rotate_options;
+
+/* One rotation of a key file's text (text NULL or len 0: no file yet) into *out, a new key file
+ * text (free with jwts_jose_free: it holds private keys). Retired keys (retire_at <= now) go; the
+ * next key becomes active and the active one retiring (retire_at = now + retire_after_s); a new next
+ * key is generated. A new file gets an active and a next key; a file without lifecycle members is
+ * adopted (its signing key stays active, its other keys retire, a next key is added). JWTS_E_CONFLICT
+ * when the next key was published less than publish_ahead_s ago (nothing changes). */
+jwts_err jwts_keyfile_rotate(const char *text, size_t len, const jwts_keyfile_rotate_options *o, char **out);
+
+/* Write text and a newline to path atomically, mode 0600: a new file beside it (flushed to disk)
+ * renamed over path, then the directory flushed. On failure path is untouched and the temporary
+ * file removed. JWTS_E_INVALID_ARGUMENT when path exists and is not a regular file (a symbolic link
+ * is never written through); JWTS_E_UNAVAILABLE with the system's reason for an I/O failure. */
+jwts_err jwts_keyfile_write(const char *path, const char *text);
+
 /* ---- signing ---------------------------------------------------------------------------- */
 
 /* Compact JWS of payload with header {"alg":..,"typ":typ,"kid":..} (typ NULL: no typ, kid only if

@@ -13,7 +13,7 @@
  * after the grace window is taken as theft: the session is revoked, JWTS_E_REFRESH_REUSED.
  *
  * Threads: a manager is safe to share between threads; the store and key set it borrows must
- * outlive it.
+ * outlive it (or, for the key set, be replaced first with jwts_manager_set_keyset).
  */
 #ifndef JWTSESSION_MANAGER_H
 #define JWTSESSION_MANAGER_H
@@ -83,7 +83,23 @@ jwts_err jwts_manager_new(const jwts_manager_options *opts, jwts_manager **out);
 /* Free m (NULL is fine). Does not free the store or key set. */
 void jwts_manager_free(jwts_manager *m);
 
-/* The options in force (defaults filled in). */
+/* Replace the key set m signs and verifies with, safely while other threads use m (key rotation,
+ * docs/keys.md). ks is borrowed as the one given to jwts_manager_new and must pass the same checks
+ * (a signing key unless verify_only); on failure nothing changes. Each sign or verify uses one set
+ * from start to end: calls already running finish with the previous set, later ones use ks. When
+ * this returns no call uses the previous set any more, so *previous (may be NULL) is the caller's
+ * to free (jwts_keyset_free). Waits for the running signs and verifies (microseconds), never for
+ * the store. Swaps do not run concurrently with each other usefully: serialize them. */
+jwts_err jwts_manager_set_keyset(jwts_manager *m, const jwts_keyset *ks, const jwts_keyset **previous);
+
+/* Call hook(arg) whenever a validation meets a token whose kid (or algorithm) no key of the set
+ * has (JWTS_E_KEY_NOT_FOUND): a verifier may then refetch its keys (rate-limited by the hook). The
+ * hook runs on the validating thread, possibly a store thread: it must return at once and must not
+ * call into m. Set it before m is shared; NULL removes it. */
+void jwts_manager_set_key_miss_hook(jwts_manager *m, void (*hook)(void *arg), void *arg);
+
+/* The options in force (defaults filled in). opts.keyset is the set given last; do not read it
+ * concurrently with jwts_manager_set_keyset. */
 const jwts_manager_options *jwts_manager_options_get(const jwts_manager *m);
 
 #define JWTS_REFRESH_TOKEN_MAX 512 /* bytes of a refresh token */

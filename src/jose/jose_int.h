@@ -80,6 +80,9 @@ struct jwts_key {
      * fast path (an exact match means alg and kid are known without parsing) */
     char *jwt_header;
     size_t jwt_header_len;
+    /* lifecycle in a key file (keyfile.c); set while its set is built, then read-only */
+    jwts_key_state state;
+    int64_t published_at_s, retire_at_s;
 };
 
 /* Build a key around pkey (taking it) for alg (UNSET: default of the key type), checking the

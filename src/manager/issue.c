@@ -37,7 +37,9 @@ jwts_err jwts_mgr_issue(const jwts_manager *m, const jwts_session *s, const uint
                          .jti = jti, .iat = iat, .exp = exp};
     char buf[ACCESS_TOKEN_CAP];
     size_t len = 0;
-    jwts_err rc = jwts_jwt_sign_std(jwts_keyset_active(m->opts.keyset), &c, buf, sizeof buf, &len);
+    jwts_keys_ticket kt;
+    jwts_err rc = jwts_jwt_sign_std(jwts_keyset_active(jwts_mgr_keys_acquire(m, &kt)), &c, buf, sizeof buf, &len);
+    jwts_mgr_keys_release(m, &kt);
     if (rc) return jwts_fail_wrap(rc, "access token");
     out->access_token = strndup(buf, len);
     if (!out->access_token) return jwts_fail(JWTS_E_NO_MEMORY, "access token: out of memory");

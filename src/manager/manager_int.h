@@ -4,17 +4,46 @@
 #ifndef JWTS_MANAGER_INT_H
 #define JWTS_MANAGER_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "jwtsession/manager.h"
 #include "jwtsession/observe.h"
 #include "jwtsession/random.h"
 
 #define JWTS_SECRET_BYTES 32 /* refresh secrets */
+#define JWTS_KEY_READER_SLOTS 16 /* threads beyond this share slots (correct, a little slower) */
 
 struct jwts_manager {
     jwts_manager_options opts; /* defaults filled in; issuer/audience point at the copies below */
     char *issuer, *audience;
     jwts_verify_options verify;
+    /* The key set in use (opts.keyset mirrors it) and its readers, counted per thread slot and
+     * epoch parity (manager.c), so that a swap can wait out the calls that may hold the previous
+     * set while readers never write a cache line another thread writes. */
+    _Atomic(const jwts_keyset *) keys;
+    atomic_uint keys_epoch;
+    pthread_mutex_t keys_swap; /* one swap at a time */
+    struct {
+        atomic_long active[2]; /* readers that entered under each epoch parity */
+        char pad[128 - 2 * sizeof(atomic_long)]; /* a slot never shares a cache line (unaligned heap) */
+    } key_readers[JWTS_KEY_READER_SLOTS];
+    void (*key_miss)(void *arg); /* jwts_manager_set_key_miss_hook */
+    void *key_miss_arg;
 };
+
+/* A reader's place in the key set's reader counts (jwts_mgr_keys_acquire). */
+typedef struct jwts_keys_ticket {
+    unsigned slot, parity;
+} jwts_keys_ticket;
+
+/* The key set for one sign or verify: call jwts_mgr_keys_release(m, t) when done with it (and
+ * with any key it holds). Lock-free; a swap waits for the release. */
+const jwts_keyset *jwts_mgr_keys_acquire(const jwts_manager *m, jwts_keys_ticket *t);
+void jwts_mgr_keys_release(const jwts_manager *m, const jwts_keys_ticket *t);
+
+/* Tell the key-miss hook (if any) that a token named a kid the set lacks. */
+void jwts_mgr_key_miss(const jwts_manager *m);
 
 /* Begin op: a span and the latency clock when the manager observes; returns the ctx to pass on. */
 static inline jwts_ctx jwts_mgr_begin(const jwts_manager *m, jwts_op_scope *sc, jwts_op op, const jwts_ctx *ctx)

@@ -46,7 +46,11 @@ static jwts_err verify_token(jwts_manager *m, const char *token, size_t len, int
 {
     jwts_verify_options vo = m->verify;
     vo.now_s = now / 1000;
-    jwts_err rc = jwts_jwt_verify(m->opts.keyset, token, len, &vo, c, NULL);
+    jwts_keys_ticket kt;
+    jwts_err rc = jwts_jwt_verify(jwts_mgr_keys_acquire(m, &kt), token, len, &vo, c, NULL);
+    jwts_mgr_keys_release(m, &kt);
+    c->key = NULL; /* owned by a set that may be swapped out from now on */
+    if (rc == JWTS_E_KEY_NOT_FOUND) jwts_mgr_key_miss(m);
     if (rc) return rc;
     if (!(c->has & JWTS_CLAIM_SUB) || !(c->has & JWTS_CLAIM_SID) || (c->truncated & (JWTS_CLAIM_SUB | JWTS_CLAIM_SID)))
         return jwts_fail(JWTS_E_CLAIM_MISMATCH, "access token lacks a usable sub or sid claim");

@@ -1,8 +1,11 @@
 /*
- * fuzz_jwk.c - libFuzzer target for the key parsers: JWK, JWKS and the JWK/JWKS/PEM detector.
+ * fuzz_jwk.c - libFuzzer target for the key parsers: JWK, JWKS, the JWK/JWKS/PEM detector and
+ * key files with lifecycle states (keyfile.c).
  *
  * Invariants: a JWK that loads exports (public, and private when it can sign) to a JWK that loads
- * again with the same algorithm, kid and thumbprint; a loaded JWKS exports to a JWKS that loads.
+ * again with the same algorithm, kid and thumbprint; a loaded JWKS exports to a JWKS that loads; a
+ * key file that loads has states on all keys or none, one active among them, and one rotation
+ * step of it gives a key file that loads with exactly one active and one next key.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +40,39 @@ static void check_key(const jwts_key *k)
     }
 }
 
+#define NOW 1800000000
+
+/* The number of keys of ks in state st; *managed gets how many have any state. */
+static size_t in_state(const jwts_keyset *ks, jwts_key_state st, size_t *managed)
+{
+    size_t n = 0;
+    *managed = 0;
+    for (size_t i = 0; i < jwts_keyset_count(ks); i++) {
+        jwts_key_state s = jwts_key_state_of(jwts_keyset_get(ks, i), NULL, NULL);
+        n += s == st;
+        *managed += s != JWTS_KEY_UNMANAGED;
+    }
+    return n;
+}
+
+static void check_keyfile(const char *s, size_t size)
+{
+    jwts_keyset *ks;
+    if (jwts_keyfile_load(s, size, NOW, &ks) != JWTS_OK) return;
+    size_t managed, active = in_state(ks, JWTS_KEY_ACTIVE, &managed);
+    if (managed && (managed != jwts_keyset_count(ks) || active != 1)) die("key file states");
+    jwts_keyset_free(ks);
+    jwts_keyfile_rotate_options o = {.now_s = NOW, .alg = JWTS_ALG_HS256, .retire_after_s = 10};
+    char *out;
+    if (jwts_keyfile_rotate(s, size, &o, &out) != JWTS_OK) return;
+    if (jwts_keyfile_load(out, strlen(out), NOW, &ks)) die("rotated key file re-load");
+    size_t next = in_state(ks, JWTS_KEY_NEXT, &managed);
+    if (in_state(ks, JWTS_KEY_ACTIVE, &managed) != 1 || next != 1 || managed != jwts_keyset_count(ks))
+        die("rotated key file states");
+    jwts_keyset_free(ks);
+    jwts_jose_free(out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data;
@@ -59,5 +95,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         jwts_jose_free(jwks);
         jwts_keyset_free(ks);
     }
+    check_keyfile(s, size);
     return 0;
 }

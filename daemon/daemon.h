@@ -32,7 +32,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "core/buf.h"
+#include "jwtsession/buf.h"
 #include "jwtsession/jwtsession.h"
 #include "jwtsession/manager.h"
 #include "jwtsession/metrics.h"

@@ -24,8 +24,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "core/fail.h"
 #include "daemon.h"
+#include "jwtsession/error.h"
 
 typedef enum { LIST_NONE = 0, LIST_FRESH, LIST_KEPT } list_id;
 

@@ -10,8 +10,8 @@
  */
 #include <stdlib.h>
 
-#include "core/fail.h"
 #include "daemon.h"
+#include "jwtsession/error.h"
 
 typedef struct full_store {
     jwts_store base;

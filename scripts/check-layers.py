@@ -3,8 +3,8 @@
 
 Layers, lowest first: core, observe, store, jose, manager; the programs (daemon/, cli/) on top.
 A library file may include the public headers (jwtsession/...) and the private headers of its own
-layer and the layers below it. The programs use the public API, with the exceptions listed in
-PROGRAM_EXCEPTIONS (named in docs/architecture.md as still to remove). Prints each violation as
+layer and the layers below it. The programs (daemon/, cli/) include only the public headers, so
+they build against an installed library. Prints each violation as
 "file:line: <layer> includes <header>" and exits 1 if there is any.
 """
 import os
@@ -12,7 +12,6 @@ import re
 import sys
 
 LAYERS = ["core", "observe", "store", "jose", "manager"]
-PROGRAM_EXCEPTIONS = {"core/buf.h", "core/fail.h"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/([^"]+)"')
 
 
@@ -33,10 +32,7 @@ def violations(root):
                         layer, header = m.group(1), "%s/%s" % m.groups()
                         if layer not in LAYERS:
                             continue  # a header of the program's own directory
-                        if own is None:
-                            ok = header in PROGRAM_EXCEPTIONS
-                        else:
-                            ok = own in LAYERS and LAYERS.index(layer) <= LAYERS.index(own)
+                        ok = own in LAYERS and LAYERS.index(layer) <= LAYERS.index(own)  # programs: never
                         if not ok:
                             yield "%s:%d: %s includes %s" % (os.path.relpath(path, root), n, own or top, header)
 

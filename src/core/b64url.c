@@ -1,8 +1,8 @@
 /*
  * b64url.c - strict, canonical base64url without padding (RFC 4648 section 5, RFC 7515 appendix C).
  */
-#include "core/fail.h"
 #include "jwtsession/b64url.h"
+#include "jwtsession/error.h"
 
 static const char ALPHABET[64] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

@@ -3,7 +3,7 @@
  * error, optional wiping for secrets, and the number, hex, base64url and JSON string writers the
  * JOSE, session and observe layers share.
  */
-#include "core/buf.h"
+#include "jwtsession/buf.h"
 
 #include <math.h>
 #include <openssl/crypto.h>

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/fail.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/error.h"
 
 int64_t jwts_now_ms(void)
 {

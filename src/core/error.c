@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 
 static const struct {
     const char *name;

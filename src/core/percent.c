@@ -5,8 +5,8 @@
 
 #include <openssl/crypto.h>
 
-#include "core/fail.h"
 #include "core/percent.h"
+#include "jwtsession/error.h"
 
 static int hex_value(char c)
 {

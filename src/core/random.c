@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "core/fail.h"
 #include "jwtsession/b64url.h"
+#include "jwtsession/error.h"
 #include "jwtsession/random.h"
 
 jwts_err jwts_random_bytes(void *buf, size_t n)

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
 #include "core/session_blob.h"
+#include "jwtsession/error.h"
 #include "jwtsession/session.h"
 
 void jwts_session_free(jwts_session *s) { free(s); }

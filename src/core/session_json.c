@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/fail.h"
 #include "core/session_blob.h"
 #include "jwtsession/b64url.h"
+#include "jwtsession/buf.h"
+#include "jwtsession/error.h"
 #include "jwtsession/session.h"
 
 #define DEFAULT_MAX_BYTES (64 * 1024)

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/fail.h"
 #include "jose/jose_int.h"
+#include "jwtsession/error.h"
 
 /* Group orders n (big-endian), for the ECDSA 0 < r, s < n check. */
 static const uint8_t ORDER_P256[32] = {0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,

@@ -9,10 +9,10 @@
  */
 #include <string.h>
 
-#include "core/fail.h"
 #include "jose/claims.h"
 #include "jose/jose_int.h"
 #include "jose/json_scan.h"
+#include "jwtsession/error.h"
 
 #define MAX_LEEWAY_S (10LL * 365 * 24 * 3600)
 

@@ -5,8 +5,8 @@
  */
 #include <string.h>
 
-#include "core/fail.h"
 #include "jose/jose_int.h"
+#include "jwtsession/error.h"
 
 /* -1, 0, 1 as a (len bytes, big-endian) compares to b. */
 static int be_cmp(const uint8_t *a, const uint8_t *b, size_t len)

@@ -6,8 +6,8 @@
  */
 #include <string.h>
 
-#include "core/fail.h"
 #include "jose/json_scan.h"
+#include "jwtsession/error.h"
 
 #define HARD_MAX_DEPTH 64
 

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/fail.h"
 #include "jose/json_scan.h"
 #include "jose/jwk_int.h"
 #include "jwtsession/b64url.h"
+#include "jwtsession/buf.h"
+#include "jwtsession/error.h"
 
 #define FIELD_MAX 1024 /* decoded bytes of one JWK member (RSA 8192 is 1024) */
 

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/fail.h"
 #include "jose/jose_int.h"
+#include "jwtsession/buf.h"
+#include "jwtsession/error.h"
 #include "jwtsession/random.h"
 
 static jwts_key *key_alloc(jwts_alg alg)

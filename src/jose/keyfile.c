@@ -14,10 +14,10 @@
 #include "jwtsession/b64url.h"
 #include "jwtsession/random.h"
 
-#include "core/buf.h"
-#include "core/fail.h"
 #include "jose/jwk_int.h"
 #include "jose/keyset.h"
+#include "jwtsession/buf.h"
+#include "jwtsession/error.h"
 
 #define NO_ACTIVE SIZE_MAX
 

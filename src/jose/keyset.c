@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/fail.h"
 #include "jose/jwk_int.h"
 #include "jose/keyset.h"
+#include "jwtsession/buf.h"
+#include "jwtsession/error.h"
 
 #define KEYSET_MAX 1024
 #define NO_ACTIVE SIZE_MAX

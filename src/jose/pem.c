@@ -6,8 +6,8 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-#include "core/fail.h"
 #include "jose/jose_int.h"
+#include "jwtsession/error.h"
 
 /* A passphrase callback that refuses, so an encrypted key fails instead of prompting. */
 static int no_pass(char *buf, int size, int rwflag, void *u)

@@ -19,8 +19,8 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "core/fail.h"
 #include "jose/jose_int.h"
+#include "jwtsession/error.h"
 
 static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
 static int sodium_status = -1;

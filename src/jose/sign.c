@@ -5,10 +5,10 @@
 #include <openssl/crypto.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/fail.h"
 #include "jose/claims.h"
 #include "jose/jose_int.h"
+#include "jwtsession/buf.h"
+#include "jwtsession/error.h"
 
 /* Append ".<b64 signature of b's content so far>" (the signing input is the whole buffer). */
 static void add_signature(jwts_buf *b, const jwts_key *key, jwts_err *err)

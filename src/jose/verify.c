@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
 #include "jose/claims.h"
 #include "jose/json_scan.h"
 #include "jose/keyset.h"
 #include "jwtsession/b64url.h"
+#include "jwtsession/error.h"
 
 #define PAYLOAD_STACK 6144 /* decoded payload bytes kept on the stack (8 KiB tokens fit) */
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "manager/events_int.h"
 #include "manager/manager_int.h"
 

@@ -6,9 +6,9 @@
  */
 #include <string.h>
 
-#include "core/buf.h"
 #include "core/event_note.h"
-#include "core/fail.h"
+#include "jwtsession/buf.h"
+#include "jwtsession/error.h"
 #include "manager/events_int.h"
 #include "manager/manager_int.h"
 

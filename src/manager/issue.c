@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "manager/manager_int.h"
 
 #define ACCESS_TOKEN_CAP 8192

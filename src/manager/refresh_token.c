@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
 #include "jwtsession/b64url.h"
+#include "jwtsession/error.h"
 #include "jwtsession/random.h"
 #include "manager/manager_int.h"
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "manager/manager_int.h"
 
 /* Whether a validation at now records activity on s (once per touch_interval). */

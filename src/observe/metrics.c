@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/error.h"
 #include "observe/metrics_int.h"
 
 #define DEFAULT_MAX_CELLS 65536

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "jwtsession/version.h"
 #include "observe/metrics_int.h"
 

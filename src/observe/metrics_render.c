@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/fail.h"
+#include "jwtsession/buf.h"
+#include "jwtsession/error.h"
 #include "observe/metrics_int.h"
 
 static const char *const TYPE_NAMES[] = {"counter", "gauge", "histogram"};

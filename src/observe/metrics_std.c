@@ -8,7 +8,7 @@
  */
 #include <stdlib.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "observe/metrics_int.h"
 
 static const char *const OP_NAMES[JWTS_OP__COUNT] = {

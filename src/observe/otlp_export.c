@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/fail.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/error.h"
 #include "observe/trace_int.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/error.h"
 #include "jwtsession/observe.h"
 #include "observe/metrics_int.h"
 #include "observe/trace_int.h"

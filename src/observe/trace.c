@@ -14,8 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/fail.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/error.h"
 #include "jwtsession/random.h"
 #include "observe/trace_int.h"
 

@@ -7,7 +7,7 @@
  */
 #include <string.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "jwtsession/trace.h"
 
 #define TRACESTATE_MEMBERS 32

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "jwtsession/trace.h"
 
 static const struct {

@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "core/buf.h"
+#include "jwtsession/buf.h"
 #include "jwtsession/trace.h"
 
 #define JWTS_OBSERVE_SCOPE_NAME "jwtsession"

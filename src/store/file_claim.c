@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "store/file.h"
 
 typedef struct open_dir {

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "store/file.h"
 
 #define MAX_READERS 256

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "store/file.h"
 
 /* The value layout (native byte order):

@@ -11,8 +11,8 @@
  */
 #include <time.h>
 
-#include "core/fail.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/error.h"
 #include "store/file.h"
 
 #define CLEANUP_CHUNK 10000 /* sessions removed per transaction by an unbounded sweep */

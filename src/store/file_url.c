@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
 #include "core/percent.h"
+#include "jwtsession/error.h"
 #include "store/file.h"
 
 #define SCHEME "file://"

@@ -19,10 +19,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/fail.h"
 #include "core/hash.h"
 #include "core/session_blob.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/error.h"
 #include "jwtsession/random.h"
 #include "jwtsession/store.h"
 

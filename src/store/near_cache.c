@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
 #include "core/hash.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/error.h"
 #include "jwtsession/random.h"
 #include "store/near_cache.h"
 

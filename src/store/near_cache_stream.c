@@ -30,8 +30,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "core/fail.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/error.h"
 #include "store/near_cache.h"
 
 #define RING 64

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/fail.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/error.h"
 #include "store/near_cache.h"
 
 typedef struct nc_touch {

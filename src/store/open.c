@@ -9,7 +9,7 @@
  */
 #include <string.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "jwtsession/store.h"
 #include "jwtsession/store_file.h"
 #include "jwtsession/store_redis.h"

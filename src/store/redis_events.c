@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buf.h"
-#include "core/fail.h"
+#include "jwtsession/buf.h"
+#include "jwtsession/error.h"
 #include "jwtsession/store_redis.h"
 #include "store/redis.h"
 

@@ -36,8 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/fail.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/error.h"
 #include "store/redis.h"
 
 typedef struct request {

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/fail.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/error.h"
 #include "store/redis.h"
 
 typedef struct pool {

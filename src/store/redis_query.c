@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
 #include "core/percent.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/error.h"
 #include "store/redis.h"
 
 #define MAX_DURATION_MS (24LL * 3600 * 1000)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "store/redis.h"
 
 #define OFF_CREATED 4

@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "store/redis.h"
 
 static const struct {

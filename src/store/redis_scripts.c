@@ -25,7 +25,7 @@
 #include <string.h>
 
 #include "core/event_note.h"
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "store/redis.h"
 
 #define STR_(x) #x

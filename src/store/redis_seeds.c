@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "store/redis.h"
 
 #define MAX_SEEDS 64

@@ -27,8 +27,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/fail.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/error.h"
 #include "jwtsession/store_redis_cluster.h"
 #include "store/redis.h"
 

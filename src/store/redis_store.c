@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
 #include "jwtsession/clock.h"
+#include "jwtsession/error.h"
 #include "store/near_cache.h"
 #include "store/redis.h"
 

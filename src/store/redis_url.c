@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
 #include "core/percent.h"
+#include "jwtsession/error.h"
 #include "store/redis.h"
 
 /* Parse a decimal int in s[0..n) within [min, max]. */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "store/redis.h"
 
 #define DEFAULT_WAIT_TIMEOUT_MS 500

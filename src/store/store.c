@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "jwtsession/store.h"
 
 #define BATCH_MAX 10000 /* keys or sessions in one batch call */

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "jwtsession/jwtsession.h"
 
 typedef struct fixture {

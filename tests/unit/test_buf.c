@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "core/buf.h"
+#include "jwtsession/buf.h"
 
 static void grows_and_finishes(void **state)
 {

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "core/fail.h"
+#include "jwtsession/error.h"
 #include "jwtsession/jwtsession.h"
 
 static void error_names_are_stable(void **state)

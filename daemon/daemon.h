@@ -163,7 +163,7 @@ void jwtsd_log(jwtsd_log_level level, const char *msg, const jwtsd_kv *kv, size_
 
 /* ---- JSON (json.c) ----------------------------------------------------------------------------- */
 
-/* Responses are written into the library's jwts_buf (core/buf.h); strings go in as JSON strings. */
+/* Responses are written into the library's jwts_buf (jwtsession/buf.h); strings go in as JSON strings. */
 static inline void jwtsd_buf_str(jwts_buf *b, const char *s)
 {
     jwts_buf_json_str(b, s, strlen(s), JWTS_BUF_JSON_QUOTE);

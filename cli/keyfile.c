@@ -67,21 +67,6 @@ jwts_err cli_load_keys(const char *path, jwts_alg alg, jwts_keyset **ks)
     return e;
 }
 
-/* Write all of text and a newline to fd, then flush it to disk; 0 or an errno. */
-static int write_all(int fd, const char *text)
-{
-    size_t n = strlen(text), off = 0;
-    while (off <= n) {
-        const char *p = off < n ? text + off : "\n";
-        size_t left = off < n ? n - off : 1;
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return w < 0 ? errno : EIO;
-        off += (size_t)w;
-    }
-    return fsync(fd) == 0 ? 0 : errno;
-}
-
 /* The error for a path that exists: a symbolic link (never followed) or a file kept without force. */
 static int exists_error(const char *path, int force)
 {
@@ -98,7 +83,8 @@ static int exists_error(const char *path, int force)
     return CLI_FAILED;
 }
 
-/* Create path new (it must not exist, not even as a dangling symbolic link), mode 0600. */
+/* Create path new (it must not exist, not even as a dangling symbolic link), mode 0600: the name
+ * is taken with O_EXCL, then filled the way every key file is written (jwts_keyfile_write). */
 static int create_new(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -107,47 +93,23 @@ static int create_new(const char *path, const char *text)
         cli_file_error(path, "create", errno);
         return CLI_FAILED;
     }
-    int err = write_all(fd, text);
-    if (close(fd) != 0 && !err) err = errno;
-    if (err) {
+    close(fd);
+    jwts_err rc = jwts_keyfile_write(path, text);
+    if (rc) {
         unlink(path); /* ours: created above */
-        cli_file_error(path, "write", err);
-        return CLI_FAILED;
+        return cli_fail(rc);
     }
     return CLI_OK;
 }
 
-/* Replace the regular file path (or create it): write a new 0600 file beside it and rename it over
- * path, so the old key stays whole until the new one is on disk and a symbolic link is never
- * written through. */
+/* Replace the regular file path (or create it) atomically, never through a symbolic link
+ * (jwts_keyfile_write: a new 0600 file beside it renamed over it). */
 static int replace(const char *path, const char *text)
 {
     struct stat st;
-    if (lstat(path, &st) == 0) {
-        if (!S_ISREG(st.st_mode)) return exists_error(path, 1);
-    } else if (errno != ENOENT) {
-        cli_file_error(path, "create", errno);
-        return CLI_FAILED;
-    }
-    size_t n = strlen(path) + sizeof ".XXXXXX";
-    char *tmp = malloc(n);
-    if (!tmp) return cli_fail(JWTS_E_NO_MEMORY);
-    snprintf(tmp, n, "%s.XXXXXX", path);
-    int fd = mkostemp(tmp, O_CLOEXEC); /* O_EXCL, mode 0600 */
-    if (fd < 0) {
-        cli_file_error(path, "create", errno);
-        free(tmp);
-        return CLI_FAILED;
-    }
-    int err = fchmod(fd, 0600) == 0 ? write_all(fd, text) : errno;
-    if (close(fd) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
-    if (err) {
-        unlink(tmp);
-        cli_file_error(path, "write", err);
-    }
-    free(tmp);
-    return err ? CLI_FAILED : CLI_OK;
+    if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) return exists_error(path, 1);
+    jwts_err rc = jwts_keyfile_write(path, text);
+    return rc ? cli_fail(rc) : CLI_OK;
 }
 
 int cli_write_private(const char *path, const char *text, int force)

@@ -280,6 +280,8 @@ static void revoke_user_except_keeps_one(void **state)
     create_ok(f, other, NULL, &o);
     size_t n = 0;
     assert_int_equal(jwts_manager_revoke_user_except(f->m, NULL, user, o.session_id, &n), JWTS_E_NOT_FOUND);
+    /* no session to keep is a mistake, never "revoke them all" */
+    assert_int_equal(jwts_manager_revoke_user_except(f->m, NULL, user, NULL, &n), JWTS_E_INVALID_ARGUMENT);
     for (int i = 0; i < 4; i++) assert_int_equal(validate(f, t[i].access_token), JWTS_OK);
     assert_int_equal(jwts_manager_revoke_user_except(f->m, NULL, user, t[1].session_id, &n), JWTS_OK);
     assert_int_equal(n, 3);

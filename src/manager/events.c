@@ -189,14 +189,33 @@ jwts_err jwts_mgr_evict(jwts_manager *m, const jwts_ctx *ctx, const jwts_session
     return JWTS_OK;
 }
 
-/* delete_user, noting a REVOKED event (no session id: a store with a stream records one per
- * deleted session). */
-static jwts_err delete_user_noted(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_revoke_reason by,
-                                  size_t *deleted)
+/* Delete each listed session of user_id but keep (NULL: none) one by one, so each gets its own
+ * event; *n counts those deleted. A session gone meanwhile went with its own event. */
+static jwts_err delete_listed(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *keep,
+                              jwts_revoke_reason by, size_t *n)
+{
+    jwts_session_list list;
+    jwts_err rc = jwts_store_list_user(m->opts.store, ctx, user_id, &list);
+    for (size_t i = 0; !rc && i < list.count; i++) {
+        if (keep && strcmp(list.items[i]->session_id, keep) == 0) continue;
+        jwts_session_key key = {list.items[i]->user_id, list.items[i]->session_id};
+        rc = jwts_mgr_delete_by(m, ctx, &key, by);
+        if (rc == JWTS_OK) (*n)++;
+        else if (rc == JWTS_E_NOT_FOUND) rc = JWTS_OK;
+    }
+    jwts_session_list_free(&list); /* empty on a failed listing */
+    return rc;
+}
+
+/* delete_user, or delete_user_except when keep is set, noting a REVOKED event (no session id: a
+ * store with a stream records one per deleted session). */
+static jwts_err delete_user_noted(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *keep,
+                                  jwts_revoke_reason by, size_t *deleted)
 {
     jwts_event ev = event_of(m, JWTS_EVENT_REVOKED, user_id, NULL, by);
     jwts_event_note_set(&ev);
-    jwts_err rc = jwts_store_delete_user(m->opts.store, ctx, user_id, deleted);
+    jwts_err rc = keep ? jwts_store_delete_user_except(m->opts.store, ctx, user_id, keep, deleted)
+                       : jwts_store_delete_user(m->opts.store, ctx, user_id, deleted);
     jwts_event_note_set(NULL);
     return rc;
 }
@@ -204,59 +223,30 @@ static jwts_err delete_user_noted(jwts_manager *m, const jwts_ctx *ctx, const ch
 jwts_err jwts_mgr_revoke_all(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, jwts_revoke_reason by,
                              size_t *revoked)
 {
-    if (!m->opts.on_event) return delete_user_noted(m, ctx, user_id, by, revoked);
-    jwts_session_list list;
-    jwts_err rc = jwts_store_list_user(m->opts.store, ctx, user_id, &list);
-    if (rc) return rc;
+    if (!m->opts.on_event) return delete_user_noted(m, ctx, user_id, NULL, by, revoked);
     size_t n = 0;
-    for (size_t i = 0; i < list.count && !rc; i++) {
-        jwts_session_key key = {list.items[i]->user_id, list.items[i]->session_id};
-        rc = jwts_mgr_delete_by(m, ctx, &key, by);
-        if (rc == JWTS_OK) n++;
-        else if (rc == JWTS_E_NOT_FOUND) rc = JWTS_OK; /* gone meanwhile, with its own event */
-    }
-    jwts_session_list_free(&list);
+    jwts_err rc = delete_listed(m, ctx, user_id, NULL, by, &n);
     size_t late = 0; /* created since the listing: deleted too, without a sink event */
-    if (!rc) rc = delete_user_noted(m, ctx, user_id, by, &late);
+    if (!rc) rc = delete_user_noted(m, ctx, user_id, NULL, by, &late);
     if (revoked) *revoked = n + late;
-    return rc;
-}
-
-/* delete_user_except, noting a REVOKED event (a store with a stream records one per deleted one). */
-static jwts_err delete_except_noted(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *keep,
-                                    jwts_revoke_reason by, size_t *deleted)
-{
-    jwts_event ev = event_of(m, JWTS_EVENT_REVOKED, user_id, NULL, by);
-    jwts_event_note_set(&ev);
-    jwts_err rc = jwts_store_delete_user_except(m->opts.store, ctx, user_id, keep, deleted);
-    jwts_event_note_set(NULL);
     return rc;
 }
 
 jwts_err jwts_mgr_revoke_except(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *keep_session_id,
                                 jwts_revoke_reason by, size_t *revoked)
 {
-    if (!m->opts.on_event) return delete_except_noted(m, ctx, user_id, keep_session_id, by, revoked);
     if (!keep_session_id) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "revoke_user_except: no session to keep");
+    if (!m->opts.on_event) return delete_user_noted(m, ctx, user_id, keep_session_id, by, revoked);
     jwts_session_key kept = {user_id, keep_session_id};
     jwts_session *s = NULL;
     jwts_err rc = jwts_store_get(m->opts.store, ctx, &kept, &s);
     jwts_session_free(s);
     if (rc == JWTS_E_NOT_FOUND) return jwts_fail(JWTS_E_NOT_FOUND, "revoke_user_except: the kept session is not there");
     if (rc) return rc;
-    jwts_session_list list;
-    if ((rc = jwts_store_list_user(m->opts.store, ctx, user_id, &list))) return rc;
     size_t n = 0;
-    for (size_t i = 0; i < list.count && !rc; i++) {
-        if (strcmp(list.items[i]->session_id, keep_session_id) == 0) continue;
-        jwts_session_key key = {list.items[i]->user_id, list.items[i]->session_id};
-        rc = jwts_mgr_delete_by(m, ctx, &key, by);
-        if (rc == JWTS_OK) n++;
-        else if (rc == JWTS_E_NOT_FOUND) rc = JWTS_OK; /* gone meanwhile, with its own event */
-    }
-    jwts_session_list_free(&list);
+    rc = delete_listed(m, ctx, user_id, keep_session_id, by, &n);
     size_t late = 0; /* created since the listing: deleted too, without a sink event */
-    if (!rc) rc = delete_except_noted(m, ctx, user_id, keep_session_id, by, &late);
+    if (!rc) rc = delete_user_noted(m, ctx, user_id, keep_session_id, by, &late);
     if (rc == JWTS_E_NOT_FOUND) rc = JWTS_OK; /* the kept one went meanwhile: the others are gone */
     if (revoked) *revoked = n + late;
     return rc;

@@ -49,6 +49,17 @@
     "end\n"                                                                                      \
     "for i = 1, #KEYS do redis.call('EXISTS', KEYS[i]) end\n"
 
+/* The end of the event forms of the scripts that delete many sessions: one REVOKED event per
+ * session that was live before the body ran (its expiry index entry goes with it). */
+#define EMIT_EACH_DELETED                                                                                              \
+    "for i, id in ipairs(ids) do\n"                                                                                   \
+    "  if live[i] == 1 then\n"                                                                                        \
+    "    redis.call('ZREM', EXPK, ARGV[1] .. id)\n"                                                                   \
+    "    emit(id)\n"                                                                                                  \
+    "  end\n"                                                                                                         \
+    "end\n"                                                                                                           \
+    "return r\n"
+
 static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
     [JWTS_SCRIPT_SET] = PRELUDE
     "local now = now_ms()\n"
@@ -275,13 +286,7 @@ static const char *const EV_TAILS[JWTS_SCRIPT__COUNT] = {
     "local live = {}\n"
     "for i, id in ipairs(ids) do live[i] = redis.call('EXISTS', ARGV[1] .. id) end\n"
     "local r = body()\n"
-    "for i, id in ipairs(ids) do\n"
-    "  if live[i] == 1 then\n"
-    "    redis.call('ZREM', EXPK, ARGV[1] .. id)\n"
-    "    emit(id)\n"
-    "  end\n"
-    "end\n"
-    "return r\n",
+    EMIT_EACH_DELETED,
 
     [JWTS_SCRIPT_DELETE_USER_EXCEPT] = "end\n"
     "local ids = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
@@ -289,13 +294,7 @@ static const char *const EV_TAILS[JWTS_SCRIPT__COUNT] = {
     "for i, id in ipairs(ids) do live[i] = id ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. id) or 0 end\n"
     "local r = body()\n"
     "if r == -1 then return r end\n"
-    "for i, id in ipairs(ids) do\n"
-    "  if live[i] == 1 then\n"
-    "    redis.call('ZREM', EXPK, ARGV[1] .. id)\n"
-    "    emit(id)\n"
-    "  end\n"
-    "end\n"
-    "return r\n",
+    EMIT_EACH_DELETED,
 };
 
 static char SHAS[JWTS_SCRIPT__COUNT][41];

@@ -192,6 +192,7 @@ static void test_revoke_user_except(void **state)
     for (int i = 0; i < 3; i++) create_ok(f, "lena", &t[i]);
     size_t n = 0;
     assert_int_equal(jwts_manager_revoke_user_except(f->m, NULL, "lena", "not-a-session", &n), JWTS_E_NOT_FOUND);
+    assert_int_equal(jwts_manager_revoke_user_except(f->m, NULL, "lena", NULL, &n), JWTS_E_INVALID_ARGUMENT);
     assert_int_equal(f->rec.n, 3); /* nothing revoked, nothing told */
     assert_int_equal(jwts_manager_revoke_user_except(f->m, NULL, "lena", t[1].session_id, &n), JWTS_OK);
     assert_int_equal(n, 2);

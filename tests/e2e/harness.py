@@ -81,8 +81,9 @@ class Response:
         return "Response(%d, %r)" % (self.status, self.body[:300])
 
 
-def request(port, method, path, body=None, headers=None, token=None, json_body=None, timeout=10.0):
-    """One HTTP/1.1 request on a fresh connection; returns a Response."""
+def request(port, method, path, body=None, headers=None, token=None, json_body=None, timeout=10.0, source_ip=None):
+    """One HTTP/1.1 request on a fresh connection (from source_ip, a loopback address, when given);
+    returns a Response."""
     hdrs = dict(headers or {})
     if token is not None:
         hdrs["Authorization"] = "Bearer " + token
@@ -91,7 +92,8 @@ def request(port, method, path, body=None, headers=None, token=None, json_body=N
         hdrs.setdefault("Content-Type", "application/json")
     if isinstance(body, str):
         body = body.encode()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout,
+                                      source_address=(source_ip, 0) if source_ip else None)
     try:
         conn.request(method, path, body=body, headers=hdrs)
         r = conn.getresponse()

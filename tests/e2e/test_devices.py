@@ -6,30 +6,14 @@ DELETE /v1/users/{id}/sessions?except=SID signs a user out everywhere else but t
 A refresh "from another machine" comes from another loopback source address (127.0.0.5): the
 client socket is bound to it before connecting.
 """
-import http.client
-import json
 import unittest
 
-from harness import Daemon, Response
+from harness import Daemon, request
 
 
-def request_from(source_ip, port, method, path, json_body=None, headers=None, token=None):
+def request_from(source_ip, port, method, path, **kw):
     """One request whose connection comes from source_ip (a loopback address)."""
-    hdrs = dict(headers or {})
-    body = None
-    if token is not None:
-        hdrs["Authorization"] = "Bearer " + token
-    if json_body is not None:
-        body = json.dumps(json_body).encode()
-        hdrs["Content-Type"] = "application/json"
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source_ip, 0))
-    try:
-        conn.request(method, path, body=body, headers=hdrs)
-        r = conn.getresponse()
-        data = r.read()
-        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
-    finally:
-        conn.close()
+    return request(port, method, path, source_ip=source_ip, **kw)
 
 
 class Devices(unittest.TestCase):

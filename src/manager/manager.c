@@ -4,9 +4,9 @@
  *
  * The swap waits out the readers of the previous set, read-copy-update style, without readers
  * sharing a written cache line (every reader of a reader-writer lock writes its one word, which
- * two validating threads then pass back and forth). A reader (one sign or verify) counts itself in its thread's slot
- * under the parity of the current epoch, re-checks the epoch, then loads the set; it uncounts when
- * done. The swap stores the new set, advances the epoch, and waits until no slot counts a reader
+ * two validating threads then pass back and forth). A reader (one sign or verify) counts itself
+ * in its thread's slot under the parity of the current epoch, re-checks the epoch, then loads the
+ * set; it uncounts when done. The swap stores the new set, advances the epoch, and waits until no slot counts a reader
  * under the old parity: any reader that could have loaded the previous set entered under it (one
  * that saw the new epoch loads the new set: the set is stored before the epoch, all sequentially
  * consistent). Swaps are serialized, so the old parity is always drained before it is reused.

@@ -55,8 +55,8 @@ typedef struct jwts_event {
 } jwts_event;
 
 /* The event sink: called on the thread that made the change (EXPIRED: on the store's sweep
- * thread, or within jwts_manager_cleanup), with the store's lock held for EXPIRED on the memory
- * and file stores. It must be quick and must not call the manager or the store: hand the event to
+ * thread, or within jwts_manager_cleanup, with the memory store's lock held; the memory store is
+ * the one store that reports expiry to the sink, Redis writes it to its stream). It must be quick and must not call the manager or the store: hand the event to
  * a queue (jwtsessiond's webhook does). */
 typedef void (*jwts_event_fn)(void *arg, const jwts_event *ev);
 

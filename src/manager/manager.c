@@ -12,10 +12,11 @@
  * consistent). Swaps are serialized, so the old parity is always drained before it is reused.
  */
 #include <openssl/crypto.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "jwtsession/clock.h"
 #include "jwtsession/error.h"
 #include "manager/events_int.h"
 #include "manager/manager_int.h"
@@ -124,8 +125,9 @@ jwts_err jwts_manager_set_keyset(jwts_manager *m, const jwts_keyset *ks, const j
     const jwts_keyset *old = atomic_exchange(&m->keys, ks);
     m->opts.keyset = ks;
     unsigned old_parity = atomic_fetch_add(&m->keys_epoch, 1) & 1;
+    struct timespec nap = jwts_timespec_of_ns(20 * 1000); /* a reader is one sign or verify: microseconds */
     for (unsigned i = 0; i < JWTS_KEY_READER_SLOTS; i++)
-        while (atomic_load(&m->key_readers[i].active[old_parity]) != 0) sched_yield(); /* one sign or verify */
+        while (atomic_load(&m->key_readers[i].active[old_parity]) != 0) nanosleep(&nap, NULL);
     pthread_mutex_unlock(&m->keys_swap);
     size_t keys = jwts_keyset_count(ks);
     size_t active = jwts_keyset_active(ks) ? 1 : 0;

@@ -9,11 +9,7 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 port=$(cat "$dir/port")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-check() { # check NAME CONDITION-COMMAND...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name" >&2; fi
-}
+. "$(dirname "$0")/check.sh"
 stream="cli-events-$$-$RANDOM"
 url="redis://127.0.0.1:$port/4?events=$stream\&key_prefix=$stream:"
 

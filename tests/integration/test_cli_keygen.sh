@@ -9,11 +9,7 @@ bin=${1:?usage: test_cli_keygen.sh JWTSESSION_BIN}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 chmod 755 "$work" # nobody must reach the files below for the permission checks
-passed=0 failed=0
-check() { # check NAME CONDITION-COMMAND...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name" >&2; fi
-}
+. "$(dirname "$0")/check.sh"
 mode() { stat -c %a "$1"; }
 is_jwk() { /usr/bin/python3 -c 'import json,sys; k=json.load(open(sys.argv[1])); sys.exit(0 if k.get("kty") and (k.get("d") or k.get("k")) else 1)' "$1"; }
 starts() { [[ "$1" == "$2"* ]]; }

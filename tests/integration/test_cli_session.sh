@@ -10,11 +10,7 @@ dir=${JWTS_TEST_REDIS_DIR:?run through ctest (redis fixture)}
 port=$(cat "$dir/port")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-check() { # check NAME CONDITION-COMMAND...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name" >&2; fi
-}
+. "$(dirname "$0")/check.sh"
 field() { /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 export JWTSESSION_STORE="redis://127.0.0.1:$port/3"

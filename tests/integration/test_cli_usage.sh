@@ -8,11 +8,7 @@
 set -uo pipefail
 bin=${1:?usage: test_cli_usage.sh JWTSESSION_BIN JWTSESSIOND_BIN}
 daemon=${2:?usage: test_cli_usage.sh JWTSESSION_BIN JWTSESSIOND_BIN}
-passed=0 failed=0
-check() { # check NAME CONDITION-COMMAND...
-  local name=$1; shift
-  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $name" >&2; fi
-}
+. "$(dirname "$0")/check.sh"
 has() { [[ "$1" == *"$2"* ]]; }
 
 for flag in --help -h; do

@@ -120,6 +120,9 @@ static const opt opts[] = {
      "retried with backoff; needs --events-webhook-secret-file (docs/events.md). Unset: no webhook"},
     {"events-webhook-secret-file", K_STR, OFF(events_webhook_secret_file), "", NULL, "FILE",
      "file holding the webhook's HMAC-SHA256 key (>= 16 bytes; mode 0600 or stricter)"},
+    {"events-new-device", K_BOOL, OFF(events_new_device), "false", NULL, "BOOL",
+     "emit new_device events: a login, or a refresh that changes a session's user agent, from a user\n"
+     "agent none of the user's other sessions has (one listing of the user's sessions per such call)"},
     {"events-queue", K_UINT, OFF(events_queue), "10000", NULL, "N",
      "events waiting for the webhook; past it new events are dropped (and counted)"},
     {"events-retry", K_DURATION, OFF(events_retry_ms), "1m", NULL, "DURATION",

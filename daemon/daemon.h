@@ -116,6 +116,7 @@ typedef struct jwtsd_config {
     char *events_webhook;             /* "" : none */
     char *events_webhook_secret_file; /* the HMAC key's file */
     int64_t events_queue;             /* events waiting for delivery */
+    bool events_new_device;           /* emit new_device events (a listing per create) */
     int64_t events_retry_ms;          /* how long a batch is retried */
     int64_t events_sweep_interval_ms; /* Redis stores: cleanup (expiry sweep) period; 0: none */
 } jwtsd_config;

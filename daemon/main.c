@@ -66,6 +66,7 @@ static bool open_manager(jwtsd_server *srv, char *err, size_t errlen)
         .tracer = jwtsd_observe_tracer(srv->observe),
         .on_event = srv->webhook ? jwtsd_webhook_event : NULL,
         .on_event_arg = srv->webhook,
+        .new_device_events = cfg->events_new_device,
     };
     jwts_err rc = jwts_manager_new(&mo, &srv->manager);
     if (rc == JWTS_OK) rc = jwtsd_keys_publish(srv);

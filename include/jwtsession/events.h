@@ -25,7 +25,9 @@ typedef enum jwts_event_kind {
     JWTS_EVENT_REVOKED = 3,        /* the session was deleted; reason says by whom */
     JWTS_EVENT_EXPIRED = 4,        /* the store dropped the session at its end (sweep or cleanup) */
     JWTS_EVENT_THEFT_DETECTED = 5, /* a rotated-out refresh token came back (followed by REVOKED/THEFT) */
-    JWTS_EVENT_NEW_DEVICE = 6      /* reserved: a create/refresh from a device the user has not used */
+    JWTS_EVENT_NEW_DEVICE = 6      /* a create/refresh from a user agent the user's other sessions lack
+                                      (with jwts_manager_options.new_device_events; after its CREATED or
+                                      REFRESHED) */
 } jwts_event_kind;
 
 /* Why a session was revoked (JWTS_EVENT_REVOKED). */

@@ -74,6 +74,9 @@ typedef struct jwts_manager_options {
     jwts_event_fn on_event;       /* lifecycle events (events.h), after each successful change; NULL: none.
                                      Set, the manager also installs the store's expiry hook. */
     void *on_event_arg;
+    bool new_device_events;       /* emit NEW_DEVICE when a create, or a refresh that changes a session's
+                                     user agent, brings a user agent none of the user's other sessions
+                                     has (one listing of the user's sessions per such call); default off */
 } jwts_manager_options;
 
 /* A new manager. JWTS_E_INVALID_ARGUMENT (with the option's name) for missing or bad options,

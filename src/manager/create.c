@@ -10,17 +10,23 @@
 #include "manager/events_int.h"
 #include "manager/manager_int.h"
 
-/* Make room under max_sessions_per_user: refuse, or revoke the oldest sessions. */
-static jwts_err enforce_limit(jwts_manager *m, const jwts_ctx *ctx, const char *user_id)
+/* Make room under max_sessions_per_user (refuse, or revoke the oldest sessions), and with
+ * new_device_events tell whether user_agent (NULL: unknown) is new for the user: one listing of the
+ * user's sessions serves both, and none is made when neither asks. */
+static jwts_err look_at_user(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *user_agent,
+                             bool *new_device)
 {
     size_t max = m->opts.max_sessions_per_user;
-    if (max == 0) return JWTS_OK;
+    bool devices = m->opts.new_device_events && user_agent;
+    *new_device = false;
+    if (max == 0 && !devices) return JWTS_OK;
     jwts_session_list list;
     jwts_err rc = jwts_store_list_user(m->opts.store, ctx, user_id, &list);
     if (rc) return rc;
-    if (list.count >= max && m->opts.limit_policy == JWTS_LIMIT_REFUSE) {
+    *new_device = devices && jwts_mgr_device_unseen(&list, user_agent, NULL);
+    if (max && list.count >= max && m->opts.limit_policy == JWTS_LIMIT_REFUSE) {
         rc = jwts_fail(JWTS_E_LIMIT, "user has %zu sessions (max_sessions_per_user %zu)", list.count, max);
-    } else if (list.count >= max) {
+    } else if (max && list.count >= max) {
         size_t evict = list.count - max + 1; /* the list is oldest first */
         jwts_session_key *keys = calloc(evict, sizeof *keys);
         if (!keys) rc = jwts_fail(JWTS_E_NO_MEMORY, "create: out of memory");
@@ -50,7 +56,8 @@ static jwts_err create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id
     uint8_t secret[JWTS_SECRET_BYTES];
     jwts_err rc = jwts_session_id_new(sid);
     if (!rc) rc = jwts_random_bytes(secret, sizeof secret);
-    if (!rc) rc = enforce_limit(m, ctx, user_id);
+    bool new_device = false;
+    if (!rc) rc = look_at_user(m, ctx, user_id, device ? device->user_agent : NULL, &new_device);
     if (rc) goto done;
 
     int64_t now = jwts_mgr_now_ms(m);
@@ -61,7 +68,7 @@ static jwts_err create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id
                       .client_ip = device ? device->ip : NULL,
                       .user_agent = device ? device->user_agent : NULL};
     jwts_rt_hash(secret, s.refresh.current_hash);
-    rc = jwts_mgr_set_created(m, ctx, &s, jwts_mgr_ttl_ms(m, &s, now));
+    rc = jwts_mgr_set_created(m, ctx, &s, jwts_mgr_ttl_ms(m, &s, now), new_device ? device : NULL);
     if (!rc) rc = jwts_mgr_issue(m, &s, secret, now, now, out);
 done:
     OPENSSL_cleanse(secret, sizeof secret);

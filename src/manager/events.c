@@ -39,34 +39,63 @@ static jwts_event event_of(const jwts_manager *m, jwts_event_kind kind, const ch
                         .reason = reason, .reused_generation = -1};
 }
 
-jwts_err jwts_mgr_set_created(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms)
+/* The NEW_DEVICE event of s from device (its client and user agent), or NULL when device is NULL. */
+static const jwts_event *device_event(const jwts_manager *m, const jwts_session *s, const jwts_device *device,
+                                      jwts_event *ev)
 {
-    jwts_event ev = event_of(m, JWTS_EVENT_CREATED, s->user_id, s->session_id, JWTS_REVOKE_NONE);
-    jwts_event_note_set(&ev);
-    jwts_err rc = jwts_store_set(m->opts.store, ctx, s, ttl_ms);
-    jwts_event_note_set(NULL);
-    if (!rc) emit(m, &ev);
+    if (!device) return NULL;
+    *ev = event_of(m, JWTS_EVENT_NEW_DEVICE, s->user_id, s->session_id, JWTS_REVOKE_NONE);
+    ev->client_ip = device->ip;
+    ev->user_agent = device->user_agent;
+    return ev;
+}
+
+/* Write with ev (and the NEW_DEVICE event then, may be NULL) noted; on success tell the sink. */
+static jwts_err write_noted(const jwts_manager *m, const jwts_event *ev, const jwts_event *then, jwts_err rc)
+{
+    jwts_event_note_set(NULL, NULL);
+    if (!rc) emit(m, ev);
+    if (!rc && then) emit(m, then);
     return rc;
 }
 
-jwts_err jwts_mgr_replace_refreshed(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *n,
-                                    const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], int64_t ttl_ms)
+jwts_err jwts_mgr_set_created(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms,
+                              const jwts_device *new_device)
 {
-    jwts_event ev = event_of(m, JWTS_EVENT_REFRESHED, n->user_id, n->session_id, JWTS_REVOKE_NONE);
+    jwts_event ev = event_of(m, JWTS_EVENT_CREATED, s->user_id, s->session_id, JWTS_REVOKE_NONE), dev;
+    const jwts_event *then = device_event(m, s, new_device, &dev);
+    jwts_event_note_set(&ev, then);
+    return write_noted(m, &ev, then, jwts_store_set(m->opts.store, ctx, s, ttl_ms));
+}
+
+jwts_err jwts_mgr_replace_refreshed(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *n,
+                                    const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], int64_t ttl_ms,
+                                    const jwts_device *new_device)
+{
+    jwts_event ev = event_of(m, JWTS_EVENT_REFRESHED, n->user_id, n->session_id, JWTS_REVOKE_NONE), dev;
     ev.generation = n->refresh.generation;
-    jwts_event_note_set(&ev);
-    jwts_err rc = jwts_store_replace(m->opts.store, ctx, n, expected_hash, ttl_ms);
-    jwts_event_note_set(NULL);
-    if (!rc) emit(m, &ev);
-    return rc;
+    const jwts_event *then = device_event(m, n, new_device, &dev);
+    jwts_event_note_set(&ev, then);
+    return write_noted(m, &ev, then, jwts_store_replace(m->opts.store, ctx, n, expected_hash, ttl_ms));
+}
+
+bool jwts_mgr_device_unseen(const jwts_session_list *list, const char *user_agent, const char *except_session_id)
+{
+    if (!user_agent) return false;
+    for (size_t i = 0; i < list->count; i++) {
+        const jwts_session *s = list->items[i];
+        if (except_session_id && strcmp(s->session_id, except_session_id) == 0) continue;
+        if (s->user_agent && strcmp(s->user_agent, user_agent) == 0) return false;
+    }
+    return true;
 }
 
 /* Delete key noting ev; the sink gets it when the session was there. */
 static jwts_err delete_noted(jwts_manager *m, const jwts_ctx *ctx, const jwts_session_key *key, const jwts_event *ev)
 {
-    jwts_event_note_set(ev);
+    jwts_event_note_set(ev, NULL);
     jwts_err rc = jwts_store_delete(m->opts.store, ctx, key);
-    jwts_event_note_set(NULL);
+    jwts_event_note_set(NULL, NULL);
     if (!rc) emit(m, ev);
     return rc;
 }
@@ -177,9 +206,9 @@ jwts_err jwts_mgr_evict(jwts_manager *m, const jwts_ctx *ctx, const jwts_session
 {
     if (!m->opts.on_event) { /* one batch; a store with a stream records each deleted key's event */
         jwts_event ev = event_of(m, JWTS_EVENT_REVOKED, n ? keys[0].user_id : NULL, NULL, JWTS_REVOKE_LIMIT);
-        jwts_event_note_set(&ev);
+        jwts_event_note_set(&ev, NULL);
         jwts_err rc = jwts_store_delete_many(m->opts.store, ctx, keys, n, NULL);
-        jwts_event_note_set(NULL);
+        jwts_event_note_set(NULL, NULL);
         return rc;
     }
     for (size_t i = 0; i < n; i++) { /* one by one: each deleted session gets its event */
@@ -213,10 +242,10 @@ static jwts_err delete_user_noted(jwts_manager *m, const jwts_ctx *ctx, const ch
                                   jwts_revoke_reason by, size_t *deleted)
 {
     jwts_event ev = event_of(m, JWTS_EVENT_REVOKED, user_id, NULL, by);
-    jwts_event_note_set(&ev);
+    jwts_event_note_set(&ev, NULL);
     jwts_err rc = keep ? jwts_store_delete_user_except(m->opts.store, ctx, user_id, keep, deleted)
                        : jwts_store_delete_user(m->opts.store, ctx, user_id, deleted);
-    jwts_event_note_set(NULL);
+    jwts_event_note_set(NULL, NULL);
     return rc;
 }
 

@@ -11,12 +11,19 @@
 /* The store writes that change a session's life, each noting its event (core/event_note.h) for a
  * store that records it with the write, and handing it to the sink when the write succeeded. */
 
-/* jwts_store_set of a new session: CREATED. */
-jwts_err jwts_mgr_set_created(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms);
+/* jwts_store_set of a new session: CREATED, then NEW_DEVICE from new_device (NULL: not new). */
+jwts_err jwts_mgr_set_created(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms,
+                              const jwts_device *new_device);
 
-/* jwts_store_replace of a rotation to n: REFRESHED (n's generation). */
+/* jwts_store_replace of a rotation to n: REFRESHED (n's generation), then NEW_DEVICE from new_device
+ * (NULL: not new). */
 jwts_err jwts_mgr_replace_refreshed(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *n,
-                                    const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], int64_t ttl_ms);
+                                    const uint8_t expected_hash[JWTS_REFRESH_HASH_LEN], int64_t ttl_ms,
+                                    const jwts_device *new_device);
+
+/* true when user_agent (NULL: unknown, never new) is that of none of list's sessions but
+ * except_session_id (NULL: none): the user has not used this device (a NEW_DEVICE event). */
+bool jwts_mgr_device_unseen(const jwts_session_list *list, const char *user_agent, const char *except_session_id);
 
 /* jwts_store_delete: REVOKED by by. */
 jwts_err jwts_mgr_delete_by(jwts_manager *m, const jwts_ctx *ctx, const jwts_session_key *key, jwts_revoke_reason by);

@@ -50,6 +50,23 @@ static void shift_older(const jwts_refresh_state *r, jwts_refresh_state *n)
     else memset(n->older[0], 0, JWTS_REFRESH_OLDER_HASH_LEN);
 }
 
+/* With new_device_events, whether a refresh of s from user_agent (NULL: unknown) comes from a device
+ * the user has not used: only when it differs from s's own does it cost a listing of the user's
+ * sessions. */
+static jwts_err device_is_new(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const char *user_agent,
+                              bool *out)
+{
+    *out = false;
+    if (!m->opts.new_device_events || !user_agent) return JWTS_OK;
+    if (s->user_agent && strcmp(s->user_agent, user_agent) == 0) return JWTS_OK;
+    jwts_session_list list;
+    jwts_err rc = jwts_store_list_user(m->opts.store, ctx, s->user_id, &list);
+    if (rc) return rc;
+    *out = jwts_mgr_device_unseen(&list, user_agent, s->session_id);
+    jwts_session_list_free(&list);
+    return JWTS_OK;
+}
+
 /* Rotate s from secret (hash h) to a new secret, by compare-and-set. JWTS_E_CONFLICT if another
  * refresh won; the caller then looks again. */
 static jwts_err rotate(jwts_manager *m, const jwts_ctx *ctx, const jwts_session *s, const uint8_t secret[32],
@@ -72,7 +89,9 @@ static jwts_err rotate(jwts_manager *m, const jwts_ctx *ctx, const jwts_session 
     memcpy(n.refresh.previous_hash, h, JWTS_REFRESH_HASH_LEN);
     jwts_rt_hash(next_secret, n.refresh.current_hash);
     jwts_rt_seal(secret, next_secret, n.refresh.sealed_next);
-    rc = jwts_mgr_replace_refreshed(m, ctx, &n, h, jwts_mgr_ttl_ms(m, &n, now));
+    bool new_device = false;
+    rc = device_is_new(m, ctx, s, device ? device->user_agent : NULL, &new_device);
+    if (!rc) rc = jwts_mgr_replace_refreshed(m, ctx, &n, h, jwts_mgr_ttl_ms(m, &n, now), new_device ? device : NULL);
     if (!rc) rc = jwts_mgr_issue(m, &n, next_secret, now, now, out);
     OPENSSL_cleanse(next_secret, sizeof next_secret);
     return rc;

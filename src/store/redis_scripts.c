@@ -213,8 +213,8 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
  * event to the stream only when the write happened. A delete removes the record from the expiry
  * index only when the record was there: one that Redis already expired stays for the sweep. */
 
-#define EV_ARGS 10 /* maxlen, kind, user, sid, reason, generation, reused_generation, rotated_out_at_ms,
-                      client_ip, user_agent */
+#define EV_ARGS 11 /* maxlen, kind, user, sid, reason, generation, reused_generation, rotated_out_at_ms,
+                      client_ip, user_agent, new_device ("1": a new_device event follows) */
 
 static const char EV_PRE[] =
     "local EXPK, EVK = KEYS[#KEYS - 1], KEYS[#KEYS]\n"
@@ -252,6 +252,12 @@ static const char EV_POST[] =
     "  if reason ~= '' then x = {'reason', reason} end\n"
     "  if kind == 'refreshed' then x = {'generation', EVA[6]} end\n"
     "  xadd(kind, user, sid, x)\n"
+    "  if EVA[11] == '1' then\n"
+    "    x = {}\n"
+    "    if EVA[9] ~= '' then x = {'client_ip', EVA[9]} end\n"
+    "    x[#x + 1] = 'user_agent'; x[#x + 1] = EVA[10]\n"
+    "    xadd('new_device', user, sid, x)\n"
+    "  end\n"
     "end\n"
     "local function body()\n";
 
@@ -388,10 +394,10 @@ jwts_err jwts_redis_script_run_ev(redis_runner *r, int64_t deadline_ns, redis_sc
         return run_text(r, deadline_ns, BODIES[id], SHAS[id], nkeys, nargs, argv, lens, reply);
     if (!EV_BODIES[id]) return jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
     /* the event form: argv's keys, then expiry and stream; argv's args, then the event fields */
-    const jwts_event *e = jwts_event_note_get();
+    const jwts_event *then, *e = jwts_event_note_get(&then);
     char maxlen[24], gen[24], reused[24], rotated[24];
     snprintf(maxlen, sizeof maxlen, "%lld", ev->maxlen);
-    const char *kind = "", *user = "", *sid = "", *reason = "", *ip = "", *ua = "";
+    const char *kind = "", *user = "", *sid = "", *reason = "", *ip = "", *ua = "", *fresh = "";
     gen[0] = reused[0] = rotated[0] = '\0';
     if (e) {
         kind = jwts_event_kind_name(e->kind);
@@ -400,11 +406,16 @@ jwts_err jwts_redis_script_run_ev(redis_runner *r, int64_t deadline_ns, redis_sc
         reason = jwts_revoke_reason_name(e->reason);
         ip = e->client_ip ? e->client_ip : "";
         ua = e->user_agent ? e->user_agent : "";
+        if (then && then->kind == JWTS_EVENT_NEW_DEVICE && then->user_agent) { /* its device, after e */
+            ip = then->client_ip ? then->client_ip : "";
+            ua = then->user_agent;
+            fresh = "1";
+        }
         snprintf(gen, sizeof gen, "%llu", (unsigned long long)e->generation);
         if (e->reused_generation >= 0) snprintf(reused, sizeof reused, "%lld", (long long)e->reused_generation);
         if (e->rotated_out_at_ms) snprintf(rotated, sizeof rotated, "%lld", (long long)e->rotated_out_at_ms);
     }
-    const char *extra_args[EV_ARGS] = {maxlen, kind, user, sid, reason, gen, reused, rotated, ip, ua};
+    const char *extra_args[EV_ARGS] = {maxlen, kind, user, sid, reason, gen, reused, rotated, ip, ua, fresh};
     int n = nkeys + 2 + nargs + EV_ARGS;
     const char **av = malloc((size_t)n * sizeof *av);
     size_t *al = malloc((size_t)n * sizeof *al);

@@ -2,7 +2,7 @@
 
 The receiver is the Python block of docs/events.md, run as written. It is down while the daemon
 goes through every lifecycle path over HTTP (create, limit eviction, refresh, revoke by the user
-and by the admin, revoke-user, theft, expiry) and comes up 10 s later (2 s under a sanitizer,
+and by the admin, revoke-user, theft, a new device, expiry) and comes up 10 s later (2 s under a sanitizer,
 where the same path runs again); it must then receive every event exactly once, HMAC-verified,
 within the retry bound, and the counters must say so. A second daemon with a queue of 2 and no
 receiver counts the events it drops.
@@ -65,7 +65,7 @@ class TestEventsWebhook(unittest.TestCase):
         url = "http://127.0.0.1:%d/events" % rport
         with Daemon("--events-webhook", url, "--events-webhook-secret-file", self.key_file, "--store", "memory",
                     "--max-sessions", "2", "--limit-policy", "evict-oldest", "--refresh-grace", "off",
-                    "--absolute-lifetime", "5s", "--events-retry", "1m") as d:
+                    "--absolute-lifetime", "5s", "--events-retry", "1m", "--events-new-device") as d:
             t0 = time.monotonic()
             expect = []  # (type, session_id, reason)
 
@@ -105,13 +105,25 @@ class TestEventsWebhook(unittest.TestCase):
             r = d.req("POST", "/v1/refresh", json_body={"refresh_token": c["refresh_token"]})
             self.assertEqual(r.status, 401, r)
             expect += [("theft_detected", c["session_id"], None), ("revoked", c["session_id"], "theft")]
+            # a new device (--events-new-device): erin's first phone, the same phone again, frank's laptop;
+            # all three expire with dave
+            def create_on(user, ua):
+                r = d.admin("POST", "/v1/sessions", json_body={
+                    "user_id": user, "device": {"ip": "192.0.2.7", "user_agent": ua}})
+                self.assertEqual(r.status, 201, r)
+                return r.json()
+            e1 = create_on("erin", "Phone/1")
+            e2 = create_on("erin", "Phone/1")
+            e3 = create_on("frank", "Laptop/2")
+            expect += [(kind, x["session_id"], None) for x in (e1, e2, e3) for kind in ("created", "expired")]
+            expect += [("new_device", e1["session_id"], None), ("new_device", e3["session_id"], None)]
             # failures emit nothing: a revoke of what is gone, a forged refresh
             self.assertEqual(d.admin("DELETE", "/v1/sessions/%s?user_id=alice" % a3["session_id"]).status, 404)
             # expiry: dave's session reaches its 5 s lifetime during the outage
             dave = create("dave")
             expect.append(("expired", dave["session_id"], None))
-            secrets = {x["refresh_token"] for x in (a1, a2, a3, b1, b2, c, dave, t1)}
-            secrets |= {x["access_token"] for x in (a1, a2, a3, b1, b2, c, dave, t1)}
+            issued = (a1, a2, a3, b1, b2, c, dave, t1, e1, e2, e3)
+            secrets = {x["refresh_token"] for x in issued} | {x["access_token"] for x in issued}
 
             self.assertEqual(metric(d, "jwtsessiond_events_delivered_total"), 0)
             left = OUTAGE_S - (time.monotonic() - t0)
@@ -145,6 +157,9 @@ class TestEventsWebhook(unittest.TestCase):
             self.assertEqual(theft["user_id"], "carol")
             self.assertEqual(theft["generation"], 2)
             self.assertEqual(theft.get("client_ip"), "127.0.0.1")  # who showed the old token
+            laptop = [e for e in events if e["type"] == "new_device" and e["session_id"] == e3["session_id"]][0]
+            self.assertEqual((laptop["user_id"], laptop["client_ip"], laptop["user_agent"]),
+                             ("frank", "192.0.2.7", "Laptop/2"))
             self.assertTrue(wait_until(lambda: metric(d, "jwtsessiond_events_delivered_total") == len(expect)))
             self.assertEqual(metric(d, "jwtsessiond_events_dropped_total"), 0)
             self.assertEqual(metric(d, "jwtsessiond_events_failed_total"), 0)

@@ -1,7 +1,7 @@
 /*
  * test_redis_events.c - the lifecycle events stream of the Redis store (docs/events.md) on its
- * own redis-server: each lifecycle path appends exactly its events, in order, with and without a
- * manager sink; expiry comes from the sweep of the expiry index (no keyspace notifications); two
+ * own redis-server: each lifecycle path (a new device too) appends exactly its events, in order,
+ * with and without a manager sink; expiry comes from the sweep of the expiry index (no keyspace notifications); two
  * consumers of one group share the events, disjoint and together all of them; a consumer that
  * stops before acknowledging gets its pending entries back when it comes again; and the store
  * conformance and manager suites pass with events on.
@@ -334,6 +334,39 @@ static void test_restarted_consumer_resumes(void **state)
     mgr_close(&g);
 }
 
+/* A new device goes into the stream in the same script as its created/refreshed entry, right after
+ * it, with the client; the same user agent again, or no option, adds none. */
+static void test_new_device(void **state)
+{
+    (void)state;
+    mgr g;
+    mgr_open(&g, "evsdev", false, 0);
+    jwts_manager_free(g.m);
+    jwts_manager_options o = {.store = g.st, .keyset = g.keys, .new_device_events = true};
+    assert_int_equal(jwts_manager_new(&o, &g.m), JWTS_OK);
+    jwts_device phone = {.ip = "192.0.2.7", .user_agent = "Phone/1"}, tablet = {.user_agent = "Tablet/3"};
+    jwts_tokens a, b, r;
+    assert_int_equal(jwts_manager_create_device(g.m, NULL, "erin", NULL, &phone, &a), JWTS_OK);
+    assert_int_equal(jwts_manager_create_device(g.m, NULL, "erin", NULL, &phone, &b), JWTS_OK);
+    assert_int_equal(jwts_manager_refresh_device(g.m, NULL, b.refresh_token, &tablet, &r), JWTS_OK);
+    seen s = {0};
+    drain(g.st, "g", "c", &s);
+    const char *want[] = {"\"type\":\"created\"", "\"type\":\"new_device\"", "\"type\":\"created\"",
+                          "\"type\":\"refreshed\"", "\"type\":\"new_device\""};
+    const char *secrets[] = {a.refresh_token, b.refresh_token, r.refresh_token};
+    expect_events(&s, want, 5, secrets, 3);
+    assert_non_null(strstr(s.json[1], a.session_id));
+    assert_non_null(strstr(s.json[1], "\"client_ip\":\"192.0.2.7\""));
+    assert_non_null(strstr(s.json[1], "\"user_agent\":\"Phone/1\""));
+    assert_non_null(strstr(s.json[4], b.session_id));
+    assert_non_null(strstr(s.json[4], "\"user_agent\":\"Tablet/3\""));
+    assert_null(strstr(s.json[4], "client_ip"));
+    jwts_tokens_clear(&a);
+    jwts_tokens_clear(&b);
+    jwts_tokens_clear(&r);
+    mgr_close(&g);
+}
+
 static void test_options_checked(void **state)
 {
     (void)state;
@@ -399,7 +432,7 @@ int main(void)
         cmocka_unit_test(test_expiry_sweep),           cmocka_unit_test(test_group_shares_events),
         cmocka_unit_test(test_revoke_user_except),
         cmocka_unit_test(test_restarted_consumer_resumes), cmocka_unit_test(test_options_checked),
-        cmocka_unit_test(test_stream_bounded),
+        cmocka_unit_test(test_stream_bounded),      cmocka_unit_test(test_new_device),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     /* the event form of every script keeps the store's and the manager's contracts */

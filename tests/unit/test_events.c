@@ -1,6 +1,6 @@
 /*
  * test_events.c - lifecycle events over the memory store: each path (create, refresh, revoke by
- * user and admin, revoke-user, limit eviction, theft, expiry) emits exactly its events, a failed
+ * user and admin, revoke-user, limit eviction, theft, expiry, a new device) emits exactly its events, a failed
  * operation none, and the JSON form carries ids and times only.
  */
 #include <setjmp.h>
@@ -351,6 +351,73 @@ static void test_free_removes_hook(void **state)
     fixture_free(f);
 }
 
+/* Create and refresh with a device: new_device is emitted only with the option on, only for a user
+ * agent none of the user's other sessions has, right after the created/refreshed event, with the
+ * client; a device without a user agent is never new. */
+static void test_new_device(void **state)
+{
+    (void)state;
+    jwts_manager_options o = {.new_device_events = true};
+    fixture *f = fixture_new(&o);
+    jwts_device phone = {.ip = "192.0.2.7", .user_agent = "Phone/1"}, laptop = {.ip = "2001:db8::5", .user_agent = "Laptop/2"},
+                anon = {.ip = "192.0.2.9", .user_agent = NULL};
+    jwts_tokens a, b, c, d, r;
+    assert_int_equal(jwts_manager_create_device(f->m, NULL, "carol", NULL, &phone, &a), JWTS_OK);
+    assert_int_equal(f->rec.n, 2); /* the user's first device is new */
+    expect(f, 0, JWTS_EVENT_CREATED, a.session_id, JWTS_REVOKE_NONE);
+    expect(f, 1, JWTS_EVENT_NEW_DEVICE, a.session_id, JWTS_REVOKE_NONE);
+    assert_string_equal(f->rec.ev[1].user, "carol");
+    assert_string_equal(f->rec.ev[1].ip, "192.0.2.7");
+    assert_string_equal(f->rec.ev[1].ua, "Phone/1");
+
+    phone.ip = "198.51.100.3"; /* the same phone on another network: not a new device */
+    assert_int_equal(jwts_manager_create_device(f->m, NULL, "carol", NULL, &phone, &b), JWTS_OK);
+    assert_int_equal(f->rec.n, 3);
+    expect(f, 2, JWTS_EVENT_CREATED, b.session_id, JWTS_REVOKE_NONE);
+
+    assert_int_equal(jwts_manager_create_device(f->m, NULL, "carol", NULL, &anon, &c), JWTS_OK);
+    assert_int_equal(f->rec.n, 4); /* no user agent: unknown, never new */
+
+    assert_int_equal(jwts_manager_create_device(f->m, NULL, "carol", NULL, &laptop, &d), JWTS_OK);
+    assert_int_equal(f->rec.n, 6);
+    expect(f, 5, JWTS_EVENT_NEW_DEVICE, d.session_id, JWTS_REVOKE_NONE);
+    assert_string_equal(f->rec.ev[5].ip, "2001:db8::5");
+
+    /* a refresh from the session's own device, or from a device another session has: none */
+    assert_int_equal(jwts_manager_refresh_device(f->m, NULL, d.refresh_token, &laptop, &r), JWTS_OK);
+    assert_int_equal(f->rec.n, 7);
+    expect(f, 6, JWTS_EVENT_REFRESHED, d.session_id, JWTS_REVOKE_NONE);
+    jwts_tokens r2;
+    assert_int_equal(jwts_manager_refresh_device(f->m, NULL, r.refresh_token, &phone, &r2), JWTS_OK);
+    assert_int_equal(f->rec.n, 8);
+    /* a refresh from a user agent none of carol's sessions has: refreshed, then new_device */
+    jwts_device tablet = {.ip = "203.0.113.4", .user_agent = "Tablet/3"};
+    jwts_tokens r3;
+    assert_int_equal(jwts_manager_refresh_device(f->m, NULL, r2.refresh_token, &tablet, &r3), JWTS_OK);
+    assert_int_equal(f->rec.n, 10);
+    expect(f, 8, JWTS_EVENT_REFRESHED, d.session_id, JWTS_REVOKE_NONE);
+    expect(f, 9, JWTS_EVENT_NEW_DEVICE, d.session_id, JWTS_REVOKE_NONE);
+    assert_string_equal(f->rec.ev[9].ua, "Tablet/3");
+
+    /* another user's devices do not count */
+    jwts_tokens e;
+    assert_int_equal(jwts_manager_create_device(f->m, NULL, "dave", NULL, &phone, &e), JWTS_OK);
+    assert_int_equal(f->rec.n, 12);
+    expect(f, 11, JWTS_EVENT_NEW_DEVICE, e.session_id, JWTS_REVOKE_NONE);
+    assert_string_equal(f->rec.ev[11].user, "dave");
+    jwts_tokens *all[] = {&a, &b, &c, &d, &r, &r2, &r3, &e};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) jwts_tokens_clear(all[i]);
+    fixture_free(f);
+
+    /* option off (the default): a device never makes a new_device event */
+    f = fixture_new(NULL);
+    assert_int_equal(jwts_manager_create_device(f->m, NULL, "carol", NULL, &tablet, &a), JWTS_OK);
+    assert_int_equal(f->rec.n, 1);
+    expect(f, 0, JWTS_EVENT_CREATED, a.session_id, JWTS_REVOKE_NONE);
+    jwts_tokens_clear(&a);
+    fixture_free(f);
+}
+
 static void test_json(void **state)
 {
     (void)state;
@@ -397,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_theft_previous),
         cmocka_unit_test(test_cleanup_emits_expired_once),
         cmocka_unit_test(test_free_removes_hook),
+        cmocka_unit_test(test_new_device),
         cmocka_unit_test(test_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

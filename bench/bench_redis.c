@@ -178,6 +178,9 @@ static double switches(void)
 
 typedef struct async_run {
     atomic_long in_flight, done, failed;
+    atomic_bool waiting; /* the caller sleeps until the window is half empty */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
 } async_run;
 
 static void async_done(void *arg, jwts_err rc, jwts_session *s)
@@ -186,7 +189,13 @@ static void async_done(void *arg, jwts_err rc, jwts_session *s)
     if (rc) atomic_fetch_add(&a->failed, 1);
     jwts_session_free(s);
     atomic_fetch_add(&a->done, 1);
-    atomic_fetch_sub(&a->in_flight, 1);
+    long left = atomic_fetch_sub(&a->in_flight, 1) - 1;
+    if (left <= WINDOW / 2 && atomic_load(&a->waiting)) {
+        pthread_mutex_lock(&a->mu);
+        atomic_store(&a->waiting, false);
+        pthread_cond_signal(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+    }
 }
 
 /* get ops/s from one thread keeping WINDOW asynchronous gets in flight on st. */
@@ -194,9 +203,18 @@ static double async_gets(jwts_store *st)
 {
     async_run a;
     atomic_init(&a.in_flight, 0), atomic_init(&a.done, 0), atomic_init(&a.failed, 0);
+    atomic_init(&a.waiting, false);
+    pthread_mutex_init(&a.mu, NULL);
+    pthread_cond_init(&a.cv, NULL);
     int64_t t0 = jwts_monotonic_ns(), limit = (int64_t)(seconds * 1e9);
     for (uint64_t i = 0; jwts_monotonic_ns() - t0 < limit; i++) {
-        while (atomic_load(&a.in_flight) >= WINDOW) sched_yield();
+        if (atomic_load(&a.in_flight) >= WINDOW) { /* sleep, as an event loop would, not spin */
+            pthread_mutex_lock(&a.mu);
+            atomic_store(&a.waiting, true);
+            while (atomic_load(&a.waiting) && atomic_load(&a.in_flight) > WINDOW / 2) pthread_cond_wait(&a.cv, &a.mu);
+            atomic_store(&a.waiting, false);
+            pthread_mutex_unlock(&a.mu);
+        }
         const key_rec *k = &keys[i % KEYS];
         jwts_session_key key = {k->user, k->id};
         atomic_fetch_add(&a.in_flight, 1);

@@ -116,10 +116,13 @@ static const opt opts[] = {
     {"cache-max-stale", K_DURATION, OFF(cache_max_stale_ms), "250ms", NULL, "DURATION",
      "a cached answer needs the invalidation stream proven live this recently"},
     {"events-webhook", K_STR, OFF(events_webhook), "", NULL, "URL",
-     "POST lifecycle events (JSON arrays, HMAC-signed) to this http:// URL from a bounded queue,\n"
+     "POST lifecycle events (JSON arrays, HMAC-signed) to this http:// or https:// URL from a bounded queue,\n"
      "retried with backoff; needs --events-webhook-secret-file (docs/events.md). Unset: no webhook"},
     {"events-webhook-secret-file", K_STR, OFF(events_webhook_secret_file), "", NULL, "FILE",
      "file holding the webhook's HMAC-SHA256 key (>= 16 bytes; mode 0600 or stricter)"},
+    {"events-webhook-ca", K_STR, OFF(events_webhook_ca), "", NULL, "FILE",
+     "PEM file of the CA certificates an https:// webhook's certificate is verified against. Unset:\n"
+     "the system's"},
     {"events-new-device", K_BOOL, OFF(events_new_device), "false", NULL, "BOOL",
      "emit new_device events: a login, or a refresh that changes a session's user agent, from a user\n"
      "agent none of the user's other sessions has (one listing of the user's sessions per such call)"},

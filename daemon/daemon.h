@@ -115,6 +115,7 @@ typedef struct jwtsd_config {
     /* lifecycle events (webhook.c; docs/events.md) */
     char *events_webhook;             /* "" : none */
     char *events_webhook_secret_file; /* the HMAC key's file */
+    char *events_webhook_ca;          /* "" : the system's CAs */
     int64_t events_queue;             /* events waiting for delivery */
     bool events_new_device;           /* emit new_device events (a listing per create) */
     int64_t events_retry_ms;          /* how long a batch is retried */

@@ -4,8 +4,9 @@
  * The manager's on_event sink formats each event as JSON and appends it to a bounded in-memory
  * queue under a mutex: it never waits on the network, so request handling never blocks; a full
  * queue drops the event (jwtsessiond_events_dropped_total). One sender thread takes up to
- * BATCH_MAX events from the head and POSTs them as one JSON array over HTTP/1.1 (a small client on
- * a socket: http:// only, one connection per delivery, so no libcurl). Headers:
+ * BATCH_MAX events from the head and POSTs them as one JSON array with libcurl, to an http:// or
+ * https:// URL (certificates verified against the system's CAs or --events-webhook-ca; no
+ * redirects followed; the connection is kept between deliveries). Headers:
  *   X-Jwts-Timestamp: <unix seconds>
  *   X-Jwts-Signature: sha256=<hex HMAC-SHA256(key, timestamp "." body)>
  *   X-Jwts-Delivery:  <id>   the same on every retry of one batch (receivers dedupe on it)
@@ -15,17 +16,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -38,17 +37,13 @@
 #define BACKOFF_MAX_MS 2000
 #define SECRET_MIN 16
 #define SECRET_MAX 1024
-#define RESPONSE_MAX 8192         /* bytes of an answer read (the rest is ignored) */
-
-typedef struct wh_url {
-    char host[256];
-    char port[8];
-    char path[1024];
-    char host_header[300];
-} wh_url;
+#define URL_MAX 2048
 
 struct jwtsd_webhook {
-    wh_url url;
+    char url[URL_MAX];
+    char *ca_file; /* NULL: the system's CAs */
+    CURL *curl;    /* the sender thread's handle: its connection is reused */
+    char why[CURL_ERROR_SIZE]; /* the last attempt's failure, for the log */
     uint8_t key[SECRET_MAX];
     size_t key_len;
     int64_t retry_ms;
@@ -69,46 +64,34 @@ struct jwtsd_webhook {
 
 /* ---- set-up ------------------------------------------------------------------------------------ */
 
-static bool parse_url(const char *s, wh_url *u, char *err, size_t errlen)
+/* The webhook URL: http:// or https://, a host, no credentials (they would end up in logs), no
+ * fragment; kept as given. */
+static bool parse_url(const char *s, jwtsd_webhook *w, char *err, size_t errlen)
 {
-    memset(u, 0, sizeof *u);
-    if (strncmp(s, "http://", 7) != 0) {
-        snprintf(err, errlen, "events-webhook: only http:// URLs are supported");
-        return false;
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *user = NULL, *fragment = NULL;
+    bool ok = u && strlen(s) < sizeof w->url && curl_url_set(u, CURLUPART_URL, s, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && *host;
+    if (ok && strcmp(scheme, "http") && strcmp(scheme, "https")) {
+        snprintf(err, errlen, "events-webhook: only http:// and https:// URLs are supported");
+        ok = false;
+    } else if (ok && (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
+                      curl_url_get(u, CURLUPART_FRAGMENT, &fragment, 0) == CURLUE_OK)) {
+        snprintf(err, errlen, "events-webhook: a URL without credentials or fragment, please");
+        ok = false;
+    } else if (!ok) {
+        snprintf(err, errlen, "events-webhook: not an http[s]://host[:port][/path] URL");
     }
-    const char *h = s + 7, *end = h + strcspn(h, "/?#");
-    const char *hend = end, *port = NULL;
-    if (*h == '[') { /* [v6]:port */
-        const char *close = memchr(h, ']', (size_t)(end - h));
-        if (!close) goto bad;
-        hend = close + 1;
-        if (hend < end && *hend == ':') port = hend + 1;
-        else if (hend != end) goto bad;
-        h++, hend = close;
-    } else {
-        const char *colon = memchr(h, ':', (size_t)(end - h));
-        if (colon) port = colon + 1, hend = colon;
-    }
-    size_t hl = (size_t)(hend - h), pl = port ? (size_t)(end - port) : 0;
-    if (hl == 0 || hl >= sizeof u->host || (port && (pl == 0 || pl >= sizeof u->port))) goto bad;
-    memcpy(u->host, h, hl);
-    if (port) memcpy(u->port, port, pl);
-    else strcpy(u->port, "80");
-    for (const char *p = u->port; *p; p++)
-        if (*p < '0' || *p > '9') goto bad;
-    for (const char *p = u->host; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == '@') goto bad;
-    const char *path = *end ? end : "/";
-    if (*path != '/' || strlen(path) >= sizeof u->path || strchr(path, '#')) goto bad;
-    for (const char *p = path; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == 0x7f) goto bad;
-    strcpy(u->path, path);
-    if ((size_t)(end - (s + 7)) >= sizeof u->host_header) goto bad;
-    memcpy(u->host_header, s + 7, (size_t)(end - (s + 7))); /* the authority as given */
-    return true;
-bad:
-    snprintf(err, errlen, "events-webhook: not an http://host[:port][/path] URL");
-    return false;
+    for (const char *p = s; ok && *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            snprintf(err, errlen, "events-webhook: a URL without spaces or control characters, please");
+            ok = false;
+        }
+    if (ok) strcpy(w->url, s);
+    curl_free(scheme), curl_free(host), curl_free(user), curl_free(fragment);
+    curl_url_cleanup(u);
+    return ok;
 }
 
 /* The HMAC key: the file's content, surrounding white space dropped; group and others must not
@@ -151,90 +134,17 @@ static bool load_secret(const char *path, jwtsd_webhook *w, char *err, size_t er
 
 /* ---- one POST ----------------------------------------------------------------------------------- */
 
-static int remaining_ms(int64_t deadline_ns)
+/* The answer's body is not kept. */
+static size_t discard(char *p, size_t size, size_t n, void *arg)
 {
-    int64_t left = (deadline_ns - jwts_monotonic_ns()) / 1000000;
-    return left <= 0 ? 0 : left > 60000 ? 60000 : (int)left;
+    (void)p, (void)arg;
+    return size * n;
 }
 
-static bool wait_fd(int fd, short events, int64_t deadline_ns)
-{
-    struct pollfd p = {.fd = fd, .events = events};
-    for (;;) {
-        int ms = remaining_ms(deadline_ns);
-        if (ms == 0) return false;
-        int r = poll(&p, 1, ms);
-        if (r > 0) return true;
-        if (r == 0 || errno != EINTR) return false;
-    }
-}
-
-static int dial(const wh_url *u, int64_t deadline_ns)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
-    if (getaddrinfo(u->host, u->port, &hints, &res) != 0) return -1;
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) continue;
-        int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-        int soerr = 0;
-        socklen_t sl = sizeof soerr;
-        if (rc != 0 && !(errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline_ns) &&
-                         getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)) {
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(res);
-    return fd;
-}
-
-static bool send_all(int fd, const char *p, size_t n, int64_t deadline_ns)
-{
-    while (n > 0) {
-        ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
-        if (k > 0) {
-            p += k, n -= (size_t)k;
-        } else if (k < 0 && errno == EINTR) {
-            continue;
-        } else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!wait_fd(fd, POLLOUT, deadline_ns)) return false;
-        } else {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* The status of the answer ("HTTP/1.x NNN ..."), read until the server closes (Connection:
- * close) or RESPONSE_MAX bytes; 0 when there is none. */
-static int read_status(int fd, int64_t deadline_ns)
-{
-    char buf[RESPONSE_MAX + 1];
-    size_t len = 0;
-    while (len < RESPONSE_MAX) {
-        ssize_t k = recv(fd, buf + len, RESPONSE_MAX - len, 0);
-        if (k > 0) len += (size_t)k;
-        else if (k == 0) break;
-        else if (errno == EINTR) continue;
-        else if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_fd(fd, POLLIN, deadline_ns)) continue;
-        else break;
-    }
-    buf[len] = '\0';
-    int status = 0;
-    if (len < 12 || strncmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ') return 0;
-    for (int i = 9; i < 12; i++) {
-        if (buf[i] < '0' || buf[i] > '9') return 0;
-        status = status * 10 + (buf[i] - '0');
-    }
-    return status;
-}
-
-/* POST body to the webhook once; the HTTP status, or 0 when it could not be reached. */
+/* POST body to the webhook once; the HTTP status, or 0 when it could not be reached (w->why says
+ * why). */
 static int post_once(jwtsd_webhook *w, const char *delivery, const char *body, size_t len)
 {
-    int64_t deadline = jwts_deadline_in_ms(ATTEMPT_TIMEOUT_MS);
     char ts[24];
     snprintf(ts, sizeof ts, "%lld", (long long)(jwts_now_ms() / 1000));
     uint8_t mac[EVP_MAX_MD_SIZE];
@@ -250,22 +160,34 @@ static int post_once(jwtsd_webhook *w, const char *delivery, const char *body, s
     if (!ok) return 0;
     char hex[2 * EVP_MAX_MD_SIZE + 1];
     for (size_t i = 0; i < mac_len; i++) snprintf(hex + 2 * i, 3, "%02x", mac[i]);
-    char head[2048];
-    int hn = snprintf(head, sizeof head,
-                      "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: jwtsessiond/" JWTSD_VERSION "\r\n"
-                      "Content-Type: application/json\r\nContent-Length: %zu\r\nConnection: close\r\n"
-                      "X-Jwts-Timestamp: %s\r\nX-Jwts-Signature: sha256=%s\r\nX-Jwts-Delivery: %s\r\n\r\n",
-                      w->url.path, w->url.host_header, len, ts, hex, delivery);
-    if (hn <= 0 || (size_t)hn >= sizeof head) return 0;
-    int fd = dial(&w->url, deadline);
-    if (fd < 0) return 0;
-    int status = 0;
-    if (send_all(fd, head, (size_t)hn, deadline) && send_all(fd, body, len, deadline)) {
-        shutdown(fd, SHUT_WR);
-        status = read_status(fd, deadline);
+    char h_ts[64], h_sig[48 + sizeof hex], h_id[96];
+    snprintf(h_ts, sizeof h_ts, "X-Jwts-Timestamp: %s", ts);
+    snprintf(h_sig, sizeof h_sig, "X-Jwts-Signature: sha256=%s", hex);
+    snprintf(h_id, sizeof h_id, "X-Jwts-Delivery: %s", delivery);
+    struct curl_slist *headers = NULL, *t;
+    const char *lines[] = {"Content-Type: application/json", "Expect:", h_ts, h_sig, h_id};
+    for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+        if (!(t = curl_slist_append(headers, lines[i]))) {
+            curl_slist_free_all(headers);
+            return 0;
+        }
+        headers = t;
     }
-    close(fd);
-    return status;
+    CURL *c = w->curl;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    long status = 0;
+    w->why[0] = '\0';
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) rc = curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK) {
+        status = 0;
+        if (!w->why[0]) snprintf(w->why, sizeof w->why, "%s", curl_easy_strerror(rc));
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(headers);
+    return (int)status;
 }
 
 /* ---- the queue and its sender ------------------------------------------------------------------- */
@@ -332,7 +254,7 @@ static bool deliver(jwtsd_webhook *w, char **batch, size_t n)
         }
         if (attempts == 1)
             JWTSD_LOG(JWTSD_LOG_WARN, "events webhook failed; retrying", JWTSD_I("status", status),
-                      JWTSD_I("events", (int64_t)n));
+                      JWTSD_S("error", status ? "" : w->why), JWTSD_I("events", (int64_t)n));
         if (jwts_monotonic_ns() - first + wait * 1000000 > w->retry_ms * 1000000) break;
         if (!(go_on = backoff(w, wait))) break;
         wait = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
@@ -389,6 +311,39 @@ static void register_metrics(jwtsd_webhook *w, jwts_metrics *m)
                            "Duration of a successful webhook POST", NULL, 0, NULL, 0, &w->latency);
 }
 
+/* The sender's libcurl handle, set up once: the URL, the attempt's time bound, no redirects, the
+ * CA file (checked here, so a wrong path fails at start rather than at each delivery). */
+static bool open_curl(const jwtsd_config *cfg, jwtsd_webhook *w, char *err, size_t errlen)
+{
+    const char *ca = cfg->events_webhook_ca;
+    if (ca && *ca) {
+        if (access(ca, R_OK) != 0) {
+            snprintf(err, errlen, "events-webhook-ca: %s: %s", ca, strerror(errno));
+            return false;
+        }
+        if (!(w->ca_file = strdup(ca))) {
+            snprintf(err, errlen, "events webhook: out of memory");
+            return false;
+        }
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(w->curl = curl_easy_init())) {
+        snprintf(err, errlen, "events webhook: libcurl cannot start");
+        return false;
+    }
+    CURL *c = w->curl;
+    bool ok = curl_easy_setopt(c, CURLOPT_URL, w->url) == CURLE_OK &&
+              curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+              curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+              curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+              curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)ATTEMPT_TIMEOUT_MS) == CURLE_OK &&
+              curl_easy_setopt(c, CURLOPT_USERAGENT, "jwtsessiond/" JWTSD_VERSION) == CURLE_OK &&
+              curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard) == CURLE_OK &&
+              curl_easy_setopt(c, CURLOPT_ERRORBUFFER, w->why) == CURLE_OK &&
+              (!w->ca_file || curl_easy_setopt(c, CURLOPT_CAINFO, w->ca_file) == CURLE_OK);
+    if (!ok) snprintf(err, errlen, "events webhook: this libcurl lacks an option it needs");
+    return ok;
+}
+
 bool jwtsd_webhook_new(const jwtsd_config *cfg, jwts_metrics *metrics, jwtsd_webhook **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -411,8 +366,8 @@ bool jwtsd_webhook_new(const jwtsd_config *cfg, jwts_metrics *metrics, jwtsd_web
     pthread_cond_init(&w->cond, &attr);
     pthread_condattr_destroy(&attr);
     uint8_t boot[8];
-    bool ok = parse_url(cfg->events_webhook, &w->url, err, errlen) &&
-              load_secret(cfg->events_webhook_secret_file, w, err, errlen);
+    bool ok = parse_url(cfg->events_webhook, w, err, errlen) &&
+              load_secret(cfg->events_webhook_secret_file, w, err, errlen) && open_curl(cfg, w, err, errlen);
     if (ok && jwts_random_bytes(boot, sizeof boot) != JWTS_OK) ok = false, snprintf(err, errlen, "random: failed");
     for (size_t i = 0; ok && i < sizeof boot; i++) snprintf(w->boot_id + 2 * i, 3, "%02x", boot[i]);
     if (ok && !(w->ring = calloc(w->cap, sizeof *w->ring))) ok = false, snprintf(err, errlen, "events queue: out of memory");
@@ -458,6 +413,8 @@ void jwtsd_webhook_free(jwtsd_webhook *w)
     if (!w) return;
     jwtsd_webhook_stop(w, 0);
     free(w->ring);
+    if (w->curl) curl_easy_cleanup(w->curl);
+    free(w->ca_file);
     OPENSSL_cleanse(w->key, sizeof w->key);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->lock);

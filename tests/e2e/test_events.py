@@ -5,7 +5,8 @@ goes through every lifecycle path over HTTP (create, limit eviction, refresh, re
 and by the admin, revoke-user, theft, a new device, expiry) and comes up 10 s later (2 s under a sanitizer,
 where the same path runs again); it must then receive every event exactly once, HMAC-verified,
 within the retry bound, and the counters must say so. A second daemon with a queue of 2 and no
-receiver counts the events it drops.
+receiver counts the events it drops. An https receiver is reached when its certificate is trusted
+(--events-webhook-ca) and refused when it is not; bad webhook settings stop the daemon at start.
 """
 import os
 import re
@@ -179,6 +180,77 @@ class TestEventsWebhook(unittest.TestCase):
             # the sender holds up to 2 queued (the batch it retries stays in the queue)
             self.assertEqual(metric(d, "jwtsessiond_events_dropped_total"), 4)
             self.assertEqual(metric(d, "jwtsessiond_events_delivered_total"), 0)
+
+    def https_receiver(self, got):
+        """An https receiver on a free port with a fresh self-signed certificate for 127.0.0.1; it
+        checks each delivery's HMAC and appends the events to got. Returns (port, cert, server)."""
+        cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", key, "-out", cert], check=True, capture_output=True)
+        import hashlib
+        import hmac
+        import http.server
+        import json
+        import ssl
+        import threading
+        with open(self.key_file, "rb") as f:
+            secret = f.read().strip()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                mac = hmac.new(secret, self.headers["X-Jwts-Timestamp"].encode() + b"." + body, hashlib.sha256)
+                ok = hmac.compare_digest("sha256=" + mac.hexdigest(), self.headers["X-Jwts-Signature"])
+                if ok:
+                    got.extend(json.loads(body))
+                self.send_response(204 if ok else 401)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        return srv.server_address[1], cert
+
+    def test_https_webhook_verifies_the_certificate(self):
+        got = []
+        port, cert = self.https_receiver(got)
+        url = "https://127.0.0.1:%d/events" % port
+        # trusted through --events-webhook-ca: delivered, signed
+        with Daemon("--events-webhook", url, "--events-webhook-secret-file", self.key_file, "--store", "memory",
+                    "--events-webhook-ca", cert) as d:
+            t = d.create("grace")
+            self.assertTrue(wait_until(lambda: len(got) == 1, timeout=10), d.log_text()[-2000:])
+            self.assertEqual((got[0]["type"], got[0]["session_id"]), ("created", t["session_id"]))
+            self.assertEqual(metric(d, "jwtsessiond_events_delivered_total"), 1)
+        # the same receiver without that CA: its certificate is refused, nothing is delivered
+        with Daemon("--events-webhook", url, "--events-webhook-secret-file", self.key_file, "--store", "memory",
+                    "--events-retry", "1s") as d:
+            d.create("heidi")
+            self.assertTrue(wait_until(lambda: metric(d, "jwtsessiond_events_failed_total") == 1, timeout=15),
+                            d.log_text()[-2000:])
+            self.assertEqual(len(got), 1)
+            self.assertEqual(metric(d, "jwtsessiond_events_delivered_total"), 0)
+            self.assertIn("certificate", d.log_text())  # the log says why
+
+    def test_bad_webhook_settings_are_refused(self):
+        daemon = os.environ.get("JWTSESSIOND", "build/daemon/jwtsessiond")
+        for args, says in [(["--events-webhook", "ftp://127.0.0.1/x"], b"http:// and https://"),
+                           (["--events-webhook", "https://user:pw@127.0.0.1/x"], b"without credentials"),
+                           (["--events-webhook", "https://127.0.0.1/x", "--events-webhook-ca",
+                             os.path.join(self.tmp, "missing.pem")], b"events-webhook-ca")]:
+            p = subprocess.run([daemon, "--listen", "127.0.0.1:%d" % free_port(), "--store", "memory",
+                                "--events-webhook-secret-file", self.key_file] + args, capture_output=True, timeout=30)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(says, p.stderr)
+            self.assertNotIn(b"pw@", p.stderr)
 
     def test_secret_file_readable_by_others_is_refused(self):
         os.chmod(self.key_file, 0o644)

@@ -57,7 +57,8 @@ static const opt opts[] = {
      "POST /v1/admin/keys/reload. Unset: an HS256 key is generated at start and tokens die with\n"
      "the process"},
     {"jwks-max-age", K_DURATION, OFF(jwks_max_age_ms), "5m", NULL, "DURATION",
-     "Cache-Control max-age of /.well-known/jwks.json (whole seconds); a next key is published at\n"
+     "Cache-Control max-age of /.well-known/jwks.json (whole seconds; off: no-cache, verifiers\n"
+     "revalidate each time with the ETag); a next key is published at\n"
      "least this long before it signs (docs/keys.md)"},
     {"key-refetch-interval", K_DURATION, OFF(key_refetch_interval_ms), "30s", NULL, "DURATION",
      "--verify-only: a token with an unknown kid reloads --key at most this often"},
@@ -208,7 +209,7 @@ static bool offable(const opt *o)
 {
     static const char *const names[] = {"idle-timeout", "max-sessions", "refresh-grace", "max-connections-per-ip",
                                         "store-workers", "events-retry",
-                                        "events-sweep-interval"};
+                                        "events-sweep-interval", "jwks-max-age"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++)
         if (!strcmp(o->name, names[i])) return true;
     return false;

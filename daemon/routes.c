@@ -659,8 +659,9 @@ static void h_jwks(jwtsd_request *r)
         jwtsd_reply_error(r, 503, JWTS_E_NO_MEMORY, "out of memory");
         return;
     }
-    char cache[64];
-    snprintf(cache, sizeof cache, "public, max-age=%lld", (long long)(r->srv->cfg->jwks_max_age_ms / 1000));
+    char cache[64] = "no-cache"; /* --jwks-max-age off */
+    if (r->srv->cfg->jwks_max_age_ms >= 0)
+        snprintf(cache, sizeof cache, "public, max-age=%lld", (long long)(r->srv->cfg->jwks_max_age_ms / 1000));
     const char *headers[] = {"Cache-Control", cache, "ETag", etag};
     const char *inm = jwtsd_header(r, "If-None-Match");
     if (inm && etag_matches(inm, etag)) {

@@ -103,7 +103,7 @@ class BadSettings(unittest.TestCase):
 
     def test_zero_is_the_default_and_off_turns_off(self):
         # issue #16 item 4: 0 once meant "none" here and "the default" in the library
-        for name in ("refresh-grace", "max-connections-per-ip", "store-workers"):
+        for name in ("refresh-grace", "max-connections-per-ip", "store-workers", "jwks-max-age"):
             p = self.run_daemon("--" + name, "0")
             self.assertEqual(p.returncode, 2, (name, p.stderr))
             self.assertIn(b"write off to turn it off", p.stderr)
@@ -114,6 +114,13 @@ class BadSettings(unittest.TestCase):
                 self.assertEqual(d.req("GET", "/healthz").status, 200)
                 tokens = d.create("zero")
                 self.assertEqual(d.req("GET", "/v1/auth", token=tokens["access_token"]).status, 200)
+        with Daemon("--jwks-max-age", "off") as d:  # no caching: verifiers revalidate with the ETag
+            r = d.req("GET", "/.well-known/jwks.json")
+            self.assertEqual(r.headers["cache-control"], "no-cache")
+            self.assertEqual(d.req("GET", "/.well-known/jwks.json",
+                                   headers={"If-None-Match": r.headers["etag"]}).status, 304)
+        with Daemon("--jwks-max-age", "90s") as d:
+            self.assertEqual(d.req("GET", "/.well-known/jwks.json").headers["cache-control"], "public, max-age=90")
         p = self.run_daemon("--idle-timeout", "sometimes")
         self.assertEqual(p.returncode, 2, p.stderr)
 

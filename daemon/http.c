@@ -525,7 +525,8 @@ static bool answer_async(req_state *st)
     st->cred = jwtsd_access_token(r, &st->token, &st->token_len);
     if (!st->token || st->cred == JWTSD_CRED_AMBIGUOUS) return false;
     atomic_fetch_add(&srv->async_pending, 1);
-    jwts_err rc = jwts_manager_validate_async(r->tenant->manager, &r->ctx, st->token, st->token_len, auth_validated, st);
+    jwts_err rc =
+        jwts_manager_validate_async(r->tenant->manager, &r->ctx, st->token, st->token_len, auth_validated, st);
     if (rc == JWTS_OK) return true;
     atomic_fetch_sub(&srv->async_pending, 1);
     if (rc == JWTS_E_UNSUPPORTED) atomic_store(&srv->async_unsupported, true); /* ask once, not per request */

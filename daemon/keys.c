@@ -10,6 +10,9 @@
  * manager then swaps sets safely under load (jwts_manager_set_keyset) and a bad file leaves the
  * keys in service. The admin key is kept only as its SHA-256 digest, which auth.c compares in
  * constant time.
+ *
+ * All of it is per tenant (jwtsd_tenant, tenants.c): each tenant loads, publishes and reloads its
+ * own key file and holds its own admin digest; without --tenants there is one tenant.
  */
 #include <errno.h>
 #include <signal.h>
@@ -250,8 +253,9 @@ jwts_err jwtsd_keys_reload(jwtsd_tenant *t, const char *why, char *err, size_t e
     jwts_err rc;
     const char *tenant = t->srv->tenant_mode ? t->name : NULL; /* logged in tenant mode */
     if (!t->key_file) {
-        snprintf(err, errlen, "%s", tenant ? "no key file to reload (the tenant's key was generated at start)"
-                                           : "no --key file to reload (the key was generated at start)");
+        snprintf(err, errlen, "%s",
+                 tenant ? "no key file to reload (the tenant's key was generated at start)"
+                        : "no --key file to reload (the key was generated at start)");
         rc = JWTS_E_UNSUPPORTED;
     } else {
         pthread_mutex_lock(&t->keys_mu);
@@ -297,8 +301,7 @@ static bool digest_key(const char *text, size_t len, const char *what, jwtsd_ten
 bool jwtsd_admin_key_load(jwtsd_tenant *t, char *err, size_t errlen)
 {
     t->admin_enabled = false;
-    if (t->admin_key)
-        return digest_key(t->admin_key, strlen(t->admin_key), "JWTSESSION_ADMIN_KEY", t, err, errlen);
+    if (t->admin_key) return digest_key(t->admin_key, strlen(t->admin_key), "JWTSESSION_ADMIN_KEY", t, err, errlen);
     if (!t->admin_key_file) {
         bool tenant = t->srv->tenant_mode;
         JWTSD_LOG(JWTSD_LOG_WARN, "no admin key configured: admin calls are refused with 403",

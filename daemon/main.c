@@ -3,11 +3,12 @@
  *
  * Start-up builds, in order: settings, metrics/tracing, the events webhook, the tenants (tenants.c:
  * for each, the store wrapped to tell a full store from a client's limit, the signing keys, the
- * admin key, the session manager; one tenant without --tenants), then the HTTP server. Exit status: 0 after a clean stop, 1 when it cannot start, 2 for a bad setting. Signals are blocked in every
- * thread and taken by sigwait() here. SIGTERM or SIGINT: stop accepting (the listening socket closes at once), let
- * in-flight requests finish (up to --shutdown-timeout), stop the server, flush spans, exit 0.
- * SIGHUP: reload the --key file, or every tenant's key file (keys.c, docs/keys.md); a bad file keeps
- * the keys in service.
+ * admin key, the session manager; one tenant without --tenants), then the HTTP server. Exit
+ * status: 0 after a clean stop, 1 when it cannot start, 2 for a bad setting. Signals are blocked
+ * in every thread and taken by sigwait() here. SIGTERM or SIGINT: stop accepting (the listening
+ * socket closes at once), let in-flight requests finish (up to --shutdown-timeout), stop the
+ * server, flush spans, exit 0. SIGHUP: reload the --key file, or every tenant's key file (keys.c,
+ * docs/keys.md); a bad file keeps the keys in service.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -32,7 +33,8 @@ static int wait_for_stop(jwtsd_server *srv, const sigset_t *set)
             for (size_t i = 0; i < srv->ntenants; i++)
                 any |= miss[i] = atomic_exchange(&srv->tenants[i].key_refetch_asked, false);
             for (size_t i = 0; i < srv->ntenants; i++)
-                if (!any || miss[i]) jwtsd_keys_reload(&srv->tenants[i], any ? "unknown kid" : "SIGHUP", err, sizeof err);
+                if (!any || miss[i])
+                    jwtsd_keys_reload(&srv->tenants[i], any ? "unknown kid" : "SIGHUP", err, sizeof err);
             continue;
         }
         JWTSD_LOG(JWTSD_LOG_INFO, "signal ignored", JWTSD_I("signal", sig));

@@ -223,8 +223,8 @@ static void reply_tokens(jwtsd_request *r, unsigned status, const char *user_id,
         if (!ck ||
             !jwtsd_cookie_set(r->srv->cfg, r->tenant->path, JWTSD_COOKIE_ACCESS, t->access_token, t->expires_in_s, ck,
                               JWTSD_SET_COOKIE_MAX) ||
-            !jwtsd_cookie_set(r->srv->cfg, r->tenant->path, JWTSD_COOKIE_REFRESH, t->refresh_token, t->refresh_expires_in_s,
-                              ck + JWTSD_SET_COOKIE_MAX, JWTSD_SET_COOKIE_MAX)) {
+            !jwtsd_cookie_set(r->srv->cfg, r->tenant->path, JWTSD_COOKIE_REFRESH, t->refresh_token,
+                              t->refresh_expires_in_s, ck + JWTSD_SET_COOKIE_MAX, JWTSD_SET_COOKIE_MAX)) {
             free(ck);
             jwts_buf_free(&b);
             jwtsd_reply_error(r, 503, JWTS_E_NO_MEMORY, "out of memory");
@@ -474,7 +474,8 @@ static void h_logout(jwtsd_request *r)
     char clear[2][512];
     const char *headers[4];
     size_t n = 0;
-    if (r->srv->cfg->cookies && jwtsd_cookie_set(r->srv->cfg, r->tenant->path, JWTSD_COOKIE_ACCESS, NULL, 0, clear[0], 512) &&
+    if (r->srv->cfg->cookies &&
+        jwtsd_cookie_set(r->srv->cfg, r->tenant->path, JWTSD_COOKIE_ACCESS, NULL, 0, clear[0], 512) &&
         jwtsd_cookie_set(r->srv->cfg, r->tenant->path, JWTSD_COOKIE_REFRESH, NULL, 0, clear[1], 512)) {
         headers[0] = MHD_HTTP_HEADER_SET_COOKIE, headers[1] = clear[0];
         headers[2] = MHD_HTTP_HEADER_SET_COOKIE, headers[3] = clear[1];

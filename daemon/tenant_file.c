@@ -88,8 +88,7 @@ static const char *path_problem(const char *s)
 static bool prefix_ok(const char *s)
 {
     size_t n = strlen(s);
-    return n >= 1 && n <= 64 &&
-           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_.-") == n;
+    return n >= 1 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_.-") == n;
 }
 
 /* Visible ASCII (an issuer, audience, file name or URL), at most VALUE_MAX bytes. */
@@ -100,11 +99,20 @@ static bool visible(const char *s)
     return true;
 }
 
-static bool is_file_store(const char *url) { return !strncmp(url, "file:", 5); }
-static bool is_redis_store(const char *url) { return !strncmp(url, "redis", 5) || !strncmp(url, "unix:", 5); }
+static bool is_file_store(const char *url)
+{
+    return !strncmp(url, "file:", 5);
+}
+static bool is_redis_store(const char *url)
+{
+    return !strncmp(url, "redis", 5) || !strncmp(url, "unix:", 5);
+}
 
 /* Length of url without its query. */
-static size_t url_base_len(const char *url) { return strcspn(url, "?"); }
+static size_t url_base_len(const char *url)
+{
+    return strcspn(url, "?");
+}
 
 static char *dup_or_fail(const char *s, bool *oom)
 {
@@ -125,8 +133,8 @@ static bool build(const jwtsd_config *cfg, const char *path, section *s, jwtsd_t
     char *v;
 #define FAIL(k, ...)                                                                                                   \
     do {                                                                                                               \
-        int _n = snprintf(err, errlen, "%.400s:%d: ", path, (k) >= 0 && s->at[k] ? s->at[k] : s->line);             \
-        if (_n > 0 && (size_t)_n < errlen) snprintf(err + _n, errlen - (size_t)_n, __VA_ARGS__);                     \
+        int _n = snprintf(err, errlen, "%.400s:%d: ", path, (k) >= 0 && s->at[k] ? s->at[k] : s->line);                \
+        if (_n > 0 && (size_t)_n < errlen) snprintf(err + _n, errlen - (size_t)_n, __VA_ARGS__);                       \
         return false;                                                                                                  \
     } while (0)
     if ((v = s->v[S_HOST]) && !host_ok(v)) FAIL(S_HOST, "host: a host name (letters, digits, '-', '.'), no port");
@@ -166,8 +174,10 @@ static bool build(const jwtsd_config *cfg, const char *path, section *s, jwtsd_t
     bool oom = false;
     if (is_redis_store(store)) {
         size_t n = strlen(store) + strlen(prefix) + 16;
-        if (!(t->store_url = malloc(n))) oom = true;
-        else snprintf(t->store_url, n, "%s%ckey_prefix=%s", store, strchr(store, '?') ? '&' : '?', prefix);
+        if (!(t->store_url = malloc(n)))
+            oom = true;
+        else
+            snprintf(t->store_url, n, "%s%ckey_prefix=%s", store, strchr(store, '?') ? '&' : '?', prefix);
     } else {
         t->store_url = dup_or_fail(store, &oom);
     }
@@ -187,7 +197,10 @@ static bool build(const jwtsd_config *cfg, const char *path, section *s, jwtsd_t
 }
 
 /* true when hosts a and b (NULL: any) can both match one request. */
-static bool hosts_overlap(const char *a, const char *b) { return !a || !b || !strcmp(a, b); }
+static bool hosts_overlap(const char *a, const char *b)
+{
+    return !a || !b || !strcmp(a, b);
+}
 
 /* true when path prefix a is b or a whole-segment prefix of it. */
 static bool path_within(const char *a, const char *b)
@@ -203,7 +216,8 @@ static bool check_all(const char *path, jwtsd_tenant *t, size_t n, char *err, si
         for (size_t i = 0; i < j; i++) {
             const jwtsd_tenant *a = &t[i], *b = &t[j];
             const char *clash = NULL;
-            if (!strcmp(a->name, b->name)) clash = "the same name";
+            if (!strcmp(a->name, b->name))
+                clash = "the same name";
             else if (!a->host == !b->host && !a->path == !b->path && hosts_overlap(a->host, b->host) &&
                      (!a->path || !strcmp(a->path, b->path)))
                 clash = "the same host and path: a request could be either's";
@@ -221,7 +235,8 @@ static bool check_all(const char *path, jwtsd_tenant *t, size_t n, char *err, si
             else if (is_redis_store(a->store_url) && is_redis_store(b->store_url) &&
                      url_base_len(a->store_url) == url_base_len(b->store_url) &&
                      !strncmp(a->store_url, b->store_url, url_base_len(a->store_url))) {
-                const char *pa = strstr(a->store_url, "key_prefix=") + 11, *pb = strstr(b->store_url, "key_prefix=") + 11;
+                const char *pa = strstr(a->store_url, "key_prefix=") + 11,
+                           *pb = strstr(b->store_url, "key_prefix=") + 11;
                 size_t la = strcspn(pa, "&"), lb = strcspn(pb, "&");
                 if (!strncmp(pa, pb, la < lb ? la : lb)) clash = "key prefixes where one starts with the other";
             }

@@ -203,8 +203,8 @@ bool jwtsd_tenants_open(jwtsd_server *srv, char *err, size_t errlen, bool *bad_s
         }
         if (srv->tenant_mode)
             JWTSD_LOG(JWTSD_LOG_INFO, "tenant ready", JWTSD_S("tenant", t->name), JWTSD_S("host", t->host),
-                      JWTSD_S("path", t->path), JWTSD_S("issuer", t->issuer), JWTSD_S("store", jwts_store_name(t->store)),
-                      JWTSD_I("admin_api", t->admin_enabled));
+                      JWTSD_S("path", t->path), JWTSD_S("issuer", t->issuer),
+                      JWTSD_S("store", jwts_store_name(t->store)), JWTSD_I("admin_api", t->admin_enabled));
     }
     return true;
 }
@@ -269,7 +269,8 @@ bool jwtsd_tenant_pick(jwtsd_request *r)
     for (size_t i = 0; i < srv->ntenants; i++) {
         jwtsd_tenant *t = &srv->tenants[i];
         if (t->host && (hn != strlen(t->host) || strncasecmp(host, t->host, hn))) continue;
-        if (t->path && (strncmp(r->path, t->path, t->path_len) || (r->path[t->path_len] != '/' && r->path[t->path_len])))
+        if (t->path &&
+            (strncmp(r->path, t->path, t->path_len) || (r->path[t->path_len] != '/' && r->path[t->path_len])))
             continue;
         int rank = (t->path ? 2 : 0) + (t->host ? 1 : 0);
         if (rank > best_rank) best = t, best_rank = rank;

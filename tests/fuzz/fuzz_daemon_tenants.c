@@ -38,8 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size) die("cannot write the memfd");
     /* half the inputs against a Redis --store, so key prefixes are checked too */
-    jwtsd_config cfg = {.store = size & 1 ? "redis://127.0.0.1:6379" : "memory", .issuer = "jwtsession",
-                        .max_sessions = JWTS_OFF};
+    jwtsd_config cfg = {
+        .store = size & 1 ? "redis://127.0.0.1:6379" : "memory", .issuer = "jwtsession", .max_sessions = JWTS_OFF};
     char err[512] = "";
     jwtsd_tenant *t = NULL;
     size_t n = 0;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "daemon.h"
 
@@ -152,6 +153,32 @@ static bool default_tenant(jwtsd_server *srv, char *err, size_t errlen)
     return true;
 }
 
+/* true when files a and b (either may be NULL) are one file, under any name (links too). */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return a && b && stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Tenant mode: no two tenants may sign with one key file or share an admin key file, whatever the
+ * names say (tenant_file.c compares the names as written). */
+static bool files_apart(jwtsd_server *srv, char *err, size_t errlen)
+{
+    for (size_t j = 0; j < srv->ntenants; j++) {
+        for (size_t i = 0; i < j; i++) {
+            const jwtsd_tenant *a = &srv->tenants[i], *b = &srv->tenants[j];
+            const char *what = same_file(a->key_file, b->key_file)               ? "key"
+                               : same_file(a->admin_key_file, b->admin_key_file) ? "admin-key-file"
+                                                                                 : NULL;
+            if (what)
+                return snprintf(err, errlen, "tenant %s (line %d) and tenant %s (line %d): one %s file for both",
+                                b->name, b->line, a->name, a->line, what),
+                       false;
+        }
+    }
+    return true;
+}
+
 bool jwtsd_tenants_open(jwtsd_server *srv, char *err, size_t errlen, bool *bad_setting)
 {
     const jwtsd_config *cfg = srv->cfg;
@@ -163,6 +190,10 @@ bool jwtsd_tenants_open(jwtsd_server *srv, char *err, size_t errlen, bool *bad_s
             return false;
         }
     } else if (!default_tenant(srv, err, errlen)) {
+        return false;
+    }
+    if (srv->tenant_mode && !files_apart(srv, err, errlen)) {
+        *bad_setting = true;
         return false;
     }
     for (size_t i = 0; i < srv->ntenants; i++) {

@@ -225,8 +225,11 @@ class Isolation(unittest.TestCase):
 
 
 class BadFiles(unittest.TestCase):
-    def start(self, conf_text, *args, env=None):
+    def start(self, conf_text, *args, env=None, links=None):
         with tempfile.TemporaryDirectory() as tmp:
+            for target, name in (links or {}).items():
+                write(os.path.join(tmp, target), "{}")
+                os.symlink(os.path.join(tmp, target), os.path.join(tmp, name))
             conf = os.path.join(tmp, "tenants.conf")
             write(conf, conf_text.replace("{tmp}", tmp))
             e = {k: v for k, v in os.environ.items() if not k.startswith(("JWTSESSION_", "OTEL_"))}
@@ -259,6 +262,11 @@ class BadFiles(unittest.TestCase):
             rc, err = self.start(text, *args)
             self.assertEqual(rc, 2, (text, err))
             self.assertIn(want, err, text)
+        # one key file under two names (a symbolic link): refused before any key is read
+        rc, err = self.start("[tenant a]\nhost = a.test\nkey = {tmp}/k\n[tenant b]\nhost = b.test\nkey = {tmp}/l\n",
+                             links={"k": "l"})
+        self.assertEqual(rc, 2, err)
+        self.assertIn("one key file for both", err)
         rc, err = self.start("[tenant a]\nhost = a.test\n", env={"JWTSESSION_ADMIN_KEY": "x" * 20})
         self.assertEqual(rc, 2, err)
         self.assertIn("each tenant has its own key", err)

@@ -8,7 +8,9 @@
    refused on b and accepted on a; revoke-user through a leaves b's user of the same id alone;
    max-sessions is enforced per tenant (a: 1, b: 2); reloading a's key file (new kid) leaves b's
    tokens and JWKS as they were; the JWKS differ; a host no tenant serves gets 404 JSON (but
-   /healthz answers); a prefix is matched by whole segments; per-tenant metrics count.
+   /healthz answers); a prefix is matched by whole segments; per-tenant metrics count; with
+   --cookies the refresh cookie's Path carries the path tenant's prefix and a cookie-borne token
+   is checked by the tenant of the request.
 3. A tenants file with a mistake stops the daemon with exit status 2 and names file:line.
 4. On a real redis-server: each tenant's keys are under its own prefix (redis-cli --scan), and
    tokens still do not cross.
@@ -127,7 +129,8 @@ class Isolation(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         cls.conf = tenants_file(cls.tmp.name)
-        cls.d = Daemon("--store", "memory", "--tenants", cls.conf, admin=False)
+        cls.d = Daemon("--store", "memory", "--tenants", cls.conf, "--cookies", "--allowed-origins", "https://app.test",
+                       admin=False)
         cls.a = Tenant(cls.d, host="a.test", admin_key=KEY_A)
         cls.b = Tenant(cls.d, prefix="/t/b", admin_key=KEY_B)
 
@@ -214,6 +217,17 @@ class Isolation(unittest.TestCase):
         self.assertEqual(Tenant(self.d, host="A.Test:8080").req("GET", "/.well-known/jwks.json").status, 200)
         # b by path on any host, /healthz under its prefix
         self.assertEqual(request(self.d.port, "GET", "/t/b/healthz", headers={"Host": "x.test"}).status, 200)
+
+    def test_cookies_follow_the_tenant(self):
+        ra, rb = self.a.create("cookie"), self.b.create("cookie")
+        # the refresh cookie goes where the browser reaches the tenant's /v1/refresh
+        self.assertIn("Path=/v1/;", ra.headers["set-cookie"])
+        self.assertIn("Path=/t/b/v1/;", rb.headers["set-cookie"])
+        ta, tb = ra.json()["access_token"], rb.json()["access_token"]
+        # forward-auth with the access cookie: checked by the tenant of the request
+        for tenant, token, want in ((self.b, tb, 200), (self.b, ta, 401), (self.a, tb, 401), (self.a, ta, 200)):
+            r = tenant.req("GET", "/v1/auth", headers={"Cookie": "jwts_access=" + token})
+            self.assertEqual(r.status, want, (tenant.host, tenant.prefix, r))
 
     def test_metrics_per_tenant(self):
         self.a.create("met")

@@ -59,7 +59,7 @@ static bool infra_error(jwts_err rc)
 
 jwts_err jwtsd_validate_token(jwtsd_request *r, const char *token, size_t len, jwts_validation *out)
 {
-    return jwts_manager_validate(r->srv->manager, &r->ctx, token, len, out, NULL);
+    return jwts_manager_validate(r->tenant->manager, &r->ctx, token, len, out, NULL);
 }
 
 /* Answer a failed token check: 401 with the token's error, or the infrastructure's status. */
@@ -73,12 +73,13 @@ static void reply_token_error(jwtsd_request *r, jwts_err rc)
         jwtsd_reply_unauthorized(r, rc, detail);
 }
 
-static bool is_admin_key(const jwtsd_server *srv, const char *token, size_t len)
+/* The admin key of t (the request's tenant): another tenant's key is just a wrong key here. */
+static bool is_admin_key(const jwtsd_tenant *t, const char *token, size_t len)
 {
-    if (!srv->admin_enabled) return false;
+    if (!t->admin_enabled) return false;
     uint8_t digest[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)token, len, digest);
-    return CRYPTO_memcmp(digest, srv->admin_digest, sizeof(digest)) == 0;
+    return CRYPTO_memcmp(digest, t->admin_digest, sizeof(digest)) == 0;
 }
 
 bool jwtsd_authenticate(jwtsd_request *r, bool admin_only, jwtsd_caller *out)
@@ -101,11 +102,11 @@ bool jwtsd_authenticate(jwtsd_request *r, bool admin_only, jwtsd_caller *out)
         jwtsd_reply_error(r, 403, JWTS_E_CLAIM_MISMATCH, why);
         return false;
     }
-    if (cred == JWTSD_CRED_BEARER && is_admin_key(r->srv, token, len)) {
+    if (cred == JWTSD_CRED_BEARER && is_admin_key(r->tenant, token, len)) {
         out->kind = JWTSD_CALLER_ADMIN;
         return true;
     }
-    if (admin_only && !r->srv->admin_enabled) {
+    if (admin_only && !r->tenant->admin_enabled) {
         jwtsd_reply_error(r, 403, JWTS_E_UNSUPPORTED, "the admin API is disabled: no admin key is configured");
         return false;
     }

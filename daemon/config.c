@@ -51,6 +51,11 @@ static const opt opts[] = {
      "command_timeout (default --request-timeout), pool_size, key_prefix, db, pipeline,\n"
      "pipeline_connections, wait_replicas, wait_timeout, sentinel_user, sentinel_password; TLS:\n"
      "tls_ca, tls_ca_dir, tls_cert, tls_key, tls_server_name, tls_insecure. See docs/redis.md"},
+    {"tenants", K_STR, OFF(tenants_file), NULL, NULL, "FILE",
+     "several tenants in one daemon, each with its own issuer, audience, keys, admin key, store\n"
+     "(key prefix) and max-sessions, chosen by host name or path prefix: [tenant NAME] sections of\n"
+     "\"name = value\" lines (docs/tenants.md). Then --key and the admin key are set per tenant.\n"
+     "Unset: one tenant from these flags"},
     {"key", K_STR, OFF(key_file), NULL, NULL, "FILE",
      "signing keys: a JWK, a JWKS (several keys = rotation; its first signing key is active) or PEM,\n"
      "or a key file of `jwtsession key rotate` (docs/keys.md); reloaded on SIGHUP and\n"
@@ -582,6 +587,15 @@ static bool check(jwtsd_config *cfg, char *err, size_t errlen)
         free(cfg->key_file);
         cfg->key_file = NULL;
     }
+    if (cfg->tenants_file && !cfg->tenants_file[0]) {
+        free(cfg->tenants_file);
+        cfg->tenants_file = NULL;
+    }
+    if (cfg->tenants_file && (cfg->key_file || cfg->admin_key_file || cfg->admin_key))
+        return snprintf(err, errlen,
+                        "with tenants, each tenant has its own key and admin-key-file (docs/tenants.md): drop --key, "
+                        "--admin-key-file and JWTSESSION_ADMIN_KEY"),
+               false;
     return true;
 }
 

@@ -61,15 +61,18 @@ void jwtsd_cookie_name(const jwtsd_config *cfg, jwtsd_cookie_kind kind, char *ou
     snprintf(out, cap, "%s_%s", cfg->cookie_name, kind == JWTSD_COOKIE_ACCESS ? "access" : "refresh");
 }
 
-bool jwtsd_cookie_set(const jwtsd_config *cfg, jwtsd_cookie_kind kind, const char *value, int64_t max_age_s, char *out,
-                      size_t cap)
+bool jwtsd_cookie_set(const jwtsd_config *cfg, const char *prefix, jwtsd_cookie_kind kind, const char *value,
+                      int64_t max_age_s, char *out, size_t cap)
 {
     char name[80];
     jwtsd_cookie_name(cfg, kind, name, sizeof(name));
     if (!value) value = "", max_age_s = 0;
     if (max_age_s < 0) max_age_s = 0;
-    int n = snprintf(out, cap, "%s=%s; Max-Age=%lld; Path=%s%s%s; HttpOnly%s; SameSite=%s", name, value,
-                     (long long)max_age_s, kind == JWTSD_COOKIE_ACCESS ? cfg->cookie_path : cfg->cookie_refresh_path,
+    /* a path tenant's refresh endpoint is under its prefix (a __Host- cookie must keep Path=/) */
+    bool refresh = kind == JWTSD_COOKIE_REFRESH;
+    if (!refresh || !prefix || !strncmp(cfg->cookie_name, "__Host-", 7)) prefix = "";
+    int n = snprintf(out, cap, "%s=%s; Max-Age=%lld; Path=%s%s%s%s; HttpOnly%s; SameSite=%s", name, value,
+                     (long long)max_age_s, prefix, refresh ? cfg->cookie_refresh_path : cfg->cookie_path,
                      cfg->cookie_domain[0] ? "; Domain=" : "", cfg->cookie_domain, cfg->cookie_secure ? "; Secure" : "",
                      cfg->cookie_samesite);
     return n > 0 && (size_t)n < cap;

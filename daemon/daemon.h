@@ -4,6 +4,8 @@
  *
  *   config.c  flags, environment and config file -> jwtsd_config
  *   keys.c    the signing key set (from a file, or generated) and the admin key digest
+ *   tenant_file.c  the --tenants file -> tenant settings (docs/tenants.md)
+ *   tenants.c the tenants: their stores, keys and managers; which tenant a request is for
  *   log.c     structured JSON log lines on stderr (never a token)
  *   json.c    a small JSON writer and the request-body readers
  *   auth.c    bearer tokens: the admin key and users' access tokens
@@ -93,6 +95,7 @@ typedef struct jwtsd_config {
     int64_t cache_max_entries;
     int64_t cache_max_stale_ms;
     char *config_file; /* where the file values came from, or NULL */
+    char *tenants_file; /* --tenants: several issuers, keys and stores in one daemon; NULL: one */
     /* gateways and browsers (forward.c, cookies.c; docs/gateways.md) */
     char *identity_headers_spec; /* --identity-headers, parsed into identity[] */
     jwtsd_identity_header identity[JWTSD_IDENTITY_MAX];
@@ -305,21 +308,66 @@ bool jwtsd_workers_submit(jwtsd_workers *w, void *item);
 /* Run what is still queued, stop and join the threads, free w (NULL is fine). */
 void jwtsd_workers_free(jwtsd_workers *w);
 
-typedef struct jwtsd_server {
-    const jwtsd_config *cfg;
+/* ---- tenants (tenant_file.c, tenants.c; docs/tenants.md) ------------------------------------ */
+
+#define JWTSD_TENANTS_MAX 64     /* tenants of one daemon */
+#define JWTSD_TENANT_NAME_MAX 32 /* [a-z0-9-]{1,32} */
+#define JWTSD_TENANT_HOST_MAX 253
+#define JWTSD_TENANT_PATH_MAX 64
+
+struct jwtsd_server;
+
+/* One tenant: an issuer, audience and key set with its own store, session manager and admin key.
+ * Without --tenants the daemon has one, built from its own flags, that every request goes to. */
+typedef struct jwtsd_tenant {
+    /* settings (owned strings; NULL: unset) */
+    char *name;           /* "default" for the daemon's own tenant */
+    char *host;           /* exact Host (lower case, no port); NULL: any host */
+    char *path;           /* path prefix ("/t/acme"); NULL: none */
+    size_t path_len;
+    char *issuer;
+    char *audience;       /* "": not checked */
+    char *key_file;       /* NULL: a generated HS256 key */
+    char *admin_key_file; /* NULL and admin_key NULL: the admin API of this tenant is off */
+    char *admin_key;      /* the key itself (JWTSESSION_ADMIN_KEY, default tenant only); wiped on free */
+    char *store_url;      /* the store this tenant opens */
+    int64_t max_sessions; /* per user; 0 or JWTS_OFF: unlimited */
+    int line;             /* the line of its [tenant NAME] header (0: the default tenant) */
+    /* state */
+    struct jwtsd_server *srv;
     jwts_store *store;
     jwts_keyset *keyset; /* the set the manager uses; replaced by a reload (keys.c) */
     jwts_manager *manager;
-    jwtsd_observe *observe;
     /* keys_mu serializes reloads and guards keyset, jwks_json and jwks_etag */
     pthread_mutex_t keys_mu;
-    char *jwks_json;     /* the public JWKS, rendered at each (re)load */
-    char jwks_etag[48];  /* its strong ETag: "base64url of 16 bytes of its SHA-256" */
+    char *jwks_json;                /* the public JWKS, rendered at each (re)load */
+    char jwks_etag[48];             /* its strong ETag: "base64url of 16 bytes of its SHA-256" */
     atomic_llong key_refetch_at_ms; /* verify-only: when the last unknown-kid reload was asked */
     atomic_bool key_refetch_asked;  /* ... and not yet done by the main thread */
     struct jwtsd_key_metrics *key_metrics;
     bool admin_enabled;
     uint8_t admin_digest[32]; /* SHA-256 of the admin key */
+    struct jwtsd_sweep *sweep; /* NULL: no expiry sweep thread */
+    struct jwtsd_tenant_metrics *metrics; /* per-tenant counters (tenant mode only) */
+} jwtsd_tenant;
+
+/* Read the tenants file path (name = value lines, [tenant NAME] sections) into *out (n tenants,
+ * settings only, every value checked). cfg gives the daemon's defaults. false with "file:line:
+ * message" in err. */
+bool jwtsd_tenants_parse(const jwtsd_config *cfg, const char *path, jwtsd_tenant **out, size_t *n, char *err,
+                         size_t errlen);
+
+/* Free the settings and state of n tenants and the array (NULL is fine); stores, managers and key
+ * sets must be closed first (jwtsd_tenants_close). */
+void jwtsd_tenants_free(jwtsd_tenant *t, size_t n);
+
+typedef struct jwtsd_server {
+    const jwtsd_config *cfg;
+    jwtsd_tenant *tenants; /* at least one */
+    size_t ntenants;
+    bool tenant_mode; /* --tenants: requests are matched by host or path; else every one is tenants[0] */
+    bool shared_store; /* some tenant's store is not the memory store: start the store workers */
+    jwtsd_observe *observe;
     atomic_bool shutting_down;
     atomic_long in_flight; /* requests started and not yet completed */
     struct MHD_Daemon *mhd;
@@ -331,8 +379,25 @@ typedef struct jwtsd_server {
     int quiesced_fd;               /* the listening socket after quiesce, closed by jwtsd_http_stop */
     uint16_t port;                 /* the bound port */
     struct jwtsd_webhook *webhook; /* NULL: no --events-webhook */
-    struct jwtsd_sweep *sweep;     /* NULL: no expiry sweep thread */
 } jwtsd_server;
+
+/* Build srv's tenants: from cfg->tenants_file, or the one default tenant from cfg's flags; then
+ * open each one's store, keys, admin key and manager. false with a message in err (*bad_setting:
+ * a setting is wrong, exit 2). */
+bool jwtsd_tenants_open(jwtsd_server *srv, char *err, size_t errlen, bool *bad_setting);
+
+/* Start each tenant's expiry sweep (Redis stores). false when a thread cannot start. */
+bool jwtsd_tenants_start_sweeps(jwtsd_server *srv);
+
+/* Stop the expiry sweeps (idempotent). */
+void jwtsd_tenants_stop_sweeps(jwtsd_server *srv);
+
+/* Stop the sweeps and free the session managers (before the webhook they send events to). */
+void jwtsd_tenants_close(jwtsd_server *srv);
+
+/* Free what jwtsd_tenants_close left: JWKS, stores, key sets, metrics, the tenants themselves. */
+void jwtsd_tenants_free_all(jwtsd_server *srv);
+
 
 /* ---- lifecycle events (webhook.c) -------------------------------------------------------------- */
 
@@ -343,9 +408,9 @@ typedef struct jwtsd_webhook jwtsd_webhook;
  * secret file. */
 bool jwtsd_webhook_new(const jwtsd_config *cfg, jwts_metrics *metrics, jwtsd_webhook **out, char *err, size_t errlen);
 
-/* The manager's on_event sink (arg: the webhook): queue the event's JSON, never blocking; a full
- * queue drops it (counted). */
-void jwtsd_webhook_event(void *arg, const jwts_event *ev);
+/* Queue ev's JSON for w, with a "tenant" member naming tenant (NULL: none), never blocking; a full
+ * queue drops it (counted). Called from each tenant's manager's on_event sink (tenants.c). */
+void jwtsd_webhook_event(jwtsd_webhook *w, const char *tenant, const jwts_event *ev);
 
 /* Stop taking events and deliver what is queued for up to drain_ms, then stop the thread (what is
  * left counts as dropped). NULL is fine; idempotent. */
@@ -358,51 +423,55 @@ void jwtsd_webhook_free(jwtsd_webhook *w);
 
 typedef struct jwtsd_sweep jwtsd_sweep;
 
-/* On a Redis store, a thread running jwts_manager_cleanup every --events-sweep-interval (*out
- * NULL for other stores or interval 0). false when the thread cannot start. */
-bool jwtsd_sweep_start(jwtsd_server *srv, jwtsd_sweep **out);
+/* On a Redis store, a thread running jwts_manager_cleanup of tenant t every
+ * --events-sweep-interval (*out NULL for other stores or interval 0). false when the thread cannot
+ * start. */
+bool jwtsd_sweep_start(const jwtsd_config *cfg, jwtsd_tenant *t, jwtsd_sweep **out);
 
 /* Stop the thread and free s (NULL is fine). */
 void jwtsd_sweep_stop(jwtsd_sweep *s);
 
 /* ---- keys (keys.c) ----------------------------------------------------------------------------- */
 
-/* The key set of cfg->key_file, or a generated HS256 key (with a warning). */
-jwts_err jwtsd_keys_load(const jwtsd_config *cfg, jwts_keyset **out, char *err, size_t errlen);
+/* The key set of key_file, or (NULL) a generated HS256 key (with a warning); cfg says whether
+ * the daemon is verify-only. */
+jwts_err jwtsd_keys_load(const jwtsd_config *cfg, const char *key_file, jwts_keyset **out, char *err, size_t errlen);
 
-/* Render the public JWKS of srv->keyset and its ETag into srv (under keys_mu). At start-up. */
-jwts_err jwtsd_keys_publish(jwtsd_server *srv);
+/* Render the public JWKS of t->keyset and its ETag into t (under keys_mu). At start-up. */
+jwts_err jwtsd_keys_publish(jwtsd_tenant *t);
 
-/* Register the key metrics (reloads by result, keys by state) and set the gauges. */
-jwts_err jwtsd_keys_observe(jwtsd_server *srv);
+/* Register t's key metrics (reloads by result, keys by state; with a tenant label in tenant
+ * mode) and set the gauges. */
+jwts_err jwtsd_keys_observe(jwtsd_tenant *t);
 
-/* Reload cfg->key_file: read and check it whole, then publish its JWKS and hand its set to the
+/* Reload t's key file: read and check it whole, then publish its JWKS and hand its set to the
  * manager; the previous set is freed once no call uses it. On any failure the keys in service
  * stay and err says why (logged too). why names the trigger in the log ("SIGHUP", "admin",
  * "unknown kid"). Safe from any thread; reloads are serialized. */
-jwts_err jwtsd_keys_reload(jwtsd_server *srv, const char *why, char *err, size_t errlen);
+jwts_err jwtsd_keys_reload(jwtsd_tenant *t, const char *why, char *err, size_t errlen);
 
-/* The manager's key-miss hook (arg: the server): in verify-only mode with a key file, ask the
+/* The manager's key-miss hook (arg: the tenant): in verify-only mode with a key file, ask the
  * main thread for a reload, at most once per --key-refetch-interval. Never blocks. */
 void jwtsd_keys_miss(void *arg);
 
-/* The copy of the JWKS and its ETag to answer with; NULL when out of memory. */
-char *jwtsd_keys_jwks(jwtsd_server *srv, char etag[48]);
+/* The copy of t's JWKS and its ETag to answer with; NULL when out of memory. */
+char *jwtsd_keys_jwks(jwtsd_tenant *t, char etag[48]);
 
-/* Free the key metrics of srv (NULL is fine). */
-void jwtsd_keys_observe_free(jwtsd_server *srv);
+/* Free the key metrics of t (NULL is fine). */
+void jwtsd_keys_observe_free(jwtsd_tenant *t);
 
-/* The admin key from cfg (file or environment), as a SHA-256 digest in srv. false on error (err). */
-bool jwtsd_admin_key_load(const jwtsd_config *cfg, jwtsd_server *srv, char *err, size_t errlen);
+/* t's admin key (the key itself, or its file), as a SHA-256 digest in t. false on error (err). */
+bool jwtsd_admin_key_load(jwtsd_tenant *t, char *err, size_t errlen);
 
 /* ---- requests (http.c) and their handlers (routes.c, auth.c) ------------------------------------- */
 
 /* One request as the handlers see it. */
 typedef struct jwtsd_request {
     jwtsd_server *srv;
+    jwtsd_tenant *tenant; /* whose request it is; NULL only for /healthz, /readyz, /metrics of no tenant */
     struct MHD_Connection *conn;
     const char *method;
-    const char *path; /* raw (still %-encoded) path */
+    const char *path; /* raw (still %-encoded) path, without the tenant's path prefix */
     jwtsd_route route;
     const char *param; /* the {id} segment, decoded (NULL if none) */
     const char *body;  /* NUL-terminated, body_len bytes (NULL if none) */
@@ -441,6 +510,14 @@ bool jwtsd_query(const jwtsd_request *r, const char *name, char *out, size_t cap
 bool jwtsd_http_start(jwtsd_server *srv, char *err, size_t errlen);
 void jwtsd_http_quiesce(jwtsd_server *srv);
 void jwtsd_http_stop(jwtsd_server *srv);
+
+/* Tenant mode: set r->tenant from the Host header and path, and strip its path prefix from
+ * r->path. false (and a 404 answer) when no tenant matches and the path is not /healthz, /readyz
+ * or /metrics (r->tenant is then NULL). */
+bool jwtsd_tenant_pick(jwtsd_request *r);
+
+/* Tenant mode: count r's answer in its tenant's jwtsessiond_tenant_requests_total. */
+void jwtsd_tenant_count(const jwtsd_request *r);
 
 /* Route path (raw) to r->route and r->param; false (and an answer) when it fails. */
 bool jwtsd_route_match(jwtsd_request *r, char *param, size_t cap);
@@ -508,9 +585,10 @@ int jwtsd_cookie_find(const jwtsd_request *r, const char *name, const char **val
 void jwtsd_cookie_name(const jwtsd_config *cfg, jwtsd_cookie_kind kind, char *out, size_t cap);
 
 /* The Set-Cookie value for a token cookie: value with Max-Age max_age_s, or (value NULL) the one
- * that clears it (empty, Max-Age=0). false when it does not fit in cap. */
-bool jwtsd_cookie_set(const jwtsd_config *cfg, jwtsd_cookie_kind kind, const char *value, int64_t max_age_s, char *out,
-                      size_t cap);
+ * that clears it (empty, Max-Age=0). prefix: the request's tenant's path prefix (NULL: none), put
+ * before the refresh cookie's Path. false when it does not fit in cap. */
+bool jwtsd_cookie_set(const jwtsd_config *cfg, const char *prefix, jwtsd_cookie_kind kind, const char *value,
+                      int64_t max_age_s, char *out, size_t cap);
 
 /* The CSRF check of a cookie-authenticated call that changes state: Origin must be one of
  * --allowed-origins, or, without Origin, Sec-Fetch-Site must be same-origin. false with the reason

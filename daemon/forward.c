@@ -318,7 +318,7 @@ void jwtsd_forward_auth(jwtsd_request *r)
     }
     jwts_validation v;
     jwts_session *s = NULL;
-    jwts_err rc = jwts_manager_validate(r->srv->manager, &r->ctx, token, len, &v,
+    jwts_err rc = jwts_manager_validate(r->tenant->manager, &r->ctx, token, len, &v,
                                         r->srv->cfg->identity_needs_session ? &s : NULL);
     jwtsd_forward_answer(r, cred, token, len, rc, &v, s);
     jwts_session_free(s);

@@ -17,6 +17,9 @@
  * get 400 and the connection closes. Every answer we give is JSON; errors are
  * {"error":"JWTS_E_<NAME>","message":"..."}; a 503 carries Retry-After.
  *
+ * With --tenants the request's tenant is chosen (tenants.c) before routing, from its Host header
+ * and path; without, it is the one tenant, at no cost.
+ *
  * A request is one jwtsd_request inside a req_state, created on the first call of the access
  * handler and freed in the completion callback, which also ends its span, counts it and logs it.
  */
@@ -522,7 +525,8 @@ static bool answer_async(req_state *st)
     st->cred = jwtsd_access_token(r, &st->token, &st->token_len);
     if (!st->token || st->cred == JWTSD_CRED_AMBIGUOUS) return false;
     atomic_fetch_add(&srv->async_pending, 1);
-    jwts_err rc = jwts_manager_validate_async(srv->manager, &r->ctx, st->token, st->token_len, auth_validated, st);
+    jwts_err rc =
+        jwts_manager_validate_async(r->tenant->manager, &r->ctx, st->token, st->token_len, auth_validated, st);
     if (rc == JWTS_OK) return true;
     atomic_fetch_sub(&srv->async_pending, 1);
     if (rc == JWTS_E_UNSUPPORTED) atomic_store(&srv->async_unsupported, true); /* ask once, not per request */
@@ -589,6 +593,8 @@ static void request_begin(jwtsd_server *srv, req_state *st, struct MHD_Connectio
         return;
     }
     if (!check_unambiguous(st) || !check_sizes(st)) return;
+    r->tenant = srv->tenants; /* without --tenants: the one tenant, no lookup */
+    if (srv->tenant_mode && !jwtsd_tenant_pick(r)) return;
     bool routed = jwtsd_route_match(r, st->param, sizeof(st->param));
     st->span = jwtsd_span_begin(srv->observe, method, r->route, jwtsd_header(r, "traceparent"),
                                 jwtsd_header(r, "uber-trace-id"), srv->cfg->request_timeout_ms, &r->ctx);
@@ -652,13 +658,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     int64_t dur = jwts_monotonic_ns() - st->t0_ns;
     jwtsd_request *r = &st->r;
     jwtsd_request_done(srv->observe, st->span, r->route, r->status, r->error, dur);
+    if (srv->tenant_mode) jwtsd_tenant_count(r);
     if (srv->cfg->access_log && jwtsd_log_enabled(JWTSD_LOG_INFO)) {
         char addr[64];
         client_addr(conn, addr, sizeof(addr));
         JWTSD_LOG(JWTSD_LOG_INFO, "request", JWTSD_S("method", r->method), JWTSD_S("path", r->path),
                   JWTSD_S("route", jwtsd_route_name(r->route)), JWTSD_I("status", r->status),
                   JWTSD_S("error", r->error ? jwts_errname(r->error) : NULL), JWTSD_I("duration_us", dur / 1000),
-                  JWTSD_S("client", addr),
+                  JWTSD_S("client", addr), JWTSD_S("tenant", srv->tenant_mode && r->tenant ? r->tenant->name : NULL),
                   JWTSD_S("outcome", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK      ? NULL
                                      : toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout"
                                      : toe == MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN ? "shutdown"
@@ -747,7 +754,7 @@ bool jwtsd_http_start(jwtsd_server *srv, char *err, size_t errlen)
         return false;
     }
     /* The memory store never waits: its calls stay on the HTTP threads. */
-    if (cfg->store_workers > 0 && strncmp(cfg->store, "memory", 6) != 0 &&
+    if (cfg->store_workers > 0 && srv->shared_store &&
         jwtsd_workers_new((size_t)cfg->store_workers, (size_t)cfg->max_connections, run_deferred, &srv->workers)) {
         snprintf(err, errlen, "cannot start %lld store workers", (long long)cfg->store_workers);
         return false;
@@ -795,7 +802,8 @@ static void drain_async(jwtsd_server *srv)
 {
     int64_t give_up = jwts_deadline_in_ms(2 * srv->cfg->request_timeout_ms + 1000);
     while (atomic_load(&srv->async_pending) > 0) {
-        if (jwts_monotonic_ns() > give_up && srv->store) jwts_store_close(srv->store);
+        for (size_t i = 0; jwts_monotonic_ns() > give_up && i < srv->ntenants; i++)
+            if (srv->tenants[i].store) jwts_store_close(srv->tenants[i].store);
         struct timespec ms = jwts_timespec_of_ns(JWTS_NS_PER_MS);
         nanosleep(&ms, NULL);
     }

@@ -221,10 +221,10 @@ static void reply_tokens(jwtsd_request *r, unsigned status, const char *user_id,
     if (r->srv->cfg->cookies) {
         ck = malloc(2 * JWTSD_SET_COOKIE_MAX);
         if (!ck ||
-            !jwtsd_cookie_set(r->srv->cfg, JWTSD_COOKIE_ACCESS, t->access_token, t->expires_in_s, ck,
+            !jwtsd_cookie_set(r->srv->cfg, r->tenant->path, JWTSD_COOKIE_ACCESS, t->access_token, t->expires_in_s, ck,
                               JWTSD_SET_COOKIE_MAX) ||
-            !jwtsd_cookie_set(r->srv->cfg, JWTSD_COOKIE_REFRESH, t->refresh_token, t->refresh_expires_in_s,
-                              ck + JWTSD_SET_COOKIE_MAX, JWTSD_SET_COOKIE_MAX)) {
+            !jwtsd_cookie_set(r->srv->cfg, r->tenant->path, JWTSD_COOKIE_REFRESH, t->refresh_token,
+                              t->refresh_expires_in_s, ck + JWTSD_SET_COOKIE_MAX, JWTSD_SET_COOKIE_MAX)) {
             free(ck);
             jwts_buf_free(&b);
             jwtsd_reply_error(r, 503, JWTS_E_NO_MEMORY, "out of memory");
@@ -347,7 +347,7 @@ static void h_create(jwtsd_request *r)
         return;
     }
     jwts_tokens t = {0};
-    rc = jwts_manager_create_device(r->srv->manager, &r->ctx, user_id, metadata,
+    rc = jwts_manager_create_device(r->tenant->manager, &r->ctx, user_id, metadata,
                                     has_device ? &given : request_device(r, &rd), &t);
     free(metadata);
     if (rc != JWTS_OK) {
@@ -423,7 +423,7 @@ static void h_refresh(jwtsd_request *r)
     jwts_tokens t = {0};
     rc = jwts_refresh_token_parse(token, user_id, sid);
     req_device rd;
-    if (rc == JWTS_OK) rc = jwts_manager_refresh_device(r->srv->manager, &r->ctx, token, request_device(r, &rd), &t);
+    if (rc == JWTS_OK) rc = jwts_manager_refresh_device(r->tenant->manager, &r->ctx, token, request_device(r, &rd), &t);
     if (rc != JWTS_OK) {
         unsigned status = jwtsd_status_for(rc);
         /* Any failure of the credential itself is 401; the store's own trouble keeps its status. */
@@ -454,7 +454,7 @@ static void h_logout(jwtsd_request *r)
     }
     jwts_validation v = {0};
     jwts_err rc = token ? jwtsd_validate_token(r, token, len, &v) : JWTS_E_INVALID_ARGUMENT;
-    if (rc == JWTS_OK) rc = jwts_manager_revoke(r->srv->manager, &r->ctx, v.user_id, v.session_id);
+    if (rc == JWTS_OK) rc = jwts_manager_revoke(r->tenant->manager, &r->ctx, v.user_id, v.session_id);
     bool infra = rc != JWTS_OK && jwtsd_status_for(rc) >= 500;
     if (infra || (!r->srv->cfg->cookies && rc != JWTS_OK)) {
         if (infra)
@@ -474,8 +474,9 @@ static void h_logout(jwtsd_request *r)
     char clear[2][512];
     const char *headers[4];
     size_t n = 0;
-    if (r->srv->cfg->cookies && jwtsd_cookie_set(r->srv->cfg, JWTSD_COOKIE_ACCESS, NULL, 0, clear[0], 512) &&
-        jwtsd_cookie_set(r->srv->cfg, JWTSD_COOKIE_REFRESH, NULL, 0, clear[1], 512)) {
+    if (r->srv->cfg->cookies &&
+        jwtsd_cookie_set(r->srv->cfg, r->tenant->path, JWTSD_COOKIE_ACCESS, NULL, 0, clear[0], 512) &&
+        jwtsd_cookie_set(r->srv->cfg, r->tenant->path, JWTSD_COOKIE_REFRESH, NULL, 0, clear[1], 512)) {
         headers[0] = MHD_HTTP_HEADER_SET_COOKIE, headers[1] = clear[0];
         headers[2] = MHD_HTTP_HEADER_SET_COOKIE, headers[3] = clear[1];
         n = 2;
@@ -497,7 +498,7 @@ static void h_revoke(jwtsd_request *r)
     } else {
         snprintf(user, sizeof(user), "%s", caller.user.user_id);
     }
-    jwts_err rc = jwts_manager_revoke_by(r->srv->manager, &r->ctx, user, r->param,
+    jwts_err rc = jwts_manager_revoke_by(r->tenant->manager, &r->ctx, user, r->param,
                                          caller.kind == JWTSD_CALLER_ADMIN ? JWTS_REVOKE_ADMIN : JWTS_REVOKE_USER);
     if (rc != JWTS_OK) {
         reply_rc(r, 0, rc);
@@ -535,7 +536,7 @@ static void h_patch(jwtsd_request *r)
         jwtsd_reply_error(r, 400, rc, msg);
         return;
     }
-    rc = jwts_manager_update_metadata(r->srv->manager, &r->ctx, user, r->param, metadata);
+    rc = jwts_manager_update_metadata(r->tenant->manager, &r->ctx, user, r->param, metadata);
     if (rc == JWTS_OK) rc = jwts_metadata_canonicalize(metadata, strlen(metadata), NULL, &canonical);
     free(metadata);
     if (rc != JWTS_OK) {
@@ -583,7 +584,7 @@ static void h_list(jwtsd_request *r)
     jwtsd_caller caller;
     if (!user_allowed(r, &caller)) return;
     jwts_session_list list = {0};
-    jwts_err rc = jwts_manager_list(r->srv->manager, &r->ctx, r->param, &list);
+    jwts_err rc = jwts_manager_list(r->tenant->manager, &r->ctx, r->param, &list);
     if (rc != JWTS_OK) {
         reply_rc(r, 0, rc);
         return;
@@ -616,8 +617,8 @@ static void h_revoke_user(jwtsd_request *r)
     }
     size_t n = 0;
     jwts_revoke_reason by = caller.kind == JWTSD_CALLER_ADMIN ? JWTS_REVOKE_ADMIN : JWTS_REVOKE_USER;
-    jwts_err rc = except ? jwts_manager_revoke_user_except_by(r->srv->manager, &r->ctx, r->param, keep, &n, by)
-                         : jwts_manager_revoke_user_by(r->srv->manager, &r->ctx, r->param, &n, by);
+    jwts_err rc = except ? jwts_manager_revoke_user_except_by(r->tenant->manager, &r->ctx, r->param, keep, &n, by)
+                         : jwts_manager_revoke_user_by(r->tenant->manager, &r->ctx, r->param, &n, by);
     if (rc != JWTS_OK) {
         reply_rc(r, 0, rc);
         return;
@@ -654,7 +655,7 @@ static bool etag_matches(const char *inm, const char *etag)
 static void h_jwks(jwtsd_request *r)
 {
     char etag[48];
-    char *copy = jwtsd_keys_jwks(r->srv, etag);
+    char *copy = jwtsd_keys_jwks(r->tenant, etag);
     if (!copy) {
         jwtsd_reply_error(r, 503, JWTS_E_NO_MEMORY, "out of memory");
         return;
@@ -678,22 +679,22 @@ static void h_keys_reload(jwtsd_request *r)
     jwtsd_caller caller;
     if (!jwtsd_authenticate(r, true, &caller)) return;
     char err[1024];
-    jwts_err rc = jwtsd_keys_reload(r->srv, "admin", err, sizeof err);
+    jwts_err rc = jwtsd_keys_reload(r->tenant, "admin", err, sizeof err);
     if (rc != JWTS_OK) {
         jwtsd_reply_error(r, rc == JWTS_E_UNSUPPORTED ? 409 : 422, rc, err);
         return;
     }
     jwts_buf b = {0};
     jwts_buf_puts(&b, "{\"reloaded\":true,\"keys\":");
-    pthread_mutex_lock(&r->srv->keys_mu);
-    jwts_buf_i64(&b, (int64_t)jwts_keyset_count(r->srv->keyset));
-    const jwts_key *active = jwts_keyset_active(r->srv->keyset);
+    pthread_mutex_lock(&r->tenant->keys_mu);
+    jwts_buf_i64(&b, (int64_t)jwts_keyset_count(r->tenant->keyset));
+    const jwts_key *active = jwts_keyset_active(r->tenant->keyset);
     jwts_buf_puts(&b, ",\"active_kid\":");
     if (active && jwts_key_kid(active))
         jwtsd_buf_str(&b, jwts_key_kid(active));
     else
         jwts_buf_puts(&b, "null");
-    pthread_mutex_unlock(&r->srv->keys_mu);
+    pthread_mutex_unlock(&r->tenant->keys_mu);
     jwts_buf_puts(&b, "}");
     reply_buf(r, 200, &b, NULL, 0);
 }
@@ -724,19 +725,24 @@ static void h_readyz(jwtsd_request *r)
         jwtsd_reply_error(r, 503, JWTS_E_CLOSED, "shutting down");
         return;
     }
-    /* One read of a key nobody writes: NOT_FOUND proves the store answers. */
-    jwts_session *s = NULL;
+    /* One read of a key nobody writes: NOT_FOUND proves the store answers. The request's tenant's
+     * store; with none (tenant mode, a host no tenant serves), every tenant's. */
+    jwtsd_tenant *all = r->tenant ? r->tenant : r->srv->tenants;
+    size_t n = r->tenant ? 1 : r->srv->ntenants;
     jwts_ctx ctx = r->ctx;
     if (!ctx.deadline_ns) ctx = jwts_ctx_with_timeout(r->srv->cfg->request_timeout_ms);
-    jwts_err rc = jwts_store_get(r->srv->store, &ctx, &(jwts_session_key){"jwtsessiond-readyz", "readyz"}, &s);
-    jwts_session_free(s);
-    if (rc != JWTS_OK && rc != JWTS_E_NOT_FOUND) {
-        reply_rc(r, 503, rc);
-        return;
+    for (size_t i = 0; i < n; i++) {
+        jwts_session *s = NULL;
+        jwts_err rc = jwts_store_get(all[i].store, &ctx, &(jwts_session_key){"jwtsessiond-readyz", "readyz"}, &s);
+        jwts_session_free(s);
+        if (rc != JWTS_OK && rc != JWTS_E_NOT_FOUND) {
+            reply_rc(r, 503, rc);
+            return;
+        }
     }
     jwts_buf b = {0};
     jwts_buf_puts(&b, "{\"status\":\"ready\",\"store\":");
-    jwtsd_buf_str(&b, jwts_store_name(r->srv->store));
+    jwtsd_buf_str(&b, jwts_store_name(all[0].store));
     jwts_buf_puts(&b, "}");
     reply_buf(r, 200, &b, NULL, 0);
 }

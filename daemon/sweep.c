@@ -44,16 +44,16 @@ static void *sweep_main(void *arg)
     return NULL;
 }
 
-bool jwtsd_sweep_start(jwtsd_server *srv, jwtsd_sweep **out)
+bool jwtsd_sweep_start(const jwtsd_config *cfg, jwtsd_tenant *t, jwtsd_sweep **out)
 {
     *out = NULL;
-    const char *name = jwts_store_name(srv->store);
-    if (strncmp(name, "redis", 5) != 0 || srv->cfg->events_sweep_interval_ms <= 0) return true;
+    const char *name = jwts_store_name(t->store);
+    if (strncmp(name, "redis", 5) != 0 || cfg->events_sweep_interval_ms <= 0) return true;
     jwtsd_sweep *s = calloc(1, sizeof *s);
     if (!s) return false;
-    s->manager = srv->manager;
-    s->interval_ms = srv->cfg->events_sweep_interval_ms;
-    s->timeout_ms = srv->cfg->request_timeout_ms;
+    s->manager = t->manager;
+    s->interval_ms = cfg->events_sweep_interval_ms;
+    s->timeout_ms = cfg->request_timeout_ms;
     pthread_mutex_init(&s->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);

@@ -192,12 +192,17 @@ static int post_once(jwtsd_webhook *w, const char *delivery, const char *body, s
 
 /* ---- the queue and its sender ------------------------------------------------------------------- */
 
-void jwtsd_webhook_event(void *arg, const jwts_event *ev)
+void jwtsd_webhook_event(jwtsd_webhook *w, const char *tenant, const jwts_event *ev)
 {
-    jwtsd_webhook *w = arg;
-    char json[JWTS_EVENT_JSON_MAX];
+    char json[JWTS_EVENT_JSON_MAX + 64];
     size_t len = 0;
-    char *copy = jwts_event_json(ev, json, sizeof json, &len) == JWTS_OK ? malloc(len + 1) : NULL;
+    bool ok = jwts_event_json(ev, json, JWTS_EVENT_JSON_MAX, &len) == JWTS_OK;
+    if (ok && tenant) { /* a tenant name is [a-z0-9-]{1,32}: no escaping */
+        int n = snprintf(json + len - 1, sizeof json - (len - 1), ",\"tenant\":\"%s\"}", tenant);
+        ok = n > 0 && (size_t)n < sizeof json - (len - 1);
+        len += ok ? (size_t)n - 1 : 0;
+    }
+    char *copy = ok ? malloc(len + 1) : NULL;
     if (copy) memcpy(copy, json, len + 1);
     pthread_mutex_lock(&w->lock);
     bool taken = copy && !w->stopping && w->count < w->cap;

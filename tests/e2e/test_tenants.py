@@ -14,6 +14,7 @@
 3. A tenants file with a mistake stops the daemon with exit status 2 and names file:line.
 4. On a real redis-server: each tenant's keys are under its own prefix (redis-cli --scan), and
    tokens still do not cross.
+5. Webhook events name the tenant whose session they are about.
 """
 import json
 import os
@@ -236,6 +237,43 @@ class Isolation(unittest.TestCase):
         self.assertTrue(m and int(m.group(1)) >= 1, text[-2000:])
         self.assertIn('jwtsessiond_keys{tenant="b",state="unmanaged"} 1', text, "no per-tenant key gauge")
         self.assertNotIn(KEY_A, text)
+
+
+class Events(unittest.TestCase):
+    def test_webhook_events_name_their_tenant(self):
+        import http.server
+        import threading
+        import time
+        got = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                got.extend(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        with tempfile.TemporaryDirectory() as tmp:
+            secret = os.path.join(tmp, "webhook.key")
+            write(secret, "tenant-webhook-key-" + os.urandom(8).hex())
+            with Daemon("--store", "memory", "--tenants", tenants_file(tmp), "--events-webhook",
+                        "http://127.0.0.1:%d/events" % srv.server_address[1], "--events-webhook-secret-file", secret,
+                        admin=False) as d:
+                ta = Tenant(d, host="a.test", admin_key=KEY_A).create("ivan").json()
+                tb = Tenant(d, prefix="/t/b", admin_key=KEY_B).create("ivan").json()
+                deadline = time.monotonic() + 10
+                while len(got) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.02)
+        by_session = {e["session_id"]: e for e in got}
+        self.assertEqual(len(got), 2, got)
+        self.assertEqual((by_session[ta["session_id"]]["tenant"], by_session[ta["session_id"]]["type"]), ("a", "created"))
+        self.assertEqual((by_session[tb["session_id"]]["tenant"], by_session[tb["session_id"]]["type"]), ("b", "created"))
 
 
 class BadFiles(unittest.TestCase):

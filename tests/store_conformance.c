@@ -51,7 +51,7 @@ static void user_name(char *out, size_t cap, const char *base)
 /* A session for user with a fresh id, given metadata, valid for an hour. ids buffer is kept by caller. */
 static jwts_session make_session(const char *user, char id[JWTS_SESSION_ID_LEN + 1], const char *metadata)
 {
-    assert_int_equal(jwts_session_id_new(id), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(user, id), JWTS_OK);
     int64_t now = jwts_now_ms();
     jwts_session s = {
         .user_id = user,
@@ -287,7 +287,7 @@ static void touch_extends_and_records(void **state)
     s.idle_expires_at_ms = idle;
     assert_stored(st, &s);
     char other[32];
-    assert_int_equal(jwts_session_id_new(other), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(user, other), JWTS_OK);
     k.session_id = other;
     assert_int_equal(jwts_store_touch(st, NULL, &k, seen, idle, 5000), JWTS_E_NOT_FOUND);
 }
@@ -369,7 +369,7 @@ static void delete_user_except_keeps_exactly_one(void **state)
     assert_int_equal(jwts_store_set(st, NULL, &g, 60000), JWTS_OK);
     size_t deleted = 99;
     char missing[32];
-    assert_int_equal(jwts_session_id_new(missing), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(fay, missing), JWTS_OK);
     assert_int_equal(jwts_store_delete_user_except(st, NULL, fay, missing, &deleted), JWTS_E_NOT_FOUND);
     assert_int_equal(deleted, 99);
     /* gus's session is no kept session of fay's */
@@ -550,7 +550,7 @@ static void rotate_conflicts_when_not_expected(void **state)
     assert_stored(st, &s);
 
     char missing[32];
-    assert_int_equal(jwts_session_id_new(missing), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(user, missing), JWTS_OK);
     k.session_id = missing;
     cur = (jwts_session *)1;
     assert_int_equal(jwts_store_rotate(st, NULL, &k, wrong, &next, 60000, &cur), JWTS_E_NOT_FOUND);
@@ -682,7 +682,7 @@ static void batches_work(void **state)
         keys[i] = key_of(&s[i]);
     }
     for (int i = BATCH; i < BATCH + 2; i++) {
-        assert_int_equal(jwts_session_id_new(ids[i]), JWTS_OK);
+        assert_int_equal(jwts_session_id_new(user, ids[i]), JWTS_OK);
         keys[i] = (jwts_session_key){user, ids[i]};
     }
     assert_int_equal(jwts_store_set_many(st, NULL, ptrs, BATCH, 60000), JWTS_OK);
@@ -722,7 +722,7 @@ static void *work(void *arg)
     snprintf(user, sizeof user, "worker%d-%s", w->index, run_tag);
     for (int i = 0; i < PER_WORKER; i++) {
         jwts_session s = {0};
-        if (jwts_session_id_new(id)) w->mismatches++;
+        if (jwts_session_id_new(user, id)) w->mismatches++;
         snprintf(meta, sizeof meta, "{\"i\":%d}", i);
         int64_t now = jwts_now_ms();
         s = (jwts_session){.user_id = user, .session_id = id, .created_at_ms = now, .updated_at_ms = now,

@@ -66,7 +66,7 @@ static const jwts_clock FAKE = {fake_clock, &fake_now};
 
 static jwts_session session_at(const char *user, char id[JWTS_SESSION_ID_LEN + 1], int64_t now, const char *meta)
 {
-    assert_int_equal(jwts_session_id_new(id), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(user, id), JWTS_OK);
     jwts_session s = {.user_id = user,
                       .session_id = id,
                       .created_at_ms = now,

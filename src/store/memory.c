@@ -387,6 +387,16 @@ static jwts_err put_locked(memory_store *m, const lookup *l, const jwts_session 
     int64_t now = now_ms(m);
     size_t i = find_slot(sh, l, s->user_id, s->session_id);
     if (!sh->slots[i].e) {
+        /* another user of the same tag holding this id: Redis names both by one key, so every
+         * store refuses it (an expired holder just goes) */
+        entry *other = find_by_id(sh, l->key_hash, s->session_id, l->tag);
+        if (other && live(other, now))
+            return jwts_fail(JWTS_E_CONFLICT, "set: the session id is taken by a session of another user");
+        if (other) {
+            report_expired(m, other, now);
+            remove_at(m, sh, slot_of(sh, other));
+            i = find_slot(sh, l, s->user_id, s->session_id);
+        }
         jwts_err rc = reserve_slot(m, sh, now);
         if (rc) return rc;
         i = find_slot(sh, l, s->user_id, s->session_id); /* the sweep may have moved things */

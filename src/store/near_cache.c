@@ -307,7 +307,10 @@ bool jwts_nc_defer_touch(near_cache *c, const char *key, size_t len, const jwts_
     bool queued = false;
     pthread_rwlock_wrlock(&sh->lock);
     int32_t i = find(sh, h, key, len);
-    if (i != NIL && usable(c, &sh->slots[i], epoch, jwts_monotonic_ns(), jwts_now_ms())) {
+    /* only the session's own user: users of one tag share record keys (a touch for another user
+     * goes to Redis, whose script finds nothing) */
+    if (i != NIL && usable(c, &sh->slots[i], epoch, jwts_monotonic_ns(), jwts_now_ms()) &&
+        strcmp(sh->slots[i].session->user_id, sk->user_id) == 0) {
         nc_entry *e = &sh->slots[i];
         queued = jwts_nc_touch_queue(c, key, len, sk, e->ticket, last_seen_ms, idle_expires_at_ms, ttl_ms);
         if (queued) {

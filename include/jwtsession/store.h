@@ -110,7 +110,10 @@ jwts_err jwts_store_get_async(jwts_store *st, const jwts_ctx *ctx, const jwts_se
 #define JWTS_TTL_MAX_MS (36525LL * 24 * 3600 * 1000)
 
 /* Create or overwrite session s, kept for ttl_ms (> 0) milliseconds, and index it under its user.
- * JWTS_E_LIMIT when the store is full. A failed set leaves the previous value. */
+ * JWTS_E_LIMIT when the store is full. JWTS_E_CONFLICT when another user whose routing tag
+ * (jwts_user_tag) is s's user's holds a live session of the same id: the Redis stores name both by
+ * one key, so every store refuses it alike (about one pair of users in 2^36 shares a tag, and then
+ * only an id both chose). A failed set leaves the previous value. */
 jwts_err jwts_store_set(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms);
 
 /* Delete the session at key and unindex it. JWTS_E_NOT_FOUND if it was not there. */

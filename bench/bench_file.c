@@ -51,7 +51,7 @@ static key_rec *make_keys(size_t n, const char *tag)
     if (!k) bench_die(PROG, JWTS_E_NO_MEMORY, "keys");
     for (size_t i = 0; i < n; i++) {
         snprintf(k[i].user, sizeof k[i].user, "%s%zu", tag, i);
-        jwts_err rc = jwts_session_id_new(k[i].id);
+        jwts_err rc = jwts_session_id_new(k[i].user, k[i].id);
         if (rc) bench_die(PROG, rc, "session id");
     }
     return k;

@@ -57,7 +57,7 @@ static key_set make_keys(size_t n, const char *tag)
     if (!k.k) die(JWTS_E_NO_MEMORY, "keys");
     for (size_t i = 0; i < n; i++) {
         snprintf(k.k[i].user, sizeof k.k[i].user, "%s%zu", tag, i);
-        jwts_err rc = jwts_session_id_new(k.k[i].id);
+        jwts_err rc = jwts_session_id_new(k.k[i].user, k.k[i].id);
         if (rc) die(rc, "session id");
     }
     return k;

@@ -268,7 +268,7 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < KEYS; i++) {
         snprintf(keys[i].user, sizeof keys[i].user, "user-%zu", i);
-        jwts_err rc = jwts_session_id_new(keys[i].id);
+        jwts_err rc = jwts_session_id_new(keys[i].user, keys[i].id);
         if (rc) die(rc, "session id");
     }
     static const uint8_t key[32] = "bench-observe-hmac-key-32-bytes";

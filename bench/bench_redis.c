@@ -62,7 +62,7 @@ static void make_keys(const char *tag)
     if (!keys) die(JWTS_E_NO_MEMORY, "keys");
     for (size_t i = 0; i < KEYS; i++) {
         snprintf(keys[i].user, sizeof keys[i].user, "%s%zu", tag, i % USERS);
-        jwts_err rc = jwts_session_id_new(keys[i].id);
+        jwts_err rc = jwts_session_id_new(keys[i].user, keys[i].id);
         if (rc) die(rc, "session id");
     }
 }

@@ -4,7 +4,7 @@
  *
  *   jwtsession [GLOBAL OPTIONS] session create --user U [--metadata JSON] [--ip IP] [--user-agent UA]
  *   jwtsession [GLOBAL OPTIONS] session validate TOKEN | refresh REFRESH_TOKEN [--ip IP] [--user-agent UA]
- *   jwtsession [GLOBAL OPTIONS] session revoke SID --user U | revoke-user U [--except SID] | list --user U
+ *   jwtsession [GLOBAL OPTIONS] session revoke SID [--user U] | revoke-user U [--except SID] | list --user U
  *
  * Output is JSON on stdout; errors are "error: JWTS_E_<NAME>: <detail>" on stderr.
  */
@@ -220,14 +220,15 @@ static int run_refresh(int argc, char **argv)
 
 static int run_revoke(int argc, char **argv)
 {
-    static const char *usage = "revoke SESSION_ID --user U";
+    static const char *usage = "revoke SESSION_ID [--user U]";
     sub_args a;
     const char *sid = NULL;
     int u = one_arg(argc, argv, usage, &a, &sid);
     if (u) return u < 0 ? CLI_OK : u;
-    if (!a.user) return cli_usage("usage: jwtsession session %s (sessions are kept per user)", usage);
     session_env e;
     if (open_env(KEYS_UNUSED, &e)) return CLI_FAILED;
+    /* without --user the session is found by its id (a generated id carries its user's tag);
+     * with it, the session must be that user's */
     jwts_err rc = jwts_manager_revoke_by(e.m, NULL, a.user, sid, JWTS_REVOKE_ADMIN); /* an operator */
     int out = rc ? cli_fail(rc) : print_json(json_pack("{s:b, s:s}", "revoked", 1, "session_id", sid));
     close_env(&e);
@@ -297,7 +298,7 @@ static const jwts_cli_cmd CREATE = {"create", "--user U [--metadata JSON] [--ip 
 static const jwts_cli_cmd VALIDATE = {"validate", "ACCESS_TOKEN", "check a token and its session", run_validate};
 static const jwts_cli_cmd REFRESH = {"refresh", "REFRESH_TOKEN [--ip IP] [--user-agent UA]", "rotate a refresh token, print the new pair",
                                      run_refresh};
-static const jwts_cli_cmd REVOKE = {"revoke", "SESSION_ID --user U", "revoke one session", run_revoke};
+static const jwts_cli_cmd REVOKE = {"revoke", "SESSION_ID [--user U]", "revoke one session", run_revoke};
 static const jwts_cli_cmd REVOKE_USER = {"revoke-user", "USER_ID [--except SESSION_ID]",
                                          "revoke every session of a user (but one)", run_revoke_user};
 static const jwts_cli_cmd LIST = {"list", "--user U", "list a user's sessions", run_list};

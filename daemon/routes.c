@@ -6,7 +6,9 @@
  *   any    /v1/auth/{path}              bearer      the same for Envoy ext_authz (forward.c)
  *   POST   /v1/logout                   token/cookie revoke the caller's session, clear the cookies
  *   POST   /v1/refresh                  refresh tok rotate -> 200 new pair
- *   DELETE /v1/sessions/{id}            user/admin  revoke one session (admin: ?user_id=)
+ *   GET    /v1/sessions/{id}            admin       one session (found by its id; ?user_id= checks)
+ *   DELETE /v1/sessions/{id}            user/admin  revoke one session (admin: found by its id;
+ *                                                   ?user_id= checks it is that user's)
  *   PATCH  /v1/sessions/{id}            admin       replace metadata (?user_id=)
  *   GET    /v1/users/{id}/sessions      user/admin  list a user's sessions
  *   DELETE /v1/users/{id}/sessions      user/admin  revoke all of a user's sessions (?except=SID: but one)
@@ -55,7 +57,7 @@ static const char *const route_names[JWTSD_ROUTE__COUNT] = {
 /* The methods each route allows, as an Allow header value. */
 static const char *const route_allow[JWTSD_ROUTE__COUNT] = {
     [JWTSD_ROUTE_SESSIONS] = "POST",
-    [JWTSD_ROUTE_SESSION] = "DELETE, PATCH",
+    [JWTSD_ROUTE_SESSION] = "GET, DELETE, PATCH",
     [JWTSD_ROUTE_AUTH] = "GET, HEAD",
     [JWTSD_ROUTE_REFRESH] = "POST",
     [JWTSD_ROUTE_USER_SESSIONS] = "GET, DELETE",
@@ -484,6 +486,46 @@ static void h_logout(jwtsd_request *r)
     reply_buf(r, 200, &b, headers, n);
 }
 
+/* The session r->param for an admin: with ?user_id=, that user's (another user's is not found);
+ * without, found by its id alone (a generated id carries its user's tag). JWTS_OK with *out, or
+ * the failure, answered (*out NULL). */
+static jwts_err admin_session(jwtsd_request *r, jwts_session **out)
+{
+    char user[JWTS_USER_ID_MAX * 3 + 1];
+    *out = NULL;
+    jwts_err rc;
+    if (jwtsd_query(r, "user_id", user, sizeof(user))) {
+        if (!jwts_user_id_valid(user)) {
+            jwtsd_reply_error(r, 400, JWTS_E_INVALID_ARGUMENT, "user_id: " JWTS_USER_ID_RULE);
+            return JWTS_E_INVALID_ARGUMENT;
+        }
+        rc = jwts_store_get(r->tenant->store, &r->ctx, &(jwts_session_key){user, r->param}, out);
+    } else {
+        rc = jwts_store_get_by_id(r->tenant->store, &r->ctx, r->param, out);
+    }
+    if (rc) reply_rc(r, 0, rc);
+    return rc;
+}
+
+/* GET /v1/sessions/{id} (admin): the session's public view. */
+static void h_get_session(jwtsd_request *r)
+{
+    jwtsd_caller caller;
+    if (!jwtsd_authenticate(r, true, &caller)) return;
+    if (!jwts_session_id_valid(r->param)) {
+        jwtsd_reply_error(r, 400, JWTS_E_INVALID_ARGUMENT, "session id: 1-64 base64url characters");
+        return;
+    }
+    jwts_session *s = NULL;
+    if (admin_session(r, &s)) return;
+    jwts_buf b = {0};
+    jwts_buf_putc(&b, '{');
+    jwts_session_view(s, &b);
+    jwts_buf_putc(&b, '}');
+    jwts_session_free(s);
+    reply_buf(r, 200, &b, NULL, 0);
+}
+
 static void h_revoke(jwtsd_request *r)
 {
     jwtsd_caller caller;
@@ -493,8 +535,11 @@ static void h_revoke(jwtsd_request *r)
         return;
     }
     char user[JWTS_USER_ID_MAX * 3 + 1];
-    if (caller.kind == JWTSD_CALLER_ADMIN) {
-        if (!admin_user(r, user, sizeof(user))) return;
+    if (caller.kind == JWTSD_CALLER_ADMIN) { /* the session's user: named, or found by its id */
+        jwts_session *s = NULL;
+        if (admin_session(r, &s)) return;
+        snprintf(user, sizeof(user), "%s", s->user_id);
+        jwts_session_free(s);
     } else {
         snprintf(user, sizeof(user), "%s", caller.user.user_id);
     }
@@ -755,7 +800,12 @@ void jwtsd_route_dispatch(jwtsd_request *r)
         h_create(r);
         break;
     case JWTSD_ROUTE_SESSION:
-        del ? h_revoke(r) : h_patch(r);
+        if (del)
+            h_revoke(r);
+        else if (!strcmp(r->method, "GET"))
+            h_get_session(r);
+        else
+            h_patch(r);
         break;
     case JWTSD_ROUTE_AUTH:
     case JWTSD_ROUTE_AUTH_EXT:

@@ -43,6 +43,11 @@ static jwts_err f_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_ke
     return mark(jwts_store_get(INNER(st), ctx, key, out));
 }
 
+static jwts_err f_get_by_id(jwts_store *st, const jwts_ctx *ctx, const char *session_id, jwts_session **out)
+{
+    return mark(jwts_store_get_by_id(INNER(st), ctx, session_id, out));
+}
+
 static jwts_err f_set(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms)
 {
     return mark(jwts_store_set(INNER(st), ctx, s, ttl_ms));
@@ -159,6 +164,7 @@ static jwts_store_ops full_ops = {
     .destroy = f_destroy,
     .get_async = f_get_async,
     .on_expired = f_on_expired,
+    .get_by_id = f_get_by_id, /* the inner store answers UNSUPPORTED itself when it has none */
 };
 
 jwts_store *jwtsd_storefull_wrap(jwts_store *st)

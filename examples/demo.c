@@ -38,7 +38,7 @@ int main(void)
     printf("create: two sessions for user alice\n");
     for (int i = 0; i < 2; i++) {
         char *metadata;
-        CHECK(jwts_session_id_new(ids[i]));
+        CHECK(jwts_session_id_new("alice", ids[i]));
         CHECK(jwts_metadata_canonicalize(devices[i], strlen(devices[i]), NULL, &metadata));
         jwts_session s = {.user_id = "alice", .session_id = ids[i], .created_at_ms = now + i,
                           .updated_at_ms = now + i, .last_seen_ms = now + i, .expires_at_ms = now + ttl_ms,

@@ -180,6 +180,15 @@ static void revoke_is_instant(void **state)
     jwts_tokens r;
     assert_int_equal(jwts_manager_refresh(f->m, NULL, a.refresh_token, &r), JWTS_E_NOT_FOUND);
     assert_int_equal(jwts_manager_revoke(f->m, NULL, user, a.session_id), JWTS_E_NOT_FOUND);
+    /* by its id alone (issue #16); naming another user finds nothing and leaves it */
+    char other[64];
+    user_name(other, sizeof other, "bob-other");
+    assert_int_equal(jwts_manager_revoke(f->m, NULL, other, b.session_id), JWTS_E_NOT_FOUND);
+    assert_int_equal(validate(f, b.access_token), JWTS_OK);
+    assert_int_equal(jwts_manager_revoke(f->m, NULL, NULL, b.session_id), JWTS_OK);
+    assert_int_equal(validate(f, b.access_token), JWTS_E_REVOKED);
+    assert_int_equal(jwts_manager_revoke(f->m, NULL, NULL, b.session_id), JWTS_E_NOT_FOUND);
+    assert_int_equal(jwts_manager_revoke(f->m, NULL, NULL, "web-1"), JWTS_E_NOT_FOUND); /* no tag */
     jwts_tokens_clear(&a);
     jwts_tokens_clear(&b);
     fixture_free(f);

@@ -51,7 +51,7 @@ static void user_name(char *out, size_t cap, const char *base)
 /* A session for user with a fresh id, given metadata, valid for an hour. ids buffer is kept by caller. */
 static jwts_session make_session(const char *user, char id[JWTS_SESSION_ID_LEN + 1], const char *metadata)
 {
-    assert_int_equal(jwts_session_id_new(id), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(user, id), JWTS_OK);
     int64_t now = jwts_now_ms();
     jwts_session s = {
         .user_id = user,
@@ -287,7 +287,7 @@ static void touch_extends_and_records(void **state)
     s.idle_expires_at_ms = idle;
     assert_stored(st, &s);
     char other[32];
-    assert_int_equal(jwts_session_id_new(other), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(user, other), JWTS_OK);
     k.session_id = other;
     assert_int_equal(jwts_store_touch(st, NULL, &k, seen, idle, 5000), JWTS_E_NOT_FOUND);
 }
@@ -369,7 +369,7 @@ static void delete_user_except_keeps_exactly_one(void **state)
     assert_int_equal(jwts_store_set(st, NULL, &g, 60000), JWTS_OK);
     size_t deleted = 99;
     char missing[32];
-    assert_int_equal(jwts_session_id_new(missing), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(fay, missing), JWTS_OK);
     assert_int_equal(jwts_store_delete_user_except(st, NULL, fay, missing, &deleted), JWTS_E_NOT_FOUND);
     assert_int_equal(deleted, 99);
     /* gus's session is no kept session of fay's */
@@ -495,6 +495,132 @@ static void similar_user_ids_stay_apart(void **state)
     for (int i = 1; i < 5; i++) assert_stored(st, &s[i]);
 }
 
+/* ---- by session id alone ------------------------------------------------------------------ */
+
+/* Two user ids of one routing tag ("rP9B4r"), found once by a birthday search over SHA-256. Fixed,
+ * so the sessions they hold are made unique to the run by their random ids instead. */
+#define TAGMATE_A "tagmate-34254"
+#define TAGMATE_B "tagmate-171706"
+
+static void assert_by_id(jwts_store *st, const char *sid, const jwts_session *want)
+{
+    jwts_session *got = (jwts_session *)1;
+    jwts_err rc = jwts_store_get_by_id(st, NULL, sid, &got);
+    if (!want) {
+        assert_int_equal(rc, JWTS_E_NOT_FOUND);
+        assert_null(got);
+        return;
+    }
+    if (rc) fail_msg("get_by_id %s: %s: %s", sid, jwts_errname(rc), jwts_errdetail());
+    assert_non_null(got);
+    assert_true(jwts_session_equal(got, want));
+    jwts_session_free(got);
+}
+
+/* A generated id finds its session without its user, in one lookup; gone once deleted. */
+static void get_by_id_finds_a_session_from_its_id(void **state)
+{
+    jwts_store *st = *state;
+    char ann[64], ben[64], a_id[32], b_id[32], missing[32];
+    user_name(ann, sizeof ann, "byid-ann");
+    user_name(ben, sizeof ben, "byid-ben");
+    jwts_session a = make_session(ann, a_id, "{\"who\":\"ann\"}"), b = make_session(ben, b_id, NULL);
+    assert_int_equal(jwts_store_set(st, NULL, &a, 60000), JWTS_OK);
+    assert_int_equal(jwts_store_set(st, NULL, &b, 60000), JWTS_OK);
+    assert_by_id(st, a_id, &a);
+    assert_by_id(st, b_id, &b);
+    assert_int_equal(jwts_session_id_new(ann, missing), JWTS_OK);
+    assert_by_id(st, missing, NULL);
+    jwts_session_key k = key_of(&a);
+    assert_int_equal(jwts_store_delete(st, NULL, &k), JWTS_OK);
+    assert_by_id(st, a_id, NULL);
+    assert_by_id(st, b_id, &b);
+    jwts_session *got = (jwts_session *)1;
+    assert_int_equal(jwts_store_get_by_id(st, NULL, "not base64url!", &got), JWTS_E_INVALID_ARGUMENT);
+    assert_int_equal(jwts_store_get_by_id(st, NULL, b_id, NULL), JWTS_E_INVALID_ARGUMENT);
+}
+
+/* An id a caller chose carries no tag (or not its user's): it is found with its user only. */
+static void untagged_id_needs_its_user(void **state)
+{
+    jwts_store *st = *state;
+    char user[64], other[64], custom[32], foreign[32], unused[32];
+    user_name(user, sizeof user, "custom");
+    user_name(other, sizeof other, "custom-other");
+    snprintf(custom, sizeof custom, "web-%s", run_tag);
+    jwts_session s = make_session(user, unused, "{\"c\":1}");
+    s.session_id = custom;
+    assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_OK);
+    assert_by_id(st, custom, NULL);
+    assert_stored(st, &s);
+    /* the generated length, but another user's tag */
+    assert_int_equal(jwts_session_id_new(other, foreign), JWTS_OK);
+    jwts_session t = make_session(user, unused, NULL);
+    t.session_id = foreign;
+    assert_int_equal(jwts_store_set(st, NULL, &t, 60000), JWTS_OK);
+    assert_by_id(st, foreign, NULL);
+    assert_stored(st, &t);
+    jwts_session_key k = key_of(&t);
+    assert_int_equal(jwts_store_delete(st, NULL, &k), JWTS_OK);
+    k = key_of(&s);
+    assert_int_equal(jwts_store_delete(st, NULL, &k), JWTS_OK);
+}
+
+/* Every (user, session id) operation on another user's session id finds nothing and changes
+ * nothing, for a user of another tag and for one of the same tag (whose keys share a slot and, in
+ * Redis, the record's key): a set over it is a conflict, never an overwrite. */
+static void another_users_id_is_neither_found_nor_touched(void **state)
+{
+    jwts_store *st = *state;
+    char ann[64], ben[64], a_id[32], unused[32];
+    user_name(ann, sizeof ann, "owner-ann");
+    user_name(ben, sizeof ben, "owner-ben");
+    const char *pairs[2][2] = {{ann, ben}, {TAGMATE_A, TAGMATE_B}};
+    for (int p = 0; p < 2; p++) {
+        const char *owner = pairs[p][0], *intruder = pairs[p][1];
+        jwts_session a = make_session(owner, a_id, "{\"mine\":true}");
+        assert_int_equal(jwts_store_set(st, NULL, &a, 60000), JWTS_OK);
+        jwts_session b = make_session(intruder, unused, "{\"mine\":false}");
+        b.session_id = a_id;
+        jwts_session_key bk = key_of(&b);
+        jwts_session *got = (jwts_session *)1;
+        assert_int_equal(jwts_store_get(st, NULL, &bk, &got), JWTS_E_NOT_FOUND);
+        assert_null(got);
+        assert_int_equal(jwts_store_get_many(st, NULL, &bk, 1, &got), JWTS_OK);
+        assert_null(got);
+        assert_int_equal(jwts_store_touch(st, NULL, &bk, a.last_seen_ms + 5, 0, 60000), JWTS_E_NOT_FOUND);
+        jwts_refresh_state next = next_state(&a, a.created_at_ms + 1);
+        assert_int_equal(jwts_store_rotate(st, NULL, &bk, a.refresh.current_hash, &next, 60000, NULL),
+                         JWTS_E_NOT_FOUND);
+        memcpy(b.refresh.current_hash, a.refresh.current_hash, JWTS_REFRESH_HASH_LEN);
+        assert_int_equal(jwts_store_replace(st, NULL, &b, a.refresh.current_hash, 60000), JWTS_E_NOT_FOUND);
+        size_t n = 99;
+        assert_int_equal(jwts_store_delete_user_except(st, NULL, intruder, a_id, &n), JWTS_E_NOT_FOUND);
+        assert_int_equal(jwts_store_delete(st, NULL, &bk), JWTS_E_NOT_FOUND);
+        assert_int_equal(jwts_store_delete_many(st, NULL, &bk, 1, &n), JWTS_OK);
+        assert_int_equal(n, 0);
+        if (p == 1) /* one record key for both in Redis: every store refuses the second holder */
+            assert_int_equal(jwts_store_set(st, NULL, &b, 60000), JWTS_E_CONFLICT);
+        else
+            assert_int_equal(jwts_store_set(st, NULL, &b, 60000), JWTS_OK);
+        jwts_session_list list;
+        assert_int_equal(jwts_store_list_user(st, NULL, intruder, &list), JWTS_OK);
+        for (size_t i = 0; i < list.count; i++)
+            assert_true(strcmp(list.items[i]->user_id, intruder) == 0);
+        jwts_session_list_free(&list);
+        assert_stored(st, &a);
+        assert_by_id(st, a_id, &a);
+        if (p == 0) assert_int_equal(jwts_store_delete(st, NULL, &bk), JWTS_OK); /* ben's own, now */
+        jwts_session_key ak = key_of(&a);
+        assert_int_equal(jwts_store_delete(st, NULL, &ak), JWTS_OK);
+        if (p == 1) { /* once the holder is gone, the id is free */
+            assert_int_equal(jwts_store_set(st, NULL, &b, 60000), JWTS_OK);
+            assert_by_id(st, a_id, &b);
+            assert_int_equal(jwts_store_delete(st, NULL, &bk), JWTS_OK);
+        }
+    }
+}
+
 /* ---- refresh rotation -------------------------------------------------------------------- */
 
 static jwts_refresh_state next_state(const jwts_session *s, int64_t at)
@@ -550,7 +676,7 @@ static void rotate_conflicts_when_not_expected(void **state)
     assert_stored(st, &s);
 
     char missing[32];
-    assert_int_equal(jwts_session_id_new(missing), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(user, missing), JWTS_OK);
     k.session_id = missing;
     cur = (jwts_session *)1;
     assert_int_equal(jwts_store_rotate(st, NULL, &k, wrong, &next, 60000, &cur), JWTS_E_NOT_FOUND);
@@ -682,7 +808,7 @@ static void batches_work(void **state)
         keys[i] = key_of(&s[i]);
     }
     for (int i = BATCH; i < BATCH + 2; i++) {
-        assert_int_equal(jwts_session_id_new(ids[i]), JWTS_OK);
+        assert_int_equal(jwts_session_id_new(user, ids[i]), JWTS_OK);
         keys[i] = (jwts_session_key){user, ids[i]};
     }
     assert_int_equal(jwts_store_set_many(st, NULL, ptrs, BATCH, 60000), JWTS_OK);
@@ -722,7 +848,7 @@ static void *work(void *arg)
     snprintf(user, sizeof user, "worker%d-%s", w->index, run_tag);
     for (int i = 0; i < PER_WORKER; i++) {
         jwts_session s = {0};
-        if (jwts_session_id_new(id)) w->mismatches++;
+        if (jwts_session_id_new(user, id)) w->mismatches++;
         snprintf(meta, sizeof meta, "{\"i\":%d}", i);
         int64_t now = jwts_now_ms();
         s = (jwts_session){.user_id = user, .session_id = id, .created_at_ms = now, .updated_at_ms = now,
@@ -870,6 +996,9 @@ int jwts_store_conformance_run(const jwts_conformance_target *t)
         T(delete_user_except_keeps_exactly_one),
         T(device_round_trips),
         T(similar_user_ids_stay_apart),
+        T(get_by_id_finds_a_session_from_its_id),
+        T(untagged_id_needs_its_user),
+        T(another_users_id_is_neither_found_nor_touched),
         T(rotate_swaps_when_expected),
         T(rotate_conflicts_when_not_expected),
         T(rotate_race_has_one_winner),

@@ -190,10 +190,15 @@ jwts_err jwts_manager_refresh(jwts_manager *m, const jwts_ctx *ctx, const char *
 jwts_err jwts_manager_refresh_device(jwts_manager *m, const jwts_ctx *ctx, const char *refresh_token,
                                      const jwts_device *device, jwts_tokens *out);
 
-/* Revoke one session. JWTS_E_NOT_FOUND if it was not there. Its event says JWTS_REVOKE_USER. */
+/* Revoke one session. JWTS_E_NOT_FOUND if it was not there (or is another user's). user_id NULL:
+ * the session is found by its id alone (jwts_store_get_by_id: a generated id carries its user's
+ * tag), for a caller who has only the session id; an id a caller chose is then JWTS_E_NOT_FOUND,
+ * and a store without get_by_id JWTS_E_UNSUPPORTED. Its event says JWTS_REVOKE_USER and, either
+ * way, names the session's user. */
 jwts_err jwts_manager_revoke(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *session_id);
 
-/* jwts_manager_revoke, the REVOKED event naming who asked (JWTS_REVOKE_USER or JWTS_REVOKE_ADMIN). */
+/* jwts_manager_revoke, the REVOKED event naming who asked (JWTS_REVOKE_USER or JWTS_REVOKE_ADMIN).
+ * user_id NULL: found by the session id alone, as above. */
 jwts_err jwts_manager_revoke_by(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *session_id,
                                 jwts_revoke_reason by);
 

@@ -2,7 +2,8 @@
  * store.h - jwts_store, the storage interface every backend implements.
  *
  * A store keeps sessions under (user id, session id), each with a time to live, and a per-user
- * index. Every operation is atomic and, on a remote store, one round trip bounded by the ctx
+ * index. A generated session id carries its user's routing tag (random.h), so a store also
+ * finds such a session from its id alone (jwts_store_get_by_id), without a scan. Every operation is atomic and, on a remote store, one round trip bounded by the ctx
  * deadline. All stores are thread-safe. After jwts_store_close() every call returns
  * JWTS_E_CLOSED; jwts_store_free() closes and releases the handle.
  */
@@ -74,6 +75,9 @@ typedef struct jwts_store_ops {
                                    size_t *deleted);
     /* Optional: report expiries (see jwts_store_on_expired); NULL: JWTS_E_UNSUPPORTED. */
     jwts_err (*on_expired)(jwts_store *st, jwts_expired_fn fn, void *arg);
+    /* Optional: find a session by its id alone (see jwts_store_get_by_id); NULL: JWTS_E_UNSUPPORTED.
+     * The wrapper passes only ids that carry a tag (jwts_session_id_tag). */
+    jwts_err (*get_by_id)(jwts_store *st, const jwts_ctx *ctx, const char *session_id, jwts_session **out);
 } jwts_store_ops;
 
 /* The common head of every store handle; backends embed it first. */
@@ -83,6 +87,13 @@ struct jwts_store {
 
 /* Get a copy of the session at key. JWTS_E_NOT_FOUND if absent or expired. */
 jwts_err jwts_store_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_session **out);
+
+/* Get the session whose id is session_id without knowing its user: the id's tag
+ * (jwts_session_id_tag) names where to look, and the session found must belong to a user of that
+ * tag. One lookup, never a scan. JWTS_E_NOT_FOUND when absent or expired, and for an id that
+ * carries no tag (a caller's own id: find it with its user). JWTS_E_UNSUPPORTED for a store
+ * without this operation. *out: as jwts_store_get. */
+jwts_err jwts_store_get_by_id(jwts_store *st, const jwts_ctx *ctx, const char *session_id, jwts_session **out);
 
 /* Get without waiting: done(arg, rc, session) runs exactly once, with what jwts_store_get would
  * return, on a store thread (or before this returns, for an answer at hand: the memory store, a
@@ -99,7 +110,10 @@ jwts_err jwts_store_get_async(jwts_store *st, const jwts_ctx *ctx, const jwts_se
 #define JWTS_TTL_MAX_MS (36525LL * 24 * 3600 * 1000)
 
 /* Create or overwrite session s, kept for ttl_ms (> 0) milliseconds, and index it under its user.
- * JWTS_E_LIMIT when the store is full. A failed set leaves the previous value. */
+ * JWTS_E_LIMIT when the store is full. JWTS_E_CONFLICT when another user whose routing tag
+ * (jwts_user_tag) is s's user's holds a live session of the same id: the Redis stores name both by
+ * one key, so every store refuses it alike (about one pair of users in 2^36 shares a tag, and then
+ * only an id both chose). A failed set leaves the previous value. */
 jwts_err jwts_store_set(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms);
 
 /* Delete the session at key and unindex it. JWTS_E_NOT_FOUND if it was not there. */

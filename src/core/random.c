@@ -34,9 +34,16 @@ static jwts_err random_b64url(size_t n, char *out, size_t cap)
     return rc;
 }
 
-jwts_err jwts_session_id_new(char out[JWTS_SESSION_ID_LEN + 1])
+jwts_err jwts_session_id_new(const char *user_id, char out[JWTS_SESSION_ID_LEN + 1])
 {
-    return random_b64url(16, out, JWTS_SESSION_ID_LEN + 1);
+    char tag[JWTS_SESSION_TAG_LEN + 1];
+    if (!out) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "session id: out is NULL");
+    out[0] = '\0';
+    if (!jwts_user_tag(user_id, tag)) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "session id: user_id is not valid");
+    jwts_err rc = random_b64url(16, out, JWTS_SESSION_ID_LEN + 1); /* 22 characters */
+    if (rc) return rc;
+    memcpy(out + JWTS_SESSION_ID_LEN - JWTS_SESSION_TAG_LEN, tag, JWTS_SESSION_TAG_LEN + 1);
+    return JWTS_OK;
 }
 
 jwts_err jwts_refresh_secret_new(char out[JWTS_REFRESH_SECRET_LEN + 1])

@@ -17,14 +17,28 @@ jwts_err jwts_manager_revoke(jwts_manager *m, const jwts_ctx *ctx, const char *u
     return jwts_manager_revoke_by(m, ctx, user_id, session_id, JWTS_REVOKE_USER);
 }
 
+/* Revoke (user_id, session_id); user_id NULL: the user of the session found by its id alone. The
+ * delete still names (user, id), so a session replaced meanwhile by another user's is not touched. */
+static jwts_err revoke_one(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *session_id,
+                           jwts_revoke_reason by)
+{
+    if (user_id) return jwts_mgr_delete_by(m, ctx, &(jwts_session_key){user_id, session_id}, by);
+    jwts_session *s = NULL;
+    jwts_err rc = jwts_store_get_by_id(m->opts.store, ctx, session_id, &s);
+    if (rc) return rc;
+    jwts_session_key key = {s->user_id, s->session_id};
+    rc = jwts_mgr_delete_by(m, ctx, &key, by);
+    jwts_session_free(s);
+    return rc;
+}
+
 jwts_err jwts_manager_revoke_by(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, const char *session_id,
                                 jwts_revoke_reason by)
 {
     if (!m) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "revoke: NULL manager");
     jwts_op_scope sc;
     jwts_ctx c = jwts_mgr_begin(m, &sc, JWTS_OP_REVOKE, ctx);
-    jwts_session_key key = {user_id, session_id};
-    return jwts_op_end(&sc, jwts_mgr_delete_by(m, &c, &key, by));
+    return jwts_op_end(&sc, revoke_one(m, &c, user_id, session_id, by));
 }
 
 jwts_err jwts_manager_revoke_user(jwts_manager *m, const jwts_ctx *ctx, const char *user_id, size_t *revoked)

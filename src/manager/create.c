@@ -54,7 +54,7 @@ static jwts_err create(jwts_manager *m, const jwts_ctx *ctx, const char *user_id
     }
     char sid[JWTS_SESSION_ID_LEN + 1];
     uint8_t secret[JWTS_SECRET_BYTES];
-    jwts_err rc = jwts_session_id_new(sid);
+    jwts_err rc = jwts_session_id_new(user_id, sid);
     if (!rc) rc = jwts_random_bytes(secret, sizeof secret);
     bool new_device = false;
     if (!rc) rc = look_at_user(m, ctx, user_id, device ? device->user_agent : NULL, &new_device);

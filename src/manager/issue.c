@@ -27,7 +27,7 @@ jwts_err jwts_mgr_issue(const jwts_manager *m, const jwts_session *s, const uint
                         int64_t issued_at_ms, int64_t now_ms, jwts_tokens *out)
 {
     memset(out, 0, sizeof *out);
-    char jti[JWTS_SESSION_ID_LEN + 1];
+    char jti[JWTS_JTI_LEN + 1];
     uint8_t hash[JWTS_REFRESH_HASH_LEN];
     jwts_rt_hash(secret, hash);
     jwts_rt_jti(hash, jti);

@@ -93,10 +93,12 @@ void jwts_rt_hash(const uint8_t secret[JWTS_SECRET_BYTES], uint8_t out[JWTS_REFR
 void jwts_rt_seal(const uint8_t prev[JWTS_SECRET_BYTES], const uint8_t in[JWTS_SECRET_BYTES],
                   uint8_t out[JWTS_SECRET_BYTES]);
 
+#define JWTS_JTI_LEN 22 /* characters of an access token's "jti" (16 bytes in base64url) */
+
 /* The access token "jti" of the pair whose refresh secret hashes to hash (16 bytes of a hash of
  * it, base64url). Derived from the stored hash, not the secret, so validate can tell the tokens of
  * the current pair from older ones; it reveals nothing of the secret. */
-void jwts_rt_jti(const uint8_t hash[JWTS_REFRESH_HASH_LEN], char out[JWTS_SESSION_ID_LEN + 1]);
+void jwts_rt_jti(const uint8_t hash[JWTS_REFRESH_HASH_LEN], char out[JWTS_JTI_LEN + 1]);
 
 /* true if hash is one of s's rotated-out refresh hashes older than the previous one. */
 bool jwts_rt_is_older(const jwts_refresh_state *r, const uint8_t hash[JWTS_REFRESH_HASH_LEN]);

@@ -215,7 +215,7 @@ jwts_err jwts_manager_refresh_device(jwts_manager *m, const jwts_ctx *ctx, const
 bool jwts_mgr_confirms(const jwts_session *s, const char *jti)
 {
     if (s->refresh.generation == 0 || s->refresh.confirmed || !jti) return false;
-    char current[JWTS_SESSION_ID_LEN + 1];
+    char current[JWTS_JTI_LEN + 1];
     jwts_rt_jti(s->refresh.current_hash, current);
     return strlen(jti) == strlen(current) && CRYPTO_memcmp(jti, current, strlen(current)) == 0;
 }

@@ -83,13 +83,13 @@ void jwts_rt_seal(const uint8_t prev[JWTS_SECRET_BYTES], const uint8_t in[JWTS_S
     OPENSSL_cleanse(pad, sizeof pad);
 }
 
-void jwts_rt_jti(const uint8_t hash[JWTS_REFRESH_HASH_LEN], char out[JWTS_SESSION_ID_LEN + 1])
+void jwts_rt_jti(const uint8_t hash[JWTS_REFRESH_HASH_LEN], char out[JWTS_JTI_LEN + 1])
 {
     uint8_t buf[sizeof JTI_LABEL - 1 + JWTS_REFRESH_HASH_LEN], digest[SHA256_DIGEST_LENGTH];
     memcpy(buf, JTI_LABEL, sizeof JTI_LABEL - 1);
     memcpy(buf + sizeof JTI_LABEL - 1, hash, JWTS_REFRESH_HASH_LEN);
     SHA256(buf, sizeof buf, digest);
-    jwts_b64url_encode(digest, 16, out, JWTS_SESSION_ID_LEN + 1, NULL);
+    jwts_b64url_encode(digest, 16, out, JWTS_JTI_LEN + 1, NULL);
 }
 
 bool jwts_rt_is_older(const jwts_refresh_state *r, const uint8_t hash[JWTS_REFRESH_HASH_LEN])

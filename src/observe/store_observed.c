@@ -33,18 +33,19 @@ enum {
     OP_DELETE_MANY,
     OP_CLEANUP,
     OP_COUNT,
+    OP_GET_BY_ID,
     OPS
 };
 
 static const char *const OP_NAMES[OPS] = {"get",         "set",     "delete",  "touch",    "list_user",
                                           "delete_user", "rotate",  "replace", "get_many", "set_many",
-                                          "delete_many", "cleanup", "count"};
+                                          "delete_many", "cleanup", "count",    "get_by_id"};
 static const char *const SPAN_NAMES[OPS] = {
     "jwtsession.store.get",      "jwtsession.store.set",         "jwtsession.store.delete",
     "jwtsession.store.touch",    "jwtsession.store.list_user",   "jwtsession.store.delete_user",
     "jwtsession.store.rotate",   "jwtsession.store.replace",     "jwtsession.store.get_many",
     "jwtsession.store.set_many", "jwtsession.store.delete_many", "jwtsession.store.cleanup",
-    "jwtsession.store.count"};
+    "jwtsession.store.count",    "jwtsession.store.get_by_id"};
 
 typedef struct observed {
     jwts_store base;
@@ -111,6 +112,14 @@ static jwts_err obs_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_
     scope sc;
     const jwts_ctx *c = begin(o, OP_GET, ctx, &sc, 0);
     return end(o, OP_GET, &sc, o->inner->ops->get(o->inner, c, key, out));
+}
+
+static jwts_err obs_get_by_id(jwts_store *st, const jwts_ctx *ctx, const char *session_id, jwts_session **out)
+{
+    observed *o = from_base(st);
+    scope sc;
+    const jwts_ctx *c = begin(o, OP_GET_BY_ID, ctx, &sc, 0);
+    return end(o, OP_GET_BY_ID, &sc, o->inner->ops->get_by_id(o->inner, c, session_id, out));
 }
 
 static jwts_err obs_set(jwts_store *st, const jwts_ctx *ctx, const jwts_session *s, int64_t ttl_ms)
@@ -341,6 +350,7 @@ jwts_err jwts_store_observe_new(jwts_store *inner, jwts_metrics *m, jwts_tracer 
         .destroy = obs_destroy,
         .get_async = in->get_async ? obs_get_async : NULL,
         .on_expired = in->on_expired ? obs_on_expired : NULL,
+        .get_by_id = in->get_by_id ? obs_get_by_id : NULL,
     };
     o->base.ops = &o->ops;
     o->inner = inner;

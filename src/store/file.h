@@ -14,6 +14,8 @@
  *   "sessions"  user_id NUL session_id -> the session record with its deadline (file_records.c);
  *               a user's sessions are the key range "user_id NUL"
  *   "expiry"    8-byte big-endian deadline + user_id NUL session_id -> empty; sorted by deadline
+ *   "ids"       session_id NUL user_id -> empty: who holds each session id, so get_by_id finds a
+ *               session from its id alone (a range of one entry, two if users share an id)
  */
 #ifndef JWTS_STORE_FILE_PRIVATE_H
 #define JWTS_STORE_FILE_PRIVATE_H
@@ -26,7 +28,7 @@
 
 #include "jwtsession/store_file.h"
 
-#define FILE_FORMAT "jwtsession file store 1"
+#define FILE_FORMAT "jwtsession file store 2" /* 2: the "ids" table */
 #define FILE_KEY_MAX (JWTS_USER_ID_MAX + 1 + JWTS_SESSION_ID_MAX)
 #define FILE_EXPIRY_KEY_MAX (8 + FILE_KEY_MAX)
 #define FILE_READ_POOL 32 /* reset read transactions kept for reuse */
@@ -36,7 +38,7 @@ typedef struct file_store {
     jwts_file_options opts; /* url NULL; path owned */
     char *path;
     MDB_env *env;
-    MDB_dbi sessions, expiry, meta;
+    MDB_dbi sessions, expiry, meta, ids;
     pthread_rwlock_t gate; /* calls hold it shared; close takes it exclusively */
     bool closed;
     pthread_mutex_t pool_lock;
@@ -102,6 +104,10 @@ void jwts_file_value_encode(const jwts_session *s, int64_t deadline_ms, unsigned
  * of the value stored there before (old_deadline_ms; -1 when there was none). An LMDB code. */
 int jwts_file_put(file_store *fs, MDB_txn *txn, const MDB_val *key, const jwts_session *s, int64_t deadline_ms,
                   int64_t old_deadline_ms);
+
+/* The session ids of the sessions table's key (user_id NUL session_id): into *user / *sid, and
+ * the "ids" key (session_id NUL user_id) into buf (FILE_KEY_MAX bytes). false if key is not one. */
+bool jwts_file_ids_key(const MDB_val *key, MDB_val *ids_key, char *buf);
 
 /* Delete the session at key (stored with old_deadline_ms) and its expiry index entry. */
 int jwts_file_remove(file_store *fs, MDB_txn *txn, const MDB_val *key, int64_t old_deadline_ms);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "jwtsession/error.h"
 #include "store/file.h"
@@ -21,9 +22,18 @@
 #define MAX_READERS 256
 #define FORMAT_PREFIX "jwtsession file store "
 
+/* true if the file system holding dir has (almost) no room left: LMDB reports a write cut short
+ * by a full device as EIO, not ENOSPC. */
+static bool device_full(const char *dir)
+{
+    struct statvfs v;
+    return dir && statvfs(dir, &v) == 0 && (unsigned long long)v.f_bavail * v.f_frsize < 64 * 1024;
+}
+
 jwts_err jwts_file_fail(const file_store *fs, int rc, const char *what)
 {
     const char *dir = fs && fs->path ? fs->path : "?";
+    if (rc == EIO && fs && device_full(fs->path)) rc = ENOSPC;
     switch (rc) {
     case MDB_MAP_FULL:
         return jwts_fail(JWTS_E_LIMIT,
@@ -104,6 +114,7 @@ static int create_tables(file_store *fs, MDB_txn *txn)
     int rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &fs->meta);
     if (!rc) rc = mdb_dbi_open(txn, "sessions", MDB_CREATE, &fs->sessions);
     if (!rc) rc = mdb_dbi_open(txn, "expiry", MDB_CREATE, &fs->expiry);
+    if (!rc) rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &fs->ids);
     MDB_val k = {6, "format"}, v = {strlen(FILE_FORMAT), FILE_FORMAT};
     if (!rc) rc = mdb_put(txn, fs->meta, &k, &v, 0);
     return rc;
@@ -130,6 +141,13 @@ static jwts_err open_tables(file_store *fs, MDB_txn *txn)
     if (v.mv_size != strlen(FILE_FORMAT) || memcmp(v.mv_data, FILE_FORMAT, v.mv_size) != 0) {
         bool ours = v.mv_size > strlen(FORMAT_PREFIX) && v.mv_size < 64 &&
                     memcmp(v.mv_data, FORMAT_PREFIX, strlen(FORMAT_PREFIX)) == 0;
+        if (ours && v.mv_size == strlen(FORMAT_PREFIX) + 1 && ((const char *)v.mv_data)[v.mv_size - 1] == '1')
+            return jwts_fail(JWTS_E_UNSUPPORTED,
+                             "file store %.100s: format \"%.*s\" was written by an earlier jwtsession, whose "
+                             "sessions cannot be found by session id; this build reads \"%s\": move the "
+                             "directory away (its users sign in again) or keep the earlier version "
+                             "(docs/file-store.md)",
+                             fs->path, (int)v.mv_size, (const char *)v.mv_data, FILE_FORMAT);
         if (ours)
             return jwts_fail(JWTS_E_UNSUPPORTED, "file store %.100s: format \"%.*s\"; this build reads \"%s\"",
                              fs->path, (int)v.mv_size, (const char *)v.mv_data, FILE_FORMAT);
@@ -137,12 +155,13 @@ static jwts_err open_tables(file_store *fs, MDB_txn *txn)
     }
     rc = mdb_dbi_open(txn, "sessions", 0, &fs->sessions);
     if (!rc) rc = mdb_dbi_open(txn, "expiry", 0, &fs->expiry);
+    if (!rc) rc = mdb_dbi_open(txn, "ids", 0, &fs->ids);
     if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE)
         return jwts_fail(JWTS_E_MALFORMED, "file store %.100s: a table is missing (damaged store)", fs->path);
     return rc ? jwts_file_fail(fs, rc, "open the tables") : JWTS_OK;
 }
 
-/* Check or create the format record and open the three tables, in one write transaction. */
+/* Check or create the format record and open the four tables, in one write transaction. */
 static jwts_err open_or_create(file_store *fs)
 {
     MDB_txn *txn;

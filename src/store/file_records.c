@@ -222,6 +222,38 @@ static int unindex(file_store *fs, MDB_txn *txn, const MDB_val *key, int64_t dea
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+bool jwts_file_ids_key(const MDB_val *key, MDB_val *ids_key, char *buf)
+{
+    const char *k = key->mv_data, *nul = key->mv_size ? memchr(k, '\0', key->mv_size) : NULL;
+    if (!nul || key->mv_size > FILE_KEY_MAX) return false;
+    size_t u = (size_t)(nul - k), s = key->mv_size - u - 1;
+    memcpy(buf, nul + 1, s);
+    buf[s] = '\0';
+    memcpy(buf + s + 1, k, u);
+    *ids_key = (MDB_val){key->mv_size, buf};
+    return true;
+}
+
+/* Record in "ids" that the session at key exists (already there: fine). */
+static int add_id(file_store *fs, MDB_txn *txn, const MDB_val *key)
+{
+    char buf[FILE_KEY_MAX];
+    MDB_val ik, empty = {0, NULL};
+    if (!jwts_file_ids_key(key, &ik, buf)) return 0;
+    int rc = mdb_put(txn, fs->ids, &ik, &empty, MDB_NOOVERWRITE);
+    return rc == MDB_KEYEXIST ? 0 : rc;
+}
+
+/* Forget the "ids" entry of the session at key (not there: fine). */
+static int remove_id(file_store *fs, MDB_txn *txn, const MDB_val *key)
+{
+    char buf[FILE_KEY_MAX];
+    MDB_val ik;
+    if (!jwts_file_ids_key(key, &ik, buf)) return 0;
+    int rc = mdb_del(txn, fs->ids, &ik, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int jwts_file_put(file_store *fs, MDB_txn *txn, const MDB_val *key, const jwts_session *s, int64_t deadline_ms,
                   int64_t old_deadline_ms)
 {
@@ -232,6 +264,7 @@ int jwts_file_put(file_store *fs, MDB_txn *txn, const MDB_val *key, const jwts_s
     MDB_val v = {HEADER + user + sid + meta + device_size(s), NULL};
     rc = mdb_put(txn, fs->sessions, (MDB_val *)key, &v, MDB_RESERVE);
     if (!rc) encode(s, deadline_ms, user, sid, meta, v.mv_data);
+    if (!rc && old_deadline_ms < 0) rc = add_id(fs, txn, key); /* a new session (or after a remove) */
     if (rc || old_deadline_ms == deadline_ms) return rc;
     unsigned char buf[FILE_EXPIRY_KEY_MAX];
     MDB_val ek = expiry_key(deadline_ms, key, buf), empty = {0, NULL};
@@ -242,6 +275,7 @@ int jwts_file_remove(file_store *fs, MDB_txn *txn, const MDB_val *key, int64_t o
 {
     int rc = mdb_del(txn, fs->sessions, (MDB_val *)key, NULL);
     if (rc && rc != MDB_NOTFOUND) return rc;
+    if ((rc = remove_id(fs, txn, key))) return rc;
     return unindex(fs, txn, key, old_deadline_ms);
 }
 
@@ -272,6 +306,7 @@ int jwts_file_sweep_txn(file_store *fs, MDB_txn *txn, int64_t now_ms, size_t max
         rc = key.mv_size ? mdb_get(txn, fs->sessions, &key, &v) : MDB_NOTFOUND;
         if (!rc && jwts_file_value_deadline(&v) == deadline) { /* the session this entry indexes */
             rc = mdb_del(txn, fs->sessions, &key, NULL);
+            if (!rc) rc = remove_id(fs, txn, &key);
             if (!rc) (*removed)++;
         } else if (rc == MDB_NOTFOUND || !rc) {
             rc = 0; /* a stale entry: its session is gone or has another deadline */

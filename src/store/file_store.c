@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "jwtsession/error.h"
+#include "jwtsession/random.h"
 #include "store/file.h"
 
 #define DEFAULT_WINDOW_MS 100
@@ -120,6 +121,43 @@ static jwts_err reserve(file_store *fs, MDB_txn *txn)
     return rc ? jwts_file_fail(fs, rc, "count") : JWTS_OK;
 }
 
+/* JWTS_E_CONFLICT when another user of s's user's tag holds s's session id, live (Redis names
+ * both by one key, so every store refuses it); an expired holder is removed. */
+static jwts_err check_id_free(file_store *fs, MDB_txn *txn, const jwts_session *s)
+{
+    char tag[JWTS_SESSION_TAG_LEN + 1], other_tag[JWTS_SESSION_TAG_LEN + 1], prefix[JWTS_SESSION_ID_MAX + 1];
+    jwts_user_tag(s->user_id, tag);
+    size_t plen = strlen(s->session_id) + 1;
+    memcpy(prefix, s->session_id, plen);
+    char user[JWTS_USER_ID_MAX + 1];
+    user[0] = '\0';
+    MDB_cursor *cur;
+    int lrc = mdb_cursor_open(txn, fs->ids, &cur);
+    if (lrc) return jwts_file_fail(fs, lrc, "read");
+    MDB_val ik = {plen, prefix}, iv;
+    for (lrc = mdb_cursor_get(cur, &ik, &iv, MDB_SET_RANGE); !lrc; lrc = mdb_cursor_get(cur, &ik, &iv, MDB_NEXT)) {
+        size_t ulen = ik.mv_size - plen;
+        if (ik.mv_size <= plen || ulen > JWTS_USER_ID_MAX || memcmp(ik.mv_data, prefix, plen) != 0) break;
+        memcpy(user, (const char *)ik.mv_data + plen, ulen);
+        user[ulen] = '\0';
+        if (strcmp(user, s->user_id) != 0 && jwts_user_tag(user, other_tag) && strcmp(other_tag, tag) == 0) break;
+        user[0] = '\0';
+    }
+    mdb_cursor_close(cur);
+    if (lrc && lrc != MDB_NOTFOUND) return jwts_file_fail(fs, lrc, "read");
+    if (!user[0]) return JWTS_OK;
+    char buf[FILE_KEY_MAX];
+    MDB_val key = jwts_file_key(user, s->session_id, buf), v;
+    bool found;
+    jwts_err rc = lookup(fs, txn, &key, &v, &found);
+    if (rc || !found) return rc;
+    int64_t deadline = jwts_file_value_deadline(&v);
+    if (deadline > now_ms(fs))
+        return jwts_fail(JWTS_E_CONFLICT, "set: the session id is taken by a session of another user");
+    lrc = jwts_file_remove(fs, txn, &key, deadline);
+    return lrc ? jwts_file_fail(fs, lrc, "delete") : JWTS_OK;
+}
+
 /* Create or overwrite s, kept ttl_ms from now, inside txn. */
 static jwts_err put_one(file_store *fs, MDB_txn *txn, const jwts_session *s, int64_t ttl_ms)
 {
@@ -127,6 +165,7 @@ static jwts_err put_one(file_store *fs, MDB_txn *txn, const jwts_session *s, int
     MDB_val key = jwts_file_key(s->user_id, s->session_id, buf), v;
     bool found;
     jwts_err rc = lookup(fs, txn, &key, &v, &found);
+    if (!rc && !found) rc = check_id_free(fs, txn, s);
     int64_t old_deadline = found ? jwts_file_value_deadline(&v) : -1;
     if (!rc && !found) rc = reserve(fs, txn);
     if (rc) return rc;
@@ -172,6 +211,51 @@ static jwts_err fs_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_k
     rc = jwts_file_read_begin(fs, &txn);
     if (!rc) {
         rc = read_one(fs, txn, key, out);
+        jwts_file_read_end(fs, txn);
+    }
+    leave(fs);
+    return rc;
+}
+
+/* The live session whose id is sid and whose user has the id's tag, from the "ids" range
+ * "sid NUL ..." (one entry unless users share the id), in the read transaction txn. */
+static jwts_err read_by_id(file_store *fs, MDB_txn *txn, const char *sid, jwts_session **out)
+{
+    char tag[JWTS_SESSION_TAG_LEN + 1], user_tag[JWTS_SESSION_TAG_LEN + 1], prefix[JWTS_SESSION_ID_MAX + 1];
+    if (!jwts_session_id_tag(sid, tag)) return not_found();
+    size_t plen = strlen(sid) + 1;
+    memcpy(prefix, sid, plen); /* with its NUL */
+    MDB_cursor *cur;
+    int lrc = mdb_cursor_open(txn, fs->ids, &cur);
+    if (lrc) return jwts_file_fail(fs, lrc, "read");
+    MDB_val ik = {plen, prefix}, iv;
+    jwts_err rc = JWTS_E_NOT_FOUND;
+    for (lrc = mdb_cursor_get(cur, &ik, &iv, MDB_SET_RANGE); !lrc && rc == JWTS_E_NOT_FOUND;
+         lrc = mdb_cursor_get(cur, &ik, &iv, MDB_NEXT)) {
+        if (ik.mv_size <= plen || ik.mv_size > FILE_KEY_MAX || memcmp(ik.mv_data, prefix, plen) != 0) break;
+        char user[JWTS_USER_ID_MAX + 1];
+        size_t ulen = ik.mv_size - plen;
+        if (ulen > JWTS_USER_ID_MAX) break;
+        memcpy(user, (const char *)ik.mv_data + plen, ulen);
+        user[ulen] = '\0';
+        if (!jwts_user_tag(user, user_tag) || strcmp(user_tag, tag) != 0) continue;
+        rc = read_one(fs, txn, &(jwts_session_key){user, sid}, out);
+    }
+    mdb_cursor_close(cur);
+    if (lrc && lrc != MDB_NOTFOUND && rc == JWTS_E_NOT_FOUND) return jwts_file_fail(fs, lrc, "read");
+    return rc == JWTS_E_NOT_FOUND ? not_found() : rc;
+}
+
+static jwts_err fs_get_by_id(jwts_store *st, const jwts_ctx *ctx, const char *session_id, jwts_session **out)
+{
+    (void)ctx;
+    file_store *fs = from_base(st);
+    MDB_txn *txn;
+    jwts_err rc = enter(fs);
+    if (rc) return rc;
+    rc = jwts_file_read_begin(fs, &txn);
+    if (!rc) {
+        rc = read_by_id(fs, txn, session_id, out);
         jwts_file_read_end(fs, txn);
     }
     leave(fs);
@@ -560,6 +644,7 @@ static void fs_destroy(jwts_store *st)
 static const jwts_store_ops FILE_OPS = {
     .name = "file",
     .get = fs_get,
+    .get_by_id = fs_get_by_id,
     .set = fs_set,
     .del = fs_del,
     .touch = fs_touch,

@@ -1,11 +1,13 @@
 /*
  * memory.c - the in-memory store, the embedded default.
  *
- * Sessions live in shards chosen by a seeded hash of the user id, so every session of a user is
- * in one shard and per-user operations take one lock. Each shard has a reader-writer lock and two
- * tables over the same entries: an open-addressed table by (user id, session id) whose slots keep
- * the hash beside the pointer (one cache line per probe), and an intrusive chained table by user
- * id (the per-user index). An entry is one allocation: its header followed by the session and its
+ * Sessions live in shards chosen by a seeded hash of the user's routing tag (jwts_user_tag), so
+ * every session of a user is in one shard and per-user operations take one lock, and a session id
+ * that carries the tag leads to that shard by itself. Each shard has a reader-writer lock and two
+ * tables over the same entries: an open-addressed table by session id whose slots keep the hash
+ * beside the pointer (one cache line per probe; an entry matches on its session id and user), so
+ * a lookup by id alone is one probe sequence, and an intrusive chained table by user id (the
+ * per-user index). An entry is one allocation: its header followed by the session and its
  * strings, so a get is one lookup, one malloc and one memcpy.
  *
  * Expiry is lazy (a read ignores, and then removes, an expired entry) plus a background sweep
@@ -34,8 +36,9 @@
 
 typedef struct entry {
     struct entry *user_next; /* chain of the per-user table */
-    uint64_t key_hash;       /* hash of (user id, session id) */
+    uint64_t key_hash;       /* hash of the session id */
     uint64_t user_hash;      /* hash of user id */
+    char tag[JWTS_SESSION_TAG_LEN]; /* the user's routing tag (not NUL-terminated) */
     int64_t expire_at_ms;    /* the store forgets the session then */
     size_t blob_size;        /* bytes of the session block below */
     jwts_session session;    /* followed by its strings (session_blob.h) */
@@ -96,14 +99,29 @@ static bool live(const entry *e, int64_t now)
 typedef struct lookup {
     uint64_t user_hash, key_hash;
     shard *sh;
+    char tag[JWTS_SESSION_TAG_LEN + 1];
 } lookup;
 
+#define KEY_SEED 0x9e3779b97f4a7c15ULL /* the session table's hash differs from the user chains' */
+
+static shard *shard_of_tag(memory_store *m, const char *tag)
+{
+    return &m->shards[(jwts_hash(tag, JWTS_SESSION_TAG_LEN, m->seed) >> 48) & m->shard_mask];
+}
+
+static uint64_t key_hash_of(const memory_store *m, const char *session_id)
+{
+    return jwts_hash(session_id, strlen(session_id), m->seed ^ KEY_SEED);
+}
+
+/* user_id is valid (store.c checked it), so it has a tag. */
 static lookup locate(memory_store *m, const char *user_id, const char *session_id)
 {
     lookup l;
+    jwts_user_tag(user_id, l.tag);
     l.user_hash = jwts_hash(user_id, strlen(user_id), m->seed);
-    l.key_hash = session_id ? jwts_hash(session_id, strlen(session_id), l.user_hash) : 0;
-    l.sh = &m->shards[(l.user_hash >> 48) & m->shard_mask];
+    l.key_hash = session_id ? key_hash_of(m, session_id) : 0;
+    l.sh = shard_of_tag(m, l.tag);
     return l;
 }
 
@@ -288,19 +306,81 @@ static jwts_err not_found(const jwts_session_key *key)
 
 /* ---- operations -------------------------------------------------------------------------- */
 
+/* The lookup of (user, sid) in the shard that sid's tag names, without hashing the user id to its
+ * tag (a SHA-256, a fifth of a get): false when sid has not the generated length. An entry of
+ * (user, sid) found there is the one: it lives only in the shard of its user's tag, and (user,
+ * sid) is unique. */
+static bool locate_by_id(memory_store *m, const char *user_id, const char *session_id, lookup *l)
+{
+    size_t n = strlen(session_id);
+    if (n != JWTS_SESSION_ID_LEN) return false; /* store.c checked it is base64url */
+    memcpy(l->tag, session_id + n - JWTS_SESSION_TAG_LEN, JWTS_SESSION_TAG_LEN + 1);
+    l->user_hash = jwts_hash(user_id, strlen(user_id), m->seed);
+    l->key_hash = key_hash_of(m, session_id);
+    l->sh = shard_of_tag(m, l->tag);
+    return true;
+}
+
+/* Get key from l's shard: true when that settles it (*rc, and *out on JWTS_OK), false when it is
+ * not there. */
+static bool get_in(memory_store *m, const lookup *l, const jwts_session_key *key, jwts_session **out, jwts_err *rc)
+{
+    if ((*rc = lock_read(m, l->sh))) return true;
+    entry *e = l->sh->slots[find_slot(l->sh, l, key->user_id, key->session_id)].e;
+    bool expired = e && !live(e, now_ms(m));
+    if (e && !expired) *rc = copy_out(e, out);
+    unlock(l->sh);
+    if (expired) {
+        drop_if_expired(m, l, key);
+        *rc = not_found(key);
+    }
+    return e != NULL;
+}
+
+/* The hot path (every validation): a generated id leads to its shard, so the user's tag is hashed
+ * only when the session is not there. */
 static jwts_err mem_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_session **out)
 {
+    (void)ctx;
     memory_store *m = from_base(st);
-    lookup l = locate(m, key->user_id, key->session_id);
-    jwts_err rc = lock_read(m, l.sh);
+    lookup hint, l;
+    jwts_err rc = JWTS_OK;
+    bool hinted = locate_by_id(m, key->user_id, key->session_id, &hint);
+    if (hinted && get_in(m, &hint, key, out, &rc)) return rc;
+    l = locate(m, key->user_id, key->session_id);
+    if ((!hinted || l.sh != hint.sh) && get_in(m, &l, key, out, &rc)) return rc;
+    return not_found(key);
+}
+
+/* The entry of session_id whose user has the id's tag (the first in the probe run, should two
+ * users of one tag hold the same id), under sh's held lock; NULL if none. */
+static entry *find_by_id(const shard *sh, uint64_t key_hash, const char *session_id, const char *tag)
+{
+    for (size_t i = key_hash & sh->mask;; i = (i + 1) & sh->mask) {
+        const slot *s = &sh->slots[i];
+        if (!s->e) return NULL;
+        if (s->hash == key_hash && memcmp(s->e->tag, tag, JWTS_SESSION_TAG_LEN) == 0 &&
+            strcmp(s->e->session.session_id, session_id) == 0)
+            return s->e;
+    }
+}
+
+/* By id alone: the id's tag names the shard, the id the probe run. Expired entries are left to
+ * the sweep and the other operations. */
+static jwts_err mem_get_by_id(jwts_store *st, const jwts_ctx *ctx, const char *session_id, jwts_session **out)
+{
+    (void)ctx;
+    memory_store *m = from_base(st);
+    char tag[JWTS_SESSION_TAG_LEN + 1];
+    if (!jwts_session_id_tag(session_id, tag)) return not_found(NULL);
+    shard *sh = shard_of_tag(m, tag);
+    jwts_err rc = lock_read(m, sh);
     if (rc) return rc;
-    entry *e = l.sh->slots[find_slot(l.sh, &l, key->user_id, key->session_id)].e;
-    bool expired = e && !live(e, now_ms(m));
-    if (e && !expired) rc = copy_out(e, out);
-    unlock(l.sh);
-    if (expired) drop_if_expired(m, &l, key);
-    if (!e || expired) return not_found(key);
-    return rc;
+    entry *e = find_by_id(sh, key_hash_of(m, session_id), session_id, tag);
+    bool found = e && live(e, now_ms(m));
+    if (found) rc = copy_out(e, out);
+    unlock(sh);
+    return found ? rc : not_found(NULL);
 }
 
 /* A new entry holding a copy of s. */
@@ -312,6 +392,7 @@ static entry *entry_new(const jwts_session *s, const lookup *l, int64_t expire_a
     e->user_next = NULL;
     e->key_hash = l->key_hash;
     e->user_hash = l->user_hash;
+    memcpy(e->tag, l->tag, JWTS_SESSION_TAG_LEN);
     e->expire_at_ms = expire_at_ms;
     e->blob_size = blob;
     jwts_session_blob_write(s, &e->session);
@@ -337,6 +418,16 @@ static jwts_err put_locked(memory_store *m, const lookup *l, const jwts_session 
     int64_t now = now_ms(m);
     size_t i = find_slot(sh, l, s->user_id, s->session_id);
     if (!sh->slots[i].e) {
+        /* another user of the same tag holding this id: Redis names both by one key, so every
+         * store refuses it (an expired holder just goes) */
+        entry *other = find_by_id(sh, l->key_hash, s->session_id, l->tag);
+        if (other && live(other, now))
+            return jwts_fail(JWTS_E_CONFLICT, "set: the session id is taken by a session of another user");
+        if (other) {
+            report_expired(m, other, now);
+            remove_at(m, sh, slot_of(sh, other));
+            i = find_slot(sh, l, s->user_id, s->session_id);
+        }
         jwts_err rc = reserve_slot(m, sh, now);
         if (rc) return rc;
         i = find_slot(sh, l, s->user_id, s->session_id); /* the sweep may have moved things */
@@ -695,6 +786,7 @@ static jwts_err mem_on_expired(jwts_store *st, jwts_expired_fn fn, void *arg)
 static const jwts_store_ops MEMORY_OPS = {
     .on_expired = mem_on_expired,
     .get_async = mem_get_async,
+    .get_by_id = mem_get_by_id,
     .name = "memory",
     .get = mem_get,
     .set = mem_set,

@@ -1,7 +1,8 @@
 /*
  * near_cache.c - the near cache's table: sessions by Redis record key, for the Redis stores.
  *
- * Shards (chosen by a seeded hash of the user's hash tag, so one user's entries share a shard
+ * Shards (chosen by a seeded hash of the record key's hash tag, the user's tag, so one user's
+ * entries share a shard
  * and revoke-user clears them in one place), each a reader-writer lock over a fixed array of
  * entries chained into a bucket array. A hit takes the read lock, checks the entry and copies
  * the session out; its reference bit feeds CLOCK eviction when a shard is full.
@@ -63,7 +64,8 @@ uint64_t jwts_nc_key_hash(const near_cache *c, const char *key, size_t len)
     return jwts_hash(key, len, c->seed);
 }
 
-/* The user's hash tag in a record key "<prefix>{user}:s:<sid>"; false for any other key. */
+/* The hash tag in a record key "<prefix>{<tag>}:s:<sid>" (the user's tag, jwts_user_tag); false
+ * for any other key. */
 static bool record_tag(const near_cache *c, const char *key, size_t len, const char **tag, size_t *tag_len)
 {
     size_t p = c->prefix_len;
@@ -261,9 +263,11 @@ void jwts_nc_forget(near_cache *c, const char *key, size_t len, bool probe)
     }
 }
 
-void jwts_nc_forget_user(near_cache *c, const char *user)
+void jwts_nc_forget_user(near_cache *c, const char *user_id)
 {
-    size_t ulen = strlen(user);
+    char user[JWTS_SESSION_TAG_LEN + 1]; /* the tag: entries are found by it, not by the user */
+    if (!jwts_user_tag(user_id, user)) return;
+    size_t ulen = JWTS_SESSION_TAG_LEN;
     nc_shard *sh = shard_of(c, user, ulen);
     size_t p = c->prefix_len;
     pthread_rwlock_wrlock(&sh->lock);
@@ -294,7 +298,6 @@ void jwts_nc_flush(near_cache *c)
 bool jwts_nc_defer_touch(near_cache *c, const char *key, size_t len, const jwts_session_key *sk, int64_t last_seen_ms,
                          int64_t idle_expires_at_ms, int64_t ttl_ms)
 {
-    (void)sk;
     const char *tag;
     size_t tag_len;
     uint64_t epoch = atomic_load(&c->epoch);
@@ -304,9 +307,12 @@ bool jwts_nc_defer_touch(near_cache *c, const char *key, size_t len, const jwts_
     bool queued = false;
     pthread_rwlock_wrlock(&sh->lock);
     int32_t i = find(sh, h, key, len);
-    if (i != NIL && usable(c, &sh->slots[i], epoch, jwts_monotonic_ns(), jwts_now_ms())) {
+    /* only the session's own user: users of one tag share record keys (a touch for another user
+     * goes to Redis, whose script finds nothing) */
+    if (i != NIL && usable(c, &sh->slots[i], epoch, jwts_monotonic_ns(), jwts_now_ms()) &&
+        strcmp(sh->slots[i].session->user_id, sk->user_id) == 0) {
         nc_entry *e = &sh->slots[i];
-        queued = jwts_nc_touch_queue(c, key, len, e->ticket, last_seen_ms, idle_expires_at_ms, ttl_ms);
+        queued = jwts_nc_touch_queue(c, key, len, sk, e->ticket, last_seen_ms, idle_expires_at_ms, ttl_ms);
         if (queued) {
             e->session->last_seen_ms = last_seen_ms;
             e->session->idle_expires_at_ms = idle_expires_at_ms;

@@ -110,7 +110,8 @@ void jwts_nc_fill(near_cache *c, const char *key, size_t len, const nc_ticket *t
  * acknowledged (arms the propagation probe). */
 void jwts_nc_forget(near_cache *c, const char *key, size_t len, bool probe);
 
-/* Remove every entry of user (record keys "<prefix>{user}:s:..."). */
+/* Remove every entry of user: every record key "<prefix>{<tag>}:s:..." of the user's tag
+ * (jwts_user_tag; other users of that tag lose theirs too, which is only a miss later). */
 void jwts_nc_forget_user(near_cache *c, const char *user);
 
 /* Remove everything and bump the epoch (stream lost, topology changed, FLUSHALL). */
@@ -150,8 +151,10 @@ bool jwts_nc_topology_current(near_cache *c);
 /* Start the flusher thread. */
 jwts_err jwts_nc_touch_start(near_cache *c);
 
-/* Queue a touch of key (entry ticket id). false when the queue is full. Caller holds the shard. */
-bool jwts_nc_touch_queue(near_cache *c, const char *key, size_t len, uint64_t id, int64_t last_seen_ms,
+/* Queue a touch of key, the record of sk (entry ticket id). false when the queue is full. Caller
+ * holds the shard. */
+bool jwts_nc_touch_queue(near_cache *c, const char *key, size_t len, const jwts_session_key *sk, uint64_t id,
+                         int64_t last_seen_ms,
                          int64_t idle_expires_at_ms, int64_t ttl_ms);
 
 /* Stop the flusher after writing what is queued (bounded by deadline_ns); idempotent. */

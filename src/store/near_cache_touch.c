@@ -37,20 +37,18 @@ struct nc_touchq {
     bool started, stop;
 };
 
-bool jwts_nc_touch_queue(near_cache *c, const char *key, size_t len, uint64_t id, int64_t last_seen_ms,
-                         int64_t idle_expires_at_ms, int64_t ttl_ms)
+bool jwts_nc_touch_queue(near_cache *c, const char *key, size_t len, const jwts_session_key *sk, uint64_t id,
+                         int64_t last_seen_ms, int64_t idle_expires_at_ms, int64_t ttl_ms)
 {
     nc_touchq *q = c->touches;
     if (!q) return false;
-    /* "<prefix>{user}:s:sid": the cache only queues record keys */
-    const char *open = key + c->prefix_len + 1, *close = memchr(open, '}', len - c->prefix_len - 1);
-    if (!close) return false;
-    size_t ulen = (size_t)(close - open), slen = len - (size_t)(close - key) - 4;
+    /* the record key "<prefix>{<tag>}:s:sid" names no user: the caller's key does */
+    size_t ulen = strlen(sk->user_id), slen = strlen(sk->session_id);
     char *mem = malloc(len + ulen + slen + 3);
     if (!mem) return false;
     memcpy(mem, key, len), mem[len] = '\0';
-    memcpy(mem + len + 1, open, ulen), mem[len + 1 + ulen] = '\0';
-    memcpy(mem + len + ulen + 2, close + 4, slen), mem[len + ulen + 2 + slen] = '\0';
+    memcpy(mem + len + 1, sk->user_id, ulen), mem[len + 1 + ulen] = '\0';
+    memcpy(mem + len + ulen + 2, sk->session_id, slen), mem[len + ulen + 2 + slen] = '\0';
     nc_touch t = {mem, len,          mem + len + 1,      mem + len + ulen + 2,
                   id,  last_seen_ms, idle_expires_at_ms, jwts_deadline_in_ms(ttl_ms)};
     bool ok = false;

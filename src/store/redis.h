@@ -345,6 +345,7 @@ void jwts_redis_seeds_free(redis_addr *addrs, size_t n);
 #define JWTS_REC_OFF_REFRESH 44 /* current .. flags: 248 bytes */
 #define JWTS_REC_REFRESH_LEN 248
 #define JWTS_REC_OFF_CONFIRMED 291 /* the low byte of flags: 1 = refresh.confirmed */
+#define JWTS_REC_OFF_USER_LEN 292 /* user_id length, u32 big-endian (the scripts' owns()) */
 #define JWTS_REC_HEADER 304
 
 /* Encode s as a record into a malloc'd buffer. */

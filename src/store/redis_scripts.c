@@ -12,6 +12,13 @@
  * key"), so it fails whole and the cluster runner can send it again once the slot settles, where
  * a failure after the first write would leave it half applied.
  *
+ * Keys (redis_store.c): a record "<prefix>{<tag>}:s:<sid>" is named by the session id and its
+ * user's tag only, so users of one tag could hold records under the same key. Every script
+ * therefore checks that a record belongs to the user whose index it was given (owns(): the user id
+ * in the record's header; owner(): the user named by the index key "<prefix>{<tag>}:u:<user>")
+ * before it reads it back, changes or deletes it: another user's record is never touched, and a
+ * set over it fails (-1) rather than overwrite it (a value that is no record is overwritten).
+ *
  * Scripts carry no shebang flags (Redis 6 compatible). Keys a script builds itself (list and
  * delete by user) share the user's hash tag with the declared index key, so they stay in one
  * Redis Cluster slot. A script is sent by SHA-1 (EVALSHA); after a restart or SCRIPT FLUSH the
@@ -47,6 +54,16 @@
     "  redis.call('ZREM', idx, sid)\n"                                                           \
     "  redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)\n"                                       \
     "end\n"                                                                                      \
+    "local function owner(idx) return string.match(idx, '^[^{]*{[^}]*}:u:(.*)$') or '' end\n"    \
+    "local function holds(v, user)\n"                                                            \
+    "  return #v >= " STR(JWTS_REC_HEADER) " + #user and string.sub(v, 1, 4) == MAGIC and\n"     \
+    "    string.sub(v, " STR(JWTS_REC_OFF_USER_LEN) " + 1, " STR(JWTS_REC_OFF_USER_LEN) " + 4) ==\n" \
+    "      string.char(0, 0, 0, #user) and\n"                                                    \
+    "    string.sub(v, " STR(JWTS_REC_HEADER) " + 1, " STR(JWTS_REC_HEADER) " + #user) == user\n"  \
+    "end\n"                                                                                      \
+    "local function owns(rec, user)\n"                                                           \
+    "  return holds(redis.call('GETRANGE', rec, 0, " STR(JWTS_REC_HEADER) " - 1 + #user), user)\n" \
+    "end\n"                                                                                      \
     "for i = 1, #KEYS do redis.call('EXISTS', KEYS[i]) end\n"
 
 /* The end of the event forms of the scripts that delete many sessions: one REVOKED event per
@@ -54,7 +71,7 @@
 #define EMIT_EACH_DELETED                                                                                              \
     "for i, id in ipairs(ids) do\n"                                                                                   \
     "  if live[i] == 1 then\n"                                                                                        \
-    "    redis.call('ZREM', EXPK, ARGV[1] .. id)\n"                                                                   \
+    "    redis.call('ZREM', EXPK, ARGV[1] .. id .. '\\n' .. user_)\n"                                                                   \
     "    emit(id)\n"                                                                                                  \
     "  end\n"                                                                                                         \
     "end\n"                                                                                                           \
@@ -65,6 +82,10 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
     "local now = now_ms()\n"
     "local ttl = tonumber(ARGV[1])\n"
     "for i = 1, #KEYS, 2 do\n"
+    "  local head = redis.call('GETRANGE', KEYS[i + 1], 0, 3)\n"
+    "  if head == MAGIC and not owns(KEYS[i + 1], owner(KEYS[i])) then return -1 end\n"
+    "end\n"
+    "for i = 1, #KEYS, 2 do\n"
     "  redis.call('SET', KEYS[i + 1], ARGV[i + 2], 'PX', ttl)\n"
     "  index(KEYS[i], ARGV[i + 1], now + ttl, now)\n"
     "end\n"
@@ -74,14 +95,14 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
     "local now = now_ms()\n"
     "local n = 0\n"
     "for i = 1, #KEYS, 2 do\n"
-    "  n = n + redis.call('DEL', KEYS[i + 1])\n"
+    "  if owns(KEYS[i + 1], owner(KEYS[i])) then n = n + redis.call('DEL', KEYS[i + 1]) end\n"
     "  unindex(KEYS[i], ARGV[(i + 1) / 2], now)\n"
     "end\n"
     "return n\n",
 
     [JWTS_SCRIPT_TOUCH] = PRELUDE
     "local now = now_ms()\n"
-    "if redis.call('GETRANGE', KEYS[2], 0, 3) ~= MAGIC then\n"
+    "if not owns(KEYS[2], owner(KEYS[1])) then\n"
     "  unindex(KEYS[1], ARGV[3], now)\n"
     "  return 0\n"
     "end\n"
@@ -104,7 +125,7 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
     "  return false\n"
     "end\n"
     "local now = now_ms()\n"
-    "if redis.call('GETRANGE', KEYS[2], 0, 3) ~= MAGIC then\n"
+    "if not owns(KEYS[2], owner(KEYS[1])) then\n"
     "  unindex(KEYS[1], ARGV[5], now)\n"
     "  return false\n"
     "end\n"
@@ -128,7 +149,7 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
      * current refresh secret stays confirmed (the flag only ever goes from 0 to 1 per secret). */
     [JWTS_SCRIPT_REPLACE] = PRELUDE
     "local now = now_ms()\n"
-    "if redis.call('GETRANGE', KEYS[2], 0, 3) ~= MAGIC then\n"
+    "if not owns(KEYS[2], owner(KEYS[1])) then\n"
     "  unindex(KEYS[1], ARGV[4], now)\n"
     "  return false\n"
     "end\n"
@@ -151,17 +172,19 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
     "  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
     "end\n"
     "local out = {}\n"
+    "local user = owner(KEYS[1])\n"
     "for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
     "  local v = redis.call('GET', ARGV[1] .. id)\n"
-    "  if v then out[#out + 1] = v end\n"
+    "  if v and holds(v, user) then out[#out + 1] = v end\n"
     "end\n"
     "return out\n",
 
     [JWTS_SCRIPT_DELETE_USER] = PRELUDE
     "local now = now_ms()\n"
     "local n = 0\n"
+    "local user = owner(KEYS[1])\n"
     "for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
-    "  n = n + redis.call('DEL', ARGV[1] .. id)\n"
+    "  if owns(ARGV[1] .. id, user) then n = n + redis.call('DEL', ARGV[1] .. id) end\n"
     "end\n"
     "redis.call('DEL', KEYS[1])\n"
     "return n\n",
@@ -170,11 +193,12 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
      * there; every other indexed record goes, with its index entry. */
     [JWTS_SCRIPT_DELETE_USER_EXCEPT] = PRELUDE
     "local now = now_ms()\n"
-    "if redis.call('GETRANGE', KEYS[2], 0, 3) ~= MAGIC then return -1 end\n"
+    "local user = owner(KEYS[1])\n"
+    "if not owns(KEYS[2], user) then return -1 end\n"
     "local n = 0\n"
     "for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do\n"
     "  if id ~= ARGV[2] then\n"
-    "    n = n + redis.call('DEL', ARGV[1] .. id)\n"
+    "    if owns(ARGV[1] .. id, user) then n = n + redis.call('DEL', ARGV[1] .. id) end\n"
     "    redis.call('ZREM', KEYS[1], id)\n"
     "  end\n"
     "end\n"
@@ -182,24 +206,27 @@ static const char *const BODIES[JWTS_SCRIPT__COUNT] = {
     "return n\n",
 
     /* Events only (no prelude): the expiry index's due members whose record is gone become
-     * "expired" events; one still there (its TTL was moved without the index) is re-scored. */
+     * "expired" events; one still there (its TTL was moved without the index) is re-scored. A
+     * member is "<record key>\n<user id>" (the key names no user; neither part holds a newline). */
     [JWTS_SCRIPT_SWEEP] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))\n"
     "local n = 0\n"
-    "for _, rec in ipairs(due) do\n"
+    "for _, m in ipairs(due) do\n"
+    "  local rec, user = string.match(m, '^([^\\n]*)\\n(.*)$')\n"
+    "  if not rec then rec = m end\n"
     "  local pt = redis.call('PTTL', rec)\n"
     "  if pt == -2 then\n"
-    "    redis.call('ZREM', KEYS[1], rec)\n"
-    "    local user, sid = string.match(rec, '{(.*)}:s:(.*)$')\n"
+    "    redis.call('ZREM', KEYS[1], m)\n"
+    "    local sid = string.match(rec, '}:s:(.*)$')\n"
     "    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], '*', 'type', 'expired', 'user_id', user or '',\n"
     "               'session_id', sid or '', 'time_ms', tostring(now))\n"
     "    n = n + 1\n"
     "  elseif pt == -1 then\n"
-    "    redis.call('ZREM', KEYS[1], rec)\n"
+    "    redis.call('ZREM', KEYS[1], m)\n"
     "  else\n"
-    "    redis.call('ZADD', KEYS[1], now + pt, rec)\n"
+    "    redis.call('ZADD', KEYS[1], now + pt, m)\n"
     "  end\n"
     "end\n"
     "return {#due, n}\n",
@@ -228,7 +255,7 @@ static const char EV_POST[] =
     "local index_ = index\n"
     "index = function(idx, sid, exp, now)\n"
     "  index_(idx, sid, exp, now)\n"
-    "  redis.call('ZADD', EXPK, exp, string.sub(idx, 1, #idx - 3) .. 's:' .. sid)\n"
+    "  redis.call('ZADD', EXPK, exp, string.match(idx, '^([^{]*{[^}]*}:)u:') .. 's:' .. sid .. '\\n' .. owner(idx))\n"
     "end\n"
     "local function xadd(kind, user, sid, extra)\n"
     "  local a = {'XADD', EVK, 'MAXLEN', '~', EVA[1], '*', 'type', kind, 'user_id', user, 'session_id', sid,\n"
@@ -264,16 +291,17 @@ static const char EV_POST[] =
 static const char *const EV_TAILS[JWTS_SCRIPT__COUNT] = {
     [JWTS_SCRIPT_SET] = "end\n"
     "local r = body()\n"
+    "if r == -1 then return r end\n"
     "for i = 1, #KEYS, 2 do emit(ARGV[i + 1]) end\n"
     "return r\n",
 
     [JWTS_SCRIPT_DEL] = "end\n"
     "local existed = {}\n"
-    "for i = 1, #KEYS, 2 do existed[i] = redis.call('EXISTS', KEYS[i + 1]) end\n"
+    "for i = 1, #KEYS, 2 do existed[i] = owns(KEYS[i + 1], owner(KEYS[i])) end\n"
     "local r = body()\n"
     "for i = 1, #KEYS, 2 do\n"
-    "  if existed[i] == 1 then\n"
-    "    redis.call('ZREM', EXPK, KEYS[i + 1])\n"
+    "  if existed[i] then\n"
+    "    redis.call('ZREM', EXPK, KEYS[i + 1] .. '\\n' .. owner(KEYS[i]))\n"
     "    emit(ARGV[(i + 1) / 2])\n"
     "  end\n"
     "end\n"
@@ -289,15 +317,15 @@ static const char *const EV_TAILS[JWTS_SCRIPT__COUNT] = {
 
     [JWTS_SCRIPT_DELETE_USER] = "end\n"
     "local ids = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
-    "local live = {}\n"
-    "for i, id in ipairs(ids) do live[i] = redis.call('EXISTS', ARGV[1] .. id) end\n"
+    "local live, user_ = {}, owner(KEYS[1])\n"
+    "for i, id in ipairs(ids) do live[i] = owns(ARGV[1] .. id, user_) and 1 or 0 end\n"
     "local r = body()\n"
     EMIT_EACH_DELETED,
 
     [JWTS_SCRIPT_DELETE_USER_EXCEPT] = "end\n"
     "local ids = redis.call('ZRANGE', KEYS[1], 0, -1)\n"
-    "local live = {}\n"
-    "for i, id in ipairs(ids) do live[i] = id ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. id) or 0 end\n"
+    "local live, user_ = {}, owner(KEYS[1])\n"
+    "for i, id in ipairs(ids) do live[i] = (id ~= ARGV[2] and owns(ARGV[1] .. id, user_)) and 1 or 0 end\n"
     "local r = body()\n"
     "if r == -1 then return r end\n"
     EMIT_EACH_DELETED,

@@ -1,11 +1,15 @@
 /*
  * redis_store.c - the Redis store: the jwts_store vtable over a pool or an auto-pipeline.
  *
- * Keys (all of one user share the hash tag {<user id>}, so they live in one cluster slot):
- *   <prefix>{<user id>}:s:<session id>   the session record (redis_record.c), with a PX TTL
- *   <prefix>{<user id>}:idx              sorted set of the user's session ids, scored by expiry
- * User ids cannot contain braces (jwts_user_id_valid), so the tag is exact and no user's keys
- * can collide with another's. Every operation is one round trip: get is a plain GET, get_many an
+ * Keys (all of one user share the hash tag {<tag>}, the user's routing tag from jwts_user_tag,
+ * so they live in one cluster slot):
+ *   <prefix>{<tag>}:s:<session id>   the session record (redis_record.c), with a PX TTL
+ *   <prefix>{<tag>}:u:<user id>      sorted set of the user's session ids, scored by expiry
+ * A generated session id ends with its user's tag, so get_by_id builds the record key from the id
+ * alone. Users of one tag share a slot, and could name the same record key with the same session
+ * id: the record holds its user id and the scripts act on a record only for its own user
+ * (redis_scripts.c: owns()); reads check it here too. User ids cannot contain braces
+ * (jwts_user_id_valid), so the index key's user is exact. Every operation is one round trip: get is a plain GET, get_many an
  * MGET, the rest are Lua scripts (redis_scripts.c). Each call is bounded by the earlier of its
  * ctx deadline and command_timeout_ms.
  *
@@ -26,6 +30,7 @@
 
 #include "jwtsession/clock.h"
 #include "jwtsession/error.h"
+#include "jwtsession/random.h"
 #include "store/near_cache.h"
 #include "store/redis.h"
 
@@ -38,6 +43,7 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 1000
 #define DEFAULT_COMMAND_TIMEOUT_MS 2000
 #define KEY_MAX (JWTS_REDIS_PREFIX_MAX + JWTS_USER_ID_MAX + JWTS_SESSION_ID_MAX + 16)
+#define TAG_BUF (JWTS_SESSION_TAG_LEN + 1)
 
 typedef struct redis_store {
     jwts_store base;
@@ -60,21 +66,34 @@ static redis_store *from_base(jwts_store *st)
 
 /* ---- keys -------------------------------------------------------------------------------- */
 
-/* <prefix>{<user>}<suffix>[<sid>] into buf (KEY_MAX bytes); returns the length. */
-static size_t make_key(const redis_store *rs, char *buf, const char *user, const char *suffix, const char *sid)
+/* <prefix>{<tag>}<suffix>[<rest>] into buf (KEY_MAX bytes); returns the length. */
+static size_t make_key(const redis_store *rs, char *buf, const char *tag, const char *suffix, const char *rest)
 {
-    int n = snprintf(buf, KEY_MAX, "%s{%s}%s%s", rs->prefix, user, suffix, sid ? sid : "");
+    int n = snprintf(buf, KEY_MAX, "%s{%s}%s%s", rs->prefix, tag, suffix, rest ? rest : "");
     return (size_t)n;
 }
 
+/* The record key of (user, sid); sid NULL: the prefix of the user's record keys. The wrappers
+ * checked user, so it has a tag. */
 static size_t record_key(const redis_store *rs, char *buf, const char *user, const char *sid)
 {
-    return make_key(rs, buf, user, ":s:", sid);
+    char tag[TAG_BUF];
+    jwts_user_tag(user, tag);
+    return make_key(rs, buf, tag, ":s:", sid);
 }
 
 static size_t index_key(const redis_store *rs, char *buf, const char *user)
 {
-    return make_key(rs, buf, user, ":idx", NULL);
+    char tag[TAG_BUF];
+    jwts_user_tag(user, tag);
+    return make_key(rs, buf, tag, ":u:", user);
+}
+
+/* true if the session is user's (user NULL: anyone's); a record key may hold the session of
+ * another user of the same tag. */
+static bool is_users(const jwts_session *s, const char *user)
+{
+    return !user || strcmp(s->user_id, user) == 0;
 }
 
 /* ---- calls ------------------------------------------------------------------------------- */
@@ -125,6 +144,15 @@ static jwts_err decode_for(const redisReply *r, const char *user, const char *si
     return JWTS_OK;
 }
 
+/* A session read (*out) for user: JWTS_OK if it is user's, else it is dropped: not found. */
+static jwts_err hit_for(const char *user, jwts_session **out)
+{
+    if (is_users(*out, user)) return JWTS_OK;
+    jwts_session_free(*out);
+    *out = NULL;
+    return not_found();
+}
+
 /* The commands of a get of record rec: GET, and PTTL too for a cache miss (the entry's end). */
 typedef struct get_cmds {
     const char *argv[2], *pttl_argv[2];
@@ -144,8 +172,10 @@ static void get_cmds_init(get_cmds *g, const char *rec, size_t rec_len, bool ptt
     g->cmds[1] = (redis_cmd){2, g->pttl_argv, g->pttl_lens};
 }
 
-/* What the replies r of a get of (user, sid) at rec say, into *out; a miss's ticket t (if any)
- * is settled in the cache with the session or without it. */
+/* What the replies r of a get of (user, sid) at rec say, into *out (user NULL: the session at
+ * rec, whoever's it is); a miss's ticket t (if any) is settled in the cache with the session or
+ * without it. A record of another user (of the same tag) is not found, and is still cached: the
+ * cache holds records by key. */
 static jwts_err take_get_reply(redis_store *rs, const char *user, const char *sid, const char *rec, size_t rec_len,
                                const nc_ticket *t, redisReply **r, jwts_session **out)
 {
@@ -153,29 +183,29 @@ static jwts_err take_get_reply(redis_store *rs, const char *user, const char *si
     if (r[0]->type == REDIS_REPLY_NIL)
         rc = not_found();
     else if (r[0]->type == REDIS_REPLY_STRING)
-        rc = decode_for(r[0], user, sid, out);
+        rc = decode_for(r[0], NULL, sid, out);
     else
         rc = unexpected(r[0], "GET");
     if (t->id) {
         int64_t pttl = r[1]->type == REDIS_REPLY_INTEGER ? (int64_t)r[1]->integer : -2;
         jwts_nc_fill(rs->cache, rec, rec_len, t, rc ? NULL : *out, pttl);
     }
+    if (!rc && !is_users(*out, user)) rc = hit_for(user, out);
     return rc;
 }
 
-static jwts_err redis_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_session **out)
+/* Get the record at rec (the session sid of user; user NULL: of any user), cache first. */
+static jwts_err get_record(redis_store *rs, const jwts_ctx *ctx, const char *user, const char *sid, const char *rec,
+                           size_t rec_len, jwts_session **out)
 {
-    redis_store *rs = from_base(st);
-    char rec[KEY_MAX];
-    size_t rec_len = record_key(rs, rec, key->user_id, key->session_id);
     if (jwts_ctx_local_only(ctx) && rs->cache && !atomic_load_explicit(&rs->closed, memory_order_acquire) &&
         jwts_nc_lookup(rs->cache, rec, rec_len, out, NULL) == NC_HIT)
-        return JWTS_OK;
+        return hit_for(user, out);
     int64_t deadline = 0;
     jwts_err rc = begin(rs, ctx, &deadline);
     if (rc) return rc;
     nc_ticket t = {0};
-    if (rs->cache && jwts_nc_lookup(rs->cache, rec, rec_len, out, &t) == NC_HIT) return JWTS_OK;
+    if (rs->cache && jwts_nc_lookup(rs->cache, rec, rec_len, out, &t) == NC_HIT) return hit_for(user, out);
     get_cmds g;
     get_cmds_init(&g, rec, rec_len, t.id != 0);
     redisReply *r[2] = {NULL, NULL};
@@ -184,8 +214,32 @@ static jwts_err redis_get(jwts_store *st, const jwts_ctx *ctx, const jwts_sessio
         if (t.id) jwts_nc_fill(rs->cache, rec, rec_len, &t, NULL, -2);
         return rc;
     }
-    rc = take_get_reply(rs, key->user_id, key->session_id, rec, rec_len, &t, r, out);
+    rc = take_get_reply(rs, user, sid, rec, rec_len, &t, r, out);
     for (size_t i = 0; i < g.n; i++) freeReplyObject(r[i]);
+    return rc;
+}
+
+static jwts_err redis_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_session **out)
+{
+    redis_store *rs = from_base(st);
+    char rec[KEY_MAX];
+    size_t rec_len = record_key(rs, rec, key->user_id, key->session_id);
+    return get_record(rs, ctx, key->user_id, key->session_id, rec, rec_len, out);
+}
+
+/* By id alone: the id's tag names the record key; the record's user must have that tag. */
+static jwts_err redis_get_by_id(jwts_store *st, const jwts_ctx *ctx, const char *session_id, jwts_session **out)
+{
+    redis_store *rs = from_base(st);
+    char tag[TAG_BUF], user_tag[TAG_BUF], rec[KEY_MAX];
+    if (!jwts_session_id_tag(session_id, tag)) return not_found();
+    size_t rec_len = make_key(rs, rec, tag, ":s:", session_id);
+    jwts_err rc = get_record(rs, ctx, NULL, session_id, rec, rec_len, out);
+    if (!rc && (!jwts_user_tag((*out)->user_id, user_tag) || strcmp(user_tag, tag) != 0)) {
+        jwts_session_free(*out);
+        *out = NULL;
+        rc = jwts_fail(JWTS_E_MALFORMED, "redis record: holds a session of a user of another tag than its key");
+    }
     return rc;
 }
 
@@ -247,7 +301,8 @@ static jwts_err redis_get_async(jwts_store *st, const jwts_ctx *ctx, const jwts_
     op->rec_len = record_key(rs, op->rec, key->user_id, key->session_id);
     if (rs->cache && jwts_nc_lookup(rs->cache, op->rec, op->rec_len, &s, &op->t) == NC_HIT) {
         free(op);
-        done(arg, JWTS_OK, s);
+        rc = hit_for(key->user_id, &s);
+        done(arg, rc, s);
         return JWTS_OK;
     }
     get_cmds g;
@@ -334,6 +389,8 @@ static jwts_err set_many_one(jwts_store *st, const jwts_ctx *ctx, const jwts_ses
     if (!rc)
         rc = run_script(rs, deadline, JWTS_SCRIPT_SET, (int)nkeys, (int)nargs, a.argv, a.lens, &r);
     if (!rc && r->type != REDIS_REPLY_INTEGER) rc = unexpected(r, "set");
+    if (!rc && r->integer < 0) /* nothing written */
+        rc = jwts_fail(JWTS_E_CONFLICT, "set: the session id is taken by a session of another user");
     if (r) freeReplyObject(r);
     args_free(&a);
     for (size_t i = 0; i < n; i++) forget(rs, sessions[i]->user_id, sessions[i]->session_id, !rc && i == 0);
@@ -458,7 +515,7 @@ static jwts_err redis_rotate(jwts_store *st, const jwts_ctx *ctx, const jwts_ses
         rc = unexpected(r, "rotate");
     } else {
         const redisReply *recr = r->element[1];
-        if (current && recr->type == REDIS_REPLY_STRING)
+        if (current && recr->type == REDIS_REPLY_STRING) /* the script checked it is the user's */
             rc = decode_for(recr, key->user_id, key->session_id, current);
         else if (current)
             rc = jwts_fail(JWTS_E_PROTOCOL, "redis rotate: no record in the reply");
@@ -616,10 +673,13 @@ static jwts_err mget_groups(redis_store *rs, const jwts_ctx *ctx, const jwts_ses
         for (size_t k = from; !rc && k < ends[g]; k++) {
             size_t i = order ? order[k] : k;
             const redisReply *e = r->element[k - from];
-            if (e->type == REDIS_REPLY_STRING)
-                rc = decode_for(e, keys[i].user_id, keys[i].session_id, &out[i]);
-            else if (e->type != REDIS_REPLY_NIL)
+            if (e->type == REDIS_REPLY_STRING) {
+                rc = decode_for(e, NULL, keys[i].session_id, &out[i]);
+                if (!rc && !is_users(out[i], keys[i].user_id)) /* another user's (of the same tag): absent */
+                    jwts_session_free(out[i]), out[i] = NULL;
+            } else if (e->type != REDIS_REPLY_NIL) {
                 rc = unexpected(e, "MGET");
+            }
         }
     }
     if (rc)
@@ -648,9 +708,10 @@ static int by_slot(const void *a, const void *b)
 
 static unsigned user_slot(const char *user)
 {
-    char tag[JWTS_USER_ID_MAX + 3];
-    int n = snprintf(tag, sizeof tag, "{%s}", user);
-    return jwts_redis_key_slot(tag, (size_t)n);
+    char tag[TAG_BUF], braced[TAG_BUF + 2];
+    jwts_user_tag(user, tag);
+    int n = snprintf(braced, sizeof braced, "{%s}", tag);
+    return jwts_redis_key_slot(braced, (size_t)n);
 }
 
 /* The n entries ordered by the slot of their user (users(arg, i)); malloc'd, NULL if no memory. */
@@ -777,6 +838,7 @@ static const jwts_store_ops REDIS_OPS = {
     .name = "redis",
     .get = redis_get,
     .get_async = redis_get_async,
+    .get_by_id = redis_get_by_id,
     .set = redis_set,
     .del = redis_del,
     .touch = redis_touch,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "jwtsession/error.h"
+#include "jwtsession/random.h"
 #include "jwtsession/store.h"
 
 #define BATCH_MAX 10000 /* keys or sessions in one batch call */
@@ -50,6 +51,23 @@ jwts_err jwts_store_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_
     if (rc) return rc;
     *out = NULL;
     return st->ops->get(st, ctx, key, out);
+}
+
+jwts_err jwts_store_get_by_id(jwts_store *st, const jwts_ctx *ctx, const char *session_id, jwts_session **out)
+{
+    jwts_err rc = check_store(st, "get_by_id");
+    if (!rc && !jwts_session_id_valid(session_id))
+        rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "get_by_id: session_id is not valid");
+    if (!rc && !out) rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "get_by_id: out is NULL");
+    if (rc) return rc;
+    *out = NULL;
+    if (!st->ops->get_by_id)
+        return jwts_fail(JWTS_E_UNSUPPORTED, "get_by_id: the %s store cannot find a session by its id alone",
+                         st->ops->name);
+    char tag[JWTS_SESSION_TAG_LEN + 1];
+    if (!jwts_session_id_tag(session_id, tag))
+        return jwts_fail(JWTS_E_NOT_FOUND, "session not found (an id without a user tag needs its user)");
+    return st->ops->get_by_id(st, ctx, session_id, out);
 }
 
 jwts_err jwts_store_get_async(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_get_done done,

@@ -85,6 +85,43 @@ static int check_slots(const redis_server *node)
     return failures;
 }
 
+/* Every key of one user (two sessions' records and the user's index) is in one slot, by the
+ * server's CLUSTER KEYSLOT, and the store finds each session from its id alone. */
+static int check_user_slot(const redis_server *node)
+{
+    jwts_store *st = NULL;
+    if (open_cluster("slot:", &st)) return 1;
+    const char *user = "one-slot-user";
+    char ids[2][JWTS_SESSION_ID_LEN + 1], tag[JWTS_SESSION_TAG_LEN + 1], keys[3][128];
+    int failures = !jwts_user_tag(user, tag);
+    for (int i = 0; i < 2 && !failures; i++) {
+        jwts_session s = topo_session(user, "unused");
+        failures += check(jwts_session_id_new(user, ids[i]) == JWTS_OK, "a session id");
+        s.session_id = ids[i];
+        failures += check(jwts_store_set(st, NULL, &s, 60000) == JWTS_OK, "set");
+        snprintf(keys[i], sizeof keys[i], "slot:{%s}:s:%s", tag, ids[i]);
+        jwts_session *got = NULL;
+        failures += check(jwts_store_get_by_id(st, NULL, ids[i], &got) == JWTS_OK && got &&
+                              strcmp(got->user_id, user) == 0,
+                          "found by id alone");
+        jwts_session_free(got);
+    }
+    snprintf(keys[2], sizeof keys[2], "slot:{%s}:u:%s", tag, user);
+    char first[32] = "";
+    for (int i = 0; i < 3 && !failures; i++) {
+        char out[32];
+        const char *argv[] = {"CLUSTER", "KEYSLOT", keys[i]};
+        if (!redis_server_command(node, out, sizeof out, 3, argv)) return failures + 1;
+        if (i == 0) snprintf(first, sizeof first, "%s", out);
+        if (strcmp(out, first) != 0) {
+            fprintf(stderr, "slot of %s is %s, of %s %s\n", keys[i], out, keys[0], first);
+            failures++;
+        }
+    }
+    jwts_store_free(st);
+    return failures;
+}
+
 /* Sessions of 60 users land on every master (DBSIZE > 0 on each). */
 static int check_spread(topo_cluster *c)
 {
@@ -130,6 +167,7 @@ int main(void)
     topo_cluster_url(&c, url, sizeof url);
     failures += check_slots(&c.nodes[0]);
     failures += check_spread(&c);
+    failures += check_user_slot(&c.nodes[0]);
     jwts_conformance_target t = {.name = "redis cluster 3x2", .open = open_cluster, .arg = "conf:"};
     failures += jwts_store_conformance_run(&t);
     jwts_manager_target m = {.name = "redis cluster 3x2", .open = open_cluster, .arg = "mgr:"};

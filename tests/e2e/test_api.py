@@ -93,6 +93,9 @@ class TestHealth(Base):
         r = self.d.req("GET", "/v1/sessions")
         self.assertError(r, 405, "JWTS_E_UNSUPPORTED")
         self.assertEqual(r.headers["allow"], "POST")
+        r = self.d.req("PUT", "/v1/sessions/abc")
+        self.assertError(r, 405, "JWTS_E_UNSUPPORTED")
+        self.assertEqual(r.headers["allow"], "GET, DELETE, PATCH")
 
     def test_jwks_of_generated_hmac_key_is_empty(self):
         r = self.d.req("GET", "/.well-known/jwks.json")
@@ -344,16 +347,36 @@ class TestSessions(Base):
         self.assertError(r, 404, "JWTS_E_NOT_FOUND")
         self.assertEqual(self.d.req("GET", "/v1/auth", token=theirs["access_token"]).status, 200)
 
-    def test_admin_revoke_needs_user_id(self):
+    def test_admin_revoke_by_session_id_alone(self):
+        # issue #16: an admin holding only the session id (a log line, an audit record) revokes it
         t = self.create("jack")
+        other = self.create("jack")
         path = "/v1/sessions/" + t["session_id"]
-        r = self.d.admin("DELETE", path)
-        self.assertError(r, 400, "JWTS_E_INVALID_ARGUMENT")
-        self.assertIn("user_id", r.json()["message"])
+        got = self.d.admin("GET", path)
+        self.assertEqual(got.status, 200, got)
+        self.assertEqual((got.json()["user_id"], got.json()["session_id"]), ("jack", t["session_id"]))
+        self.assertNotIn("refresh", got.body.decode())
+        # ?user_id= is still taken, and checked: another user's name finds nothing, changes nothing
+        self.assertError(self.d.admin("GET", path + "?user_id=someone-else"), 404, "JWTS_E_NOT_FOUND")
         self.assertError(self.d.admin("DELETE", path + "?user_id=someone-else"), 404, "JWTS_E_NOT_FOUND")
-        self.assertEqual(self.d.admin("DELETE", path + "?user_id=jack").status, 200)
-        self.assertError(self.d.admin("DELETE", path + "?user_id=jack"), 404, "JWTS_E_NOT_FOUND")
+        self.assertEqual(self.d.req("GET", "/v1/auth", token=t["access_token"]).status, 200)
+        r = self.d.admin("DELETE", path)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"revoked": 1, "session_id": t["session_id"], "user_id": "jack"})
         self.assertAuthError(self.d.req("GET", "/v1/auth", token=t["access_token"]), 401, "JWTS_E_REVOKED")
+        self.assertEqual(self.d.req("GET", "/v1/auth", token=other["access_token"]).status, 200)
+        self.assertError(self.d.admin("DELETE", path), 404, "JWTS_E_NOT_FOUND")
+        self.assertError(self.d.admin("GET", path), 404, "JWTS_E_NOT_FOUND")
+        # with its user named, as before
+        r = self.d.admin("DELETE", "/v1/sessions/%s?user_id=jack" % other["session_id"])
+        self.assertEqual(r.status, 200, r)
+        self.assertAuthError(self.d.req("GET", "/v1/auth", token=other["access_token"]), 401, "JWTS_E_REVOKED")
+        # an id nobody holds, and the session view is for the admin only
+        self.assertError(self.d.admin("DELETE", "/v1/sessions/" + "A" * 28), 404, "JWTS_E_NOT_FOUND")
+        self.assertError(self.d.admin("DELETE", "/v1/sessions/web-1"), 404, "JWTS_E_NOT_FOUND")
+        mine = self.create("jack-later")
+        self.assertEqual(self.d.req("GET", "/v1/sessions/" + mine["session_id"], token=mine["access_token"]).status,
+                         403)
 
     def test_revoke_errors(self):
         self.assertError(self.d.req("DELETE", "/v1/sessions/abc"), 401, "JWTS_E_INVALID_ARGUMENT")

@@ -68,6 +68,22 @@ check "reuse after grace fails with JWTS_E_REFRESH_REUSED" bash -c '[[ "$0" == "
 err=$("$bin" session validate "$a2" 2>&1 >/dev/null)
 check "... and revokes the session" bash -c '[[ "$0" == "error: JWTS_E_REVOKED: "* ]]' "$err"
 
+# revoke by session id alone (issue #16): the id carries its user's tag; --user, when given, must match
+out=$("$bin" session create --user "$user")
+a3=$(field access_token <<<"$out")
+sid3=$(field session_id <<<"$out")
+err=$("$bin" session revoke --user "$user-other" -- "$sid3" 2>&1 >/dev/null)
+check "revoke with another user finds nothing" bash -c '[[ "$0" == "error: JWTS_E_NOT_FOUND: "* ]]' "$err"
+"$bin" session validate "$a3" >/dev/null
+check "... and leaves the session valid" test $? -eq 0
+out=$("$bin" session revoke -- "$sid3")
+check "revoke without --user exits 0" test $? -eq 0
+check "... and says which session" test "$(field session_id <<<"$out")" = "$sid3"
+err=$("$bin" session validate "$a3" 2>&1 >/dev/null)
+check "... and the session is revoked" bash -c '[[ "$0" == "error: JWTS_E_REVOKED: "* ]]' "$err"
+err=$("$bin" session revoke -- "$sid3" 2>&1 >/dev/null)
+check "a second revoke by id is JWTS_E_NOT_FOUND" bash -c '[[ "$0" == "error: JWTS_E_NOT_FOUND: "* ]]' "$err"
+
 for i in 1 2 3; do "$bin" session create --user "$user" >/dev/null; done
 out=$("$bin" session revoke-user "$user")
 check "revoke-user counts the sessions" test "$(field revoked <<<"$out")" = 3

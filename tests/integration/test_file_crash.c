@@ -79,7 +79,7 @@ static void *write_loop(void *arg)
         }
         char user[16], sid[JWTS_SESSION_ID_LEN + 1];
         snprintf(user, sizeof user, "crash-%u", (i * 7 + (unsigned)w->n) % USERS);
-        if (jwts_session_id_new(sid)) _exit(5);
+        if (jwts_session_id_new(user, sid)) _exit(5);
         int64_t now = jwts_now_ms();
         jwts_session s = {.user_id = user,
                           .session_id = sid,
@@ -242,7 +242,7 @@ static void check_round(jwts_store *held, const char *url, const char *dir, log_
     if (held) {
         rec r = {.op = 'S', .user = "beside"};
         int64_t now = jwts_now_ms();
-        CHECK(jwts_session_id_new(r.sid) == JWTS_OK, "session id");
+        CHECK(jwts_session_id_new(r.user, r.sid) == JWTS_OK, "session id");
         jwts_session s = {.user_id = r.user,
                           .session_id = r.sid,
                           .created_at_ms = now,

@@ -79,7 +79,7 @@ typedef struct rec {
 static void store_session(jwts_store *st, const char *user, rec *r)
 {
     snprintf(r->user, sizeof r->user, "%s", user);
-    assert_int_equal(jwts_session_id_new(r->sid), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(user, r->sid), JWTS_OK);
     int64_t now = jwts_now_ms();
     jwts_session s = {.user_id = r->user, .session_id = r->sid, .created_at_ms = now, .updated_at_ms = now,
                       .last_seen_ms = now, .expires_at_ms = now + 600000, .metadata = "{}"};

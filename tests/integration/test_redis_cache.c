@@ -126,7 +126,9 @@ static void redis_cmd(int argc, const char **argv, char *out, size_t cap)
 
 static void record_key(const char *user, const char *sid, char *out, size_t cap)
 {
-    snprintf(out, cap, PREFIX "{%s}:s:%s", user, sid);
+    char tag[JWTS_SESSION_TAG_LEN + 1];
+    assert_true(jwts_user_tag(user, tag));
+    snprintf(out, cap, PREFIX "{%s}:s:%s", tag, sid);
 }
 
 /* ---- setup ------------------------------------------------------------------------------------ */
@@ -296,7 +298,7 @@ static void ttl_expiry_is_honoured_locally(void **state)
     instance b;
     instance_open(&b);
     char id[JWTS_SESSION_ID_LEN + 1];
-    assert_int_equal(jwts_session_id_new(id), JWTS_OK);
+    assert_int_equal(jwts_session_id_new("ttl-user", id), JWTS_OK);
     int64_t now = jwts_now_ms();
     jwts_session s = {.user_id = "ttl-user", .session_id = id, .created_at_ms = now, .updated_at_ms = now,
                       .expires_at_ms = now + 3600000, .last_seen_ms = now};

@@ -83,16 +83,18 @@ static void record_without_device_still_reads(void **state)
 {
     char user[64], id[JWTS_SESSION_ID_LEN + 1], other[JWTS_SESSION_ID_LEN + 1], rkey[200], ikey[200], score[32];
     snprintf(user, sizeof user, "olduser-%lld", (long long)jwts_now_ms());
-    assert_int_equal(jwts_session_id_new(id), JWTS_OK);
-    assert_int_equal(jwts_session_id_new(other), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(user, id), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(user, other), JWTS_OK);
     int64_t now = jwts_now_ms();
     jwts_session s = {.user_id = user, .session_id = id, .created_at_ms = now, .updated_at_ms = now,
                       .expires_at_ms = now + 3600000, .last_seen_ms = now, .metadata = "{\"device\":\"mine\"}"};
     s.refresh.current_hash[0] = 7;
     unsigned char rec[600];
     size_t len = old_record(&s, rec);
-    snprintf(rkey, sizeof rkey, "conf:{%s}:s:%s", user, id);
-    snprintf(ikey, sizeof ikey, "conf:{%s}:idx", user);
+    char tag[JWTS_SESSION_TAG_LEN + 1];
+    assert_true(jwts_user_tag(user, tag));
+    snprintf(rkey, sizeof rkey, "conf:{%s}:s:%s", tag, id);
+    snprintf(ikey, sizeof ikey, "conf:{%s}:u:%s", tag, user);
     snprintf(score, sizeof score, "%lld", (long long)(now + 3600000));
     const char *set[] = {"SET", rkey, (const char *)rec, "PX", "3600000"};
     size_t set_lens[] = {3, strlen(rkey), len, 2, 7};

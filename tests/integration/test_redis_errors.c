@@ -44,7 +44,7 @@ static jwts_store *open_store(const redis_server *s, bool pipeline, const char *
 
 static jwts_session make_session(const char *user, char id[JWTS_SESSION_ID_LEN + 1], const char *meta)
 {
-    assert_int_equal(jwts_session_id_new(id), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(user, id), JWTS_OK);
     int64_t now = jwts_now_ms();
     jwts_session s = {.user_id = user, .session_id = id, .created_at_ms = now, .updated_at_ms = now,
                       .expires_at_ms = now + 3600000, .last_seen_ms = now, .metadata = meta};
@@ -294,18 +294,21 @@ static void foreign_data_is_reported(void **state)
     char id[32];
     jwts_session s = make_session("foreign", id, NULL);
     char key[256];
-    snprintf(key, sizeof key, "jwts:{foreign}:s:%s", id);
+    char tag[JWTS_SESSION_TAG_LEN + 1], ikey[64];
+    assert_true(jwts_user_tag("foreign", tag));
+    snprintf(key, sizeof key, "jwts:{%s}:s:%s", tag, id);
+    snprintf(ikey, sizeof ikey, "jwts:{%s}:u:foreign", tag);
     const char *set[] = {"SET", key, "not a record"};
     command(&server, "OK", 3, set);
     jwts_session_key k = {s.user_id, s.session_id};
     jwts_session *got = NULL;
     assert_int_equal(jwts_store_get(st, NULL, &k, &got), JWTS_E_MALFORMED);
     assert_null(got);
-    const char *idx[] = {"SET", "jwts:{foreign}:idx", "a string, not a sorted set"};
+    const char *idx[] = {"SET", ikey, "a string, not a sorted set"};
     command(&server, "OK", 3, idx);
     assert_int_equal(jwts_store_set(st, NULL, &s, 60000), JWTS_E_PROTOCOL);
     assert_non_null(strstr(jwts_errdetail(), "WRONGTYPE"));
-    const char *del[] = {"DEL", "jwts:{foreign}:idx", key};
+    const char *del[] = {"DEL", ikey, key};
     command(&server, NULL, 3, del);
     jwts_store_free(st);
 }

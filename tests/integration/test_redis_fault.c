@@ -66,7 +66,7 @@ static void *write_loop(void *arg)
     writer *w = arg;
     size_t next = 0;
     while (!__atomic_load_n(w->stop, __ATOMIC_SEQ_CST) && next < MAX_WRITES) {
-        if (jwts_session_id_new(w->ids[next])) break;
+        if (jwts_session_id_new(w->user, w->ids[next])) break;
         w->created[next] = jwts_now_ms();
         jwts_session s = session_of(w, next);
         jwts_ctx ctx = jwts_ctx_with_timeout(DEADLINE_MS);

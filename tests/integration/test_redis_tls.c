@@ -113,7 +113,7 @@ static jwts_err try_set(const char *fmt, ...)
     jwts_err rc = open_url(url, &st);
     if (rc) return rc;
     char id[JWTS_SESSION_ID_LEN + 1];
-    assert_int_equal(jwts_session_id_new(id), JWTS_OK);
+    assert_int_equal(jwts_session_id_new("tls-user", id), JWTS_OK);
     int64_t now = jwts_now_ms();
     jwts_session s = {.user_id = "tls-user", .session_id = id, .created_at_ms = now, .updated_at_ms = now,
                       .expires_at_ms = now + 3600000, .last_seen_ms = now};

@@ -48,7 +48,7 @@ static jwts_err op_create(env *e, const jwts_ctx *ctx, const char *user, char id
 {
     jwts_op_scope sc;
     jwts_ctx c = jwts_op_begin(&sc, e->m, e->t, JWTS_OP_CREATE, ctx);
-    jwts_err rc = jwts_session_id_new(id);
+    jwts_err rc = jwts_session_id_new(user, id);
     int64_t now = jwts_now_ms();
     jwts_session s = {.user_id = user,
                       .session_id = id,

@@ -58,7 +58,7 @@ static unsigned next_rand(unsigned *r)
 static void fresh(stresser *t, int u, int i)
 {
     slot *sl = &t->slots[u][i];
-    if (!sl->live) jwts_session_id_new(sl->id); /* a live slot is overwritten under its id */
+    if (!sl->live) jwts_session_id_new(t->users[u], sl->id); /* a live slot is overwritten under its id */
     snprintf(sl->meta, sizeof sl->meta, "{\"t\":%d,\"n\":%zu}", t->index, t->ops);
     int64_t now = jwts_now_ms();
     sl->s = (jwts_session){.user_id = t->users[u], .session_id = sl->id, .created_at_ms = now, .updated_at_ms = now,
@@ -217,7 +217,7 @@ static void stress(bool unix_socket, bool pipeline)
 
     char shared_id[JWTS_SESSION_ID_LEN + 1], shared_user[48];
     snprintf(shared_user, sizeof shared_user, "shared-%s", tagstr);
-    assert_int_equal(jwts_session_id_new(shared_id), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(shared_user, shared_id), JWTS_OK);
     int64_t now = jwts_now_ms();
     jwts_session shared = {.user_id = shared_user, .session_id = shared_id, .created_at_ms = now,
                            .updated_at_ms = now, .expires_at_ms = now + 3600000, .last_seen_ms = now};

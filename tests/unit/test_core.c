@@ -96,18 +96,42 @@ static void b64url_round_trips_every_length(void **state)
     }
 }
 
+/* A user's tag is the first 36 bits of SHA-256 of the id, as base64url (the same value anywhere:
+ * Redis keys carry it); an id carries its user's tag only when it has the generated length. */
+static void session_ids_carry_their_users_tag(void **state)
+{
+    (void)state;
+    char t[JWTS_SESSION_TAG_LEN + 1];
+    assert_true(jwts_user_tag("alice", t));
+    assert_string_equal(t, "K9gGyX");
+    assert_true(jwts_user_tag("bob", t));
+    assert_string_equal(t, "gbY32P");
+    assert_false(jwts_user_tag("", t));
+    assert_false(jwts_user_tag("{x}", t));
+    char id[JWTS_SESSION_ID_LEN + 1];
+    assert_int_equal(jwts_session_id_new("bob", id), JWTS_OK);
+    assert_true(jwts_session_id_tag(id, t));
+    assert_string_equal(t, "gbY32P");
+    assert_false(jwts_session_id_tag("web-1", t));                          /* a caller's own id */
+    assert_false(jwts_session_id_tag("AAAAAAAAAAAAAAAAAAAAAAAAAAAAA", t));  /* 29 characters */
+    assert_false(jwts_session_id_tag("AAAAAAAAAAAAAAAAAAAAAAAAAA.A", t));   /* not base64url */
+    assert_false(jwts_session_id_tag(NULL, t));
+}
+
 static void random_ids_have_the_promised_shape(void **state)
 {
     char a[JWTS_SESSION_ID_LEN + 1], b[JWTS_SESSION_ID_LEN + 1];
-    assert_int_equal(jwts_session_id_new(a), JWTS_OK);
-    assert_int_equal(jwts_session_id_new(b), JWTS_OK);
-    assert_int_equal(strlen(a), 22);
+    assert_int_equal(jwts_session_id_new("alice", a), JWTS_OK);
+    assert_int_equal(jwts_session_id_new("alice", b), JWTS_OK);
+    assert_int_equal(strlen(a), 28);
     assert_string_not_equal(a, b);
     assert_true(jwts_session_id_valid(a));
     uint8_t raw[32];
     size_t n;
-    assert_int_equal(jwts_b64url_decode(a, strlen(a), raw, sizeof raw, &n), JWTS_OK);
+    assert_int_equal(jwts_b64url_decode(a, 22, raw, sizeof raw, &n), JWTS_OK); /* the random part */
     assert_int_equal(n, 16);
+    assert_string_equal(a + 22, "K9gGyX"); /* then alice's tag */
+    assert_int_equal(jwts_session_id_new("bad\nuser", a), JWTS_E_INVALID_ARGUMENT);
     char r[JWTS_REFRESH_SECRET_LEN + 1];
     assert_int_equal(jwts_refresh_secret_new(r), JWTS_OK);
     assert_int_equal(strlen(r), 43);
@@ -292,6 +316,7 @@ int main(void)
         cmocka_unit_test(b64url_rejects_non_canonical),
         cmocka_unit_test(b64url_round_trips_every_length),
         cmocka_unit_test(random_ids_have_the_promised_shape),
+        cmocka_unit_test(session_ids_carry_their_users_tag),
         cmocka_unit_test(ctx_deadlines),
         cmocka_unit_test(clocks),
         cmocka_unit_test(id_rules),

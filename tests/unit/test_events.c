@@ -152,6 +152,16 @@ static void test_revoke_by_user_and_admin(void **state)
     /* revoking what is gone fails and emits nothing */
     assert_int_equal(jwts_manager_revoke(f->m, NULL, "carol", a.session_id), JWTS_E_NOT_FOUND);
     assert_int_equal(f->rec.n, 4);
+    /* by the session id alone: the event still names the session's user */
+    jwts_tokens c;
+    create_ok(f, "carol", &c);
+    assert_int_equal(jwts_manager_revoke_by(f->m, NULL, NULL, c.session_id, JWTS_REVOKE_ADMIN), JWTS_OK);
+    assert_int_equal(f->rec.n, 6);
+    expect(f, 5, JWTS_EVENT_REVOKED, c.session_id, JWTS_REVOKE_ADMIN);
+    assert_string_equal(f->rec.ev[5].user, "carol");
+    assert_int_equal(jwts_manager_revoke_by(f->m, NULL, NULL, c.session_id, JWTS_REVOKE_ADMIN), JWTS_E_NOT_FOUND);
+    assert_int_equal(f->rec.n, 6);
+    jwts_tokens_clear(&c);
     jwts_tokens_clear(&a);
     jwts_tokens_clear(&b);
     fixture_free(f);

@@ -28,7 +28,7 @@ static const jwts_clock FAKE = {fake_clock, &fake_now};
 
 static jwts_session session_at(const char *user, char id[JWTS_SESSION_ID_LEN + 1], int64_t now)
 {
-    assert_int_equal(jwts_session_id_new(id), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(user, id), JWTS_OK);
     return (jwts_session){.user_id = user, .session_id = id, .created_at_ms = now, .updated_at_ms = now,
                           .expires_at_ms = now + 3600000, .last_seen_ms = now};
 }

@@ -35,7 +35,7 @@ static jwts_err open_observed(void *arg, jwts_store **out)
 
 static jwts_session session_for(const char *user, char id[JWTS_SESSION_ID_LEN + 1])
 {
-    assert_int_equal(jwts_session_id_new(id), JWTS_OK);
+    assert_int_equal(jwts_session_id_new(user, id), JWTS_OK);
     int64_t now = jwts_now_ms();
     return (jwts_session){.user_id = user,
                           .session_id = id,

@@ -57,9 +57,10 @@ typedef struct jwts_event {
 } jwts_event;
 
 /* The event sink: called on the thread that made the change (EXPIRED: on the store's sweep
- * thread, or within jwts_manager_cleanup, with the memory store's lock held; the memory store is
- * the one store that reports expiry to the sink, Redis writes it to its stream). It must be quick and must not call the manager or the store: hand the event to
- * a queue (jwtsessiond's webhook does). */
+ * thread, or within jwts_manager_cleanup or the call that dropped the session, with a store lock
+ * held; the memory and file stores report expiry to the sink, Redis writes it to its stream). It
+ * must be quick and must not call the manager or the store: hand the event to a queue
+ * (jwtsessiond's webhook does). */
 typedef void (*jwts_event_fn)(void *arg, const jwts_event *ev);
 
 /* "created", "refreshed", "revoked", "expired", "theft_detected", "new_device"; "unknown". */

@@ -170,9 +170,9 @@ jwts_err jwts_store_cleanup(jwts_store *st, const jwts_ctx *ctx, size_t *removed
 
 /* Call fn(arg, session, now) for each session st drops at its expiry from now on (fn NULL: stop).
  * One hook per store; a later call replaces it, and once it returns no call of the previous hook
- * is still running. JWTS_E_UNSUPPORTED for a store that cannot tell
- * (today: every store but memory; Redis drops keys by their TTL on the server). The manager sets
- * it when given on_event (events.h). */
+ * is still running. The memory and file stores tell; JWTS_E_UNSUPPORTED for a store that cannot
+ * (Redis drops keys by their TTL on the server: its events stream records expiries instead). The
+ * manager sets it when given on_event (events.h). */
 jwts_err jwts_store_on_expired(jwts_store *st, jwts_expired_fn fn, void *arg);
 
 /* How many sessions the store holds, where it knows (JWTS_E_UNSUPPORTED where it does not). */

@@ -51,6 +51,14 @@ typedef struct file_store {
     bool bg_stop;
     pthread_t sweeper, flusher;
     bool sweeper_running, flusher_running;
+    /* expiry reporting (jwts_store_on_expired): the hook, and the sessions the current write
+     * transaction dropped at their end (only its writer touches them: LMDB has one writer at a
+     * time), told after it commits (jwts_file_commit) */
+    pthread_mutex_t hook_lock; /* held while the hook runs and while it is replaced */
+    jwts_expired_fn on_expired;
+    void *on_expired_arg;
+    jwts_session **gone;
+    size_t ngone, capgone;
     /* this process's claim on the directory (file_claim.c) */
     dev_t dev;
     ino_t ino;
@@ -115,6 +123,13 @@ int jwts_file_remove(file_store *fs, MDB_txn *txn, const MDB_val *key, int64_t o
 /* Remove up to max (0: no limit) sessions whose deadline is <= now_ms, from the front of the
  * expiry index; *removed counts them. An LMDB code (0 on success). */
 int jwts_file_sweep_txn(file_store *fs, MDB_txn *txn, int64_t now_ms, size_t max, size_t *removed);
+
+/* Commit txn, then tell the expiry hook of each session the transaction dropped at its end (none
+ * when the commit fails: nothing was dropped). An LMDB code. */
+int jwts_file_commit(file_store *fs, MDB_txn *txn);
+
+/* Abort txn, forgetting the sessions it dropped. */
+void jwts_file_abort(file_store *fs, MDB_txn *txn);
 
 /* ---- file_claim.c -------------------------------------------------------------------------- */
 

@@ -271,8 +271,61 @@ int jwts_file_put(file_store *fs, MDB_txn *txn, const MDB_val *key, const jwts_s
     return mdb_put(txn, fs->expiry, &ek, &empty, 0);
 }
 
+/* Keep the session at key (value v) for the expiry hook when one is set and the session's deadline
+ * has passed: it is being dropped at its end. Out of memory: it goes untold. */
+static void note_expired(file_store *fs, const MDB_val *key, const MDB_val *v)
+{
+    if (!__atomic_load_n(&fs->on_expired, __ATOMIC_ACQUIRE)) return;
+    if (jwts_file_value_deadline(v) > jwts_clock_now_ms(fs->opts.clock)) return;
+    if (fs->ngone == fs->capgone) {
+        size_t cap = fs->capgone ? fs->capgone * 2 : 16;
+        jwts_session **grown = realloc(fs->gone, cap * sizeof *grown);
+        if (!grown) return;
+        fs->gone = grown, fs->capgone = cap;
+    }
+    jwts_session *s = NULL;
+    if (jwts_file_value_decode(key, v, &s) == JWTS_OK) fs->gone[fs->ngone++] = s;
+}
+
+/* Hand the dropped sessions noted so far to the caller (*n of them), leaving none noted. */
+static jwts_session **take_gone(file_store *fs, size_t *n)
+{
+    jwts_session **g = fs->gone;
+    *n = fs->ngone;
+    fs->gone = NULL, fs->ngone = fs->capgone = 0;
+    return g;
+}
+
+int jwts_file_commit(file_store *fs, MDB_txn *txn)
+{
+    size_t n;
+    jwts_session **gone = take_gone(fs, &n); /* before the commit lets the next writer in */
+    int rc = mdb_txn_commit(txn);
+    if (!rc && n) {
+        int64_t now = jwts_clock_now_ms(fs->opts.clock);
+        pthread_mutex_lock(&fs->hook_lock);
+        for (size_t i = 0; i < n && fs->on_expired; i++) fs->on_expired(fs->on_expired_arg, gone[i], now);
+        pthread_mutex_unlock(&fs->hook_lock);
+    }
+    for (size_t i = 0; i < n; i++) jwts_session_free(gone[i]);
+    free(gone);
+    return rc;
+}
+
+void jwts_file_abort(file_store *fs, MDB_txn *txn)
+{
+    size_t n;
+    jwts_session **gone = take_gone(fs, &n);
+    mdb_txn_abort(txn);
+    for (size_t i = 0; i < n; i++) jwts_session_free(gone[i]);
+    free(gone);
+}
+
 int jwts_file_remove(file_store *fs, MDB_txn *txn, const MDB_val *key, int64_t old_deadline_ms)
 {
+    MDB_val v;
+    if (old_deadline_ms <= jwts_clock_now_ms(fs->opts.clock) && mdb_get(txn, fs->sessions, (MDB_val *)key, &v) == 0)
+        note_expired(fs, key, &v);
     int rc = mdb_del(txn, fs->sessions, (MDB_val *)key, NULL);
     if (rc && rc != MDB_NOTFOUND) return rc;
     if ((rc = remove_id(fs, txn, key))) return rc;
@@ -305,6 +358,7 @@ int jwts_file_sweep_txn(file_store *fs, MDB_txn *txn, int64_t now_ms, size_t max
         int64_t deadline = ek.mv_size >= 8 ? get_be64(buf) : -1;
         rc = key.mv_size ? mdb_get(txn, fs->sessions, &key, &v) : MDB_NOTFOUND;
         if (!rc && jwts_file_value_deadline(&v) == deadline) { /* the session this entry indexes */
+            note_expired(fs, &key, &v);
             rc = mdb_del(txn, fs->sessions, &key, NULL);
             if (!rc) rc = remove_id(fs, txn, &key);
             if (!rc) (*removed)++;

@@ -73,10 +73,10 @@ static jwts_err write_begin(file_store *fs, MDB_txn **txn)
 static jwts_err write_end(file_store *fs, MDB_txn *txn, jwts_err rc, bool commit)
 {
     if (rc || !commit) {
-        mdb_txn_abort(txn);
+        jwts_file_abort(fs, txn);
         return rc;
     }
-    int lrc = mdb_txn_commit(txn);
+    int lrc = jwts_file_commit(fs, txn);
     return lrc ? jwts_file_fail(fs, lrc, "commit") : JWTS_OK;
 }
 
@@ -637,8 +637,20 @@ static void fs_destroy(jwts_store *st)
     pthread_mutex_destroy(&fs->pool_lock);
     pthread_cond_destroy(&fs->bg_cond);
     pthread_mutex_destroy(&fs->bg_lock);
+    pthread_mutex_destroy(&fs->hook_lock);
     free(fs->path);
     free(st);
+}
+
+/* The expiry hook: swapped under hook_lock, so once this returns with fn NULL no call is left. */
+static jwts_err fs_on_expired(jwts_store *st, jwts_expired_fn fn, void *arg)
+{
+    file_store *fs = from_base(st);
+    pthread_mutex_lock(&fs->hook_lock);
+    fs->on_expired_arg = fn ? arg : NULL;
+    __atomic_store_n(&fs->on_expired, fn, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&fs->hook_lock);
+    return JWTS_OK;
 }
 
 static const jwts_store_ops FILE_OPS = {
@@ -658,6 +670,7 @@ static const jwts_store_ops FILE_OPS = {
     .delete_many = fs_delete_many,
     .cleanup = fs_cleanup,
     .count = fs_count,
+    .on_expired = fs_on_expired,
     .close = fs_close,
     .destroy = fs_destroy,
 };
@@ -705,6 +718,7 @@ jwts_err jwts_store_file_new(const jwts_file_options *opts, jwts_store **out)
     pthread_cond_init(&fs->bg_cond, &attr);
     pthread_condattr_destroy(&attr);
     pthread_mutex_init(&fs->bg_lock, NULL);
+    pthread_mutex_init(&fs->hook_lock, NULL);
     jwts_err rc = resolve_options(opts, &fs->opts, &fs->path);
     if (!rc) rc = jwts_file_dir_make(fs);
     if (!rc) rc = jwts_file_claim(fs); /* before LMDB could open it a second time here */

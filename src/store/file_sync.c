@@ -27,10 +27,10 @@ jwts_err jwts_file_sweep(file_store *fs, size_t max, size_t *removed)
         if (rc) return jwts_file_fail(fs, rc, "sweep");
         rc = jwts_file_sweep_txn(fs, txn, jwts_clock_now_ms(fs->opts.clock), chunk, &n);
         if (rc || n == 0) {
-            mdb_txn_abort(txn);
+            jwts_file_abort(fs, txn);
             return rc ? jwts_file_fail(fs, rc, "sweep") : JWTS_OK;
         }
-        rc = mdb_txn_commit(txn);
+        rc = jwts_file_commit(fs, txn);
         if (rc) return jwts_file_fail(fs, rc, "sweep commit");
         *removed += n;
         if (max || n < chunk) return JWTS_OK;

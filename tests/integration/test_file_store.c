@@ -1,7 +1,8 @@
 /*
  * test_file_store.c - the file store (LMDB) on real directories: the shared store conformance
  * suite (sync=full and sync=group) and the manager lifecycle suite, then what only it has:
- * sessions survive reopening, max_sessions, the expiry sweep, URL options, one handle per
+ * sessions survive reopening, max_sessions, the expiry sweep and its reports (each expired session
+ * told once, after its commit), URL options, one handle per
  * directory per process, a full map and a full disk (a small tmpfs when mounting is allowed)
  * failing clearly without losing what was acknowledged, and corrupt, truncated, foreign and
  * newer-format files refused with a clear error.
@@ -198,6 +199,87 @@ static void expiry_index_removes_only_the_expired(void **state)
     assert_int_equal(jwts_store_list_user(st, NULL, "sweep", &list), JWTS_OK);
     assert_int_equal(list.count, 11);
     jwts_session_list_free(&list);
+    jwts_store_free(st);
+}
+
+/* ---- expiry reporting --------------------------------------------------------------------- */
+
+typedef struct told {
+    char ids[40][JWTS_SESSION_ID_LEN + 1];
+    size_t n;
+} told;
+
+static void tell(void *arg, const jwts_session *s, int64_t now_ms)
+{
+    told *t = arg;
+    assert_true(t->n < 40);
+    assert_int_equal(now_ms, fake_now);
+    snprintf(t->ids[t->n++], sizeof t->ids[0], "%s", s->session_id);
+}
+
+static bool was_told(const told *t, const char *id)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < t->n; i++) k += strcmp(t->ids[i], id) == 0;
+    assert_true(k <= 1); /* never twice */
+    return k == 1;
+}
+
+/* Every session dropped at its end is told once, after its transaction committed, whichever path
+ * dropped it (a sweep, cleanup, making room at max_sessions, a delete or a change that found it
+ * expired); a live delete or an unexpired session is never told; no hook, nothing told. */
+static void expiry_is_told_once(void **state)
+{
+    (void)state;
+    char dir[300], ids[14][JWTS_SESSION_ID_LEN + 1];
+    fresh_dir(dir, sizeof dir);
+    jwts_file_options o = {.path = dir, .max_sessions = 12, .sweep_interval_ms = -1, .clock = &FAKE};
+    jwts_store *st;
+    assert_int_equal(jwts_store_file_new(&o, &st), JWTS_OK);
+    told t = {0};
+    assert_int_equal(jwts_store_on_expired(st, tell, &t), JWTS_OK);
+    jwts_session s[14];
+    for (int i = 0; i < 12; i++) {
+        s[i] = session_at("told", ids[i], fake_now, NULL);
+        assert_int_equal(jwts_store_set(st, NULL, &s[i], i < 10 ? 1000 : 100000), JWTS_OK);
+    }
+    assert_int_equal(jwts_store_delete(st, NULL, &(jwts_session_key){"told", ids[11]}), JWTS_OK); /* live */
+    __atomic_add_fetch(&fake_now, 5000, __ATOMIC_SEQ_CST);
+    size_t removed = 0;
+    assert_int_equal(jwts_file_sweep((file_store *)st, 3, &removed), JWTS_OK); /* the sweep: 3 */
+    assert_int_equal(t.n, 3);
+    int a = -1, b = -1; /* two the sweep left (it took the first 3 of the index) */
+    for (int i = 0; i < 10 && b < 0; i++)
+        if (!was_told(&t, ids[i])) *(a < 0 ? &a : &b) = i;
+    assert_int_equal(jwts_store_delete(st, NULL, &(jwts_session_key){"told", ids[a]}), JWTS_E_NOT_FOUND);
+    assert_int_equal(jwts_store_touch(st, NULL, &(jwts_session_key){"told", ids[b]}, fake_now, 0, 1000),
+                     JWTS_E_NOT_FOUND);
+    assert_int_equal(t.n, 5); /* found expired on the way, and dropped */
+    assert_true(was_told(&t, ids[a]) && was_told(&t, ids[b]));
+    s[12] = session_at("told", ids[12], fake_now, NULL); /* under max_sessions: no room made */
+    assert_int_equal(jwts_store_set(st, NULL, &s[12], 100000), JWTS_OK);
+    assert_int_equal(jwts_store_cleanup(st, NULL, &removed), JWTS_OK);
+    assert_int_equal(removed, 5);
+    assert_int_equal(t.n, 10);
+    for (int i = 0; i < 10; i++) assert_true(was_told(&t, ids[i]));
+    assert_false(was_told(&t, ids[10]) || was_told(&t, ids[11]) || was_told(&t, ids[12]));
+    assert_int_equal(jwts_store_cleanup(st, NULL, &removed), JWTS_OK);
+    assert_int_equal(removed, 0);
+    assert_int_equal(t.n, 10);
+    /* making room at max_sessions tells what it drops; without a hook, nothing is told */
+    for (int i = 0; i < 10; i++) {
+        s[i] = session_at("told", ids[i], fake_now, NULL);
+        assert_int_equal(jwts_store_set(st, NULL, &s[i], 1000), JWTS_OK);
+    }
+    __atomic_add_fetch(&fake_now, 5000, __ATOMIC_SEQ_CST);
+    s[13] = session_at("told", ids[13], fake_now, NULL);
+    assert_int_equal(jwts_store_set(st, NULL, &s[13], 100000), JWTS_OK);
+    assert_true(t.n > 10 && t.n <= 20);
+    size_t before = t.n;
+    assert_int_equal(jwts_store_on_expired(st, NULL, NULL), JWTS_OK);
+    assert_int_equal(jwts_store_cleanup(st, NULL, &removed), JWTS_OK);
+    assert_int_equal(removed, 20 - before);
+    assert_int_equal(t.n, before);
     jwts_store_free(st);
 }
 
@@ -684,6 +766,7 @@ int main(void)
         cmocka_unit_test(max_sessions_gives_limit),
         cmocka_unit_test(expiry_index_removes_only_the_expired),
         cmocka_unit_test(background_sweep_removes_expired),
+        cmocka_unit_test(expiry_is_told_once),
         cmocka_unit_test(bad_urls_are_refused),
         cmocka_unit_test(one_handle_per_directory_per_process),
         cmocka_unit_test(full_map_gives_limit_and_loses_nothing),

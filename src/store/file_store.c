@@ -202,21 +202,6 @@ static jwts_err read_one(file_store *fs, MDB_txn *txn, const jwts_session_key *k
     return jwts_file_value_decode(&key, &v, out);
 }
 
-static jwts_err fs_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_session **out)
-{
-    file_store *fs = from_base(st);
-    MDB_txn *txn;
-    jwts_err rc = enter(fs);
-    if (rc) return rc;
-    rc = jwts_file_read_begin(fs, &txn);
-    if (!rc) {
-        rc = read_one(fs, txn, key, out);
-        jwts_file_read_end(fs, txn);
-    }
-    leave(fs);
-    return rc;
-}
-
 /* The live session whose id is sid and whose user has the id's tag, from the "ids" range
  * "sid NUL ..." (one entry unless users share the id), in the read transaction txn. */
 static jwts_err read_by_id(file_store *fs, MDB_txn *txn, const char *sid, jwts_session **out)
@@ -246,20 +231,32 @@ static jwts_err read_by_id(file_store *fs, MDB_txn *txn, const char *sid, jwts_s
     return rc == JWTS_E_NOT_FOUND ? not_found() : rc;
 }
 
-static jwts_err fs_get_by_id(jwts_store *st, const jwts_ctx *ctx, const char *session_id, jwts_session **out)
+/* One session in a read transaction: the one at key, or (key NULL) the one whose id is sid. */
+static jwts_err get_one(jwts_store *st, const jwts_session_key *key, const char *sid, jwts_session **out)
 {
-    (void)ctx;
     file_store *fs = from_base(st);
     MDB_txn *txn;
     jwts_err rc = enter(fs);
     if (rc) return rc;
     rc = jwts_file_read_begin(fs, &txn);
     if (!rc) {
-        rc = read_by_id(fs, txn, session_id, out);
+        rc = key ? read_one(fs, txn, key, out) : read_by_id(fs, txn, sid, out);
         jwts_file_read_end(fs, txn);
     }
     leave(fs);
     return rc;
+}
+
+static jwts_err fs_get(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *key, jwts_session **out)
+{
+    (void)ctx;
+    return get_one(st, key, NULL, out);
+}
+
+static jwts_err fs_get_by_id(jwts_store *st, const jwts_ctx *ctx, const char *session_id, jwts_session **out)
+{
+    (void)ctx;
+    return get_one(st, NULL, session_id, out);
 }
 
 static jwts_err fs_get_many(jwts_store *st, const jwts_ctx *ctx, const jwts_session_key *keys, size_t n,

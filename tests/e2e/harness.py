@@ -18,6 +18,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -272,6 +273,44 @@ class Redis(topologies.RedisProcess):
 
 NGINX = os.environ.get("JWTS_NGINX") or "/usr/sbin/nginx"
 SOURCE_DIR = os.environ.get("JWTS_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def run_doc_example(doc, marker, cli, timeout=90, inspect=None):
+    """Run the ```sh block that follows `<!-- marker -->` in docs/<doc> as written: in an empty
+    directory, with this build's programs (cli's and the daemon's directories) first on PATH, no
+    JWTSESSION_/OTEL_ variables, and a free port for 127.0.0.1:8080. Whatever it leaves running is
+    stopped by its process group; inspect(directory), if given, runs before the directory is
+    removed. Returns (exit status, its output, the daemon.log it wrote)."""
+    with open(os.path.join(SOURCE_DIR, "docs", doc)) as f:
+        m = re.search(r"<!-- %s -->\n```sh\n(.*?)\n```" % re.escape(marker), f.read(), re.S)
+    if not m:
+        raise AssertionError("docs/%s has no example block marked %r" % (doc, marker))
+    script = m.group(1).replace("127.0.0.1:8080", "127.0.0.1:%d" % free_port())
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JWTSESSION_", "OTEL_"))}
+    env["PATH"] = os.pathsep.join([os.path.dirname(os.path.abspath(cli)), os.path.dirname(os.path.abspath(DAEMON)),
+                                   env["PATH"]])
+    with tempfile.TemporaryDirectory() as tmp:
+        out_path = os.path.join(tmp, "out.txt")
+        with open(out_path, "w") as out:
+            p = subprocess.Popen(["bash", "-e", "-c", script], cwd=tmp, env=env, stdout=out,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                rc = p.wait(timeout=timeout)
+            finally:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        with open(out_path, errors="replace") as f:
+            output = f.read()
+        log_path = os.path.join(tmp, "daemon.log")
+        log = ""
+        if os.path.exists(log_path):
+            with open(log_path, errors="replace") as f:
+                log = f.read()
+        if inspect:
+            inspect(tmp)
+    return rc, output, log
 
 
 class Nginx:

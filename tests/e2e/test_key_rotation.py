@@ -29,7 +29,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import Daemon, Redis, b64url_json, free_port, request, wait_until  # noqa: E402
 
-SOURCE_DIR = os.environ.get("JWTS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 CLI = os.environ.get("JWTS_CLI", "build/cli/jwtsession")
 WRK = shutil.which("wrk")
 LIFE = 8  # seconds: access token lifetime, and the rotation's --token-lifetime
@@ -67,44 +66,22 @@ def metric(d, name):
 
 class DocExample(unittest.TestCase):
     def test_docs_example_runs(self):
-        with open(os.path.join(SOURCE_DIR, "docs", "keys.md")) as f:
-            text = f.read()
-        m = re.search(r"<!-- test_key_rotation: example -->\n```sh\n(.*?)\n```", text, re.S)
-        self.assertTrue(m, "docs/keys.md has no example block")
-        port = free_port()
-        script = m.group(1).replace("127.0.0.1:8080", "127.0.0.1:%d" % port)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("JWTSESSION_", "OTEL_"))}
-        env["PATH"] = os.pathsep.join([os.path.dirname(os.path.abspath(CLI)),
-                                       os.path.dirname(os.path.abspath(harness.DAEMON)), env["PATH"]])
-        with tempfile.TemporaryDirectory() as tmp:
-            out_path = os.path.join(tmp, "out.txt")
-            with open(out_path, "w") as out:
-                # its own session: whatever the block leaves running is stopped by group id
-                p = subprocess.Popen(["bash", "-e", "-c", script], cwd=tmp, env=env, stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-                try:
-                    rc = p.wait(timeout=90)
-                finally:
-                    try:
-                        os.killpg(p.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-            with open(out_path) as f:
-                out = f.read()
-            with open(os.path.join(tmp, "daemon.log"), errors="replace") as f:
-                log = f.read()
-            self.assertEqual(rc, 0, out + log[-3000:])
-            self.assertFalse([m for m in harness.SANITIZER_MARKS if m in log], log[-8000:])
-            self.assertRegex(out, r"(?i)cache-control: public, max-age=2")
-            self.assertRegex(out, r'(?i)etag: "[A-Za-z0-9_-]{22}"')
-            self.assertIn("\n304\n", out)
-            self.assertIn('"reloaded":true', out)
-            status = re.findall(r"^(active|next|retiring)\s", out, re.M)
-            self.assertEqual(status[-3:], ["active", "next", "retiring"], out)
-            self.assertIn('jwtsessiond_key_reloads_total{result="ok"} 2', out)
-            self.assertIn('"trigger":"SIGHUP"', log)
-            self.assertIn('"trigger":"admin"', log)
-            self.assertEqual(os.stat(os.path.join(tmp, "keys.json")).st_mode & 0o777, 0o600)
+        modes = {}
+        rc, out, log = harness.run_doc_example(
+            "keys.md", "test_key_rotation: example", CLI,
+            inspect=lambda d: modes.update(keys=os.stat(os.path.join(d, "keys.json")).st_mode & 0o777))
+        self.assertEqual(rc, 0, out + log[-3000:])
+        self.assertFalse([m for m in harness.SANITIZER_MARKS if m in log], log[-8000:])
+        self.assertRegex(out, r"(?i)cache-control: public, max-age=2")
+        self.assertRegex(out, r'(?i)etag: "[A-Za-z0-9_-]{22}"')
+        self.assertIn("\n304\n", out)
+        self.assertIn('"reloaded":true', out)
+        status = re.findall(r"^(active|next|retiring)\s", out, re.M)
+        self.assertEqual(status[-3:], ["active", "next", "retiring"], out)
+        self.assertIn('jwtsessiond_key_reloads_total{result="ok"} 2', out)
+        self.assertIn('"trigger":"SIGHUP"', log)
+        self.assertIn('"trigger":"admin"', log)
+        self.assertEqual(modes["keys"], 0o600)
 
 
 @unittest.skipUnless(WRK, "no wrk")

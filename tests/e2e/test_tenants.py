@@ -19,7 +19,6 @@
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import Daemon, Redis, b64url_json, free_port, request  # noqa: E402
 
-SOURCE_DIR = os.environ.get("JWTS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 CLI = os.environ.get("JWTS_CLI", "build/cli/jwtsession")
 KEY_A = "tenant-a-admin-key-" + os.urandom(8).hex()
 KEY_B = "tenant-b-admin-key-" + os.urandom(8).hex()
@@ -94,28 +92,8 @@ class Tenant:
 
 class DocExample(unittest.TestCase):
     def test_docs_example_runs(self):
-        with open(os.path.join(SOURCE_DIR, "docs", "tenants.md")) as f:
-            text = f.read()
-        m = re.search(r"<!-- test_tenants: example -->\n```sh\n(.*?)\n```", text, re.S)
-        self.assertTrue(m, "docs/tenants.md has no example block")
-        port = free_port()
-        script = m.group(1).replace("127.0.0.1:8080", "127.0.0.1:%d" % port)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("JWTSESSION_", "OTEL_"))}
-        env["PATH"] = os.pathsep.join([os.path.dirname(os.path.abspath(CLI)),
-                                       os.path.dirname(os.path.abspath(harness.DAEMON)), env["PATH"]])
-        with tempfile.TemporaryDirectory() as tmp:
-            p = subprocess.Popen(["bash", "-e", "-c", script], cwd=tmp, env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
-            try:
-                out, _ = p.communicate(timeout=60)
-            finally:
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            with open(os.path.join(tmp, "daemon.log"), errors="replace") as f:
-                log = f.read()
-        self.assertEqual(p.returncode, 0, out + log[-3000:])
+        rc, out, log = harness.run_doc_example("tenants.md", "test_tenants: example", CLI, timeout=60)
+        self.assertEqual(rc, 0, out + log[-3000:])
         self.assertFalse([mark for mark in harness.SANITIZER_MARKS if mark in log], log[-8000:])
         for line in ("acme 200", "globex 401", "admin 401"):
             self.assertIn(line + "\n", out)

@@ -486,6 +486,14 @@ static void h_logout(jwtsd_request *r)
     reply_buf(r, 200, &b, headers, n);
 }
 
+/* true if the path's {id} is a session id; otherwise answers 400. */
+static bool session_id_param(jwtsd_request *r)
+{
+    if (jwts_session_id_valid(r->param)) return true;
+    jwtsd_reply_error(r, 400, JWTS_E_INVALID_ARGUMENT, "session id: 1-64 base64url characters");
+    return false;
+}
+
 /* The session r->param for an admin: with ?user_id=, that user's (another user's is not found);
  * without, found by its id alone (a generated id carries its user's tag). JWTS_OK with *out, or
  * the failure, answered (*out NULL). */
@@ -512,10 +520,7 @@ static void h_get_session(jwtsd_request *r)
 {
     jwtsd_caller caller;
     if (!jwtsd_authenticate(r, true, &caller)) return;
-    if (!jwts_session_id_valid(r->param)) {
-        jwtsd_reply_error(r, 400, JWTS_E_INVALID_ARGUMENT, "session id: 1-64 base64url characters");
-        return;
-    }
+    if (!session_id_param(r)) return;
     jwts_session *s = NULL;
     if (admin_session(r, &s)) return;
     jwts_buf b = {0};
@@ -530,10 +535,7 @@ static void h_revoke(jwtsd_request *r)
 {
     jwtsd_caller caller;
     if (!jwtsd_authenticate(r, false, &caller)) return;
-    if (!jwts_session_id_valid(r->param)) {
-        jwtsd_reply_error(r, 400, JWTS_E_INVALID_ARGUMENT, "session id: 1-64 base64url characters");
-        return;
-    }
+    if (!session_id_param(r)) return;
     char user[JWTS_USER_ID_MAX * 3 + 1];
     if (caller.kind == JWTSD_CALLER_ADMIN) { /* the session's user: named, or found by its id */
         jwts_session *s = NULL;
@@ -562,10 +564,7 @@ static void h_patch(jwtsd_request *r)
 {
     jwtsd_caller caller;
     if (!jwtsd_authenticate(r, true, &caller)) return;
-    if (!jwts_session_id_valid(r->param)) {
-        jwtsd_reply_error(r, 400, JWTS_E_INVALID_ARGUMENT, "session id: 1-64 base64url characters");
-        return;
-    }
+    if (!session_id_param(r)) return;
     char user[JWTS_USER_ID_MAX * 3 + 1];
     if (!admin_user(r, user, sizeof(user))) return;
     static const char *const allowed[] = {"metadata", NULL};

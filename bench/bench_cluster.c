@@ -5,12 +5,16 @@
  *   validate ops/s, T threads: single redis-server (redis store, pool)
  *   validate ops/s, T threads: cluster of 1 master (cluster store: slot routing, no redirects)
  *   validate ops/s, T threads: cluster of 3 masters (users spread over three servers)
+ *   events on the 3 masters (docs/events.md): create+revoke pairs from one thread with events=
+ *   (each write's event goes to its slot's outbox and is relayed to the stream) against the same
+ *   cluster without; the sweep of all 16384 slots' outboxes and expiry indexes with nothing due,
+ *   against the sweep of one Redis server's index
  *
  * Each cluster is started here (redis-server --cluster-enabled yes on free loopback ports through
  * the tests' redis_server helpers, slots assigned with CLUSTER ADDSLOTSRANGE and the nodes joined
  * with CLUSTER MEET), measured and stopped by pid. No target: on one machine every server shares the same cores, so
  * this shows the routing's cost and how the load spreads, not the gain of more machines (docs/scaling.md). Usage:
- * bench_cluster [seconds] [threads]
+ * bench_cluster [seconds] [threads] [rounds]
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,7 +32,7 @@
 #define MAX_MASTERS 3
 
 static double seconds = 2.0;
-static int threads = 8;
+static int threads = 8, rounds = 5;
 
 static void die(jwts_err rc, const char *what)
 {
@@ -138,7 +142,85 @@ static double measure(jwts_err rc, jwts_store *st, const char *what)
     return rps;
 }
 
-static double on_cluster(int masters)
+/* ---- events ------------------------------------------------------------------------------ */
+
+typedef struct pair_arg {
+    jwts_store *st;
+    jwts_manager *m;
+    const char *user;
+} pair_arg;
+
+/* One create and one revoke: two lifecycle events. */
+static void create_revoke(void *arg, uint64_t i)
+{
+    pair_arg *p = arg;
+    jwts_tokens t;
+    char user[48];
+    snprintf(user, sizeof user, "%s-%llu", p->user, (unsigned long long)(i % 1000));
+    jwts_err rc = jwts_manager_create(p->m, NULL, user, NULL, &t);
+    if (rc) die(rc, "create");
+    if ((rc = jwts_manager_revoke(p->m, NULL, user, t.session_id))) die(rc, "revoke");
+    jwts_tokens_clear(&t);
+}
+
+/* A manager over the store of url, for user names starting with user. */
+static pair_arg manager_on(const char *url, const jwts_keyset *ks, const char *user)
+{
+    pair_arg p = {.user = user};
+    jwts_err rc = jwts_store_open_url(url, &p.st);
+    jwts_manager_options o = {.store = p.st, .keyset = ks};
+    if (rc || (rc = jwts_manager_new(&o, &p.m))) die(rc, url);
+    return p;
+}
+
+static void manager_close(pair_arg *p)
+{
+    jwts_manager_free(p->m);
+    jwts_store_free(p->st);
+}
+
+/* Median ms of rounds sweeps (jwts_manager_cleanup) of m with nothing due. */
+static double sweep_ms(jwts_manager *m)
+{
+    double ms[64];
+    int n = rounds < 64 ? rounds : 64;
+    for (int i = 0; i < n; i++) {
+        size_t expired = 0;
+        int64_t t0 = jwts_monotonic_ns();
+        jwts_err rc = jwts_manager_cleanup(m, NULL, &expired);
+        if (rc) die(rc, "cleanup");
+        ms[i] = (double)(jwts_monotonic_ns() - t0) / 1e6;
+    }
+    return bench_median(ms, n);
+}
+
+static void events_figures(const char *cluster_url, int single_port)
+{
+    jwts_keyset *ks;
+    jwts_key *k;
+    jwts_err rc = jwts_keyset_new(&ks);
+    if (!rc) rc = jwts_key_generate(JWTS_ALG_HS256, "bench", &k);
+    if (!rc) rc = jwts_keyset_add(ks, k, 1);
+    if (rc) die(rc, "keyset");
+    char on_url[512], off_url[512], single_url[128];
+    snprintf(on_url, sizeof on_url, "%s?events=bench:events&events_maxlen=10000&key_prefix=on:", cluster_url);
+    snprintf(off_url, sizeof off_url, "%s?key_prefix=off:", cluster_url);
+    snprintf(single_url, sizeof single_url, "redis://127.0.0.1:%d?events=bench:events", single_port);
+    pair_arg on = manager_on(on_url, ks, "on"), off = manager_on(off_url, ks, "off");
+    double us_on = 0, us_off = 0;
+    bench_alternate(create_revoke, &on, create_revoke, &off, rounds, seconds / 2, &us_on, &us_off);
+    pair_arg single = manager_on(single_url, ks, "single");
+    double cluster_sweep = sweep_ms(on.m), single_sweep = sweep_ms(single.m);
+    printf("events on a cluster of 3 masters: one client thread, %d rounds, alternating, medians\n", rounds);
+    bench_row("cluster: create+revoke us/pair, events on (vs off)", us_on, us_off, "-", -1);
+    printf("  cluster: %.0f pairs/s with events (%.0f events/s relayed), %.0f without\n", 1e6 / us_on, 2e6 / us_on,
+           1e6 / us_off);
+    bench_row("cluster: sweep ms, 16384 slots (vs one server's index)", cluster_sweep, single_sweep, "-", -1);
+    manager_close(&on), manager_close(&off), manager_close(&single);
+    jwts_keyset_free(ks);
+}
+
+static double on_cluster(int masters, int events_port)
 {
     redis_server nodes[MAX_MASTERS];
     cluster_start(nodes, masters);
@@ -150,6 +232,7 @@ static double on_cluster(int masters)
     jwts_store *st = NULL;
     jwts_err rc = jwts_store_redis_cluster_new(&o, &st); /* before st is read: argument order is unspecified */
     double rps = measure(rc, st, "cluster store");
+    if (events_port) events_figures(url, events_port);
     for (int i = 0; i < masters; i++) redis_server_destroy(&nodes[i]);
     return rps;
 }
@@ -158,8 +241,9 @@ int main(int argc, char **argv)
 {
     if (argc > 1) seconds = atof(argv[1]);
     if (argc > 2) threads = atoi(argv[2]);
-    if (seconds <= 0 || threads <= 0) {
-        fprintf(stderr, "usage: bench_cluster [seconds] [threads]\n");
+    if (argc > 3) rounds = atoi(argv[3]);
+    if (seconds <= 0 || threads <= 0 || rounds <= 0) {
+        fprintf(stderr, "usage: bench_cluster [seconds] [threads] [rounds]\n");
         return 2;
     }
     bench_redis r;
@@ -170,8 +254,8 @@ int main(int argc, char **argv)
     jwts_store *st = NULL;
     jwts_err rc = jwts_store_redis_new(&ro, &st);
     double single = measure(rc, st, "redis store");
+    double one = on_cluster(1, 0), three = on_cluster(3, r.port); /* with the events figures */
     bench_redis_stop(&r);
-    double one = on_cluster(1), three = on_cluster(3);
     printf("validate throughput, HS256, %d threads, %.1f s per measure, %ld cores\n", threads, seconds,
            sysconf(_SC_NPROCESSORS_ONLN));
     bench_row("validate ops/s, single redis-server (baseline)", single, single, "-", -1);

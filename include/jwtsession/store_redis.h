@@ -135,9 +135,9 @@ jwts_err jwts_store_redis_new(const jwts_redis_options *opts, jwts_store **out);
  * (it stays pending for this consumer and comes again on its next read). */
 typedef bool (*jwts_stream_event_fn)(void *arg, const char *id, const char *json);
 
-/* Read the lifecycle events stream of st (a Redis or Sentinel store opened with events=KEY) as
- * consumer in group, with XREADGROUP, so the consumers of one group share the events, each seen
- * by one of them, and every group sees all of them. The group is created, at the stream's start,
+/* Read the lifecycle events stream of st (a Redis, Sentinel or Cluster store opened with
+ * events=KEY) as consumer in group, with XREADGROUP, so the consumers of one group share the
+ * events, each seen by one of them, and every group sees all of them. The group is created, at the stream's start,
  * when missing. A call first hands fn the entries delivered to this consumer before and never
  * acknowledged (so a consumer that restarts under the same name resumes without loss); when
  * there are none, up to count new entries, waiting up to block_ms (0: not at all) for one. Each

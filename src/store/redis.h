@@ -295,14 +295,31 @@ bool jwts_redis_store_parts(jwts_store *st, redis_runner **runner, const redis_e
 /* ---- redis_events.c ---------------------------------------------------------------------- */
 
 /* The events of a store writing to stream (checked: 1..200 bytes, no control characters) with
- * bound maxlen (0: 100000); its expiry index is "<stream>:expiry". */
-jwts_err jwts_redis_events_new(const char *stream, long long maxlen, redis_events **out);
+ * bound maxlen (0: 100000); its expiry index is "<stream>:expiry". per_slot (Redis Cluster, where
+ * a script writes one slot): each slot has its own outbox stream and expiry index, and the
+ * outboxes are relayed to stream (jwts_redis_events_relay); stream then holds no braces. */
+jwts_err jwts_redis_events_new(const char *stream, long long maxlen, bool per_slot, redis_events **out);
 
 void jwts_redis_events_free(redis_events *ev);
 
 /* Turn the due members of the expiry index into "expired" events (JWTS_SCRIPT_SWEEP in batches)
- * until none is due or the deadline passes; *expired counts them. */
+ * until none is due or the deadline passes; *expired counts them. per_slot: every slot's index,
+ * then the relay of every outbox holding entries (those a writer left behind too). */
 jwts_err jwts_redis_events_sweep(redis_runner *r, int64_t deadline_ns, const redis_events *ev, size_t *expired);
+
+/* The outbox stream and the expiry index of slot, for a per_slot ev:
+ * "<stream>:outbox:{<slot tag>}" and "<stream>:expiry:{<slot tag>}". */
+#define JWTS_REDIS_EVENTS_KEY_MAX 240
+void jwts_redis_events_slot_keys(const redis_events *ev, unsigned slot, char outbox[JWTS_REDIS_EVENTS_KEY_MAX],
+                                 char expiry[JWTS_REDIS_EVENTS_KEY_MAX]);
+
+/* Move the new entries of slot's outbox to the stream (reclaim: first those another relay took
+ * more than 30 s ago and never cleared), each with an "event_id" of "<slot>-<outbox entry id>";
+ * *relayed counts them. An entry is read through the outbox's consumer group, added to the
+ * stream, then acknowledged and deleted: a relay that dies in between leaves it to a later
+ * reclaim, so an event may reach the stream twice, never zero times. */
+jwts_err jwts_redis_events_relay(redis_runner *r, int64_t deadline_ns, const redis_events *ev, unsigned slot,
+                                 bool reclaim, size_t *relayed);
 
 /* ---- redis_slot.c ------------------------------------------------------------------------ */
 
@@ -312,8 +329,13 @@ jwts_err jwts_redis_events_sweep(redis_runner *r, int64_t deadline_ns, const red
  * the next '}', when not empty) or of the whole key, modulo 16384. */
 unsigned jwts_redis_key_slot(const char *key, size_t len);
 
-/* The slot of command cmd: that of its first key (EVAL/EVALSHA: the first of KEYS), or -1
- * for a command without keys. */
+/* A hash tag (decimal digits, NUL-terminated) whose keys land in slot: "x{<tag>}" hashes to it. */
+#define JWTS_REDIS_SLOT_TAG_LEN 12
+void jwts_redis_slot_tag(unsigned slot, char out[JWTS_REDIS_SLOT_TAG_LEN]);
+
+/* The slot of command cmd: that of its first key (EVAL/EVALSHA: the first of KEYS; XREAD and
+ * XREADGROUP: the first after STREAMS; XGROUP, XINFO: the one after the subcommand), or -1 for
+ * a command without keys. */
 int jwts_redis_cmd_slot(const redis_cmd *cmd);
 
 /* ---- redis_seeds.c ----------------------------------------------------------------------- */
@@ -390,8 +412,9 @@ jwts_err jwts_redis_script_run(redis_runner *r, int64_t deadline_ns, redis_scrip
  * set of record keys by expiry time) that JWTS_SCRIPT_SWEEP turns into "expired" events. */
 struct redis_events {
     const char *stream; /* the stream's key */
-    const char *expiry; /* the expiry index's key */
-    long long maxlen;   /* XADD MAXLEN ~ */
+    const char *expiry; /* the expiry index's key (not per_slot) */
+    long long maxlen;   /* XADD MAXLEN ~ (the stream's and each outbox's) */
+    bool per_slot;      /* Cluster: the scripts write their slot's outbox and expiry index */
 };
 
 /* jwts_redis_script_run, with ev (NULL: none) in force: the write scripts run in their event form

@@ -457,7 +457,8 @@ jwts_err jwts_store_redis_cluster_new(const jwts_redis_cluster_options *opts, jw
         rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis cluster: unexpected path \"%.32s\" in the url", path);
     if (!rc) {
         cluster_args a = {&o, seeds, nseeds};
-        redis_store_spec spec = {"redis-cluster", &o.tls, o.key_prefix, o.command_timeout_ms, true, NULL, 0};
+        redis_store_spec spec = {"redis-cluster", &o.tls, o.key_prefix, o.command_timeout_ms, true,
+                                 q.events, q.events_maxlen > 0 ? q.events_maxlen : 0};
         rc = jwts_redis_store_new(&spec, cluster_new, &a, out);
     }
     if (!rc && opts->cache.enabled && (rc = jwts_store_redis_cache_enable(*out, &opts->cache))) {

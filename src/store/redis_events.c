@@ -8,12 +8,18 @@
  * records: the sweep takes its due members whose record Redis has dropped, never keyspace
  * notifications. Consumers read with XREADGROUP: first their own pending entries (delivered
  * before, never acknowledged), then new ones, and acknowledge (XACK) what they handled.
+ *
+ * On Redis Cluster a script writes one slot, and the stream lives in another: there each slot
+ * has its own outbox stream and expiry index, which the scripts write in place of the stream and
+ * the index, and the relay moves outbox entries to the stream, at once after each write and from
+ * the sweep for what a writer left behind (it died, or the stream's node was away).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "jwtsession/buf.h"
+#include "jwtsession/clock.h"
 #include "jwtsession/error.h"
 #include "jwtsession/store_redis.h"
 #include "store/redis.h"
@@ -21,14 +27,18 @@
 #define DEFAULT_MAXLEN 100000
 #define STREAM_MAX 200
 #define SWEEP_BATCH 500
-#define NAME_MAX_LEN 64 /* bytes of a group or consumer name */
+#define NAME_MAX_LEN 64     /* bytes of a group or consumer name */
+#define RELAY_GROUP "relay" /* the consumer group (and its one consumer name) of every outbox */
+#define RELAY_BATCH 100
+#define RELAY_LEASE_MS "30000" /* a relay's entry unacknowledged this long is taken back */
+#define CHECK_SLOTS 512        /* slots checked per round trip by the per-slot sweep */
 
 typedef struct events_owned {
     redis_events ev;
     char *stream, *expiry;
 } events_owned;
 
-jwts_err jwts_redis_events_new(const char *stream, long long maxlen, redis_events **out)
+jwts_err jwts_redis_events_new(const char *stream, long long maxlen, bool per_slot, redis_events **out)
 {
     *out = NULL;
     size_t n = strlen(stream);
@@ -37,6 +47,8 @@ jwts_err jwts_redis_events_new(const char *stream, long long maxlen, redis_event
     if (!ok)
         return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: events must be a key of 1..%d bytes without control characters",
                          STREAM_MAX);
+    if (per_slot && strpbrk(stream, "{}")) /* the outbox keys carry their slot's hash tag */
+        return jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis cluster: events must be a key without braces");
     events_owned *o = calloc(1, sizeof *o);
     if (o) o->stream = strdup(stream);
     if (o) o->expiry = malloc(n + 8);
@@ -46,7 +58,12 @@ jwts_err jwts_redis_events_new(const char *stream, long long maxlen, redis_event
         return jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
     }
     snprintf(o->expiry, n + 8, "%s:expiry", stream);
-    o->ev = (redis_events){.stream = o->stream, .expiry = o->expiry, .maxlen = maxlen ? maxlen : DEFAULT_MAXLEN};
+    o->ev = (redis_events){
+        .stream = o->stream, .expiry = o->expiry, .maxlen = maxlen ? maxlen : DEFAULT_MAXLEN, .per_slot = per_slot};
+    if (per_slot) { /* find the slot tags now, not on the first write */
+        char tag[JWTS_REDIS_SLOT_TAG_LEN];
+        jwts_redis_slot_tag(0, tag);
+    }
     *out = &o->ev;
     return JWTS_OK;
 }
@@ -60,17 +77,36 @@ void jwts_redis_events_free(redis_events *ev)
     free(o);
 }
 
-jwts_err jwts_redis_events_sweep(redis_runner *r, int64_t deadline_ns, const redis_events *ev, size_t *expired)
+void jwts_redis_events_slot_keys(const redis_events *ev, unsigned slot, char outbox[JWTS_REDIS_EVENTS_KEY_MAX],
+                                 char expiry[JWTS_REDIS_EVENTS_KEY_MAX])
+{
+    char tag[JWTS_REDIS_SLOT_TAG_LEN];
+    jwts_redis_slot_tag(slot, tag);
+    snprintf(outbox, JWTS_REDIS_EVENTS_KEY_MAX, "%s:outbox:{%s}", ev->stream, tag);
+    snprintf(expiry, JWTS_REDIS_EVENTS_KEY_MAX, "%s:expiry:{%s}", ev->stream, tag);
+}
+
+/* Run one command of argc (at most 16) NUL-terminated arguments. */
+static jwts_err run_argv(redis_runner *r, int64_t deadline_ns, int argc, const char **argv, redisReply **reply)
+{
+    size_t lens[16];
+    for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
+    redis_cmd cmd = {argc, argv, lens};
+    return r->ops->run(r, deadline_ns, &cmd, 1, reply);
+}
+
+/* JWTS_SCRIPT_SWEEP on one expiry index and the stream (or outbox) its events go to. */
+static jwts_err sweep_index(redis_runner *r, int64_t deadline_ns, const char *expiry, const char *stream,
+                            long long maxlen_n, size_t *expired)
 {
     char maxlen[24], batch[24];
-    snprintf(maxlen, sizeof maxlen, "%lld", ev->maxlen);
+    snprintf(maxlen, sizeof maxlen, "%lld", maxlen_n);
     snprintf(batch, sizeof batch, "%d", SWEEP_BATCH);
-    const char *argv[4] = {ev->expiry, ev->stream, maxlen, batch};
-    size_t lens[4] = {strlen(ev->expiry), strlen(ev->stream), strlen(maxlen), strlen(batch)};
-    *expired = 0;
+    const char *argv[4] = {expiry, stream, maxlen, batch};
+    size_t lens[4] = {strlen(expiry), strlen(stream), strlen(maxlen), strlen(batch)};
     for (;;) {
         redisReply *reply = NULL;
-        jwts_err rc = jwts_redis_script_run_ev(r, deadline_ns, JWTS_SCRIPT_SWEEP, 2, 2, argv, lens, ev, &reply);
+        jwts_err rc = jwts_redis_script_run(r, deadline_ns, JWTS_SCRIPT_SWEEP, 2, 2, argv, lens, &reply);
         if (!rc && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
                     reply->element[0]->type != REDIS_REPLY_INTEGER || reply->element[1]->type != REDIS_REPLY_INTEGER))
             rc = reply->type == REDIS_REPLY_ERROR ? jwts_redis_reply_fail(reply, "sweep")
@@ -81,6 +117,184 @@ jwts_err jwts_redis_events_sweep(redis_runner *r, int64_t deadline_ns, const red
         if (rc) return rc;
         if (due < SWEEP_BATCH || jwts_monotonic_ns() >= deadline_ns) return JWTS_OK;
     }
+}
+
+/* ---- the relay of the per-slot outboxes (Cluster) ------------------------------------------ */
+
+/* The entries {id, fields} of an XREADGROUP reply ([[key, entries]], or nil for none) or of an
+ * XAUTOCLAIM one ([cursor, entries, deleted ids]); NULL if the reply is neither. */
+static const redisReply *entries_of(const redisReply *reply, bool claimed)
+{
+    if (!claimed && reply->type == REDIS_REPLY_NIL) return reply;
+    if (reply->type != REDIS_REPLY_ARRAY) return NULL;
+    if (claimed) return reply->elements >= 2 && reply->element[1]->type == REDIS_REPLY_ARRAY ? reply->element[1] : NULL;
+    if (reply->elements != 1 || reply->element[0]->type != REDIS_REPLY_ARRAY || reply->element[0]->elements != 2 ||
+        reply->element[0]->element[1]->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    return reply->element[0]->element[1];
+}
+
+/* Take up to RELAY_BATCH entries of outbox: reclaimed ones (idle past the lease) or new ones,
+ * creating the group when the outbox has none yet. */
+static jwts_err relay_take(redis_runner *r, int64_t deadline_ns, const char *outbox, bool reclaim, redisReply **reply)
+{
+    char count[16];
+    snprintf(count, sizeof count, "%d", RELAY_BATCH);
+    const char *claim[] = {"XAUTOCLAIM", outbox, RELAY_GROUP, RELAY_GROUP, RELAY_LEASE_MS, "0-0", "COUNT", count};
+    const char *fresh[] = {"XREADGROUP", "GROUP", RELAY_GROUP, RELAY_GROUP, "COUNT", count, "STREAMS", outbox, ">"};
+    for (int attempt = 0; attempt < 2; attempt++) {
+        jwts_err rc = reclaim ? run_argv(r, deadline_ns, 8, claim, reply) : run_argv(r, deadline_ns, 9, fresh, reply);
+        if (rc || !jwts_redis_reply_is(*reply, "NOGROUP")) return rc;
+        freeReplyObject(*reply);
+        *reply = NULL;
+        const char *create[] = {"XGROUP", "CREATE", outbox, RELAY_GROUP, "0", "MKSTREAM"};
+        redisReply *c = NULL;
+        rc = run_argv(r, deadline_ns, 6, create, &c);
+        if (!rc && c->type != REDIS_REPLY_STATUS && !jwts_redis_reply_is(c, "BUSYGROUP"))
+            rc = jwts_redis_reply_fail(c, "events relay: XGROUP CREATE");
+        if (c) freeReplyObject(c);
+        if (rc) return rc;
+    }
+    return jwts_fail(JWTS_E_PROTOCOL, "redis events relay: the group vanished as it was created");
+}
+
+/* XADD each entry of list to the stream with its event_id, then XACK and XDEL them all from
+ * outbox. An entry without fields (trimmed away while taken) is only acknowledged. */
+static jwts_err relay_move(redis_runner *r, int64_t deadline_ns, const redis_events *ev, unsigned slot,
+                           const char *outbox, const redisReply *list, size_t *moved)
+{
+    size_t n = list->elements, nargs = 5 + 2 * n; /* XACK and XDEL */
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *e = list->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
+            e->element[0]->len > 40)
+            return jwts_fail(JWTS_E_PROTOCOL, "redis events relay: unexpected outbox entry");
+        if (e->element[1]->type == REDIS_REPLY_ARRAY) nargs += 8 + e->element[1]->elements;
+    }
+    redis_cmd *cmds = calloc(n + 2, sizeof *cmds);
+    const char **av = malloc(nargs * sizeof *av);
+    size_t *al = malloc(nargs * sizeof *al);
+    char(*event_ids)[64] = malloc(n * sizeof *event_ids);
+    redisReply **replies = calloc(n + 2, sizeof *replies);
+    char maxlen[24];
+    snprintf(maxlen, sizeof maxlen, "%lld", ev->maxlen);
+    jwts_err rc = cmds && av && al && event_ids && replies ? JWTS_OK : jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    size_t ncmds = 0, k = 0;
+#define ARG(s, len) (av[k] = (s), al[k] = (len), k++)
+    for (size_t i = 0; !rc && i < n; i++) { /* XADD stream MAXLEN ~ N * <fields> event_id <slot>-<id> */
+        const redisReply *e = list->element[i], *f = e->element[1];
+        if (f->type != REDIS_REPLY_ARRAY) continue;
+        size_t first = k;
+        ARG("XADD", 4), ARG(ev->stream, strlen(ev->stream)), ARG("MAXLEN", 6), ARG("~", 1);
+        ARG(maxlen, strlen(maxlen)), ARG("*", 1);
+        for (size_t j = 0; j < f->elements && !rc; j++) {
+            if (f->element[j]->type != REDIS_REPLY_STRING)
+                rc = jwts_fail(JWTS_E_PROTOCOL, "redis events relay: an outbox field is not a string");
+            else ARG(f->element[j]->str, f->element[j]->len);
+        }
+        int len = snprintf(event_ids[i], sizeof event_ids[i], "%u-%s", slot, e->element[0]->str);
+        ARG("event_id", 8), ARG(event_ids[i], (size_t)len);
+        cmds[ncmds++] = (redis_cmd){(int)(k - first), av + first, al + first};
+    }
+    size_t adds = ncmds;
+    for (int which = 0; !rc && which < 2; which++) { /* XACK outbox relay <ids>; XDEL outbox <ids> */
+        size_t first = k;
+        if (which == 0) ARG("XACK", 4), ARG(outbox, strlen(outbox)), ARG(RELAY_GROUP, strlen(RELAY_GROUP));
+        else ARG("XDEL", 4), ARG(outbox, strlen(outbox));
+        for (size_t i = 0; i < n; i++) ARG(list->element[i]->element[0]->str, list->element[i]->element[0]->len);
+        cmds[ncmds++] = (redis_cmd){(int)(k - first), av + first, al + first};
+    }
+#undef ARG
+    /* every addition is in before the outbox lets go of any */
+    if (!rc && adds) rc = r->ops->run(r, deadline_ns, cmds, adds, replies);
+    for (size_t i = 0; !rc && i < adds; i++)
+        if (replies[i]->type != REDIS_REPLY_STRING) rc = jwts_redis_reply_fail(replies[i], "events relay: XADD");
+    if (!rc) rc = r->ops->run(r, deadline_ns, cmds + adds, 2, replies + adds);
+    for (size_t i = adds; !rc && i < adds + 2; i++)
+        if (replies[i]->type != REDIS_REPLY_INTEGER) rc = jwts_redis_reply_fail(replies[i], "events relay: XACK/XDEL");
+    if (!rc) *moved += adds;
+    for (size_t i = 0; replies && i < n + 2; i++)
+        if (replies[i]) freeReplyObject(replies[i]);
+    free(cmds), free(av), free(al), free(event_ids), free(replies);
+    return rc;
+}
+
+jwts_err jwts_redis_events_relay(redis_runner *r, int64_t deadline_ns, const redis_events *ev, unsigned slot,
+                                 bool reclaim, size_t *relayed)
+{
+    char outbox[JWTS_REDIS_EVENTS_KEY_MAX], expiry[JWTS_REDIS_EVENTS_KEY_MAX];
+    jwts_redis_events_slot_keys(ev, slot, outbox, expiry);
+    *relayed = 0;
+    for (;;) {
+        redisReply *reply = NULL;
+        jwts_err rc = relay_take(r, deadline_ns, outbox, reclaim, &reply);
+        const redisReply *list = rc ? NULL : entries_of(reply, reclaim);
+        if (!rc && !list)
+            rc = reply->type == REDIS_REPLY_ERROR ? jwts_redis_reply_fail(reply, "events relay")
+                                                  : jwts_fail(JWTS_E_PROTOCOL, "redis events relay: unexpected reply");
+        size_t taken = rc || list->type == REDIS_REPLY_NIL ? 0 : list->elements;
+        if (!rc && taken) rc = relay_move(r, deadline_ns, ev, slot, outbox, list, relayed);
+        if (reply) freeReplyObject(reply);
+        if (rc) return rc;
+        if (taken < RELAY_BATCH) {
+            if (!reclaim) return JWTS_OK;
+            reclaim = false; /* the reclaimed ones are moved: now the new ones */
+        }
+    }
+}
+
+/* ---- the sweep --------------------------------------------------------------------------- */
+
+/* Per slot: ask every slot, CHECK_SLOTS at a time, for its due index members and its outbox
+ * length (one pipeline per node), then sweep and relay the slots that have any. */
+static jwts_err sweep_slots(redis_runner *r, int64_t deadline_ns, const redis_events *ev, size_t *expired)
+{
+    char(*keys)[2][JWTS_REDIS_EVENTS_KEY_MAX] = malloc(CHECK_SLOTS * sizeof *keys);
+    const char **av = malloc(CHECK_SLOTS * 6 * sizeof *av);
+    size_t *al = malloc(CHECK_SLOTS * 6 * sizeof *al);
+    redis_cmd *cmds = malloc(CHECK_SLOTS * 2 * sizeof *cmds);
+    redisReply **replies = calloc(CHECK_SLOTS * 2, sizeof *replies);
+    jwts_err rc = keys && av && al && cmds && replies ? JWTS_OK : jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)jwts_now_ms());
+    for (unsigned from = 0; !rc && from < JWTS_REDIS_SLOTS; from += CHECK_SLOTS) {
+        for (unsigned i = 0; i < CHECK_SLOTS; i++) { /* ZCOUNT index -inf now; XLEN outbox */
+            char *outbox = keys[i][0], *index = keys[i][1];
+            jwts_redis_events_slot_keys(ev, from + i, outbox, index);
+            const char **a = av + i * 6;
+            size_t *l = al + i * 6;
+            a[0] = "ZCOUNT", a[1] = index, a[2] = "-inf", a[3] = now, a[4] = "XLEN", a[5] = outbox;
+            for (int j = 0; j < 6; j++) l[j] = strlen(a[j]);
+            cmds[2 * i] = (redis_cmd){4, a, l};
+            cmds[2 * i + 1] = (redis_cmd){2, a + 4, l + 4};
+        }
+        rc = r->ops->run(r, deadline_ns, cmds, CHECK_SLOTS * 2, replies);
+        for (unsigned i = 0; !rc && i < CHECK_SLOTS; i++) {
+            const redisReply *due = replies[2 * i], *queued = replies[2 * i + 1];
+            if (due->type != REDIS_REPLY_INTEGER || queued->type != REDIS_REPLY_INTEGER) {
+                rc = jwts_redis_reply_fail(due->type != REDIS_REPLY_INTEGER ? due : queued, "events sweep");
+                break;
+            }
+            size_t swept = 0, relayed = 0;
+            if (due->integer > 0) rc = sweep_index(r, deadline_ns, keys[i][1], keys[i][0], ev->maxlen, &swept);
+            *expired += swept;
+            if (!rc && (swept > 0 || queued->integer > 0))
+                rc = jwts_redis_events_relay(r, deadline_ns, ev, from + i, true, &relayed);
+        }
+        for (unsigned i = 0; i < CHECK_SLOTS * 2; i++) {
+            if (replies[i]) freeReplyObject(replies[i]);
+            replies[i] = NULL;
+        }
+    }
+    free(keys), free(av), free(al), free(cmds), free(replies);
+    return rc;
+}
+
+jwts_err jwts_redis_events_sweep(redis_runner *r, int64_t deadline_ns, const redis_events *ev, size_t *expired)
+{
+    *expired = 0;
+    if (ev->per_slot) return sweep_slots(r, deadline_ns, ev, expired);
+    return sweep_index(r, deadline_ns, ev->expiry, ev->stream, ev->maxlen, expired);
 }
 
 /* ---- reading as a consumer group member -------------------------------------------------------- */
@@ -133,10 +347,7 @@ typedef struct reader {
 
 static jwts_err run(const reader *rd, int argc, const char **argv, redisReply **reply)
 {
-    size_t lens[16];
-    for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
-    redis_cmd cmd = {argc, argv, lens};
-    return rd->r->ops->run(rd->r, rd->deadline, &cmd, 1, reply);
+    return run_argv(rd->r, rd->deadline, argc, argv, reply);
 }
 
 /* XREADGROUP from start ("0": this consumer's pending entries; ">": new ones), creating the group

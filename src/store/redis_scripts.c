@@ -454,8 +454,12 @@ jwts_err jwts_redis_script_run_ev(redis_runner *r, int64_t deadline_ns, redis_sc
     }
     memcpy(av, argv, (size_t)nkeys * sizeof *av);
     memcpy(al, lens, (size_t)nkeys * sizeof *al);
-    av[nkeys] = ev->expiry, al[nkeys] = strlen(ev->expiry);
-    av[nkeys + 1] = ev->stream, al[nkeys + 1] = strlen(ev->stream);
+    char outbox[JWTS_REDIS_EVENTS_KEY_MAX], expiry[JWTS_REDIS_EVENTS_KEY_MAX];
+    unsigned slot = ev->per_slot ? jwts_redis_key_slot(argv[0], lens[0]) : 0; /* every key is in one slot */
+    if (ev->per_slot) jwts_redis_events_slot_keys(ev, slot, outbox, expiry);
+    const char *stream = ev->per_slot ? outbox : ev->stream, *index = ev->per_slot ? expiry : ev->expiry;
+    av[nkeys] = index, al[nkeys] = strlen(index);
+    av[nkeys + 1] = stream, al[nkeys + 1] = strlen(stream);
     memcpy(av + nkeys + 2, argv + nkeys, (size_t)nargs * sizeof *av);
     memcpy(al + nkeys + 2, lens + nkeys, (size_t)nargs * sizeof *al);
     for (int i = 0; i < EV_ARGS; i++) {
@@ -465,5 +469,10 @@ jwts_err jwts_redis_script_run_ev(redis_runner *r, int64_t deadline_ns, redis_sc
     jwts_err rc = run_text(r, deadline_ns, EV_BODIES[id], EV_SHAS[id], nkeys + 2, nargs + EV_ARGS, av, al, reply);
     free(av);
     free(al);
+    if (!rc && e && ev->per_slot && (*reply)->type != REDIS_REPLY_ERROR) {
+        /* the event is safe in the outbox: a relay that fails here is the sweep's to redo */
+        size_t relayed;
+        (void)jwts_redis_events_relay(r, deadline_ns, ev, slot, false, &relayed);
+    }
     return rc;
 }

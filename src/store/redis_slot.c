@@ -3,8 +3,11 @@
  *
  * As the cluster specification defines it: if the key holds a '{' followed later by a '}' with
  * at least one byte between them, only those bytes are hashed. Our keys are
- * "<prefix>{<user id>}...", and user ids hold no braces, so all keys of one user share a slot.
+ * "<prefix>{<user tag>}..." (core/tag.h), so all keys of one user share a slot. Slot tags go the
+ * other way: for each slot, a short hash tag that lands there, so a key can be placed in a slot
+ * chosen first (the per-slot keys of the events stream on Cluster, docs/events.md).
  */
+#include <stdio.h>
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
@@ -44,6 +47,28 @@ unsigned jwts_redis_key_slot(const char *key, size_t len)
     return crc16(key, len) & (JWTS_REDIS_SLOTS - 1);
 }
 
+/* SLOT_TAGS[slot]: the smallest number whose decimal digits hash to slot, found once. */
+static uint32_t SLOT_TAGS[JWTS_REDIS_SLOTS];
+static pthread_once_t SLOT_TAGS_ONCE = PTHREAD_ONCE_INIT;
+
+static void find_slot_tags(void)
+{
+    static bool found[JWTS_REDIS_SLOTS];
+    size_t missing = JWTS_REDIS_SLOTS;
+    for (uint32_t n = 0; missing > 0; n++) { /* every slot is reached before n = 300000 */
+        char digits[12];
+        int len = snprintf(digits, sizeof digits, "%u", n);
+        unsigned slot = crc16(digits, (size_t)len) & (JWTS_REDIS_SLOTS - 1);
+        if (!found[slot]) found[slot] = true, SLOT_TAGS[slot] = n, missing--;
+    }
+}
+
+void jwts_redis_slot_tag(unsigned slot, char out[JWTS_REDIS_SLOT_TAG_LEN])
+{
+    pthread_once(&SLOT_TAGS_ONCE, find_slot_tags);
+    snprintf(out, JWTS_REDIS_SLOT_TAG_LEN, "%u", SLOT_TAGS[slot & (JWTS_REDIS_SLOTS - 1)]);
+}
+
 static bool named(const redis_cmd *cmd, const char *name)
 {
     return cmd->argvlen[0] == strlen(name) && strncasecmp(cmd->argv[0], name, cmd->argvlen[0]) == 0;
@@ -56,6 +81,14 @@ int jwts_redis_cmd_slot(const redis_cmd *cmd)
         if (cmd->argc < 4 || cmd->argvlen[2] == 0 || cmd->argv[2][0] == '0') return -1; /* no KEYS */
         return (int)jwts_redis_key_slot(cmd->argv[3], cmd->argvlen[3]);
     }
+    if (named(cmd, "XREADGROUP") || named(cmd, "XREAD")) { /* the first key follows STREAMS */
+        for (int i = 1; i + 1 < cmd->argc; i++)
+            if (cmd->argvlen[i] == 7 && strncasecmp(cmd->argv[i], "STREAMS", 7) == 0)
+                return (int)jwts_redis_key_slot(cmd->argv[i + 1], cmd->argvlen[i + 1]);
+        return -1;
+    }
+    if (named(cmd, "XGROUP") || named(cmd, "XINFO")) /* a subcommand, then the key */
+        return cmd->argc < 3 ? -1 : (int)jwts_redis_key_slot(cmd->argv[2], cmd->argvlen[2]);
     static const char *const KEYLESS[] = {"PING",   "SCRIPT",   "CLUSTER", "INFO",   "WAIT", "ROLE",  "DBSIZE",
                                           "CONFIG", "FLUSHALL", "FLUSHDB", "ASKING", "AUTH", "SELECT"};
     for (size_t i = 0; i < sizeof KEYLESS / sizeof *KEYLESS; i++)

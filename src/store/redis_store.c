@@ -956,14 +956,13 @@ jwts_err jwts_redis_store_new(const redis_store_spec *spec,
                          "control characters",
                          spec->name, JWTS_REDIS_PREFIX_MAX);
     if (spec->command_timeout_ms < 0) return jwts_fail(JWTS_E_INVALID_ARGUMENT, "%s: negative timeout", spec->name);
-    if (spec->events_stream && spec->split_by_slot) /* a script writes one slot: docs/events.md */
-        return jwts_fail(JWTS_E_UNSUPPORTED, "%s: an events stream is not supported on Redis Cluster", spec->name);
     redis_store *rs = NULL;
     jwts_err rc = store_alloc(spec->name, spec->key_prefix, &rs);
     if (rc) return rc;
     rs->cfg.command_timeout_ms = spec->command_timeout_ms ? spec->command_timeout_ms : DEFAULT_COMMAND_TIMEOUT_MS;
     rs->split_by_slot = spec->split_by_slot;
-    if ((spec->events_stream && (rc = jwts_redis_events_new(spec->events_stream, spec->events_maxlen, &rs->events))) ||
+    if ((spec->events_stream &&
+         (rc = jwts_redis_events_new(spec->events_stream, spec->events_maxlen, spec->split_by_slot, &rs->events))) ||
         (rc = jwts_redis_tls_new(spec->tls, &rs->tls)) || (rc = new_runner(arg, rs->tls, &rs->runner))) {
         redis_destroy(&rs->base);
         return rc;
@@ -1011,7 +1010,8 @@ jwts_err jwts_store_redis_new(const jwts_redis_options *opts, jwts_store **out)
     rs->cfg.spin_ns = o.auto_pipeline ? 0 : o.spin_us * 1000; /* the I/O thread of a pipeline never spins */
     rs->pipelined = o.auto_pipeline;
     rc = build_addr(&o, &rs->cfg.addr);
-    if (!rc && o.events_stream) rc = jwts_redis_events_new(o.events_stream, (long long)o.events_maxlen, &rs->events);
+    if (!rc && o.events_stream)
+        rc = jwts_redis_events_new(o.events_stream, (long long)o.events_maxlen, false, &rs->events);
     if (!rc && o.tls.enabled && rs->cfg.addr.unix_path)
         rc = jwts_fail(JWTS_E_INVALID_ARGUMENT, "redis: TLS over a unix socket is not supported");
     if (!rc) rc = jwts_redis_tls_new(&o.tls, &rs->tls);

@@ -5,6 +5,11 @@
  * consumers of one group share the events, disjoint and together all of them; a consumer that
  * stops before acknowledging gets its pending entries back when it comes again; and the store
  * conformance and manager suites pass with events on.
+ *
+ * Built twice: as test_redis_events on one redis-server, and with EVENTS_ON_CLUSTER as
+ * test_cluster_events on a Redis Cluster of 3 masters and 3 replicas (tests/cluster), where each
+ * slot has an outbox relayed to the stream; there an event a writer left in its outbox (it died
+ * before relaying) reaches the stream through the sweep, once, with its event_id.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,8 +27,35 @@
 #include "manager_suite.h"
 #include "redis_server.h"
 #include "store_conformance.h"
+#ifdef EVENTS_ON_CLUSTER
+#include "store/redis.h"
+#include "topology.h"
 
+static topo_cluster cluster;
+#else
 static redis_server srv;
+#endif
+static char base[512]; /* the store URL without its query */
+#ifdef EVENTS_ON_CLUSTER
+#define EVENTS_TARGET "redis cluster with events"
+#else
+#define EVENTS_TARGET "redis with events"
+#endif
+
+/* Run a command on the server holding its key (on a cluster, the master that does not answer
+ * MOVED); the reply as text in out. */
+static void raw(char *out, size_t cap, int argc, const char **argv)
+{
+#ifdef EVENTS_ON_CLUSTER
+    for (size_t i = 0; i < cluster.n; i++) {
+        assert_true(redis_server_command(&cluster.nodes[i], out, cap, argc, argv));
+        if (strncmp(out, "-MOVED", 6) != 0) return;
+    }
+    fail_msg("no node holds %s", argv[1]);
+#else
+    assert_true(redis_server_command(&srv, out, cap, argc, argv));
+#endif
+}
 
 #define MAX_SEEN 256
 
@@ -47,9 +79,8 @@ static bool collect(void *arg, const char *id, const char *json)
 
 static jwts_store *open_events(const char *stream, const char *extra)
 {
-    char url[256];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d?events=%s&key_prefix=%s:%s", srv.port, stream, stream,
-             extra ? extra : "");
+    char url[768];
+    snprintf(url, sizeof url, "%s?events=%s&key_prefix=%s:%s", base, stream, stream, extra ? extra : "");
     jwts_store *st = NULL;
     jwts_err rc = jwts_store_open_url(url, &st);
     if (rc) fail_msg("open %s: %s: %s", url, jwts_errname(rc), jwts_errdetail());
@@ -266,7 +297,7 @@ static void test_expiry_sweep(void **state)
     assert_non_null(strstr(s.json[3], "\"user_id\":\"dave\""));
     char cfg[64] = "";
     const char *argv[] = {"CONFIG", "GET", "notify-keyspace-events"};
-    assert_true(redis_server_command(&srv, cfg, sizeof cfg, 3, argv));
+    raw(cfg, sizeof cfg, 3, argv);
     assert_null(strstr(cfg, "Ex")); /* no keyspace notifications were needed */
     jwts_tokens_clear(&dies);
     jwts_tokens_clear(&revoked);
@@ -371,18 +402,23 @@ static void test_options_checked(void **state)
 {
     (void)state;
     jwts_store *st = NULL;
-    char url[128];
-    snprintf(url, sizeof url, "redis-cluster://127.0.0.1:%d?events=x", srv.port);
-    assert_int_equal(jwts_store_open_url(url, &st), JWTS_E_INVALID_ARGUMENT); /* not on Cluster (yet) */
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d?events=x&events_maxlen=0", srv.port);
+    char url[768];
+    snprintf(url, sizeof url, "redis-cluster://127.0.0.1:1?events=a{b}"); /* outbox keys carry the slot's tag */
     assert_int_equal(jwts_store_open_url(url, &st), JWTS_E_INVALID_ARGUMENT);
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d", srv.port);
+    assert_non_null(strstr(jwts_errdetail(), "without braces"));
+    snprintf(url, sizeof url, "%s?events=x&events_maxlen=0", base);
+    assert_int_equal(jwts_store_open_url(url, &st), JWTS_E_INVALID_ARGUMENT);
+    snprintf(url, sizeof url, "%s", base);
     assert_int_equal(jwts_store_open_url(url, &st), JWTS_OK);
     size_t n;
     assert_int_equal(jwts_store_redis_events_read(st, NULL, "g", "c", 1, 0, collect, NULL, &n), JWTS_E_UNSUPPORTED);
     jwts_store_free(st);
-    st = open_events("evo", "&pipeline=true");
+#ifdef EVENTS_ON_CLUSTER
+    st = open_events("evo", NULL);
+#else
+    st = open_events("evo", "&pipeline=true"); /* no blocking read on the auto-pipeline */
     assert_int_equal(jwts_store_redis_events_read(st, NULL, "g", "c", 1, 10, collect, NULL, &n), JWTS_E_UNSUPPORTED);
+#endif
     assert_int_equal(jwts_store_redis_events_read(st, NULL, "g c", "c", 1, 0, collect, NULL, &n),
                      JWTS_E_INVALID_ARGUMENT);
     jwts_store_free(st);
@@ -408,7 +444,7 @@ static void test_stream_bounded(void **state)
     }
     char out[64];
     const char *argv[] = {"XLEN", "evb"};
-    assert_true(redis_server_command(&srv, out, sizeof out, 2, argv));
+    raw(out, sizeof out, 2, argv);
     long len = strtol(out, NULL, 10);
     assert_true(len >= 100 && len < 300);
     jwts_manager_free(m);
@@ -418,28 +454,76 @@ static void test_stream_bounded(void **state)
 
 static jwts_err open_suite(void *arg, jwts_store **out)
 {
-    char url[160];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d?events=suite:ev&key_prefix=suite:%s", srv.port,
-             arg ? "&pipeline=true" : "");
+    char url[768];
+    snprintf(url, sizeof url, "%s?events=suite:ev&key_prefix=suite:%s", base, arg ? "&pipeline=true" : "");
     return jwts_store_open_url(url, out);
 }
 
+#ifdef EVENTS_ON_CLUSTER
+/* A writer that died between its write and its relay left an event in its slot's outbox: the
+ * sweep relays it, once, with "event_id" naming the slot and the outbox entry; the next sweep
+ * finds nothing to relay. */
+static void test_sweep_relays_what_a_writer_left(void **state)
+{
+    (void)state;
+    jwts_store *st = open_events("evl", NULL);
+    redis_events ev = {.stream = "evl", .maxlen = 1000, .per_slot = true};
+    char outbox[JWTS_REDIS_EVENTS_KEY_MAX], index[JWTS_REDIS_EVENTS_KEY_MAX], out[256];
+    unsigned slot = 4242;
+    jwts_redis_events_slot_keys(&ev, slot, outbox, index);
+    assert_int_equal(jwts_redis_key_slot(outbox, strlen(outbox)), slot);
+    assert_int_equal(jwts_redis_key_slot(index, strlen(index)), slot);
+    const char *add[] = {"XADD", outbox, "*", "type", "revoked", "user_id", "zoe", "session_id", "left-behind"};
+    raw(out, sizeof out, 9, add);
+    size_t removed = 0;
+    assert_int_equal(jwts_store_cleanup(st, NULL, &removed), JWTS_OK);
+    seen s = {0};
+    drain(st, "audit", "one", &s);
+    assert_int_equal(s.n, 1);
+    assert_non_null(strstr(s.json[0], "\"session_id\":\"left-behind\""));
+    char event_id[300];
+    snprintf(event_id, sizeof event_id, "\"event_id\":\"%u-%s", slot, out);
+    assert_non_null(strstr(s.json[0], event_id));
+    const char *len[] = {"XLEN", outbox};
+    raw(out, sizeof out, 2, len);
+    assert_string_equal(out, "0"); /* relayed, then deleted from the outbox */
+    assert_int_equal(jwts_store_cleanup(st, NULL, &removed), JWTS_OK);
+    seen again = {0};
+    drain(st, "audit", "one", &again);
+    assert_int_equal(again.n, 0);
+    jwts_store_free(st);
+}
+#endif
+
 int main(void)
 {
+#ifdef EVENTS_ON_CLUSTER
+    if (!topo_cluster_start(&cluster, 3, 1, 2000)) return 1;
+    topo_cluster_url(&cluster, base, sizeof base);
+#else
     if (!redis_server_start(&srv, NULL)) return 1;
+    snprintf(base, sizeof base, "redis://127.0.0.1:%d", srv.port);
+#endif
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lifecycle_without_sink), cmocka_unit_test(test_lifecycle_with_sink),
         cmocka_unit_test(test_expiry_sweep),           cmocka_unit_test(test_group_shares_events),
         cmocka_unit_test(test_revoke_user_except),
         cmocka_unit_test(test_restarted_consumer_resumes), cmocka_unit_test(test_options_checked),
         cmocka_unit_test(test_stream_bounded),      cmocka_unit_test(test_new_device),
+#ifdef EVENTS_ON_CLUSTER
+        cmocka_unit_test(test_sweep_relays_what_a_writer_left),
+#endif
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     /* the event form of every script keeps the store's and the manager's contracts */
-    jwts_conformance_target ct = {.name = "redis with events", .open = open_suite};
+    jwts_conformance_target ct = {.name = EVENTS_TARGET, .open = open_suite};
     failed += jwts_store_conformance_run(&ct);
-    jwts_manager_target mt = {.name = "redis with events", .open = open_suite};
+    jwts_manager_target mt = {.name = EVENTS_TARGET, .open = open_suite};
     failed += jwts_manager_suite_run(&mt);
+#ifdef EVENTS_ON_CLUSTER
+    topo_cluster_destroy(&cluster);
+#else
     redis_server_destroy(&srv);
+#endif
     return failed != 0;
 }

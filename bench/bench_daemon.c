@@ -5,7 +5,9 @@
  *   bench_daemon [seconds-per-run] [rounds] [connections] [redis-url-query]
  *                                          (defaults 5, 5, 50, "pipeline=true")
  *
- * Four servers run at once on free loopback ports: nginx, jwtsessiond on the memory store, and two
+ * Five servers run at once on free loopback ports: nginx, mhd_floor (a libmicrohttpd server with
+ * jwtsessiond's flags answering 200 to anything: what libmicrohttpd itself costs), jwtsessiond on
+ * the memory store, and two
  * jwtsessiond on one redis-server this program starts (and stops) itself: one with --no-cache
  * (every GET /v1/auth is a Redis round trip, run on the --store-workers threads), one with the near
  * cache (--cache, the daemon's default). Each round runs wrk against each of them, the order
@@ -35,6 +37,9 @@
 
 #ifndef JWTSD_BIN
 #define JWTSD_BIN "build/daemon/jwtsessiond"
+#endif
+#ifndef MHD_FLOOR_BIN
+#define MHD_FLOOR_BIN "build/bench/mhd_floor"
 #endif
 
 #define MAX_ROUNDS 21
@@ -127,7 +132,7 @@ typedef struct target {
     long non2xx;
 } target;
 
-enum { T_NGINX, T_MEMORY, T_REDIS, T_CACHED, T_COUNT };
+enum { T_NGINX, T_FLOOR, T_MEMORY, T_REDIS, T_CACHED, T_COUNT };
 
 int main(int argc, char **argv)
 {
@@ -142,9 +147,10 @@ int main(int argc, char **argv)
         return 1;
     }
     if (!have("wrk") || !have("redis-server") || (access("/usr/sbin/nginx", X_OK) && access("/sbin/nginx", X_OK)) ||
-        access(JWTSD_BIN, X_OK)) {
-        fprintf(stderr, "bench_daemon: needs wrk, nginx, redis-server and %s (scripts/install-deps.sh installs them)\n",
-                JWTSD_BIN);
+        access(JWTSD_BIN, X_OK) || access(MHD_FLOOR_BIN, X_OK)) {
+        fprintf(stderr,
+                "bench_daemon: needs wrk, nginx, redis-server, %s and %s (scripts/install-deps.sh installs them)\n",
+                JWTSD_BIN, MHD_FLOOR_BIN);
         return 1;
     }
     char dir[] = "/tmp/jwts-bench-nginx-XXXXXX";
@@ -152,6 +158,7 @@ int main(int argc, char **argv)
     chmod(dir, 0755); /* nginx workers drop privileges when run as root */
     static target t[T_COUNT] = {
         [T_NGINX] = {.name = "nginx"},
+        [T_FLOOR] = {.name = "mhd_floor"},
         [T_MEMORY] = {.name = "memory", .auth = true},
         [T_REDIS] = {.name = "redis --no-cache", .auth = true},
         [T_CACHED] = {.name = "redis --cache", .auth = true},
@@ -166,6 +173,10 @@ int main(int argc, char **argv)
     snprintf(store, sizeof store, "redis://127.0.0.1:%d/?%s", redis.port, query);
     for (int i = 0; i < T_COUNT; i++) t[i].port = bench_free_port();
     t[T_NGINX].pid = start_nginx(dir, t[T_NGINX].port);
+    char floor_port[16];
+    snprintf(floor_port, sizeof floor_port, "%d", t[T_FLOOR].port);
+    char *floor_argv[] = {MHD_FLOOR_BIN, floor_port, NULL};
+    t[T_FLOOR].pid = bench_spawn(floor_argv, NULL);
     t[T_MEMORY].pid = start_daemon(t[T_MEMORY].port, "memory", "--no-cache");
     t[T_REDIS].pid = start_daemon(t[T_REDIS].port, store, "--no-cache");
     t[T_CACHED].pid = start_daemon(t[T_CACHED].port, store, "--cache");
@@ -207,6 +218,8 @@ int main(int argc, char **argv)
     printf("  %-52s %12s %12s %9s %9s\n", "measure", "ours", "baseline", "ratio", "target");
     double m = rps[T_MEMORY];
     bench_row("req/s, memory store (baseline: nginx)", m, rps[T_NGINX], ">= 0.70x", m >= 0.70 * rps[T_NGINX]);
+    bench_row("req/s, mhd_floor: libmicrohttpd alone (vs nginx)", rps[T_FLOOR], rps[T_NGINX], "-", -1);
+    bench_row("req/s, memory store (baseline: mhd_floor)", m, rps[T_FLOOR], "-", -1);
     bench_row("req/s, redis --no-cache (baseline: memory) #13", rps[T_REDIS], m, ">= 0.60x", rps[T_REDIS] >= 0.60 * m);
     bench_row("req/s, redis --cache (baseline: memory) #14", rps[T_CACHED], m, ">= 0.90x", rps[T_CACHED] >= 0.90 * m);
     bench_row("p99 ms, memory store (baseline: nginx)", p99[T_MEMORY], p99[T_NGINX], "-", -1);

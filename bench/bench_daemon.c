@@ -5,9 +5,10 @@
  *   bench_daemon [seconds-per-run] [rounds] [connections] [redis-url-query]
  *                                          (defaults 5, 5, 50, "pipeline=true")
  *
- * Five servers run at once on free loopback ports: nginx, mhd_floor (a libmicrohttpd server with
- * jwtsessiond's flags answering 200 to anything: what libmicrohttpd itself costs), jwtsessiond on
- * the memory store, and two
+ * Six servers run at once on free loopback ports: nginx, mhd_floor twice (a libmicrohttpd server
+ * with jwtsessiond's flags answering 200 to anything: what libmicrohttpd itself costs, with its
+ * default 32 KiB connection pool and with jwtsessiond's 160 KiB one, which libmicrohttpd 0.9.75
+ * zeroes after every request), jwtsessiond on the memory store, and two
  * jwtsessiond on one redis-server this program starts (and stops) itself: one with --no-cache
  * (every GET /v1/auth is a Redis round trip, run on the --store-workers threads), one with the near
  * cache (--cache, the daemon's default). Each round runs wrk against each of them, the order
@@ -132,7 +133,11 @@ typedef struct target {
     long non2xx;
 } target;
 
-enum { T_NGINX, T_FLOOR, T_MEMORY, T_REDIS, T_CACHED, T_COUNT };
+enum { T_NGINX, T_FLOOR, T_FLOOR_POOL, T_MEMORY, T_REDIS, T_CACHED, T_COUNT };
+
+/* jwtsessiond's connection pool at its defaults (daemon/http.c: 32 x --max-url 4k, so that a URL
+ * full of query arguments still reaches its 414 answer, + 2 x --max-header 8k + 16 KiB). */
+#define JWTSD_POOL "163840"
 
 int main(int argc, char **argv)
 {
@@ -159,6 +164,7 @@ int main(int argc, char **argv)
     static target t[T_COUNT] = {
         [T_NGINX] = {.name = "nginx"},
         [T_FLOOR] = {.name = "mhd_floor"},
+        [T_FLOOR_POOL] = {.name = "mhd_floor 160k"},
         [T_MEMORY] = {.name = "memory", .auth = true},
         [T_REDIS] = {.name = "redis --no-cache", .auth = true},
         [T_CACHED] = {.name = "redis --cache", .auth = true},
@@ -173,10 +179,12 @@ int main(int argc, char **argv)
     snprintf(store, sizeof store, "redis://127.0.0.1:%d/?%s", redis.port, query);
     for (int i = 0; i < T_COUNT; i++) t[i].port = bench_free_port();
     t[T_NGINX].pid = start_nginx(dir, t[T_NGINX].port);
-    char floor_port[16];
-    snprintf(floor_port, sizeof floor_port, "%d", t[T_FLOOR].port);
-    char *floor_argv[] = {MHD_FLOOR_BIN, floor_port, NULL};
+    char floor_port[2][16];
+    snprintf(floor_port[0], sizeof floor_port[0], "%d", t[T_FLOOR].port);
+    snprintf(floor_port[1], sizeof floor_port[1], "%d", t[T_FLOOR_POOL].port);
+    char *floor_argv[] = {MHD_FLOOR_BIN, floor_port[0], NULL}, *pool_argv[] = {MHD_FLOOR_BIN, floor_port[1], JWTSD_POOL, NULL};
     t[T_FLOOR].pid = bench_spawn(floor_argv, NULL);
+    t[T_FLOOR_POOL].pid = bench_spawn(pool_argv, NULL);
     t[T_MEMORY].pid = start_daemon(t[T_MEMORY].port, "memory", "--no-cache");
     t[T_REDIS].pid = start_daemon(t[T_REDIS].port, store, "--no-cache");
     t[T_CACHED].pid = start_daemon(t[T_CACHED].port, store, "--cache");
@@ -219,7 +227,8 @@ int main(int argc, char **argv)
     double m = rps[T_MEMORY];
     bench_row("req/s, memory store (baseline: nginx)", m, rps[T_NGINX], ">= 0.70x", m >= 0.70 * rps[T_NGINX]);
     bench_row("req/s, mhd_floor: libmicrohttpd alone (vs nginx)", rps[T_FLOOR], rps[T_NGINX], "-", -1);
-    bench_row("req/s, memory store (baseline: mhd_floor)", m, rps[T_FLOOR], "-", -1);
+    bench_row("req/s, mhd_floor, our 160 KiB pool (vs nginx)", rps[T_FLOOR_POOL], rps[T_NGINX], "-", -1);
+    bench_row("req/s, memory store (baseline: mhd_floor 160k)", m, rps[T_FLOOR_POOL], "-", -1);
     bench_row("req/s, redis --no-cache (baseline: memory) #13", rps[T_REDIS], m, ">= 0.60x", rps[T_REDIS] >= 0.60 * m);
     bench_row("req/s, redis --cache (baseline: memory) #14", rps[T_CACHED], m, ">= 0.90x", rps[T_CACHED] >= 0.90 * m);
     bench_row("p99 ms, memory store (baseline: nginx)", p99[T_MEMORY], p99[T_NGINX], "-", -1);

@@ -2,10 +2,12 @@
  * mhd_floor.c - the least a libmicrohttpd server can do per request, for bench_daemon: every
  * request is answered 200 with an empty body, by a daemon started with jwtsessiond's own flags
  * and thread pool (daemon/http.c: poll(2) loop, one polling thread per core, turbo, suspend and
- * resume allowed). What jwtsessiond's GET /v1/auth costs beyond this figure is our own work;
- * what this figure trails nginx by is libmicrohttpd's.
+ * resume allowed) and, given POOL, jwtsessiond's per-connection memory pool size. What jwtsessiond's
+ * GET /v1/auth costs beyond this figure is our own work; what this figure trails nginx by is
+ * libmicrohttpd's.
  *
- *   mhd_floor PORT      (on 127.0.0.1; runs until SIGTERM or SIGINT)
+ *   mhd_floor PORT [POOL]    (on 127.0.0.1; POOL bytes, default libmicrohttpd's 32 KiB; runs
+ *                             until SIGTERM or SIGINT)
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -38,9 +40,10 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 
 int main(int argc, char **argv)
 {
-    int port = argc == 2 ? atoi(argv[1]) : 0;
-    if (port <= 0 || port > 65535) {
-        fprintf(stderr, "usage: mhd_floor PORT\n");
+    int port = argc >= 2 ? atoi(argv[1]) : 0;
+    long pool = argc == 3 ? atol(argv[2]) : 32 * 1024;
+    if (port <= 0 || port > 65535 || pool < 4096 || argc > 3) {
+        fprintf(stderr, "usage: mhd_floor PORT [POOL]\n");
         return 2;
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -52,6 +55,7 @@ int main(int argc, char **argv)
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct MHD_Daemon *d = MHD_start_daemon(flags, 0, NULL, NULL, answer, empty, MHD_OPTION_SOCK_ADDR,
                                             (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+                                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)pool,
                                             MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (!d || !empty) {
         fprintf(stderr, "mhd_floor: cannot listen on port %d\n", port);

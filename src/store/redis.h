@@ -321,6 +321,12 @@ void jwts_redis_events_slot_keys(const redis_events *ev, unsigned slot, char out
 jwts_err jwts_redis_events_relay(redis_runner *r, int64_t deadline_ns, const redis_events *ev, unsigned slot,
                                  bool reclaim, size_t *relayed);
 
+/* Run write (a command on slot) pipelined with the take of slot's new outbox entries, then relay
+ * them as jwts_redis_events_relay does; *reply is write's reply. The relay's own failures are not
+ * returned (what it leaves in the outbox is the sweep's): only the write's. */
+jwts_err jwts_redis_events_run_relayed(redis_runner *r, int64_t deadline_ns, const redis_events *ev, unsigned slot,
+                                       const redis_cmd *write, redisReply **reply);
+
 /* ---- redis_slot.c ------------------------------------------------------------------------ */
 
 #define JWTS_REDIS_SLOTS 16384

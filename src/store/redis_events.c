@@ -27,9 +27,9 @@
 #define DEFAULT_MAXLEN 100000
 #define STREAM_MAX 200
 #define SWEEP_BATCH 500
-#define NAME_MAX_LEN 64     /* bytes of a group or consumer name */
-#define RELAY_GROUP "relay" /* the consumer group (and its one consumer name) of every outbox */
-#define RELAY_BATCH 100
+#define NAME_MAX_LEN 64        /* bytes of a group or consumer name */
+#define RELAY_GROUP "relay"    /* the consumer group (and its one consumer name) of every outbox */
+#define RELAY_BATCH 100        /* entries per take */
 #define RELAY_LEASE_MS "30000" /* a relay's entry unacknowledged this long is taken back */
 #define CHECK_SLOTS 512        /* slots checked per round trip by the per-slot sweep */
 
@@ -134,14 +134,18 @@ static const redisReply *entries_of(const redisReply *reply, bool claimed)
     return reply->element[0]->element[1];
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define FRESH_ARGV(outbox) /* XREADGROUP of the new entries */ \
+    {"XREADGROUP", "GROUP", RELAY_GROUP, RELAY_GROUP, "COUNT", STR(RELAY_BATCH), "STREAMS", outbox, ">"}
+
 /* Take up to RELAY_BATCH entries of outbox: reclaimed ones (idle past the lease) or new ones,
  * creating the group when the outbox has none yet. */
 static jwts_err relay_take(redis_runner *r, int64_t deadline_ns, const char *outbox, bool reclaim, redisReply **reply)
 {
-    char count[16];
-    snprintf(count, sizeof count, "%d", RELAY_BATCH);
-    const char *claim[] = {"XAUTOCLAIM", outbox, RELAY_GROUP, RELAY_GROUP, RELAY_LEASE_MS, "0-0", "COUNT", count};
-    const char *fresh[] = {"XREADGROUP", "GROUP", RELAY_GROUP, RELAY_GROUP, "COUNT", count, "STREAMS", outbox, ">"};
+    const char *claim[] = {"XAUTOCLAIM", outbox, RELAY_GROUP, RELAY_GROUP,
+                           RELAY_LEASE_MS, "0-0", "COUNT", STR(RELAY_BATCH)};
+    const char *fresh[] = FRESH_ARGV(outbox);
     for (int attempt = 0; attempt < 2; attempt++) {
         jwts_err rc = reclaim ? run_argv(r, deadline_ns, 8, claim, reply) : run_argv(r, deadline_ns, 9, fresh, reply);
         if (rc || !jwts_redis_reply_is(*reply, "NOGROUP")) return rc;
@@ -178,7 +182,8 @@ static jwts_err relay_move(redis_runner *r, int64_t deadline_ns, const redis_eve
     redisReply **replies = calloc(n + 2, sizeof *replies);
     char maxlen[24];
     snprintf(maxlen, sizeof maxlen, "%lld", ev->maxlen);
-    jwts_err rc = cmds && av && al && event_ids && replies ? JWTS_OK : jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    jwts_err rc =
+        cmds && av && al && event_ids && replies ? JWTS_OK : jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
     size_t ncmds = 0, k = 0;
 #define ARG(s, len) (av[k] = (s), al[k] = (len), k++)
     for (size_t i = 0; !rc && i < n; i++) { /* XADD stream MAXLEN ~ N * <fields> event_id <slot>-<id> */
@@ -241,6 +246,31 @@ jwts_err jwts_redis_events_relay(redis_runner *r, int64_t deadline_ns, const red
             reclaim = false; /* the reclaimed ones are moved: now the new ones */
         }
     }
+}
+
+jwts_err jwts_redis_events_run_relayed(redis_runner *r, int64_t deadline_ns, const redis_events *ev, unsigned slot,
+                                       const redis_cmd *write, redisReply **reply)
+{
+    char outbox[JWTS_REDIS_EVENTS_KEY_MAX], expiry[JWTS_REDIS_EVENTS_KEY_MAX];
+    jwts_redis_events_slot_keys(ev, slot, outbox, expiry);
+    const char *fresh[] = FRESH_ARGV(outbox);
+    size_t lens[9];
+    for (int i = 0; i < 9; i++) lens[i] = strlen(fresh[i]);
+    redis_cmd cmds[2] = {*write, {9, fresh, lens}};
+    redisReply *replies[2] = {NULL, NULL};
+    jwts_err rc = r->ops->run(r, deadline_ns, cmds, 2, replies);
+    *reply = replies[0];
+    if (!rc && !jwts_redis_reply_is(*reply, "NOSCRIPT")) { /* NOSCRIPT: the caller runs it again, then relays */
+        const redisReply *list = entries_of(replies[1], false);
+        size_t relayed = 0;
+        if (!list) /* NOGROUP (the outbox's first write) or an error: the relay's own steps sort it out */
+            (void)jwts_redis_events_relay(r, deadline_ns, ev, slot, false, &relayed);
+        else if (list->type != REDIS_REPLY_NIL && list->elements > 0 &&
+                 !relay_move(r, deadline_ns, ev, slot, outbox, list, &relayed) && list->elements == RELAY_BATCH)
+            (void)jwts_redis_events_relay(r, deadline_ns, ev, slot, false, &relayed); /* more are waiting */
+    }
+    if (replies[1]) freeReplyObject(replies[1]);
+    return rc;
 }
 
 /* ---- the sweep --------------------------------------------------------------------------- */

@@ -366,9 +366,11 @@ const char *jwts_redis_script_sha(redis_script id)
 
 #define ARGV_STACK 16
 
-/* Run the script text body (SHA-1 sha): EVALSHA, then EVAL on NOSCRIPT. */
+/* Run the script text body (SHA-1 sha): EVALSHA, then EVAL on NOSCRIPT. relay (a per-slot events
+ * store; NULL: none): the EVALSHA goes with the take of slot's outbox, which is then relayed. */
 static jwts_err run_text(redis_runner *r, int64_t deadline_ns, const char *body, const char *sha, int nkeys, int nargs,
-                         const char *const *argv, const size_t *lens, redisReply **reply)
+                         const char *const *argv, const size_t *lens, const redis_events *relay, unsigned slot,
+                         redisReply **reply)
 {
     int argc = 3 + nkeys + nargs;
     const char *stack_argv[ARGV_STACK];
@@ -391,13 +393,17 @@ static jwts_err run_text(redis_runner *r, int64_t deadline_ns, const char *body,
     memcpy(av + 3, argv, (size_t)(nkeys + nargs) * sizeof *av);
     memcpy(al + 3, lens, (size_t)(nkeys + nargs) * sizeof *al);
     redis_cmd cmd = {argc, av, al};
-    jwts_err rc = r->ops->run(r, deadline_ns, &cmd, 1, reply);
+    jwts_err rc = relay ? jwts_redis_events_run_relayed(r, deadline_ns, relay, slot, &cmd, reply)
+                        : r->ops->run(r, deadline_ns, &cmd, 1, reply);
     if (!rc && jwts_redis_reply_is(*reply, "NOSCRIPT")) {
         freeReplyObject(*reply);
         *reply = NULL;
         av[0] = "EVAL", al[0] = 4;
         av[1] = body, al[1] = strlen(body);
         rc = r->ops->run(r, deadline_ns, &cmd, 1, reply);
+        size_t relayed; /* the event is safe in the outbox: a relay that fails is the sweep's to redo */
+        if (!rc && relay && (*reply)->type != REDIS_REPLY_ERROR)
+            (void)jwts_redis_events_relay(r, deadline_ns, relay, slot, false, &relayed);
     }
     if (av != stack_argv) {
         free(av);
@@ -410,7 +416,7 @@ jwts_err jwts_redis_script_run(redis_runner *r, int64_t deadline_ns, redis_scrip
                                const char *const *argv, const size_t *lens, redisReply **reply)
 {
     pthread_once(&SHAS_ONCE, compute_shas);
-    return run_text(r, deadline_ns, BODIES[id], SHAS[id], nkeys, nargs, argv, lens, reply);
+    return run_text(r, deadline_ns, BODIES[id], SHAS[id], nkeys, nargs, argv, lens, NULL, 0, reply);
 }
 
 jwts_err jwts_redis_script_run_ev(redis_runner *r, int64_t deadline_ns, redis_script id, int nkeys, int nargs,
@@ -419,7 +425,7 @@ jwts_err jwts_redis_script_run_ev(redis_runner *r, int64_t deadline_ns, redis_sc
 {
     pthread_once(&SHAS_ONCE, compute_shas);
     if (!ev || !EV_TAILS[id]) /* not a write script (SWEEP takes its keys as they are) */
-        return run_text(r, deadline_ns, BODIES[id], SHAS[id], nkeys, nargs, argv, lens, reply);
+        return run_text(r, deadline_ns, BODIES[id], SHAS[id], nkeys, nargs, argv, lens, NULL, 0, reply);
     if (!EV_BODIES[id]) return jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
     /* the event form: argv's keys, then expiry and stream; argv's args, then the event fields */
     const jwts_event *then, *e = jwts_event_note_get(&then);
@@ -466,13 +472,11 @@ jwts_err jwts_redis_script_run_ev(redis_runner *r, int64_t deadline_ns, redis_sc
         av[nkeys + 2 + nargs + i] = extra_args[i];
         al[nkeys + 2 + nargs + i] = strlen(extra_args[i]);
     }
-    jwts_err rc = run_text(r, deadline_ns, EV_BODIES[id], EV_SHAS[id], nkeys + 2, nargs + EV_ARGS, av, al, reply);
+    /* per slot, a write that noted an event takes its outbox's new entries in the same round trip */
+    const redis_events *relay = ev->per_slot && e ? ev : NULL;
+    jwts_err rc = run_text(r, deadline_ns, EV_BODIES[id], EV_SHAS[id], nkeys + 2, nargs + EV_ARGS, av, al, relay, slot,
+                           reply);
     free(av);
     free(al);
-    if (!rc && e && ev->per_slot && (*reply)->type != REDIS_REPLY_ERROR) {
-        /* the event is safe in the outbox: a relay that fails here is the sweep's to redo */
-        size_t relayed;
-        (void)jwts_redis_events_relay(r, deadline_ns, ev, slot, false, &relayed);
-    }
     return rc;
 }

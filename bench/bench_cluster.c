@@ -99,14 +99,10 @@ static void *validate_loop(void *arg)
 /* validate ops/s over st from the configured threads. */
 static double validate_rps(jwts_store *st)
 {
-    jwts_keyset *ks;
-    jwts_key *k;
-    jwts_err rc = jwts_keyset_new(&ks);
-    if (!rc) rc = jwts_key_generate(JWTS_ALG_HS256, "bench", &k);
-    if (!rc) rc = jwts_keyset_add(ks, k, 1);
+    jwts_keyset *ks = bench_hs256_keys();
     jwts_manager_options o = {.store = st, .keyset = ks, .issuer = "https://auth.example.com", .audience = "api"};
     jwts_manager *m = NULL;
-    if (!rc) rc = jwts_manager_new(&o, &m);
+    jwts_err rc = jwts_manager_new(&o, &m);
     if (rc) die(rc, "manager");
     static jwts_tokens tokens[USERS];
     for (int i = 0; i < USERS; i++) {
@@ -144,39 +140,26 @@ static double measure(jwts_err rc, jwts_store *st, const char *what)
 
 /* ---- events ------------------------------------------------------------------------------ */
 
-typedef struct pair_arg {
+/* A manager over its own store (bench_create_revoke's pair first). */
+typedef struct managed {
+    bench_pair pair;
     jwts_store *st;
-    jwts_manager *m;
-    const char *user;
-} pair_arg;
-
-/* One create and one revoke: two lifecycle events. */
-static void create_revoke(void *arg, uint64_t i)
-{
-    pair_arg *p = arg;
-    jwts_tokens t;
-    char user[48];
-    snprintf(user, sizeof user, "%s-%llu", p->user, (unsigned long long)(i % 1000));
-    jwts_err rc = jwts_manager_create(p->m, NULL, user, NULL, &t);
-    if (rc) die(rc, "create");
-    if ((rc = jwts_manager_revoke(p->m, NULL, user, t.session_id))) die(rc, "revoke");
-    jwts_tokens_clear(&t);
-}
+} managed;
 
 /* A manager over the store of url, for user names starting with user. */
-static pair_arg manager_on(const char *url, const jwts_keyset *ks, const char *user)
+static managed manager_on(const char *url, const jwts_keyset *ks, const char *user)
 {
-    pair_arg p = {.user = user};
-    jwts_err rc = jwts_store_open_url(url, &p.st);
-    jwts_manager_options o = {.store = p.st, .keyset = ks};
-    if (rc || (rc = jwts_manager_new(&o, &p.m))) die(rc, url);
-    return p;
+    managed g = {.pair.user = user};
+    jwts_err rc = jwts_store_open_url(url, &g.st);
+    jwts_manager_options o = {.store = g.st, .keyset = ks};
+    if (rc || (rc = jwts_manager_new(&o, &g.pair.m))) die(rc, url);
+    return g;
 }
 
-static void manager_close(pair_arg *p)
+static void manager_close(managed *g)
 {
-    jwts_manager_free(p->m);
-    jwts_store_free(p->st);
+    jwts_manager_free(g->pair.m);
+    jwts_store_free(g->st);
 }
 
 /* Median ms of rounds sweeps (jwts_manager_cleanup) of m with nothing due. */
@@ -196,21 +179,17 @@ static double sweep_ms(jwts_manager *m)
 
 static void events_figures(const char *cluster_url, int single_port)
 {
-    jwts_keyset *ks;
-    jwts_key *k;
-    jwts_err rc = jwts_keyset_new(&ks);
-    if (!rc) rc = jwts_key_generate(JWTS_ALG_HS256, "bench", &k);
-    if (!rc) rc = jwts_keyset_add(ks, k, 1);
-    if (rc) die(rc, "keyset");
+    jwts_keyset *ks = bench_hs256_keys();
     char on_url[512], off_url[512], single_url[128];
     snprintf(on_url, sizeof on_url, "%s?events=bench:events&events_maxlen=10000&key_prefix=on:", cluster_url);
     snprintf(off_url, sizeof off_url, "%s?key_prefix=off:", cluster_url);
     snprintf(single_url, sizeof single_url, "redis://127.0.0.1:%d?events=bench:events", single_port);
-    pair_arg on = manager_on(on_url, ks, "on"), off = manager_on(off_url, ks, "off");
+    managed on = manager_on(on_url, ks, "on"), off = manager_on(off_url, ks, "off");
     double us_on = 0, us_off = 0;
-    bench_alternate(create_revoke, &on, create_revoke, &off, rounds, seconds / 2, &us_on, &us_off);
-    pair_arg single = manager_on(single_url, ks, "single");
-    double cluster_sweep = sweep_ms(on.m), single_sweep = sweep_ms(single.m);
+    bench_alternate(bench_create_revoke, &on.pair, bench_create_revoke, &off.pair, rounds, seconds / 2, &us_on,
+                    &us_off);
+    managed single = manager_on(single_url, ks, "single");
+    double cluster_sweep = sweep_ms(on.pair.m), single_sweep = sweep_ms(single.pair.m);
     printf("events on a cluster of 3 masters: one client thread, %d rounds, alternating, medians\n", rounds);
     bench_row("cluster: create+revoke us/pair, events on (vs off)", us_on, us_off, "-", -1);
     printf("  cluster: %.0f pairs/s with events (%.0f events/s relayed), %.0f without\n", 1e6 / us_on, 2e6 / us_on,

@@ -24,11 +24,6 @@
 
 #include "bench_util.h"
 
-typedef struct pair_arg {
-    jwts_manager *m;
-    char user[32];
-} pair_arg;
-
 static atomic_ulong sink_events;
 
 static void sink(void *arg, const jwts_event *ev)
@@ -36,20 +31,6 @@ static void sink(void *arg, const jwts_event *ev)
     (void)arg;
     char json[JWTS_EVENT_JSON_MAX];
     if (jwts_event_json(ev, json, sizeof json, NULL) == JWTS_OK) atomic_fetch_add(&sink_events, 1);
-}
-
-/* One create and one revoke: two lifecycle events. */
-static void create_revoke(void *arg, uint64_t i)
-{
-    pair_arg *p = arg;
-    jwts_tokens t;
-    char user[48];
-    snprintf(user, sizeof user, "%s-%llu", p->user, (unsigned long long)(i % 1000));
-    jwts_err rc = jwts_manager_create(p->m, NULL, user, NULL, &t);
-    if (rc) bench_die("bench_events", rc, "create");
-    rc = jwts_manager_revoke(p->m, NULL, user, t.session_id);
-    if (rc) bench_die("bench_events", rc, "revoke");
-    jwts_tokens_clear(&t);
 }
 
 static jwts_manager *manager(jwts_store *st, const jwts_keyset *ks, bool events)
@@ -229,9 +210,9 @@ int main(int argc, char **argv)
     jwts_store *s_on, *s_off;
     jwts_memory_options mo = {.sweep_interval_ms = -1};
     if (jwts_store_memory_new(&mo, &s_on) || jwts_store_memory_new(&mo, &s_off)) bench_die("bench_events", 1, "memory");
-    pair_arg on = {manager(s_on, ks, true), "mem-on"}, off = {manager(s_off, ks, false), "mem-off"};
+    bench_pair on = {manager(s_on, ks, true), "mem-on"}, off = {manager(s_off, ks, false), "mem-off"};
     double us_on, us_off;
-    bench_alternate(create_revoke, &on, create_revoke, &off, rounds, seconds, &us_on, &us_off);
+    bench_alternate(bench_create_revoke, &on, bench_create_revoke, &off, rounds, seconds, &us_on, &us_off);
     bench_row("memory: create+revoke us/pair, sink on (vs off)", us_on, us_off, "-", -1);
     printf("  memory: %.0f pairs/s with the sink (%.0f events/s), %.0f without; %lu events reached the sink\n",
            1e6 / us_on, 2e6 / us_on, 1e6 / us_off, (unsigned long)atomic_load(&sink_events));
@@ -248,8 +229,8 @@ int main(int argc, char **argv)
         jwts_store *r_on, *r_off;
         if (jwts_store_open_url(url_on, &r_on) || jwts_store_open_url(url_off, &r_off))
             bench_die("bench_events", 1, "redis store");
-        pair_arg ron = {manager(r_on, ks, false), "redis-on"}, roff = {manager(r_off, ks, false), "redis-off"};
-        bench_alternate(create_revoke, &ron, create_revoke, &roff, rounds, seconds, &us_on, &us_off);
+        bench_pair ron = {manager(r_on, ks, false), "redis-on"}, roff = {manager(r_off, ks, false), "redis-off"};
+        bench_alternate(bench_create_revoke, &ron, bench_create_revoke, &roff, rounds, seconds, &us_on, &us_off);
         bench_row("redis: create+revoke us/pair, stream on (vs off)", us_on, us_off, "-", -1);
         printf("  redis: %.0f pairs/s with the stream (%.0f events/s appended), %.0f without; 1 client thread\n",
                1e6 / us_on, 2e6 / us_on, 1e6 / us_off);

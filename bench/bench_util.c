@@ -237,10 +237,39 @@ double bench_redis_get_rtt_us(const bench_redis *r)
     return rps > 0 ? 1e6 / rps : 0;
 }
 
+double bench_redis_usec_per_call(const bench_redis *r, const char *command, bool reset)
+{
+    struct timeval tv = {2, 0};
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+    double usec = 0;
+    redisReply *rep = c && !c->err ? redisCommand(c, "INFO commandstats") : NULL;
+    char name[64];
+    snprintf(name, sizeof name, "cmdstat_%s:", command);
+    const char *at = rep && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, name) : NULL;
+    const char *per = at ? strstr(at, "usec_per_call=") : NULL;
+    if (per) usec = atof(per + strlen("usec_per_call="));
+    if (rep) freeReplyObject(rep);
+    if (reset && c && !c->err && (rep = redisCommand(c, "CONFIG RESETSTAT"))) freeReplyObject(rep);
+    if (c) redisFree(c);
+    return usec;
+}
+
 void bench_die(const char *prog, jwts_err rc, const char *what)
 {
     fprintf(stderr, "%s: %s: %s: %s\n", prog, what, jwts_errname(rc), jwts_errdetail());
     exit(1);
+}
+
+void bench_create_revoke(void *pair, uint64_t i)
+{
+    bench_pair *p = pair;
+    jwts_tokens t;
+    char user[96];
+    snprintf(user, sizeof user, "%s-%llu", p->user, (unsigned long long)(i % 1000));
+    jwts_err rc = jwts_manager_create(p->m, NULL, user, NULL, &t);
+    if (rc) bench_die("bench", rc, "create");
+    if ((rc = jwts_manager_revoke(p->m, NULL, user, t.session_id))) bench_die("bench", rc, "revoke");
+    jwts_tokens_clear(&t);
 }
 
 jwts_keyset *bench_hs256_keys(void)

@@ -60,8 +60,22 @@ double bench_redis_benchmark_rps(const bench_redis *r, int clients, int pipeline
 /* The raw GET round trip in microseconds: 1e6 / redis-benchmark -c 1 -P 1 -t get (key filled first). */
 double bench_redis_get_rtt_us(const bench_redis *r);
 
+/* Microseconds the server spent per call of command (lower case, e.g. "evalsha") since the last
+ * reset (INFO commandstats usec_per_call), 0 if it has none; reset: then CONFIG RESETSTAT. */
+double bench_redis_usec_per_call(const bench_redis *r, const char *command, bool reset);
+
 /* Print "prog: what: JWTS_E_...: detail" and exit 1. */
 void bench_die(const char *prog, jwts_err rc, const char *what);
+
+/* A manager and the users it creates sessions for, "<user>-<n>" with n in 0..999. */
+typedef struct bench_pair {
+    jwts_manager *m;
+    const char *user;
+} bench_pair;
+
+/* One jwts_manager_create and the jwts_manager_revoke of that session (two lifecycle events) by
+ * pair (a bench_pair) for its user number i mod 1000; exits on failure. For bench_alternate. */
+void bench_create_revoke(void *pair, uint64_t i);
 
 /* A key set with one HS256 signing key (kid "bench"); exits on failure. */
 jwts_keyset *bench_hs256_keys(void);

@@ -163,18 +163,22 @@ static jwts_err relay_take(redis_runner *r, int64_t deadline_ns, const char *out
 }
 
 /* XADD each entry of list to the stream with its event_id, then XACK and XDEL them all from
- * outbox. An entry without fields (trimmed away while taken) is only acknowledged. */
+ * outbox. An entry without fields (trimmed away while taken) is only acknowledged; a nil one
+ * (Redis 6.2's XAUTOCLAIM names deleted entries so) is skipped. */
 static jwts_err relay_move(redis_runner *r, int64_t deadline_ns, const redis_events *ev, unsigned slot,
                            const char *outbox, const redisReply *list, size_t *moved)
 {
-    size_t n = list->elements, nargs = 5 + 2 * n; /* XACK and XDEL */
+    size_t n = list->elements, nargs = 5 + 2 * n, ids = 0; /* XACK and XDEL */
     for (size_t i = 0; i < n; i++) {
         const redisReply *e = list->element[i];
+        if (e->type == REDIS_REPLY_NIL) continue;
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
             e->element[0]->len > 40)
             return jwts_fail(JWTS_E_PROTOCOL, "redis events relay: unexpected outbox entry");
         if (e->element[1]->type == REDIS_REPLY_ARRAY) nargs += 8 + e->element[1]->elements;
+        ids++;
     }
+    if (!ids) return JWTS_OK;
     redis_cmd *cmds = calloc(n + 2, sizeof *cmds);
     const char **av = malloc(nargs * sizeof *av);
     size_t *al = malloc(nargs * sizeof *al);
@@ -187,8 +191,8 @@ static jwts_err relay_move(redis_runner *r, int64_t deadline_ns, const redis_eve
     size_t ncmds = 0, k = 0;
 #define ARG(s, len) (av[k] = (s), al[k] = (len), k++)
     for (size_t i = 0; !rc && i < n; i++) { /* XADD stream MAXLEN ~ N * <fields> event_id <slot>-<id> */
-        const redisReply *e = list->element[i], *f = e->element[1];
-        if (f->type != REDIS_REPLY_ARRAY) continue;
+        const redisReply *e = list->element[i], *f = e->type == REDIS_REPLY_ARRAY ? e->element[1] : NULL;
+        if (!f || f->type != REDIS_REPLY_ARRAY) continue;
         size_t first = k;
         ARG("XADD", 4), ARG(ev->stream, strlen(ev->stream)), ARG("MAXLEN", 6), ARG("~", 1);
         ARG(maxlen, strlen(maxlen)), ARG("*", 1);
@@ -206,7 +210,9 @@ static jwts_err relay_move(redis_runner *r, int64_t deadline_ns, const redis_eve
         size_t first = k;
         if (which == 0) ARG("XACK", 4), ARG(outbox, strlen(outbox)), ARG(RELAY_GROUP, strlen(RELAY_GROUP));
         else ARG("XDEL", 4), ARG(outbox, strlen(outbox));
-        for (size_t i = 0; i < n; i++) ARG(list->element[i]->element[0]->str, list->element[i]->element[0]->len);
+        for (size_t i = 0; i < n; i++)
+            if (list->element[i]->type == REDIS_REPLY_ARRAY)
+                ARG(list->element[i]->element[0]->str, list->element[i]->element[0]->len);
         cmds[ncmds++] = (redis_cmd){(int)(k - first), av + first, al + first};
     }
 #undef ARG

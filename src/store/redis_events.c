@@ -32,6 +32,7 @@
 #define RELAY_BATCH 100        /* entries per take */
 #define RELAY_LEASE_MS "30000" /* a relay's entry unacknowledged this long is taken back */
 #define CHECK_SLOTS 512        /* slots checked per round trip by the per-slot sweep */
+#define SWEEP_TURN_MS "1000"   /* the per-slot sweep runs once per this, whichever process runs it */
 
 typedef struct events_owned {
     redis_events ev;
@@ -281,10 +282,30 @@ jwts_err jwts_redis_events_run_relayed(redis_runner *r, int64_t deadline_ns, con
 
 /* ---- the sweep --------------------------------------------------------------------------- */
 
+/* Take the turn to sweep every slot: SET <stream>:sweep NX PX SWEEP_TURN_MS. *taken is false
+ * when another process (or this one) swept less than SWEEP_TURN_MS ago. */
+static jwts_err take_sweep_turn(redis_runner *r, int64_t deadline_ns, const redis_events *ev, bool *taken)
+{
+    char key[JWTS_REDIS_EVENTS_KEY_MAX];
+    snprintf(key, sizeof key, "%s:sweep", ev->stream);
+    const char *argv[] = {"SET", key, "1", "NX", "PX", SWEEP_TURN_MS};
+    redisReply *reply = NULL;
+    jwts_err rc = run_argv(r, deadline_ns, 6, argv, &reply);
+    if (!rc && reply->type != REDIS_REPLY_STATUS && reply->type != REDIS_REPLY_NIL)
+        rc = jwts_redis_reply_fail(reply, "events sweep turn");
+    *taken = !rc && reply->type == REDIS_REPLY_STATUS;
+    if (reply) freeReplyObject(reply);
+    return rc;
+}
+
 /* Per slot: ask every slot, CHECK_SLOTS at a time, for its due index members and its outbox
- * length (one pipeline per node), then sweep and relay the slots that have any. */
+ * length (one pipeline per node), then sweep and relay the slots that have any; at most once per
+ * SWEEP_TURN_MS across every process on the cluster, so more daemons do not cost more. */
 static jwts_err sweep_slots(redis_runner *r, int64_t deadline_ns, const redis_events *ev, size_t *expired)
 {
+    bool taken = false;
+    jwts_err turn = take_sweep_turn(r, deadline_ns, ev, &taken);
+    if (turn || !taken) return turn;
     char(*keys)[2][JWTS_REDIS_EVENTS_KEY_MAX] = malloc(CHECK_SLOTS * sizeof *keys);
     const char **av = malloc(CHECK_SLOTS * 6 * sizeof *av);
     size_t *al = malloc(CHECK_SLOTS * 6 * sizeof *al);

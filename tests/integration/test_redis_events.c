@@ -461,8 +461,9 @@ static jwts_err open_suite(void *arg, jwts_store **out)
 
 #ifdef EVENTS_ON_CLUSTER
 /* A writer that died between its write and its relay left an event in its slot's outbox: the
- * sweep relays it, once, with "event_id" naming the slot and the outbox entry; the next sweep
- * finds nothing to relay. */
+ * sweep relays it, once, with "event_id" naming the slot and the outbox entry. The sweep of every
+ * slot runs once a second across all processes: one more left within that second waits for the
+ * next turn. */
 static void test_sweep_relays_what_a_writer_left(void **state)
 {
     (void)state;
@@ -487,10 +488,17 @@ static void test_sweep_relays_what_a_writer_left(void **state)
     const char *len[] = {"XLEN", outbox};
     raw(out, sizeof out, 2, len);
     assert_string_equal(out, "0"); /* relayed, then deleted from the outbox */
+    raw(out, sizeof out, 9, add); /* one more: the next sweep is not this process's turn for 1 s */
     assert_int_equal(jwts_store_cleanup(st, NULL, &removed), JWTS_OK);
     seen again = {0};
     drain(st, "audit", "one", &again);
     assert_int_equal(again.n, 0);
+    raw(out, sizeof out, 2, len);
+    assert_string_equal(out, "1");
+    usleep(1100 * 1000);
+    assert_int_equal(jwts_store_cleanup(st, NULL, &removed), JWTS_OK);
+    drain(st, "audit", "one", &again);
+    assert_int_equal(again.n, 1);
     jwts_store_free(st);
 }
 #endif

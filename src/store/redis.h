@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jwtsession/buf.h"
 #include "jwtsession/store_redis.h"
 
 #define JWTS_REDIS_PREFIX_MAX 128
@@ -130,6 +131,13 @@ jwts_err jwts_redis_tls_handshake(const redis_tls *t, int fd, const char *host, 
 jwts_err jwts_redis_tls_error(SSL *ssl, int ret, const char *op, const char *where, short *want);
 
 /* ---- redis_conn.c ------------------------------------------------------------------------ */
+
+/* Elements one reply array may announce: a larger "*N" fails the connection rather than have the
+ * reader allocate for it (our largest replies, a user's sessions or a batch, stay far below). */
+#define JWTS_REDIS_MAX_ELEMENTS (1 << 20)
+
+/* A RESP reader (hiredis) bounded by JWTS_REDIS_MAX_ELEMENTS; NULL when out of memory. */
+redisReader *jwts_redis_reader_new(void);
 
 /* One connection: a non-blocking socket (TLS when the config says so), a hiredis reply reader
  * and an output buffer. */
@@ -320,6 +328,33 @@ void jwts_redis_events_slot_keys(const redis_events *ev, unsigned slot, char out
  * reclaim, so an event may reach the stream twice, never zero times. */
 jwts_err jwts_redis_events_relay(redis_runner *r, int64_t deadline_ns, const redis_events *ev, unsigned slot,
                                  bool reclaim, size_t *relayed);
+
+/* The entries {id, fields} of an XREADGROUP reply ([[key, entries]], or nil for none: then the
+ * nil itself) or, claimed, of an XAUTOCLAIM one ([cursor, entries, deleted ids]); NULL if the
+ * reply is neither. */
+const redisReply *jwts_redis_events_entries(const redisReply *reply, bool claimed);
+
+/* The stream entry id with its fields ([field, value, ...]; pairs that are not two strings are
+ * left out) as one JSON object, "id" first, numeric fields as numbers, into b (reset first). */
+jwts_err jwts_redis_events_entry_json(const redisReply *fields, const char *id, jwts_buf *b);
+
+/* The commands that move entries (jwts_redis_events_entries of a take) of slot's outbox to the
+ * stream: cmds[0..adds) one XADD per entry whose fields are an even number of strings, with its
+ * event_id; cmds[adds] and cmds[adds + 1] the XACK and the XDEL of every entry taken (one whose
+ * fields are not so is only acknowledged and deleted); nil entries are skipped. cmds is NULL when
+ * no entry has an id. JWTS_E_PROTOCOL for an entry that is not {id of 1..40 bytes, fields}. The
+ * commands point into list and outbox. */
+typedef struct relay_batch {
+    redis_cmd *cmds;
+    size_t adds;
+    const char **av;
+    size_t *al;
+    char (*event_ids)[64];
+    char maxlen[24];
+} relay_batch;
+jwts_err jwts_redis_relay_batch_new(const redis_events *ev, unsigned slot, const char *outbox, const redisReply *list,
+                                    relay_batch *b);
+void jwts_redis_relay_batch_free(relay_batch *b);
 
 /* Run write (a command on slot) pipelined with the take of slot's new outbox entries, then relay
  * them as jwts_redis_events_relay does; *reply is write's reply. The relay's own failures are not

@@ -17,6 +17,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,10 @@
 #include "jwtsession/clock.h"
 #include "jwtsession/error.h"
 #include "store/redis.h"
+
+/* An array announced beyond JWTS_REDIS_MAX_ELEMENTS, seen on this thread by the last read (the
+ * reader only says "out of memory" or "out of range"). */
+static _Thread_local long long refused_elements;
 
 #define READ_CHUNK 16384
 
@@ -196,7 +201,11 @@ jwts_err jwts_redis_conn_next(redis_conn *c, redisReply **reply)
 {
     void *r = NULL;
     *reply = NULL;
-    if (redisReaderGetReply(c->reader, &r) != REDIS_OK)
+    refused_elements = 0;
+    if (redisReaderGetReply(c->reader, &r) != REDIS_OK && refused_elements)
+        return jwts_fail(JWTS_E_PROTOCOL, "redis read: a reply announced %lld elements (at most %d)",
+                         refused_elements, JWTS_REDIS_MAX_ELEMENTS);
+    if (c->reader->err)
         return jwts_fail(JWTS_E_PROTOCOL, "redis read: protocol error: %s", c->reader->errstr);
     *reply = r;
     return JWTS_OK;
@@ -367,13 +376,53 @@ static jwts_err handshake(redis_conn *c, const redis_config *cfg, int64_t deadli
     return rc;
 }
 
+#if HIREDIS_MAJOR >= 1
+redisReader *jwts_redis_reader_new(void)
+{
+    redisReader *r = redisReaderCreate();
+    if (r) r->maxelements = JWTS_REDIS_MAX_ELEMENTS;
+    return r;
+}
+#else
+/* hiredis 0.14 bounds nothing: its array constructor is wrapped, and a refusal (NULL) makes the
+ * reader fail the reply. */
+static redisReplyObjectFunctions BOUNDED;
+static void *(*create_array)(const redisReadTask *, int);
+static pthread_once_t BOUNDED_ONCE = PTHREAD_ONCE_INIT;
+
+static void *create_array_bounded(const redisReadTask *task, int elements)
+{
+    if (elements > JWTS_REDIS_MAX_ELEMENTS) {
+        refused_elements = elements;
+        return NULL;
+    }
+    return create_array(task, elements);
+}
+
+static void bound_functions(void)
+{
+    redisReader *r = redisReaderCreate(); /* its functions are hiredis's own */
+    if (!r) return;
+    BOUNDED = *r->fn;
+    create_array = BOUNDED.createArray;
+    BOUNDED.createArray = create_array_bounded;
+    redisReaderFree(r);
+}
+
+redisReader *jwts_redis_reader_new(void)
+{
+    pthread_once(&BOUNDED_ONCE, bound_functions);
+    return create_array ? redisReaderCreateWithFunctions(&BOUNDED) : NULL;
+}
+#endif
+
 jwts_err jwts_redis_conn_open(const redis_config *cfg, int64_t deadline_ns, redis_conn **out)
 {
     *out = NULL;
     int64_t connect_deadline = jwts_deadline_in_ms(cfg->connect_timeout_ms);
     if (connect_deadline < deadline_ns) deadline_ns = connect_deadline;
     redis_conn *c = calloc(1, sizeof *c);
-    if (!c || !(c->reader = redisReaderCreate())) {
+    if (!c || !(c->reader = jwts_redis_reader_new())) {
         free(c);
         return jwts_fail(JWTS_E_NO_MEMORY, "redis connect: out of memory");
     }

@@ -122,9 +122,7 @@ static jwts_err sweep_index(redis_runner *r, int64_t deadline_ns, const char *ex
 
 /* ---- the relay of the per-slot outboxes (Cluster) ------------------------------------------ */
 
-/* The entries {id, fields} of an XREADGROUP reply ([[key, entries]], or nil for none) or of an
- * XAUTOCLAIM one ([cursor, entries, deleted ids]); NULL if the reply is neither. */
-static const redisReply *entries_of(const redisReply *reply, bool claimed)
+const redisReply *jwts_redis_events_entries(const redisReply *reply, bool claimed)
 {
     if (!claimed && reply->type == REDIS_REPLY_NIL) return reply;
     if (reply->type != REDIS_REPLY_ARRAY) return NULL;
@@ -163,71 +161,95 @@ static jwts_err relay_take(redis_runner *r, int64_t deadline_ns, const char *out
     return jwts_fail(JWTS_E_PROTOCOL, "redis events relay: the group vanished as it was created");
 }
 
-/* XADD each entry of list to the stream with its event_id, then XACK and XDEL them all from
- * outbox. An entry without fields (trimmed away while taken) is only acknowledged; a nil one
- * (Redis 6.2's XAUTOCLAIM names deleted entries so) is skipped. */
-static jwts_err relay_move(redis_runner *r, int64_t deadline_ns, const redis_events *ev, unsigned slot,
-                           const char *outbox, const redisReply *list, size_t *moved)
+/* An outbox entry's fields as XADD takes them: an even number (at least 2) of strings. */
+static bool relayable(const redisReply *f)
 {
-    size_t n = list->elements, nargs = 5 + 2 * n, ids = 0; /* XACK and XDEL */
+    if (!f || f->type != REDIS_REPLY_ARRAY || f->elements < 2 || f->elements % 2) return false;
+    for (size_t j = 0; j < f->elements; j++)
+        if (f->element[j]->type != REDIS_REPLY_STRING) return false;
+    return true;
+}
+
+void jwts_redis_relay_batch_free(relay_batch *b)
+{
+    free(b->cmds), free(b->av), free(b->al), free(b->event_ids);
+    *b = (relay_batch){0};
+}
+
+jwts_err jwts_redis_relay_batch_new(const redis_events *ev, unsigned slot, const char *outbox, const redisReply *list,
+                                    relay_batch *b)
+{
+    *b = (relay_batch){0};
+    size_t n = list->type == REDIS_REPLY_ARRAY ? list->elements : 0, nargs = 5, ids = 0; /* XACK, XDEL */
     for (size_t i = 0; i < n; i++) {
         const redisReply *e = list->element[i];
         if (e->type == REDIS_REPLY_NIL) continue;
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
-            e->element[0]->len > 40)
+            e->element[0]->len < 1 || e->element[0]->len > 40)
             return jwts_fail(JWTS_E_PROTOCOL, "redis events relay: unexpected outbox entry");
-        if (e->element[1]->type == REDIS_REPLY_ARRAY) nargs += 8 + e->element[1]->elements;
-        ids++;
+        if (relayable(e->element[1])) nargs += 8 + e->element[1]->elements;
+        nargs += 2, ids++;
     }
     if (!ids) return JWTS_OK;
-    redis_cmd *cmds = calloc(n + 2, sizeof *cmds);
-    const char **av = malloc(nargs * sizeof *av);
-    size_t *al = malloc(nargs * sizeof *al);
-    char(*event_ids)[64] = malloc(n * sizeof *event_ids);
-    redisReply **replies = calloc(n + 2, sizeof *replies);
-    char maxlen[24];
-    snprintf(maxlen, sizeof maxlen, "%lld", ev->maxlen);
-    jwts_err rc =
-        cmds && av && al && event_ids && replies ? JWTS_OK : jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
-    size_t ncmds = 0, k = 0;
+    b->cmds = calloc(n + 2, sizeof *b->cmds);
+    b->av = malloc(nargs * sizeof *b->av);
+    b->al = malloc(nargs * sizeof *b->al);
+    b->event_ids = malloc(n * sizeof *b->event_ids);
+    if (!b->cmds || !b->av || !b->al || !b->event_ids) {
+        jwts_redis_relay_batch_free(b);
+        return jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    }
+    snprintf(b->maxlen, sizeof b->maxlen, "%lld", ev->maxlen);
+    const char **av = b->av;
+    size_t *al = b->al, k = 0;
 #define ARG(s, len) (av[k] = (s), al[k] = (len), k++)
-    for (size_t i = 0; !rc && i < n; i++) { /* XADD stream MAXLEN ~ N * <fields> event_id <slot>-<id> */
-        const redisReply *e = list->element[i], *f = e->type == REDIS_REPLY_ARRAY ? e->element[1] : NULL;
-        if (!f || f->type != REDIS_REPLY_ARRAY) continue;
+    for (size_t i = 0; i < n; i++) { /* XADD stream MAXLEN ~ N * <fields> event_id <slot>-<id> */
+        const redisReply *e = list->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || !relayable(e->element[1])) continue; /* acknowledged only */
+        const redisReply *f = e->element[1];
         size_t first = k;
         ARG("XADD", 4), ARG(ev->stream, strlen(ev->stream)), ARG("MAXLEN", 6), ARG("~", 1);
-        ARG(maxlen, strlen(maxlen)), ARG("*", 1);
-        for (size_t j = 0; j < f->elements && !rc; j++) {
-            if (f->element[j]->type != REDIS_REPLY_STRING)
-                rc = jwts_fail(JWTS_E_PROTOCOL, "redis events relay: an outbox field is not a string");
-            else ARG(f->element[j]->str, f->element[j]->len);
-        }
-        int len = snprintf(event_ids[i], sizeof event_ids[i], "%u-%s", slot, e->element[0]->str);
-        ARG("event_id", 8), ARG(event_ids[i], (size_t)len);
-        cmds[ncmds++] = (redis_cmd){(int)(k - first), av + first, al + first};
+        ARG(b->maxlen, strlen(b->maxlen)), ARG("*", 1);
+        for (size_t j = 0; j < f->elements; j++) ARG(f->element[j]->str, f->element[j]->len);
+        int len = snprintf(b->event_ids[i], sizeof b->event_ids[i], "%u-%.*s", slot, (int)e->element[0]->len,
+                           e->element[0]->str);
+        ARG("event_id", 8), ARG(b->event_ids[i], (size_t)len);
+        b->cmds[b->adds++] = (redis_cmd){(int)(k - first), av + first, al + first};
     }
-    size_t adds = ncmds;
-    for (int which = 0; !rc && which < 2; which++) { /* XACK outbox relay <ids>; XDEL outbox <ids> */
+    for (int which = 0; which < 2; which++) { /* XACK outbox relay <ids>; XDEL outbox <ids> */
         size_t first = k;
         if (which == 0) ARG("XACK", 4), ARG(outbox, strlen(outbox)), ARG(RELAY_GROUP, strlen(RELAY_GROUP));
         else ARG("XDEL", 4), ARG(outbox, strlen(outbox));
         for (size_t i = 0; i < n; i++)
             if (list->element[i]->type == REDIS_REPLY_ARRAY)
                 ARG(list->element[i]->element[0]->str, list->element[i]->element[0]->len);
-        cmds[ncmds++] = (redis_cmd){(int)(k - first), av + first, al + first};
+        b->cmds[b->adds + (size_t)which] = (redis_cmd){(int)(k - first), av + first, al + first};
     }
 #undef ARG
-    /* every addition is in before the outbox lets go of any */
-    if (!rc && adds) rc = r->ops->run(r, deadline_ns, cmds, adds, replies);
-    for (size_t i = 0; !rc && i < adds; i++)
+    return JWTS_OK;
+}
+
+/* Move the entries of list (a take's) from outbox to the stream: every XADD answered before the
+ * outbox lets go of any (XACK, XDEL). */
+static jwts_err relay_move(redis_runner *r, int64_t deadline_ns, const redis_events *ev, unsigned slot,
+                           const char *outbox, const redisReply *list, size_t *moved)
+{
+    relay_batch b;
+    jwts_err rc = jwts_redis_relay_batch_new(ev, slot, outbox, list, &b);
+    if (rc || !b.cmds) return rc;
+    redisReply **replies = calloc(b.adds + 2, sizeof *replies);
+    if (!replies) rc = jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    if (!rc && b.adds) rc = r->ops->run(r, deadline_ns, b.cmds, b.adds, replies);
+    for (size_t i = 0; !rc && i < b.adds; i++)
         if (replies[i]->type != REDIS_REPLY_STRING) rc = jwts_redis_reply_fail(replies[i], "events relay: XADD");
-    if (!rc) rc = r->ops->run(r, deadline_ns, cmds + adds, 2, replies + adds);
-    for (size_t i = adds; !rc && i < adds + 2; i++)
+    if (!rc) rc = r->ops->run(r, deadline_ns, b.cmds + b.adds, 2, replies + b.adds);
+    for (size_t i = b.adds; !rc && i < b.adds + 2; i++)
         if (replies[i]->type != REDIS_REPLY_INTEGER) rc = jwts_redis_reply_fail(replies[i], "events relay: XACK/XDEL");
-    if (!rc) *moved += adds;
-    for (size_t i = 0; replies && i < n + 2; i++)
+    if (!rc) *moved += b.adds;
+    for (size_t i = 0; replies && i < b.adds + 2; i++)
         if (replies[i]) freeReplyObject(replies[i]);
-    free(cmds), free(av), free(al), free(event_ids), free(replies);
+    free(replies);
+    jwts_redis_relay_batch_free(&b);
     return rc;
 }
 
@@ -240,7 +262,7 @@ jwts_err jwts_redis_events_relay(redis_runner *r, int64_t deadline_ns, const red
     for (;;) {
         redisReply *reply = NULL;
         jwts_err rc = relay_take(r, deadline_ns, outbox, reclaim, &reply);
-        const redisReply *list = rc ? NULL : entries_of(reply, reclaim);
+        const redisReply *list = rc ? NULL : jwts_redis_events_entries(reply, reclaim);
         if (!rc && !list)
             rc = reply->type == REDIS_REPLY_ERROR ? jwts_redis_reply_fail(reply, "events relay")
                                                   : jwts_fail(JWTS_E_PROTOCOL, "redis events relay: unexpected reply");
@@ -268,7 +290,7 @@ jwts_err jwts_redis_events_run_relayed(redis_runner *r, int64_t deadline_ns, con
     jwts_err rc = r->ops->run(r, deadline_ns, cmds, 2, replies);
     *reply = replies[0];
     if (!rc && !jwts_redis_reply_is(*reply, "NOSCRIPT")) { /* NOSCRIPT: the caller runs it again, then relays */
-        const redisReply *list = entries_of(replies[1], false);
+        const redisReply *list = jwts_redis_events_entries(replies[1], false);
         size_t relayed = 0;
         if (!list) /* NOGROUP (the outbox's first write) or an error: the relay's own steps sort it out */
             (void)jwts_redis_events_relay(r, deadline_ns, ev, slot, false, &relayed);
@@ -374,8 +396,7 @@ static bool is_number(const char *s, size_t n)
     return true;
 }
 
-/* The entry {id, [field, value, ...]} as a JSON object with "id" first. */
-static jwts_err entry_json(const redisReply *fields, const char *id, jwts_buf *b)
+jwts_err jwts_redis_events_entry_json(const redisReply *fields, const char *id, jwts_buf *b)
 {
     jwts_buf_reset(b);
     jwts_buf_puts(b, "{\"id\":");
@@ -458,7 +479,7 @@ static jwts_err deliver(const reader *rd, const redisReply *reply, jwts_stream_e
         const char *id = e->element[0]->str;
         bool handled = true; /* an entry trimmed away while pending has no fields: acknowledged */
         if (e->element[1]->type == REDIS_REPLY_ARRAY) {
-            rc = entry_json(e->element[1], id, &json);
+            rc = jwts_redis_events_entry_json(e->element[1], id, &json);
             if (!rc) handled = fn(arg, id, json.data);
         }
         if (rc) break;

@@ -2,8 +2,13 @@
  * test_redis_errors.c - how the Redis store reports failures, against real servers it breaks on
  * purpose: refused connections, a server busy past the deadline (DEBUG SLEEP), auth (requirepass
  * and an ACL user), OOM (maxmemory 1), NOSCRIPT after SCRIPT FLUSH, READONLY on a replica,
- * foreign data under our keys, and the error-reply mapping table itself.
+ * foreign data under our keys, and the error-reply mapping table itself; and a hostile server
+ * (a socket of this test's) announcing a reply of two billion elements.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -96,6 +101,53 @@ static void refused_is_unavailable(void **state)
         jwts_store_free(st);
     }
     redis_server_destroy(&dead);
+}
+
+/* A server that answers anything with "*2000000000\r\n" and then nothing: before the reader was
+ * bounded (JWTS_REDIS_MAX_ELEMENTS) the client allocated 16 GB for it and waited out its 5 s
+ * timeout (TIMEOUT); now the reply is refused at once as a protocol error. */
+typedef struct hostile {
+    int listen_fd, port;
+    pthread_t thread;
+} hostile;
+
+static void *hostile_main(void *arg)
+{
+    hostile *h = arg;
+    int fd = accept(h->listen_fd, NULL, NULL);
+    char buf[4096];
+    if (fd >= 0 && read(fd, buf, sizeof buf) > 0) {
+        static const char huge[] = "*2000000000\r\n";
+        if (write(fd, huge, sizeof huge - 1) < 0) perror("hostile write");
+        while (read(fd, buf, sizeof buf) > 0) { /* until the client hangs up */
+        }
+    }
+    if (fd >= 0) close(fd);
+    return NULL;
+}
+
+static void huge_array_is_refused(void **state)
+{
+    (void)state;
+    hostile h = {.listen_fd = socket(AF_INET, SOCK_STREAM, 0)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_true(h.listen_fd >= 0);
+    assert_int_equal(bind(h.listen_fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(h.listen_fd, 1), 0);
+    assert_int_equal(getsockname(h.listen_fd, (struct sockaddr *)&a, &len), 0);
+    assert_int_equal(pthread_create(&h.thread, NULL, hostile_main, &h), 0);
+    redis_server fake = {.port = ntohs(a.sin_port)};
+    jwts_store *st = open_store(&fake, false, NULL);
+    jwts_session *got = NULL;
+    jwts_session_key k = {"hostile", "AAAA"};
+    assert_int_equal(jwts_store_get(st, NULL, &k, &got), JWTS_E_PROTOCOL);
+    const char *detail = jwts_errdetail(); /* hiredis 1.x words it "out of range" */
+    assert_true(strstr(detail, "2000000000 elements") || strstr(detail, "out of range"));
+    assert_null(got);
+    jwts_store_free(st); /* hangs up: the thread ends */
+    pthread_join(h.thread, NULL);
+    close(h.listen_fd);
 }
 
 /* ---- deadline ---------------------------------------------------------------------------- */
@@ -345,6 +397,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(error_replies_map_to_codes),
         cmocka_unit_test(refused_is_unavailable),
+        cmocka_unit_test(huge_array_is_refused),
         cmocka_unit_test(busy_server_gives_timeout_then_recovers),
         cmocka_unit_test(auth_errors_are_unavailable_with_redis_message),
         cmocka_unit_test(oom_is_limit_and_leaves_old_state),

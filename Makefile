@@ -51,9 +51,9 @@ test-tsan: deps
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" scripts/no-aslr.sh \
 		$(CTEST) --test-dir build-tsan -L 'unit|integration|stress'
 	@# a TSan jwtsessiond under the API suite on memory and on Redis (asynchronous, cached, workers),
-	@# a stalled Redis, and bad input (the rest of e2e runs under ASan)
+	@# a stalled Redis, bad input, and tenants (the rest of e2e runs under ASan)
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" scripts/no-aslr.sh \
-		$(CTEST) --test-dir build-tsan -L e2e -R '^(test_api|test_api_redis|test_api_redis_cached|test_api_redis_pooled|test_stall|test_badinput|test_gateways_redis)$$'
+		$(CTEST) --test-dir build-tsan -L e2e -R '^(test_api|test_api_redis|test_api_redis_cached|test_api_redis_pooled|test_stall|test_badinput|test_gateways_redis|test_tenants)$$'
 
 # The unit suites under valgrind memcheck (invalid accesses and leaks fail the run).
 test-valgrind: build

@@ -356,9 +356,13 @@ jwts_err jwts_redis_relay_batch_new(const redis_events *ev, unsigned slot, const
                                     relay_batch *b);
 void jwts_redis_relay_batch_free(relay_batch *b);
 
+/* jwts_redis_events_relay of slot's new entries right after a write, within 100 ms (or the
+ * call's deadline, if sooner) so that a hung stream master slows writes by that much at most;
+ * what it cannot move is left, or handed back, to the sweep. Failures are not reported. */
+void jwts_redis_events_relay_after_write(redis_runner *r, int64_t deadline_ns, const redis_events *ev, unsigned slot);
+
 /* Run write (a command on slot) pipelined with the take of slot's new outbox entries, then relay
- * them as jwts_redis_events_relay does; *reply is write's reply. The relay's own failures are not
- * returned (what it leaves in the outbox is the sweep's): only the write's. */
+ * them as jwts_redis_events_relay_after_write does; *reply is write's reply, rc the write's. */
 jwts_err jwts_redis_events_run_relayed(redis_runner *r, int64_t deadline_ns, const redis_events *ev, unsigned slot,
                                        const redis_cmd *write, redisReply **reply);
 

@@ -33,6 +33,8 @@
 #define RELAY_LEASE_MS "30000" /* a relay's entry unacknowledged this long is taken back */
 #define CHECK_SLOTS 512        /* slots checked per round trip by the per-slot sweep */
 #define SWEEP_TURN_MS "1000"   /* the per-slot sweep runs once per this, whichever process runs it */
+#define RELAY_BUDGET_MS 100    /* a writer's relay after its write, at most: the rest is the sweep's */
+#define RELEASED_IDLE_MS "3600000" /* what a failed relay marks its entries idle for: the next sweep's */
 
 typedef struct events_owned {
     redis_events ev;
@@ -229,8 +231,30 @@ jwts_err jwts_redis_relay_batch_new(const redis_events *ev, unsigned slot, const
     return JWTS_OK;
 }
 
+/* A relay that could not add its entries to the stream hands them back: XCLAIM ... IDLE makes
+ * them look long idle, so the next sweep's XAUTOCLAIM takes them at once, not after the lease.
+ * ack is the batch's XACK ("XACK", outbox, group, ids...). Best effort, on its own short budget. */
+static void relay_release(redis_runner *r, const redis_cmd *ack)
+{
+    int n = ack->argc - 3, argc = 5 + n + 3;
+    const char **av = malloc((size_t)argc * sizeof *av);
+    size_t *al = malloc((size_t)argc * sizeof *al);
+    if (av && al) {
+        const char *head[] = {"XCLAIM", ack->argv[1], RELAY_GROUP, RELAY_GROUP, "0"};
+        const char *tail[] = {"IDLE", RELEASED_IDLE_MS, "JUSTID"};
+        for (int i = 0; i < 5; i++) av[i] = head[i], al[i] = i == 1 ? ack->argvlen[1] : strlen(head[i]);
+        for (int i = 0; i < n; i++) av[5 + i] = ack->argv[3 + i], al[5 + i] = ack->argvlen[3 + i];
+        for (int i = 0; i < 3; i++) av[5 + n + i] = tail[i], al[5 + n + i] = strlen(tail[i]);
+        redis_cmd cmd = {argc, av, al};
+        redisReply *reply = NULL;
+        (void)r->ops->run(r, jwts_deadline_in_ms(RELAY_BUDGET_MS), &cmd, 1, &reply);
+        if (reply) freeReplyObject(reply);
+    }
+    free(av), free(al);
+}
+
 /* Move the entries of list (a take's) from outbox to the stream: every XADD answered before the
- * outbox lets go of any (XACK, XDEL). */
+ * outbox lets go of any (XACK, XDEL); when an XADD fails, the entries are released for the sweep. */
 static jwts_err relay_move(redis_runner *r, int64_t deadline_ns, const redis_events *ev, unsigned slot,
                            const char *outbox, const redisReply *list, size_t *moved)
 {
@@ -242,6 +266,7 @@ static jwts_err relay_move(redis_runner *r, int64_t deadline_ns, const redis_eve
     if (!rc && b.adds) rc = r->ops->run(r, deadline_ns, b.cmds, b.adds, replies);
     for (size_t i = 0; !rc && i < b.adds; i++)
         if (replies[i]->type != REDIS_REPLY_STRING) rc = jwts_redis_reply_fail(replies[i], "events relay: XADD");
+    if (rc && replies) relay_release(r, &b.cmds[b.adds]);
     if (!rc) rc = r->ops->run(r, deadline_ns, b.cmds + b.adds, 2, replies + b.adds);
     for (size_t i = b.adds; !rc && i < b.adds + 2; i++)
         if (replies[i]->type != REDIS_REPLY_INTEGER) rc = jwts_redis_reply_fail(replies[i], "events relay: XACK/XDEL");
@@ -277,6 +302,20 @@ jwts_err jwts_redis_events_relay(redis_runner *r, int64_t deadline_ns, const red
     }
 }
 
+/* A writer's relay ends by the call's deadline or RELAY_BUDGET_MS from now, whichever is first:
+ * when the stream's master hangs, writes are slowed by the budget, not held to their deadline. */
+static int64_t writer_budget(int64_t deadline_ns)
+{
+    int64_t budget = jwts_deadline_in_ms(RELAY_BUDGET_MS);
+    return budget < deadline_ns ? budget : deadline_ns;
+}
+
+void jwts_redis_events_relay_after_write(redis_runner *r, int64_t deadline_ns, const redis_events *ev, unsigned slot)
+{
+    size_t relayed;
+    (void)jwts_redis_events_relay(r, writer_budget(deadline_ns), ev, slot, false, &relayed);
+}
+
 jwts_err jwts_redis_events_run_relayed(redis_runner *r, int64_t deadline_ns, const redis_events *ev, unsigned slot,
                                        const redis_cmd *write, redisReply **reply)
 {
@@ -293,10 +332,11 @@ jwts_err jwts_redis_events_run_relayed(redis_runner *r, int64_t deadline_ns, con
         const redisReply *list = jwts_redis_events_entries(replies[1], false);
         size_t relayed = 0;
         if (!list) /* NOGROUP (the outbox's first write) or an error: the relay's own steps sort it out */
-            (void)jwts_redis_events_relay(r, deadline_ns, ev, slot, false, &relayed);
+            jwts_redis_events_relay_after_write(r, deadline_ns, ev, slot);
         else if (list->type != REDIS_REPLY_NIL && list->elements > 0 &&
-                 !relay_move(r, deadline_ns, ev, slot, outbox, list, &relayed) && list->elements == RELAY_BATCH)
-            (void)jwts_redis_events_relay(r, deadline_ns, ev, slot, false, &relayed); /* more are waiting */
+                 !relay_move(r, writer_budget(deadline_ns), ev, slot, outbox, list, &relayed) &&
+                 list->elements == RELAY_BATCH)
+            jwts_redis_events_relay_after_write(r, deadline_ns, ev, slot); /* more are waiting */
     }
     if (replies[1]) freeReplyObject(replies[1]);
     return rc;

@@ -401,9 +401,8 @@ static jwts_err run_text(redis_runner *r, int64_t deadline_ns, const char *body,
         av[0] = "EVAL", al[0] = 4;
         av[1] = body, al[1] = strlen(body);
         rc = r->ops->run(r, deadline_ns, &cmd, 1, reply);
-        size_t relayed; /* the event is safe in the outbox: a relay that fails is the sweep's to redo */
-        if (!rc && relay && (*reply)->type != REDIS_REPLY_ERROR)
-            (void)jwts_redis_events_relay(r, deadline_ns, relay, slot, false, &relayed);
+        if (!rc && relay && (*reply)->type != REDIS_REPLY_ERROR) /* what it cannot move is the sweep's */
+            jwts_redis_events_relay_after_write(r, deadline_ns, relay, slot);
     }
     if (av != stack_argv) {
         free(av);

@@ -501,6 +501,53 @@ static void test_sweep_relays_what_a_writer_left(void **state)
     assert_int_equal(again.n, 1);
     jwts_store_free(st);
 }
+
+/* The stream's master hangs (CLIENT PAUSE WRITE, 1.5 s) while users of the other masters sign in:
+ * every create succeeds (its relay gives up after its budget and hands its entries back), and once
+ * the master answers again one sweep relays every event, each once. */
+static void test_stream_master_paused(void **state)
+{
+    (void)state;
+    mgr g;
+    mgr_open(&g, "evp", false, 0);
+    char out[256];
+    const char *xlen[] = {"XLEN", "evp"};
+    size_t owner = cluster.n;
+    for (size_t i = 0; i < cluster.n && owner == cluster.n; i++) {
+        assert_true(redis_server_command(&cluster.nodes[i], out, sizeof out, 2, xlen));
+        if (out[0] != '-') owner = i; /* a master of the stream's slot; the others answer MOVED */
+    }
+    assert_true(owner < cluster.n);
+    char users[4][32];
+    size_t n = 0;
+    for (int i = 0; n < 4 && i < 1000; i++) { /* users whose keys live on another master */
+        char tag[JWTS_SESSION_TAG_LEN + 1], key[96];
+        snprintf(users[n], sizeof users[n], "paused-%d", i);
+        assert_true(jwts_user_tag(users[n], tag));
+        snprintf(key, sizeof key, "evp:{%s}:u:%s", tag, users[n]);
+        const char *exists[] = {"EXISTS", key};
+        assert_true(redis_server_command(&cluster.nodes[owner], out, sizeof out, 2, exists));
+        if (strncmp(out, "-MOVED", 6) == 0) n++;
+    }
+    assert_int_equal(n, 4);
+    const char *pause[] = {"CLIENT", "PAUSE", "1500", "WRITE"};
+    assert_true(redis_server_command(&cluster.nodes[owner], out, sizeof out, 4, pause));
+    jwts_tokens t[4];
+    for (size_t i = 0; i < n; i++) create_ok(&g, users[i], &t[i]);
+    usleep(1600 * 1000); /* the pause is over */
+    size_t removed = 0;
+    assert_int_equal(jwts_manager_cleanup(g.m, NULL, &removed), JWTS_OK);
+    seen s = {0};
+    drain(g.st, "audit", "one", &s);
+    assert_int_equal(s.n, n);
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t j = 0; j < s.n; j++) found = found || strstr(s.json[j], t[i].session_id);
+        assert_true(found);
+        jwts_tokens_clear(&t[i]);
+    }
+    mgr_close(&g);
+}
 #endif
 
 int main(void)
@@ -519,7 +566,7 @@ int main(void)
         cmocka_unit_test(test_restarted_consumer_resumes), cmocka_unit_test(test_options_checked),
         cmocka_unit_test(test_stream_bounded),      cmocka_unit_test(test_new_device),
 #ifdef EVENTS_ON_CLUSTER
-        cmocka_unit_test(test_sweep_relays_what_a_writer_left),
+        cmocka_unit_test(test_sweep_relays_what_a_writer_left), cmocka_unit_test(test_stream_master_paused),
 #endif
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,12 +3,12 @@
  *
  * As the cluster specification defines it: if the key holds a '{' followed later by a '}' with
  * at least one byte between them, only those bytes are hashed. Our keys are
- * "<prefix>{<user tag>}..." (core/tag.h), so all keys of one user share a slot. Slot tags go the
+ * "<prefix>{<user tag>}..." (jwts_user_tag), so all keys of one user share a slot. Slot tags go the
  * other way: for each slot, a short hash tag that lands there, so a key can be placed in a slot
  * chosen first (the per-slot keys of the events stream on Cluster, docs/events.md).
  */
-#include <stdio.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 

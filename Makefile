@@ -32,7 +32,7 @@ test: build
 
 # ASan+UBSan running the unit, integration and e2e suites (jwtsessiond itself built with them:
 # a report on its stderr or an unclean exit fails the e2e test), and TSan running the unit,
-# integration and stress suites.
+# integration and stress suites; both also run the events suite on a cluster.
 test-sanitize: test-asan test-tsan
 
 ASAN_ENV = ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1" \
@@ -43,6 +43,8 @@ test-asan: deps
 	@cmake --build build-asan -j$(JOBS)
 	@scripts/check-suites.sh build-asan unit integration e2e
 	@$(ASAN_ENV) $(CTEST) --test-dir build-asan -L 'unit|integration|e2e'
+	@# of the cluster suites, the events one (its relay is ours alone; the others run in make test)
+	@$(ASAN_ENV) $(CTEST) --test-dir build-asan -L cluster -R '^test_cluster_events$$'
 
 test-tsan: deps
 	@cmake -S . -B build-tsan -DJWTS_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug -DJWTS_BUILD_BENCH=OFF >/dev/null
@@ -54,6 +56,8 @@ test-tsan: deps
 	@# a stalled Redis, bad input, and tenants (the rest of e2e runs under ASan)
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" scripts/no-aslr.sh \
 		$(CTEST) --test-dir build-tsan -L e2e -R '^(test_api|test_api_redis|test_api_redis_cached|test_api_redis_pooled|test_stall|test_badinput|test_gateways_redis|test_tenants)$$'
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" scripts/no-aslr.sh \
+		$(CTEST) --test-dir build-tsan -L cluster -R '^test_cluster_events$$'
 
 # The unit suites under valgrind memcheck (invalid accesses and leaks fail the run).
 test-valgrind: build

@@ -463,7 +463,8 @@ struct redis_events {
 };
 
 /* jwts_redis_script_run, with ev (NULL: none) in force: the write scripts run in their event form
- * (two more keys, the noted event's fields as more args); JWTS_SCRIPT_SWEEP needs ev. */
+ * (two more keys, the noted event's fields as more args); other scripts run as they are. On a
+ * per_slot ev the two keys are the slot's outbox and index, and the write is relayed. */
 jwts_err jwts_redis_script_run_ev(redis_runner *r, int64_t deadline_ns, redis_script id, int nkeys, int nargs,
                                   const char *const *argv, const size_t *lens, const redis_events *ev,
                                   redisReply **reply);

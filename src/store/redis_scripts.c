@@ -423,7 +423,7 @@ jwts_err jwts_redis_script_run_ev(redis_runner *r, int64_t deadline_ns, redis_sc
                                   redisReply **reply)
 {
     pthread_once(&SHAS_ONCE, compute_shas);
-    if (!ev || !EV_TAILS[id]) /* not a write script (SWEEP takes its keys as they are) */
+    if (!ev || !EV_TAILS[id]) /* not a write script: no event form */
         return run_text(r, deadline_ns, BODIES[id], SHAS[id], nkeys, nargs, argv, lens, NULL, 0, reply);
     if (!EV_BODIES[id]) return jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
     /* the event form: argv's keys, then expiry and stream; argv's args, then the event fields */

@@ -4,8 +4,9 @@
  *   redis_url.c       parse redis://, rediss:// and unix:// URLs into a redis_addr
  *   redis_query.c     the URL forms (kind, TLS or not) and their ?name=value options
  *   redis_conn.c      one connection of our own: a non-blocking socket, optionally TLS, with the
- *                     hiredis reply reader and command formatter; connect, AUTH, SELECT, and a
- *                     deadline-bounded round trip (poll, never SO_RCVTIMEO)
+ *                     hiredis reply reader; connect, AUTH, SELECT, and a deadline-bounded round
+ *                     trip (poll, never SO_RCVTIMEO)
+ *   redis_resp.c      commands in RESP, written without hiredis's formatter
  *   redis_tls.c       the store's SSL_CTX (CA, client certificate) and the verified handshake
  *   redis_reply.c     map Redis error replies to jwts_err codes
  *   redis_wait.c      WAIT after writes (cluster and sentinel)
@@ -130,6 +131,14 @@ jwts_err jwts_redis_tls_handshake(const redis_tls *t, int fd, const char *host, 
  * jwts_err naming op, where and the cause. */
 jwts_err jwts_redis_tls_error(SSL *ssl, int ret, const char *op, const char *where, short *want);
 
+/* ---- redis_resp.c ------------------------------------------------------------------------ */
+
+/* The length of cmds[0..n) in RESP. */
+size_t jwts_redis_resp_len(const redis_cmd *cmds, size_t n);
+
+/* Write cmds[0..n) in RESP to dst, which holds jwts_redis_resp_len(cmds, n) bytes. */
+void jwts_redis_resp_write(const redis_cmd *cmds, size_t n, char *dst);
+
 /* ---- redis_conn.c ------------------------------------------------------------------------ */
 
 /* Elements one reply array may announce: a larger "*N" fails the connection rather than have the
@@ -163,7 +172,7 @@ jwts_err jwts_redis_conn_read(redis_conn *c, int64_t deadline_ns, redisReply **r
 bool jwts_redis_conn_dead(redis_conn *c);
 
 /* Non-blocking steps for an event loop (the auto-pipeline's I/O thread): */
-jwts_err jwts_redis_conn_append(redis_conn *c, const char *resp, size_t len); /* queue formatted commands */
+jwts_err jwts_redis_conn_append(redis_conn *c, const char *resp, size_t len); /* queue commands in RESP */
 jwts_err jwts_redis_conn_write(redis_conn *c);                                /* write what the socket takes now */
 jwts_err jwts_redis_conn_fill(redis_conn *c);                                 /* read what is there into the reader */
 jwts_err jwts_redis_conn_next(redis_conn *c, redisReply **reply);             /* a complete reply, or NULL */

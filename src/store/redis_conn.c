@@ -1,13 +1,18 @@
 /*
  * redis_conn.c - one Redis connection of our own, plain or TLS, with deadline-bounded I/O.
  *
- * hiredis is used only to format commands (redisFormatCommandArgv) and parse replies (its
- * redisReader); the bytes move here, over a non-blocking socket: read()/send() for plain TCP and
+ * hiredis is used only to parse replies (its redisReader); commands are written by redis_resp.c
+ * and the bytes move here, over a non-blocking socket: read()/send() for plain TCP and
  * unix sockets, SSL_read()/SSL_write() (redis_tls.c) for TLS, each waiting with poll() against an
  * absolute deadline, so no call can outlive its ctx and no setsockopt is needed per call. A TLS
  * call may want the other direction (WANT_READ during a write); the poll asks for what it wants.
  * A connection whose round trip failed (timeout, reset, protocol error) is out of step with the
  * server; the caller frees it.
+ *
+ * What is read waits in the connection's input buffer and goes to the reader at most FEED_SLICE
+ * bytes at a time, as replies are asked for: the reader moves its unread bytes to the front of
+ * its buffer after each reply once it has consumed 1 KiB, so a 16 KiB read fed whole was moved
+ * about fifty times over in a burst of small replies (the auto-pipeline's reads).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,13 +40,16 @@
 static _Thread_local long long refused_elements;
 
 #define READ_CHUNK 16384
+#define FEED_SLICE 1024
 
 struct redis_conn {
     int fd;
     SSL *ssl;
     redisReader *reader;
-    char *obuf;
+    char *obuf; /* commands not yet written: [ooff, olen) */
     size_t olen, ooff, ocap;
+    char *ibuf; /* bytes read, not yet fed to the reader: [ioff, ilen) */
+    size_t ilen, ioff, icap;
     short want;      /* what the last TLS call that could not proceed waits for (0: nothing) */
     int64_t spin_ns; /* redis_config.spin_ns */
     char where[300];
@@ -76,6 +84,7 @@ void jwts_redis_conn_free(redis_conn *c)
     if (c->fd >= 0) close(c->fd);
     if (c->reader) redisReaderFree(c->reader);
     free(c->obuf);
+    free(c->ibuf);
     free(c);
 }
 
@@ -146,18 +155,30 @@ static ssize_t io_write(redis_conn *c, const char *buf, size_t len, short *want)
     }
 }
 
-jwts_err jwts_redis_conn_append(redis_conn *c, const char *resp, size_t len)
+/* Room for len more bytes at the end of c's output buffer: where they go, or NULL. */
+static char *output_room(redis_conn *c, size_t len)
 {
     if (c->ooff == c->olen) c->ooff = c->olen = 0;
     if (c->olen + len > c->ocap) {
         size_t cap = c->ocap ? c->ocap : 1024;
         while (cap < c->olen + len) cap *= 2;
         char *b = realloc(c->obuf, cap);
-        if (!b) return jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+        if (!b) {
+            jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+            return NULL;
+        }
         c->obuf = b, c->ocap = cap;
     }
-    memcpy(c->obuf + c->olen, resp, len);
+    char *at = c->obuf + c->olen;
     c->olen += len;
+    return at;
+}
+
+jwts_err jwts_redis_conn_append(redis_conn *c, const char *resp, size_t len)
+{
+    char *at = output_room(c, len);
+    if (!at) return JWTS_E_NO_MEMORY;
+    memcpy(at, resp, len);
     return JWTS_OK;
 }
 
@@ -178,37 +199,61 @@ jwts_err jwts_redis_conn_write(redis_conn *c)
     return JWTS_OK;
 }
 
+/* Room for READ_CHUNK more bytes at the end of c's input buffer. */
+static jwts_err input_room(redis_conn *c)
+{
+    if (c->ioff == c->ilen) c->ioff = c->ilen = 0;
+    if (c->icap - c->ilen >= READ_CHUNK) return JWTS_OK;
+    if (c->ioff > 0) { /* a slice-sized tail: move it to the front */
+        memmove(c->ibuf, c->ibuf + c->ioff, c->ilen - c->ioff);
+        c->ilen -= c->ioff, c->ioff = 0;
+        if (c->icap - c->ilen >= READ_CHUNK) return JWTS_OK;
+    }
+    char *b = realloc(c->ibuf, c->ilen + READ_CHUNK);
+    if (!b) return jwts_fail(JWTS_E_NO_MEMORY, "redis read: out of memory");
+    c->ibuf = b, c->icap = c->ilen + READ_CHUNK;
+    return JWTS_OK;
+}
+
 jwts_err jwts_redis_conn_fill(redis_conn *c)
 {
-    char buf[READ_CHUNK];
     c->want = 0;
     for (;;) {
+        jwts_err rc = input_room(c);
+        if (rc) return rc;
         short want = 0;
-        ssize_t n = io_read(c, buf, sizeof buf, &want);
+        ssize_t n = io_read(c, c->ibuf + c->ilen, READ_CHUNK, &want);
         if (n < 0) return JWTS_E_UNAVAILABLE;
         if (n == 0) {
             if (want != POLLIN) c->want = want;
             return JWTS_OK;
         }
-        if (redisReaderFeed(c->reader, buf, (size_t)n) != REDIS_OK)
-            return jwts_fail(JWTS_E_NO_MEMORY, "redis read: out of memory");
+        c->ilen += (size_t)n;
         /* a short plain read drained the socket; TLS: nothing decrypted is left in the SSL */
-        if (c->ssl ? SSL_pending(c->ssl) == 0 : (size_t)n < sizeof buf) return JWTS_OK;
+        if (c->ssl ? SSL_pending(c->ssl) == 0 : (size_t)n < READ_CHUNK) return JWTS_OK;
     }
 }
 
 jwts_err jwts_redis_conn_next(redis_conn *c, redisReply **reply)
 {
-    void *r = NULL;
     *reply = NULL;
-    refused_elements = 0;
-    if (redisReaderGetReply(c->reader, &r) != REDIS_OK && refused_elements)
-        return jwts_fail(JWTS_E_PROTOCOL, "redis read: a reply announced %lld elements (at most %d)",
-                         refused_elements, JWTS_REDIS_MAX_ELEMENTS);
-    if (c->reader->err)
-        return jwts_fail(JWTS_E_PROTOCOL, "redis read: protocol error: %s", c->reader->errstr);
-    *reply = r;
-    return JWTS_OK;
+    for (;;) {
+        void *r = NULL;
+        refused_elements = 0;
+        if (redisReaderGetReply(c->reader, &r) != REDIS_OK && refused_elements)
+            return jwts_fail(JWTS_E_PROTOCOL, "redis read: a reply announced %lld elements (at most %d)",
+                             refused_elements, JWTS_REDIS_MAX_ELEMENTS);
+        if (c->reader->err)
+            return jwts_fail(JWTS_E_PROTOCOL, "redis read: protocol error: %s", c->reader->errstr);
+        if (r || c->ioff == c->ilen) {
+            *reply = r;
+            return JWTS_OK;
+        }
+        size_t slice = c->ilen - c->ioff < FEED_SLICE ? c->ilen - c->ioff : FEED_SLICE;
+        if (redisReaderFeed(c->reader, c->ibuf + c->ioff, slice) != REDIS_OK)
+            return jwts_fail(JWTS_E_NO_MEMORY, "redis read: out of memory");
+        c->ioff += slice;
+    }
 }
 
 static jwts_err flush(redis_conn *c, int64_t deadline_ns)
@@ -276,15 +321,11 @@ static void free_replies(redisReply **replies, size_t n)
 jwts_err jwts_redis_conn_run(redis_conn *c, int64_t deadline_ns, const redis_cmd *cmds, size_t n, redisReply **replies)
 {
     for (size_t i = 0; i < n; i++) replies[i] = NULL;
-    jwts_err rc = JWTS_OK;
-    for (size_t i = 0; i < n && !rc; i++) {
-        char *resp = NULL;
-        int len = redisFormatCommandArgv(&resp, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].argvlen);
-        rc = len < 0 ? jwts_fail(JWTS_E_NO_MEMORY, "redis: cannot format a command")
-                     : jwts_redis_conn_append(c, resp, (size_t)len);
-        free(resp);
-    }
-    if (!rc) rc = flush(c, deadline_ns);
+    size_t len = jwts_redis_resp_len(cmds, n);
+    char *at = output_room(c, len);
+    if (!at) return JWTS_E_NO_MEMORY;
+    jwts_redis_resp_write(cmds, n, at);
+    jwts_err rc = flush(c, deadline_ns);
     for (size_t i = 0; i < n && !rc; i++) rc = read_reply(c, deadline_ns, &replies[i]);
     if (rc) free_replies(replies, n);
     return rc;

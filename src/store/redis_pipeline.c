@@ -42,7 +42,7 @@
 
 typedef struct request {
     struct request *next;
-    char *cmd; /* formatted commands (RESP), freed once appended to the output buffer */
+    char *cmd; /* the commands in RESP, in the same allocation after replies[] */
     size_t cmd_len;
     size_t n, got;       /* replies expected and received */
     int64_t sent_ns;     /* when it went out (I/O thread only) */
@@ -73,6 +73,7 @@ typedef struct conn {
     /* I/O thread only: */
     redis_conn *c;
     queue inflight;
+    int64_t async_due_ns; /* no asynchronous request in flight has an earlier deadline */
 } conn;
 
 typedef struct pipeline {
@@ -109,7 +110,6 @@ static void request_free(request *r)
 {
     for (size_t i = 0; i < r->n; i++)
         if (r->replies[i]) freeReplyObject(r->replies[i]);
-    free(r->cmd);
     free(r);
 }
 
@@ -179,9 +179,8 @@ static void take_pending(conn *cn)
             complete_all(cn, &one, rc);
             continue;
         }
-        free(r->cmd);
-        r->cmd = NULL;
         r->sent_ns = now;
+        if (r->done && r->deadline_ns < cn->async_due_ns) cn->async_due_ns = r->deadline_ns;
         push(&cn->inflight, r);
     }
 }
@@ -223,10 +222,16 @@ static int stall_timeout_ms(const conn *cn)
 }
 
 /* Fail the asynchronous requests in flight whose deadline has passed (they stay in the FIFO,
- * abandoned, until their replies come); the ms until the next such deadline, or -1. */
+ * abandoned, until their replies come); the ms until the next such deadline, or -1. The FIFO is
+ * walked only once the earliest deadline noted is due (it may have finished since). */
 static int expire_async(conn *cn)
 {
     int64_t now = jwts_monotonic_ns(), next = INT64_MAX;
+    if (now < cn->async_due_ns) {
+        if (cn->async_due_ns == INT64_MAX) return -1;
+        int64_t ms = jwts_ns_to_ms_ceil(cn->async_due_ns - now);
+        return ms > INT_MAX ? INT_MAX : (int)ms;
+    }
     for (request *r = cn->inflight.head; r; r = r->next) {
         if (!r->done || atomic_load_explicit(&r->state, memory_order_relaxed) != PENDING) continue;
         if (r->deadline_ns <= now)
@@ -234,6 +239,7 @@ static int expire_async(conn *cn)
         else if (r->deadline_ns < next)
             next = r->deadline_ns;
     }
+    cn->async_due_ns = next;
     if (next == INT64_MAX) return -1;
     int64_t ms = jwts_ns_to_ms_ceil(next - now);
     return ms > INT_MAX ? INT_MAX : (int)ms;
@@ -297,29 +303,18 @@ static void *io_main(void *arg)
 
 /* ---- callers ----------------------------------------------------------------------------- */
 
-/* A request carrying cmds formatted as RESP. */
+/* A request carrying cmds in RESP, in one allocation. */
 static jwts_err request_new(const redis_cmd *cmds, size_t n, request **out)
 {
-    request *r = calloc(1, sizeof *r + n * sizeof(redisReply *));
+    size_t head = sizeof(request) + n * sizeof(redisReply *), len = jwts_redis_resp_len(cmds, n);
+    request *r = malloc(head + len);
     if (!r) return jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
+    memset(r, 0, head);
     r->n = n;
     atomic_init(&r->state, PENDING);
-    for (size_t i = 0; i < n; i++) {
-        char *one = NULL;
-        int len = redisFormatCommandArgv(&one, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].argvlen);
-        char *joined = len < 0 ? NULL : i == 0 ? one : realloc(r->cmd, r->cmd_len + (size_t)len);
-        if (!joined) {
-            free(one);
-            request_free(r);
-            return jwts_fail(JWTS_E_NO_MEMORY, "redis: out of memory");
-        }
-        if (i > 0) {
-            memcpy(joined + r->cmd_len, one, (size_t)len);
-            free(one);
-        }
-        r->cmd = joined;
-        r->cmd_len += (size_t)len;
-    }
+    r->cmd = (char *)r + head;
+    r->cmd_len = len;
+    jwts_redis_resp_write(cmds, n, r->cmd);
     *out = r;
     return JWTS_OK;
 }
@@ -452,6 +447,7 @@ jwts_err jwts_redis_pipeline_new(const redis_config *cfg, size_t conns, redis_ru
     for (size_t i = 0; i < conns; i++) {
         conn *cn = &p->conns[i];
         cn->cfg = cfg;
+        cn->async_due_ns = INT64_MAX;
         pthread_mutex_init(&cn->lock, NULL);
         cn->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (cn->wake_fd < 0 && !rc) rc = jwts_fail(JWTS_E_INTERNAL, "redis pipeline: eventfd: %s", strerror(errno));

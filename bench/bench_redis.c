@@ -118,21 +118,11 @@ static double delete_us(jwts_store *st)
     return (double)(jwts_monotonic_ns() - t0) / 1e3 / KEYS;
 }
 
-/* The process's CPU time in µs (one thread runs at a time in the single-thread measures). */
-static double cpu_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
 /* One thread, one connection: set, get and delete µs/op on st, and the CPU µs per get. */
 static void single_ops(jwts_store *st, double *set_us, double *get_us, double *del_us, double *get_cpu_us)
 {
     *set_us = bench_us_per_op(op_set, st, seconds);
-    double c0 = cpu_us(), w0 = (double)jwts_monotonic_ns() / 1e3;
-    *get_us = bench_us_per_op(op_get, st, seconds);
-    *get_cpu_us = *get_us * (cpu_us() - c0) / ((double)jwts_monotonic_ns() / 1e3 - w0);
+    *get_us = bench_us_and_cpu_per_op(op_get, st, seconds, get_cpu_us);
     *del_us = delete_us(st);
     for (size_t i = 0; i < KEYS; i++) op_set(st, i); /* every key again for the gets */
 }

@@ -29,6 +29,21 @@ double bench_us_per_op(void (*fn)(void *arg, uint64_t i), void *arg, double seco
     return (double)elapsed / 1e3 / (double)ops;
 }
 
+double bench_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+double bench_us_and_cpu_per_op(void (*fn)(void *arg, uint64_t i), void *arg, double seconds, double *cpu_us)
+{
+    double c0 = bench_cpu_us(), w0 = (double)jwts_monotonic_ns() / 1e3;
+    double us = bench_us_per_op(fn, arg, seconds);
+    *cpu_us = us * (bench_cpu_us() - c0) / ((double)jwts_monotonic_ns() / 1e3 - w0);
+    return us;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

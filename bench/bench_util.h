@@ -14,6 +14,12 @@
 /* Call fn(arg, i) for i = 0, 1, ... for about seconds; returns microseconds per call. */
 double bench_us_per_op(void (*fn)(void *arg, uint64_t i), void *arg, double seconds);
 
+/* The process's CPU time in microseconds (user and system, all threads). */
+double bench_cpu_us(void);
+
+/* bench_us_per_op, and in *cpu_us the process's CPU microseconds per call over the same time. */
+double bench_us_and_cpu_per_op(void (*fn)(void *arg, uint64_t i), void *arg, double seconds, double *cpu_us);
+
 /* Median of the n values in v (v is reordered). */
 double bench_median(double *v, int n);
 

@@ -13,6 +13,8 @@
  *     -P 16 (target: >= 50%), and with 256 in flight for information; the same store from many
  *     threads calling the blocking get, against -P 16 (for information) and -c 50 -P 1 (target:
  *     >= 5x), with the context switches per get of each (the hand-off cost);
+ *   - the hand-off's cost per get: a futex wake-up between two threads on one CPU (ping-pong),
+ *     times the context switches per get of the blocking threads and of the asynchronous path;
  *   - for information: the same many-thread get through the pool, and get_many batches of 16.
  * redis-benchmark reads an existing 256-byte value (bench_redis_fill_get_key). Baselines and ours
  * alternate in rounds (the order flipping each round); every figure is the median round.
@@ -22,11 +24,14 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <linux/futex.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench_util.h"
 #include "jwtsession/jwtsession.h"
@@ -222,6 +227,65 @@ static double async_gets(jwts_store *st, long window)
     return (double)atomic_load(&a.done) / elapsed;
 }
 
+/* ---- the hand-off's own cost -------------------------------------------------------------- */
+
+typedef struct ping_pong {
+    atomic_int turn; /* whose turn: 0 or 1; each side sleeps on it until it is its own */
+    atomic_bool stop;
+    long passes;
+} ping_pong;
+
+static void pass_to(ping_pong *p, int to)
+{
+    atomic_store(&p->turn, to);
+    syscall(SYS_futex, &p->turn, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void wait_for(ping_pong *p, int me)
+{
+    int t;
+    while ((t = atomic_load(&p->turn)) != me && !atomic_load(&p->stop))
+        syscall(SYS_futex, &p->turn, FUTEX_WAIT_PRIVATE, t, NULL, NULL, 0);
+}
+
+static void *pong(void *arg)
+{
+    ping_pong *p = arg;
+    for (;;) {
+        wait_for(p, 1);
+        if (atomic_load(&p->stop)) return NULL;
+        pass_to(p, 0);
+    }
+}
+
+/* Microseconds per hand-off between two threads on one CPU that sleep on a futex and wake each
+ * other: the CPU a blocking get pays for each context switch its sleep and wake-up bring (on one
+ * CPU, so an idle CPU's slow wake-up, which a loaded machine does not pay, is not counted). */
+static double handoff_us(void)
+{
+    ping_pong p = {0};
+    atomic_init(&p.turn, 0), atomic_init(&p.stop, false);
+    cpu_set_t one, was;
+    CPU_ZERO(&one);
+    CPU_SET(sched_getcpu() < 0 ? 0 : sched_getcpu(), &one);
+    if (pthread_getaffinity_np(pthread_self(), sizeof was, &was) || pthread_setaffinity_np(pthread_self(), sizeof one, &one))
+        die(JWTS_E_INTERNAL, "pthread_setaffinity_np");
+    pthread_t t;
+    if (pthread_create(&t, NULL, pong, &p)) die(JWTS_E_INTERNAL, "pthread_create"); /* inherits the CPU */
+    int64_t t0 = jwts_monotonic_ns(), limit = (int64_t)(seconds * 1e9 / 4);
+    while (p.passes % 64 != 0 || jwts_monotonic_ns() - t0 < limit) {
+        pass_to(&p, 1);
+        wait_for(&p, 0);
+        p.passes += 2;
+    }
+    double us = (double)(jwts_monotonic_ns() - t0) / 1e3 / (double)p.passes;
+    atomic_store(&p.stop, true);
+    pass_to(&p, 1);
+    pthread_join(t, NULL);
+    pthread_setaffinity_np(pthread_self(), sizeof was, &was);
+    return us;
+}
+
 /* get ops/s (sessions read per second) from threads threads for the configured time. */
 static double threaded_gets(jwts_store *st, int threads, size_t batch)
 {
@@ -268,13 +332,16 @@ int main(int argc, char **argv)
     jwts_store *pooled = open_store(srv.port, false, 16, 0);
     for (size_t i = 0; i < KEYS; i++) op_set(one, i); /* every key stored before the first timed get */
     double rtt_r[64], p1_r[64], p16_r[64], set_r[64], get_r[64], del_r[64], piped_r[64], pooled_r[64], batch_r[64];
-    double cpu_r[64], set0_r[64], get0_r[64], del0_r[64], cpu0_r[64], async_r[64], small_r[64], csw_piped_r[64], csw_async_r[64];
+    double cpu_r[64], set0_r[64], get0_r[64], del0_r[64], cpu0_r[64], async_r[64], small_r[64], csw_piped_r[64], csw_async_r[64], handoff_r[64];
+    double p16_cpu_r[64], p16_srv_r[64], async_cpu_r[64], async_srv_r[64];
     for (int r = 0; r < rounds; r++) {
         for (int step = 0; step < 2; step++) {
             if ((step == 0) == (r % 2 == 0)) { /* baselines, same server: first on even rounds */
                 rtt_r[r] = bench_redis_get_rtt_us(&srv);
                 p1_r[r] = bench_redis_benchmark_rps(&srv, 50, 1, 200000);
-                p16_r[r] = bench_redis_benchmark_rps(&srv, 50, 16, 2000000);
+                double s0 = bench_redis_server_cpu_us(&srv);
+                p16_r[r] = bench_redis_benchmark_rps_cpu(&srv, 50, 16, 2000000, &p16_cpu_r[r]);
+                p16_srv_r[r] = (bench_redis_server_cpu_us(&srv) - s0) / 2000000;
                 if (rtt_r[r] <= 0 || p1_r[r] <= 0 || p16_r[r] <= 0) {
                     fprintf(stderr, "bench_redis: redis-benchmark gave no figure\n");
                     bench_redis_stop(&srv);
@@ -286,8 +353,13 @@ int main(int argc, char **argv)
                 double c0 = switches();
                 piped_r[r] = threaded_gets(piped, threads, 1);
                 csw_piped_r[r] = (switches() - c0) / (piped_r[r] * seconds);
+                handoff_r[r] = handoff_us();
                 c0 = switches();
+                double own0 = bench_cpu_us(), srv0 = bench_redis_server_cpu_us(&srv), w0 = (double)jwts_monotonic_ns();
                 async_r[r] = async_gets(piped, WINDOW);
+                double gets = async_r[r] * ((double)jwts_monotonic_ns() - w0) / 1e9;
+                async_cpu_r[r] = (bench_cpu_us() - own0) / gets;
+                async_srv_r[r] = (bench_redis_server_cpu_us(&srv) - srv0) / gets;
                 csw_async_r[r] = (switches() - c0) / (async_r[r] * seconds);
                 small_r[r] = async_gets(piped, SMALL_WINDOW);
                 pooled_r[r] = threaded_gets(pooled, threads, 1);
@@ -308,6 +380,9 @@ int main(int argc, char **argv)
            del0_us = bench_median(del0_r, rounds), get0_cpu = bench_median(cpu0_r, rounds),
            async_rps = bench_median(async_r, rounds), small_rps = bench_median(small_r, rounds),
            csw_piped = bench_median(csw_piped_r, rounds), csw_async = bench_median(csw_async_r, rounds);
+    double handoff = bench_median(handoff_r, rounds);
+    double p16_cpu = bench_median(p16_cpu_r, rounds), p16_srv = bench_median(p16_srv_r, rounds),
+           async_cpu = bench_median(async_cpu_r, rounds), async_srv = bench_median(async_srv_r, rounds);
 
     printf("redis store vs redis-benchmark on the same redis-server (%.1f s per measure, %d threads, medians of %d "
            "alternating rounds; GET baseline reads an existing %d-byte value)\n",
@@ -323,9 +398,16 @@ int main(int argc, char **argv)
     bench_row("get CPU us/op, no spin (vs its wall us/op)", get0_cpu, get0_us, "-", -1);
     bench_row("get ops/s, get_async x800, 1 thread (vs -c50 -P16 rps)", async_rps, rps_p16, ">=0.50x",
               async_rps >= 0.5 * rps_p16);
+    bench_row("client CPU us per get: get_async x800 (vs -P16)", async_cpu, p16_cpu, "-", -1);
+    bench_row("redis-server CPU us per get: get_async (vs -P16)", async_srv, p16_srv, "-", -1);
+    printf("  2 cores / (client + server CPU per get): get_async %.0f gets/s at most, redis-benchmark %.0f\n",
+           2e6 / (async_cpu + async_srv), 2e6 / (p16_cpu + p16_srv));
     bench_row("get ops/s, get_async x256, 1 thread (vs -c50 -P16 rps)", small_rps, rps_p16, "-", -1);
     bench_row("get ops/s, auto-pipeline, sync threads (vs -P16 rps)", piped_rps, rps_p16, "-", -1);
     bench_row("context switches per get: sync threads (vs async)", csw_piped, csw_async, "-", -1);
+    bench_row("futex hand-off us per get: sync threads (vs async)", csw_piped * handoff, csw_async * handoff, "-", -1);
+    printf("  (a futex wake-up between two threads on one CPU costs %.2f us here, ping-pong; times the switches per get)\n",
+           handoff);
     bench_row("get ops/s, auto-pipeline (vs GET -c50 -P1 rps)", piped_rps, rps_p1, ">=5.00x", piped_rps >= 5 * rps_p1);
     bench_row("get ops/s, pool of 16 (vs GET -c50 -P1 rps)", pooled_rps, rps_p1, "-", -1);
     bench_row("get ops/s, get_many x16, 16 threads (vs -P16 rps)", batch_rps, rps_p16, "-", -1);

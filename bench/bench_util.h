@@ -63,6 +63,12 @@ bool bench_redis_fill_get_key(const bench_redis *r);
 /* requests/s that `redis-benchmark -c clients -P pipeline -t get` reports against r. */
 double bench_redis_benchmark_rps(const bench_redis *r, int clients, int pipeline, int requests);
 
+/* The same, and in *cpu_us the CPU microseconds redis-benchmark itself spent per request. */
+double bench_redis_benchmark_rps_cpu(const bench_redis *r, int clients, int pipeline, int requests, double *cpu_us);
+
+/* The CPU microseconds redis-server has used so far (user and system; 0 when it is not ours). */
+double bench_redis_server_cpu_us(const bench_redis *r);
+
 /* The raw GET round trip in microseconds: 1e6 / redis-benchmark -c 1 -P 1 -t get (key filled first). */
 double bench_redis_get_rtt_us(const bench_redis *r);
 

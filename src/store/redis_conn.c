@@ -41,6 +41,7 @@ static _Thread_local long long refused_elements;
 
 #define READ_CHUNK 16384
 #define FEED_SLICE 1024
+#define BUF_KEEP 65536 /* an empty buffer larger than this (a big reply, a long batch) is let go */
 
 struct redis_conn {
     int fd;
@@ -158,7 +159,10 @@ static ssize_t io_write(redis_conn *c, const char *buf, size_t len, short *want)
 /* Room for len more bytes at the end of c's output buffer: where they go, or NULL. */
 static char *output_room(redis_conn *c, size_t len)
 {
-    if (c->ooff == c->olen) c->ooff = c->olen = 0;
+    if (c->ooff == c->olen) {
+        c->ooff = c->olen = 0;
+        if (c->ocap > BUF_KEEP) free(c->obuf), c->obuf = NULL, c->ocap = 0;
+    }
     if (c->olen + len > c->ocap) {
         size_t cap = c->ocap ? c->ocap : 1024;
         while (cap < c->olen + len) cap *= 2;
@@ -202,7 +206,10 @@ jwts_err jwts_redis_conn_write(redis_conn *c)
 /* Room for READ_CHUNK more bytes at the end of c's input buffer. */
 static jwts_err input_room(redis_conn *c)
 {
-    if (c->ioff == c->ilen) c->ioff = c->ilen = 0;
+    if (c->ioff == c->ilen) {
+        c->ioff = c->ilen = 0;
+        if (c->icap > BUF_KEEP) free(c->ibuf), c->ibuf = NULL, c->icap = 0;
+    }
     if (c->icap - c->ilen >= READ_CHUNK) return JWTS_OK;
     if (c->ioff > 0) { /* a slice-sized tail: move it to the front */
         memmove(c->ibuf, c->ibuf + c->ioff, c->ilen - c->ioff);

@@ -14,6 +14,12 @@
 -- as it is (401 with its WWW-Authenticate, a 302 to the login page, 403, 503); no answer at all
 -- is a 500 (fail closed; HAProxy 2.6's httpclient retries a refused connection 3 times first, about
 -- 3 s). The second argument is the comma separated list of identity headers.
+--
+-- The httpclient keeps its connections to jwtsessiond alive and sends the next checks on them
+-- (since HAProxy 2.6.5, "httpclient: keep-alive was accidentely disabled" in its changelog; older
+-- 2.5 and 2.6 releases open a connection per check). HAProxy 2.6 has no setting for that pool: it
+-- grows to the checks in flight at once (61 connections for wrk -c64), so keep those under
+-- jwtsessiond's --max-connections-per-ip (256) or raise it. tests/e2e/test_gateways.py counts them.
 
 local FORWARD = { "authorization", "cookie", "accept", "x-requested-with", "origin", "sec-fetch-site" }
 local PASS_BACK = { "www-authenticate", "location", "x-session-error", "x-session-error-description", "retry-after" }

@@ -6,6 +6,9 @@ period), so a test never leaves a process behind. Its stderr (JSON log lines) is
 that tests read back. Closing a Daemon fails the test when its stderr holds a sanitizer report
 (ASan, LSan, UBSan, TSan builds) or when it did not exit 0 on the SIGTERM that stopped it.
 A Redis is a throwaway redis-server on a free port that tests can pause, stop and restart.
+daemon_conns() counts the TCP connections a proxy opens to jwtsessiond while keepalive_load() (a few
+persistent clients) or wrk() (Debian's wrk, many connections) send it many requests (issue #15
+item 0: test_nginx.py, test_gateways.py; wrk also loads test_deployments.py's nginx).
 
 JWTS_E2E_STORE picks the store of every Daemon that names none itself (no --store argument, no
 JWTSESSION_STORE): memory (the default), redis, cluster (3 masters) or sentinel (a master, a
@@ -24,6 +27,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import topologies
@@ -102,6 +106,89 @@ def request(port, method, path, body=None, headers=None, token=None, json_body=N
         return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
     finally:
         conn.close()
+
+
+def daemon_conns(port):
+    """The client ports of every TCP connection to 127.0.0.1:port, in any state, seen from either
+    end: the side that closes first keeps its socket in TIME-WAIT (60 s), the other's is gone at
+    once, so a connection opened and closed between two calls is still seen by the second
+    whichever side closed it."""
+    out = subprocess.run(["ss", "-tanH", "state", "all", "( dport = :%d or sport = :%d )" % (port, port)],
+                         check=True, capture_output=True, text=True).stdout
+    ports, end = set(), ":%d" % port
+    for line in out.splitlines():
+        cols = line.split()
+        # State Recv-Q Send-Q Local:Port Peer:Port
+        if len(cols) < 5:
+            continue
+        local, peer = cols[3].rsplit(":", 1), cols[4].rsplit(":", 1)
+        if cols[4].endswith(end):  # the client's socket
+            ports.add(int(local[1]))
+        elif cols[3].endswith(end) and peer[1].isdigit():  # the server's (not the listener, peer *)
+            ports.add(int(peer[1]))
+    return ports
+
+
+def keepalive_load(proxy_port, tokens, clients, requests, headers=None):
+    """requests GETs to a proxy from `clients` threads, each on one persistent connection, cycling
+    through tokens, a list of (access token, the status expected). Returns (statuses, errors):
+    statuses lists (expected, got, WWW-Authenticate) per answer; errors the exceptions raised."""
+    statuses, errors = [], []
+
+    def client(n):
+        conn = http.client.HTTPConnection("127.0.0.1", proxy_port, timeout=10)
+        try:
+            for i in range(n):
+                token, want = tokens[i % len(tokens)]
+                h = dict(headers or {}, Authorization="Bearer " + token)
+                conn.request("GET", "/app/k%d" % i, headers=h)
+                r = conn.getresponse()
+                r.read()
+                statuses.append((want, r.status, r.getheader("WWW-Authenticate", "")))
+        except Exception as e:  # reported by the caller
+            errors.append(repr(e))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(requests // clients,)) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return statuses, errors
+
+
+WRK = shutil.which("wrk")
+
+
+def wrk(port, token, seconds=None, connections=8, path="/app/load"):
+    """wrk (one thread) against a proxy's protected path with a bearer token: a Popen when seconds
+    is None (stop it with wrk_stop), else the parsed figures of a run of that length."""
+    cmd = [WRK, "-t1", "-c%d" % connections, "-d%ds" % (seconds or 120), "--timeout", "10s",
+           "-H", "Authorization: Bearer " + token, "http://127.0.0.1:%d%s" % (port, path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if seconds is None:
+        return proc
+    return wrk_stop(proc, wait=seconds + 30)
+
+
+def wrk_stop(proc, wait=None):
+    """SIGINT (wrk then prints its summary) unless wait: the figures as a dict."""
+    if wait is None:
+        proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=wait or 30)
+    figures = {"text": out, "non2xx": 0, "socket_errors": 0}
+    m = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
+    assert m, out
+    figures["requests"] = int(m.group(1))
+    figures["seconds"] = float(m.group(2)) / (1000 if m.group(3) == "ms" else 1)
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        figures["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        figures["socket_errors"] = sum(int(g) for g in m.groups())
+    return figures
 
 
 def b64url_json(part):

@@ -17,8 +17,6 @@ import http.server
 import os
 import re
 import shlex
-import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -26,12 +24,11 @@ import time
 import unittest
 
 import topologies
-from harness import SOURCE_DIR, Daemon, Nginx, free_port, request, wait_until
+from harness import SOURCE_DIR, WRK, Daemon, Nginx, free_port, request, wait_until, wrk, wrk_stop
 from test_nginx import Echo, render
 
 CLI = os.environ.get("JWTS_CLI") or os.path.join(os.path.dirname(os.environ.get("JWTSESSIOND", "build/daemon/x")),
                                                  "..", "cli", "jwtsession")
-WRK = shutil.which("wrk")
 # After the sentinels name the new master, how long the daemon may still fail: the +switch-master
 # message or the next failed call's lookup, a new pool, and requests sent just before the switch
 # that wait for a master. Generous for a loaded 2-core machine.
@@ -121,36 +118,6 @@ def make_workdir():
                        timeout=20)
     assert p.returncode == 0, p.stderr
     return certs
-
-
-def wrk(port, token, seconds=None, connections=8):
-    """wrk against nginx's protected location: a Popen when seconds is None (stop it with
-    wrk_stop), else the parsed figures of a run of that length."""
-    cmd = [WRK, "-t1", "-c%d" % connections, "-d%ds" % (seconds or 120), "--timeout", "10s",
-           "-H", "Authorization: Bearer " + token, "http://127.0.0.1:%d/app/load" % port]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if seconds is None:
-        return proc
-    return wrk_stop(proc, wait=seconds + 30)
-
-
-def wrk_stop(proc, wait=None):
-    """SIGINT (wrk then prints its summary) unless wait: the figures as a dict."""
-    if wait is None:
-        proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=wait or 30)
-    figures = {"text": out, "non2xx": 0, "socket_errors": 0}
-    m = re.search(r"(\d+) requests in ([\d.]+)(m?s)", out)
-    assert m, out
-    figures["requests"] = int(m.group(1))
-    figures["seconds"] = float(m.group(2)) / (1000 if m.group(3) == "ms" else 1)
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m:
-        figures["non2xx"] = int(m.group(1))
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if m:
-        figures["socket_errors"] = sum(int(g) for g in m.groups())
-    return figures
 
 
 class Prober(threading.Thread):

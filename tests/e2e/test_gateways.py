@@ -17,6 +17,11 @@ ForwardAuth (X-Forwarded-Method/-Proto/-Host/-Uri/-For, GET to the address) and 
 HTTP service (the original method, path_prefix + the original path, Host, Content-Length: 0, the
 allowed headers) send, and the answers are checked against deploy/traefik/jwtsession.yml and
 deploy/envoy/jwtsession.yaml. Every deploy file must appear verbatim in docs/gateways.md.
+
+Connection reuse (issue #15 item 0, docs/gateways.md): Caddy and HAProxy, with the shipped files,
+must send their checks on kept-alive connections - 3,000 checks from 4 persistent clients and 2 s
+of wrk -c64 may open only a few connections to jwtsessiond (counted with `ss`; nginx's are counted
+by test_nginx.py) - and jwtsessiond keeps the connection open after every kind of check answer.
 """
 import http.client
 import http.server
@@ -32,7 +37,7 @@ import threading
 import unittest
 import urllib.parse
 
-from harness import SOURCE_DIR, Daemon, Nginx, Response, free_port, wait_until
+from harness import SOURCE_DIR, WRK, Daemon, Nginx, Response, daemon_conns, free_port, keepalive_load, wait_until, wrk
 
 APP_HOST = "app.test"
 LOGIN = "http://login.test/login"
@@ -76,6 +81,7 @@ def set_cookies(r):
 class App(http.server.BaseHTTPRequestHandler):
     """The application: answers any method with the path and headers it received, as JSON."""
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else 40 ms a request waiting for the proxy's delayed ACK
     seen = []
 
     def answer(self):
@@ -175,10 +181,9 @@ def start_haproxy(daemon_port, app_port):
     return Proc([HAPROXY, "-db", "-f", path], port, tmp)
 
 
-class GatewayCases:
-    """The same behaviour through every real proxy; subclasses set START."""
+class ProxyFixture:
+    """An application, a jwtsessiond and a proxy (START) in front of both, for one test class."""
     START = None
-    VERBATIM = True  # the proxy passes a refusal's headers on as jwtsessiond sent them
 
     @classmethod
     def setUpClass(cls):
@@ -198,6 +203,11 @@ class GatewayCases:
         cls.d.close()
         cls.app.shutdown()
         cls.app.server_close()
+
+
+class GatewayCases(ProxyFixture):
+    """The same behaviour through every real proxy; subclasses set START."""
+    VERBATIM = True  # the proxy passes a refusal's headers on as jwtsessiond sent them
 
     def get(self, path, method="GET", **headers):
         headers.setdefault("Host", APP_HOST)
@@ -353,6 +363,68 @@ class TestHAProxy(GatewayCases, unittest.TestCase):
     START = staticmethod(start_haproxy)
 
 
+class KeepaliveCases(ProxyFixture):
+    """Issue #15 item 0 for Caddy and HAProxy, as TestNginxKeepalive (test_nginx.py) for nginx:
+    3,000 requests from 4 persistent clients, good, revoked and garbage tokens mixed, every answer
+    checked, and the TCP connections the proxy opened to jwtsessiond meanwhile counted with `ss`."""
+    CLIENTS, REQUESTS = 4, 3000
+    # At most CLIENTS checks are in flight at once, so a proxy that keeps its connections needs
+    # CLIENTS of them; twice that leaves room for a dial racing a connection's return to the idle
+    # pool and for the pool trimming an idle one on this loaded machine. A proxy that does not
+    # reuse opens one per check (3,000), or hundreds when its idle pool is smaller than CLIENTS.
+    BOUND = 2 * CLIENTS
+
+    def test_checks_reuse_connections_to_jwtsessiond(self):
+        good = self.d.create("kim")
+        revoked = self.d.create("kim")
+        self.assertEqual(self.d.req("DELETE", "/v1/sessions/" + revoked["session_id"],
+                                    token=revoked["access_token"]).status, 200)
+        tokens = [(good["access_token"], 200)] * 8 + [(revoked["access_token"], 401), ("garbage", 401)]
+        before = daemon_conns(self.d.port)
+        statuses, errors = keepalive_load(self.proxy.port, tokens, self.CLIENTS, self.REQUESTS,
+                                          headers={"Host": APP_HOST})
+        opened = daemon_conns(self.d.port) - before
+        self.assertEqual(errors, [])
+        self.assertEqual(len(statuses), self.REQUESTS)
+        for want, got, www in statuses:
+            self.assertEqual(got, want, www)
+            if want == 401:
+                self.assertIn('error="invalid_token"', www)
+        self.assertGreater(len(opened), 0, "no connection to jwtsessiond seen: is ss counting the right port?")
+        print("\n%s: %d connections to jwtsessiond for %d checks" % (type(self).__name__, len(opened), self.REQUESTS))
+        self.assertLessEqual(len(opened), self.BOUND,
+                             "%d connections to jwtsessiond for %d requests" % (len(opened), self.REQUESTS))
+
+    # wrk's connections, each with one check in flight at a time: more than Caddy's default idle
+    # pool per host (32), under jwtsessiond's --max-connections-per-ip (256)
+    WRK_CONNECTIONS = 64
+
+    @unittest.skipUnless(WRK, "no wrk")
+    def test_pool_holds_many_checks_in_flight(self):
+        # 64 connections of wrk for 2 s, every check refused by jwtsessiond (the application is not
+        # the bottleneck). A proxy whose idle pool is smaller than the checks in flight closes the
+        # extra connections after each use and opens new ones (Caddy's default pool of 32: 4,143
+        # in 2 s), so at most twice wrk's connections may be opened: one per check in flight, and
+        # as many again for dials racing a connection's return to the pool.
+        before = daemon_conns(self.d.port)
+        f = wrk(self.proxy.port, "garbage", seconds=2, connections=self.WRK_CONNECTIONS)
+        opened = daemon_conns(self.d.port) - before
+        self.assertGreater(f["requests"], 0, f["text"])
+        self.assertEqual((f["non2xx"], f["socket_errors"]), (f["requests"], 0), f["text"])
+        print("\n%s: %d connections to jwtsessiond for %d checks from %d connections" % (
+            type(self).__name__, len(opened), f["requests"], self.WRK_CONNECTIONS))
+        self.assertLessEqual(len(opened), 2 * self.WRK_CONNECTIONS,
+                             "%d connections to jwtsessiond for %d checks" % (len(opened), f["requests"]))
+
+
+class TestCaddyKeepalive(KeepaliveCases, unittest.TestCase):
+    START = staticmethod(start_caddy)
+
+
+class TestHAProxyKeepalive(KeepaliveCases, unittest.TestCase):
+    START = staticmethod(start_haproxy)
+
+
 def yaml_list(text, key):
     """The items of the list under `key:` (a block of "- exact: NAME" or "- NAME" lines)."""
     m = re.search(r"^( *)%s:\n((?:\1 +.*\n)+)" % re.escape(key), text, re.M)
@@ -498,6 +570,48 @@ class TestEnvoyExtAuthz(ClientCases, unittest.TestCase):
         r = self.check("POST", "/app/x", Authorization="Bearer " + t["access_token"])
         self.assertEqual(r.status, 401, r)
         self.assertIn("JWTS_E_REVOKED", r.headers["www-authenticate"])
+
+
+class TestAuthAnswersKeepTheConnection(ClientCases, unittest.TestCase):
+    """Issue #15 item 0 on jwtsessiond's side: every answer of the check - 200, 401 (no token, a bad
+    or a revoked one, with or without Location), 302, 403, to GET, HEAD (HAProxy's Lua action) and
+    Envoy's any method - leaves the connection open, so a proxy can send its next check on it."""
+
+    def test_one_connection_for_every_kind_of_answer(self):
+        t = self.d.create("keeper")
+        gone = self.d.create("keeper")
+        self.assertEqual(self.d.admin("DELETE", "/v1/sessions/%s?user_id=keeper" % gone["session_id"]).status, 200)
+        fwd = {"X-Forwarded-Method": "GET", "X-Forwarded-Proto": "http", "X-Forwarded-Host": APP_HOST,
+               "X-Forwarded-Uri": "/app/x"}
+        cases = [("GET", "/v1/auth", {"Authorization": "Bearer " + t["access_token"]}, 200),
+                 ("HEAD", "/v1/auth", dict(fwd, Authorization="Bearer " + t["access_token"]), 200),
+                 ("GET", "/v1/auth", {}, 401),
+                 ("GET", "/v1/auth", {"Authorization": "Bearer garbage"}, 401),
+                 ("HEAD", "/v1/auth", dict(fwd, Authorization="Bearer garbage"), 401),
+                 ("GET", "/v1/auth", {"Authorization": "Bearer " + gone["access_token"]}, 401),
+                 ("HEAD", "/v1/auth", dict(fwd, Accept="text/html"), 302),
+                 ("GET", "/v1/auth", {"X-Original-URL": "http://app.test/app/x", "X-Original-Method": "GET",
+                                      "Accept": "text/html"}, 401),
+                 ("HEAD", "/v1/auth", dict(fwd, Cookie="jwts_access=" + t["access_token"], Origin="http://evil.test",
+                                           **{"X-Forwarded-Method": "POST"}), 403),
+                 ("PUT", "/v1/auth/app/x", {"Authorization": "Bearer garbage", "Content-Length": "0"}, 401),
+                 ("DELETE", "/v1/auth/app/x", {"Authorization": "Bearer " + t["access_token"], "Content-Length": "0"}, 200)]
+        before = daemon_conns(self.d.port)
+        conn = http.client.HTTPConnection("127.0.0.1", self.d.port, timeout=10)
+        try:
+            conn.connect()
+            sock = conn.sock
+            for _ in range(3):
+                for method, path, headers, want in cases:
+                    conn.request(method, path, headers=dict(headers, Host=APP_HOST))
+                    r = conn.getresponse()
+                    self.assertEqual((r.read(), r.status), (b"", want), (method, path, headers))
+                    self.assertIsNone(r.getheader("Connection"), (method, path, want))
+                    self.assertFalse(r.will_close, (method, path, want))
+                    self.assertIs(conn.sock, sock, "the connection closed after %s %s -> %d" % (method, path, want))
+        finally:
+            conn.close()
+        self.assertEqual(len(daemon_conns(self.d.port) - before), 1)
 
 
 class TestDocsAreTheTestedConfigs(unittest.TestCase):

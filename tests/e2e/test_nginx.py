@@ -13,22 +13,23 @@ clients, good and bad tokens mixed, and counts the TCP connections nginx opened 
 (`ss`, by nginx's local port, TIME-WAIT included): the auth subrequests must reuse the upstream
 keepalive pool, so no more than the pool's size may be opened.
 """
-import http.client
 import http.server
 import json
 import os
 import re
-import subprocess
 import threading
 import unittest
 import urllib.parse
 
-from harness import SOURCE_DIR, Daemon, Nginx, free_port
+from harness import SOURCE_DIR, Daemon, Nginx, daemon_conns, free_port, keepalive_load
 
 
 class Echo(http.server.BaseHTTPRequestHandler):
     """The application: answers with the headers it received, as JSON."""
     protocol_version = "HTTP/1.1"
+    # the body's write goes out without waiting for the ACK of the head's (Nagle's algorithm
+    # against nginx's delayed ACK cost 40 ms a request: 27 s for TestNginxKeepalive)
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         body = json.dumps({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
@@ -169,19 +170,6 @@ class TestNginxAuthRequest(unittest.TestCase):
         self.assertEqual(self.nginx.req("POST", "/v1/sessions", json_body={"user_id": "x"}).status, 404)
 
 
-def daemon_conns(port):
-    """The local ports of every client socket connected to 127.0.0.1:port, in any state."""
-    out = subprocess.run(["ss", "-tanH", "state", "all", "( dport = :%d )" % port], check=True,
-                         capture_output=True, text=True).stdout
-    ports = set()
-    for line in out.splitlines():
-        cols = line.split()
-        # State Recv-Q Send-Q Local:Port Peer:Port
-        if len(cols) >= 5 and cols[4].endswith(":%d" % port):
-            ports.add(int(cols[3].rsplit(":", 1)[1]))
-    return ports
-
-
 class TestNginxKeepalive(unittest.TestCase):
     """The shipped config reuses its upstream connections to jwtsessiond for auth subrequests."""
     CLIENTS, REQUESTS = 4, 3000
@@ -214,21 +202,6 @@ class TestNginxKeepalive(unittest.TestCase):
         self.assertIsNotNone(m, "the shipped jwtsessiond upstream has no keepalive pool")
         return int(m.group(1))
 
-    def client(self, tokens, n, statuses, errors):
-        """n requests on one persistent connection to nginx, cycling through tokens."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.nginx.port, timeout=10)
-        try:
-            for i in range(n):
-                token, _ = tokens[i % len(tokens)]
-                conn.request("GET", "/app/k%d" % i, headers={"Authorization": "Bearer " + token})
-                r = conn.getresponse()
-                r.read()
-                statuses.append((tokens[i % len(tokens)][1], r.status, r.getheader("WWW-Authenticate", "")))
-        except Exception as e:  # reported by the test thread
-            errors.append(repr(e))
-        finally:
-            conn.close()
-
     def test_auth_subrequests_reuse_upstream_connections(self):
         good = self.d.create("kim")
         revoked = self.d.create("kim")
@@ -236,13 +209,7 @@ class TestNginxKeepalive(unittest.TestCase):
                                     token=revoked["access_token"]).status, 200)
         tokens = [(good["access_token"], 200)] * 8 + [(revoked["access_token"], 401), ("garbage", 401)]
         before = daemon_conns(self.d.port)
-        statuses, errors = [], []
-        threads = [threading.Thread(target=self.client, args=(tokens, self.REQUESTS // self.CLIENTS, statuses, errors))
-                   for _ in range(self.CLIENTS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        statuses, errors = keepalive_load(self.nginx.port, tokens, self.CLIENTS, self.REQUESTS)
         opened = daemon_conns(self.d.port) - before
         self.assertEqual(errors, [])
         self.assertEqual(len(statuses), self.REQUESTS)

@@ -18,8 +18,10 @@
  *   metrics+1  the same with ratio 1.0: every operation makes 2 spans, the exporter thread POSTs
  *              OTLP/JSON batches to a sink thread (a minimal HTTP server on a loopback port)
  *
- * Configurations alternate in short slices (rounds x slice) and each figure is the median slice,
- * so drift on a shared 2-core machine hits all three alike. Usage: bench_observe [seconds-per-slice] [rounds]
+ * Configurations alternate in short slices (rounds x slice, the order flipping each round) and
+ * each figure is the median slice, so drift on a shared 2-core machine hits all three alike; the
+ * ratio-1.0 exporter is flushed after its configuration's slices, so it never runs beside the
+ * others'. Usage: bench_observe [seconds-per-slice] [rounds]
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -329,10 +331,14 @@ int main(int argc, char **argv)
     }
     for (int c = 0; c < 3; c++) slice(&cfg[c], validate_like); /* warm up */
     for (int r = 0; r < rounds; r++) {
-        for (int c = 0; c < 3; c++) {
+        for (int k = 0; k < 3; k++) {
+            int c = r % 2 == 0 ? k : 2 - k; /* the order flips each round */
             cfg[c].validate_ns[r] = slice(&cfg[c], validate_like);
             cfg[c].get_ns[r] = slice(&cfg[c], get_only);
             cfg[c].manager_ns[r] = slice(&cfg[c], manager_validate);
+            /* the ratio-1.0 exporter still sends what it queued: let it finish before the next
+             * configuration's slices, which would otherwise share the cores with it */
+            if (cfg[c].t == t1) jwts_tracer_flush(t1, 30000);
         }
     }
     jwts_tracer_flush(t1, 30000);

@@ -212,29 +212,40 @@ void bench_redis_stop(bench_redis *r)
     }
 }
 
-bool bench_redis_fill_get_key(const bench_redis *r)
+/* Store a BENCH_GET_VALUE_BYTES value under each key redis-benchmark -t get [-r keys] reads:
+ * "key:__rand_int__" for one key, "key:" and 12 digits for each of keys keys. */
+static bool fill_get_keys(const bench_redis *r, int keys)
 {
-    struct timeval tv = {2, 0};
+    struct timeval tv = {5, 0};
     redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
-    bool ok = false;
-    if (c && !c->err) {
-        char value[BENCH_GET_VALUE_BYTES];
-        memset(value, 'v', sizeof value);
-        redisReply *rep = redisCommand(c, "SET key:__rand_int__ %b", value, sizeof value);
-        ok = rep && rep->type == REDIS_REPLY_STATUS;
-        if (rep) freeReplyObject(rep);
+    bool ok = c && !c->err;
+    char value[BENCH_GET_VALUE_BYTES];
+    memset(value, 'v', sizeof value);
+    for (int base = 0; ok && base < (keys > 1 ? keys : 1); base += 1000) { /* pipelined, 1000 at a time */
+        int n = 0;
+        for (int i = base; i < (keys > 1 ? keys : 1) && i < base + 1000; i++, n++) {
+            if (keys > 1)
+                redisAppendCommand(c, "SET key:%012d %b", i, value, sizeof value);
+            else
+                redisAppendCommand(c, "SET key:__rand_int__ %b", value, sizeof value);
+        }
+        for (int i = 0; i < n && ok; i++) {
+            redisReply *rep = NULL;
+            ok = redisGetReply(c, (void **)&rep) == REDIS_OK && rep && rep->type == REDIS_REPLY_STATUS;
+            if (rep) freeReplyObject(rep);
+        }
     }
     if (c) redisFree(c);
     return ok;
 }
 
 /* One redis-benchmark run: its GET requests per second, 0 if it printed none. */
-static double benchmark_once(const bench_redis *r, int clients, int pipeline, int requests)
+static double benchmark_once(const bench_redis *r, int clients, int pipeline, int requests, int keys)
 {
-    if (!bench_redis_fill_get_key(r)) return 0; /* GET an existing key, as ours do */
-    char cmd[256], line[512];
-    snprintf(cmd, sizeof cmd, "redis-benchmark -h 127.0.0.1 -p %d -c %d -P %d -t get -n %d -q 2>/dev/null", r->port,
-             clients, pipeline, requests);
+    char cmd[256], line[512], spread[32] = "";
+    if (keys > 1) snprintf(spread, sizeof spread, " -r %d", keys);
+    snprintf(cmd, sizeof cmd, "redis-benchmark -h 127.0.0.1 -p %d -c %d -P %d -t get -n %d%s -q 2>/dev/null", r->port,
+             clients, pipeline, requests, spread);
     FILE *p = popen(cmd, "r");
     if (!p) return 0;
     double rps = 0;
@@ -256,21 +267,24 @@ static double children_cpu_us(void)
     return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
-double bench_redis_benchmark_rps_cpu(const bench_redis *r, int clients, int pipeline, int requests, double *cpu_us)
+double bench_redis_benchmark_rps_cpu(const bench_redis *r, int clients, int pipeline, int requests, int keys,
+                                     double *cpu_us, double *server_cpu_us)
 {
-    double rps = 0, c0 = children_cpu_us();
+    if (!fill_get_keys(r, keys)) return 0; /* GET existing keys, as ours do */
+    double rps = 0, c0 = 0, s0 = 0;
     for (int attempt = 0; attempt < 3 && rps <= 0; attempt++) { /* it now and then prints nothing */
-        c0 = children_cpu_us();
-        rps = benchmark_once(r, clients, pipeline, requests);
+        c0 = children_cpu_us(), s0 = bench_redis_server_cpu_us(r);
+        rps = benchmark_once(r, clients, pipeline, requests, keys);
         if (rps <= 0) fprintf(stderr, "bench: redis-benchmark -c %d -P %d printed no figure; again\n", clients, pipeline);
     }
     if (cpu_us) *cpu_us = (children_cpu_us() - c0) / (double)requests; /* redis-benchmark and its shell */
+    if (server_cpu_us) *server_cpu_us = (bench_redis_server_cpu_us(r) - s0) / (double)requests;
     return rps;
 }
 
 double bench_redis_benchmark_rps(const bench_redis *r, int clients, int pipeline, int requests)
 {
-    return bench_redis_benchmark_rps_cpu(r, clients, pipeline, requests, NULL);
+    return bench_redis_benchmark_rps_cpu(r, clients, pipeline, requests, 1, NULL, NULL);
 }
 
 double bench_redis_server_cpu_us(const bench_redis *r)

@@ -56,15 +56,15 @@ void bench_redis_stop(bench_redis *r);
 /* Bytes of the value stored under redis-benchmark's GET key (about one session record). */
 #define BENCH_GET_VALUE_BYTES 256
 
-/* Store a BENCH_GET_VALUE_BYTES value under "key:__rand_int__", the key `redis-benchmark -t get`
- * reads, so the GET baseline reads a value as our gets do rather than missing. */
-bool bench_redis_fill_get_key(const bench_redis *r);
-
-/* requests/s that `redis-benchmark -c clients -P pipeline -t get` reports against r. */
+/* requests/s that `redis-benchmark -c clients -P pipeline -t get` reports against r, reading one
+ * key that holds a BENCH_GET_VALUE_BYTES value (stored first: a GET that misses would flatter it). */
 double bench_redis_benchmark_rps(const bench_redis *r, int clients, int pipeline, int requests);
 
-/* The same, and in *cpu_us the CPU microseconds redis-benchmark itself spent per request. */
-double bench_redis_benchmark_rps_cpu(const bench_redis *r, int clients, int pipeline, int requests, double *cpu_us);
+/* The same over keys keys (redis-benchmark -r keys, each stored first with such a value), as many
+ * as the gets it is compared with read; the CPU microseconds per request of redis-benchmark itself
+ * in *cpu_us and of redis-server in *server_cpu_us (either may be NULL). */
+double bench_redis_benchmark_rps_cpu(const bench_redis *r, int clients, int pipeline, int requests, int keys,
+                                     double *cpu_us, double *server_cpu_us);
 
 /* The CPU microseconds redis-server has used so far (user and system; 0 when it is not ours). */
 double bench_redis_server_cpu_us(const bench_redis *r);

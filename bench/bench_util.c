@@ -221,9 +221,10 @@ static bool fill_get_keys(const bench_redis *r, int keys)
     bool ok = c && !c->err;
     char value[BENCH_GET_VALUE_BYTES];
     memset(value, 'v', sizeof value);
-    for (int base = 0; ok && base < (keys > 1 ? keys : 1); base += 1000) { /* pipelined, 1000 at a time */
+    int total = keys > 1 ? keys : 1;
+    for (int base = 0; ok && base < total; base += 1000) { /* pipelined, 1000 at a time */
         int n = 0;
-        for (int i = base; i < (keys > 1 ? keys : 1) && i < base + 1000; i++, n++) {
+        for (int i = base; i < total && i < base + 1000; i++, n++) {
             if (keys > 1)
                 redisAppendCommand(c, "SET key:%012d %b", i, value, sizeof value);
             else

@@ -158,6 +158,28 @@ def keepalive_load(proxy_port, tokens, clients, requests, headers=None):
     return statuses, errors
 
 
+def check_through_proxy(test, daemon, proxy_port, clients, requests, headers=None):
+    """keepalive_load through a proxy in front of daemon with a good, a revoked and a garbage token
+    mixed; asserts every answer (401s with the invalid_token challenge) and that connections to the
+    daemon were seen. Returns the set of connections the proxy opened to the daemon meanwhile."""
+    good = daemon.create("kim")
+    revoked = daemon.create("kim")
+    test.assertEqual(daemon.req("DELETE", "/v1/sessions/" + revoked["session_id"],
+                                token=revoked["access_token"]).status, 200)
+    tokens = [(good["access_token"], 200)] * 8 + [(revoked["access_token"], 401), ("garbage", 401)]
+    before = daemon_conns(daemon.port)
+    statuses, errors = keepalive_load(proxy_port, tokens, clients, requests, headers)
+    opened = daemon_conns(daemon.port) - before
+    test.assertEqual(errors, [])
+    test.assertEqual(len(statuses), requests)
+    for want, got, www in statuses:
+        test.assertEqual(got, want, www)
+        if want == 401:
+            test.assertIn('error="invalid_token"', www)
+    test.assertGreater(len(opened), 0, "no connection to jwtsessiond seen: is ss counting the right port?")
+    return opened
+
+
 WRK = shutil.which("wrk")
 
 

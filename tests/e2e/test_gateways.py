@@ -37,7 +37,8 @@ import threading
 import unittest
 import urllib.parse
 
-from harness import SOURCE_DIR, WRK, Daemon, Nginx, Response, daemon_conns, free_port, keepalive_load, wait_until, wrk
+from harness import (SOURCE_DIR, WRK, Daemon, Nginx, Response, check_through_proxy, daemon_conns, free_port,
+                     wait_until, wrk)
 
 APP_HOST = "app.test"
 LOGIN = "http://login.test/login"
@@ -375,22 +376,8 @@ class KeepaliveCases(ProxyFixture):
     BOUND = 2 * CLIENTS
 
     def test_checks_reuse_connections_to_jwtsessiond(self):
-        good = self.d.create("kim")
-        revoked = self.d.create("kim")
-        self.assertEqual(self.d.req("DELETE", "/v1/sessions/" + revoked["session_id"],
-                                    token=revoked["access_token"]).status, 200)
-        tokens = [(good["access_token"], 200)] * 8 + [(revoked["access_token"], 401), ("garbage", 401)]
-        before = daemon_conns(self.d.port)
-        statuses, errors = keepalive_load(self.proxy.port, tokens, self.CLIENTS, self.REQUESTS,
-                                          headers={"Host": APP_HOST})
-        opened = daemon_conns(self.d.port) - before
-        self.assertEqual(errors, [])
-        self.assertEqual(len(statuses), self.REQUESTS)
-        for want, got, www in statuses:
-            self.assertEqual(got, want, www)
-            if want == 401:
-                self.assertIn('error="invalid_token"', www)
-        self.assertGreater(len(opened), 0, "no connection to jwtsessiond seen: is ss counting the right port?")
+        opened = check_through_proxy(self, self.d, self.proxy.port, self.CLIENTS, self.REQUESTS,
+                                     headers={"Host": APP_HOST})
         print("\n%s: %d connections to jwtsessiond for %d checks" % (type(self).__name__, len(opened), self.REQUESTS))
         self.assertLessEqual(len(opened), self.BOUND,
                              "%d connections to jwtsessiond for %d requests" % (len(opened), self.REQUESTS))
